@@ -1,0 +1,6 @@
+//! halo-mcp: an MCP server for the Halo PSA / Halo ITSM REST API.
+//!
+//! Dependencies point one way: `server` → `tools` → `catalog` + `halo`. The simulated Halo in
+//! `sim` imports nothing from the client, so a misunderstanding of Halo cannot hide in both.
+
+pub mod sim;

@@ -1,0 +1,1 @@
+//! A simulated Halo (placeholder, being written).
