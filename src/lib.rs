@@ -3,4 +3,10 @@
 //! Dependencies point one way: `server` → `tools` → `catalog` + `halo`. The simulated Halo in
 //! `sim` imports nothing from the client, so a misunderstanding of Halo cannot hide in both.
 
+pub mod catalog;
+pub mod config;
+pub mod halo;
+pub mod secret;
+pub mod server;
 pub mod sim;
+pub mod tools;

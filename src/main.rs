@@ -1,1 +1,273 @@
-fn main() {}
+//! `halo-mcp`: the command line. Parses flags, checks configuration (one clear line and exit
+//! code 2 on a problem), sets up logging on stderr (stdout carries the protocol), and runs the
+//! chosen command.
+
+use std::{io::IsTerminal, net::SocketAddr, process::ExitCode, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use halo_mcp::{
+    catalog, config,
+    halo::{HaloClient, HaloConfig},
+    secret::Secret,
+    server::{HaloMcp, Shared},
+    sim::{SimConfig, Simulator},
+    tools,
+};
+use rmcp::ServiceExt;
+
+const ENV_HELP: &str = "\
+Environment (flags win over variables; aliases in brackets):
+  HALO_BASE_URL        Halo web address [HALOPSA_BASE_URL, HALO_INSTANCE_URL]
+  HALO_CLIENT_ID       API application client id [HALOPSA_CLIENT_ID]
+  HALO_CLIENT_SECRET   API application client secret [HALOPSA_CLIENT_SECRET]
+  HALO_TENANT          tenant, sent as ?tenant= on the token URL [HALOPSA_TENANT]
+  HALO_SCOPE           OAuth scope (default: all)
+  HALO_AUTH_URL        authorisation server (default: {base}/auth)
+  HALO_TIMEOUT         seconds per Halo request (default: 15)
+  LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
+
+In Halo: Configuration > Integrations > Halo API > New application, authentication method
+\"Client ID and Secret (Services)\", permissions `all`, and a login-as agent whose permissions
+cover what the assistant should do.
+
+Logs go to stderr; stdout carries the MCP protocol.";
+
+#[derive(Parser)]
+#[command(
+    name = "halo-mcp",
+    version,
+    about = "MCP server for Halo PSA / Halo ITSM: a menu of domain tools over the whole Halo API",
+    after_help = ENV_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (the default when no command is given)
+    Serve(ServeArgs),
+    /// Run the simulated Halo alone, for pointing any client at it
+    Simulate(SimulateArgs),
+    /// Print the domain catalogue
+    Domains {
+        /// Print a Markdown table (as in the README)
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Run against the built-in simulated Halo: no tenant or credentials needed
+    #[arg(long)]
+    demo: bool,
+    /// Halo web address, e.g. https://yourcompany.halopsa.com [env: HALO_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// API application client id [env: HALO_CLIENT_ID]
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// API application client secret; prefer the variable, flags show in process lists
+    /// [env: HALO_CLIENT_SECRET]
+    #[arg(long, value_name = "SECRET")]
+    client_secret: Option<String>,
+    /// Tenant for hosted multi-tenant Halo, sent as ?tenant= [env: HALO_TENANT]
+    #[arg(long, value_name = "TENANT")]
+    tenant: Option<String>,
+    /// OAuth scope (default: all) [env: HALO_SCOPE]
+    #[arg(long, value_name = "SCOPE")]
+    scope: Option<String>,
+    /// Authorisation server (default: {base}/auth) [env: HALO_AUTH_URL]
+    #[arg(long, value_name = "URL")]
+    auth_url: Option<String>,
+    /// Seconds allowed for each Halo request (default: 15) [env: HALO_TIMEOUT]
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<String>,
+    /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Port to listen on
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to bind
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Require this tenant on the token URL
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Client id to accept
+    #[arg(long, default_value = "demo-client")]
+    client_id: String,
+    /// Client secret to accept
+    #[arg(long, default_value = "demo-secret")]
+    client_secret: String,
+    /// Token lifetime in seconds
+    #[arg(long, default_value_t = 3600)]
+    token_lifetime: u64,
+    /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Prints one line and exits with code 2: the contract for configuration problems.
+fn config_exit(message: &str) -> ExitCode {
+    eprintln!("halo-mcp: {message}");
+    ExitCode::from(2)
+}
+
+fn init_logging(flag: Option<&str>) -> Result<(), String> {
+    let filter = match (env("RUST_LOG").filter(|v| !v.is_empty()), flag.map(str::to_owned).or_else(|| env("LOG_LEVEL"))) {
+        (Some(rust_log), _) => tracing_subscriber::EnvFilter::try_new(rust_log)
+            .map_err(|e| format!("RUST_LOG is not a valid filter: {e}"))?,
+        (None, level) => {
+            let level = level
+                .map(|l| l.trim().to_ascii_lowercase())
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "info".into());
+            if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+                return Err(format!(
+                    "LOG_LEVEL must be error, warn, info, debug or trace, got {level:?}"
+                ));
+            }
+            tracing_subscriber::EnvFilter::new(format!("warn,halo_mcp={level}"))
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("halo-mcp: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::Domains { markdown }) => {
+            print!("{}", tools::domain_table(markdown));
+            ExitCode::SUCCESS
+        }
+        Some(Command::Simulate(args)) => {
+            if let Err(e) = init_logging(args.log_level.as_deref()) {
+                return config_exit(&e);
+            }
+            runtime.block_on(simulate(args))
+        }
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        None => runtime.block_on(serve(cli.serve)),
+    }
+}
+
+async fn simulate(args: SimulateArgs) -> ExitCode {
+    let config = SimConfig {
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        tenant: args.tenant,
+        token_lifetime: Duration::from_secs(args.token_lifetime.max(1)),
+        ..SimConfig::default()
+    };
+    match halo_mcp::sim::run_standalone(config, SocketAddr::new(args.host, args.port)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("halo-mcp: simulator failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    if let Err(e) = init_logging(args.log_level.as_deref()) {
+        return config_exit(&e);
+    }
+    // Keeps the demo simulator alive as long as the server runs.
+    let mut demo: Option<Simulator> = None;
+    let halo_config = if args.demo {
+        let sim_config = SimConfig::default();
+        let sim = match Simulator::start(sim_config, SocketAddr::from(([127, 0, 0, 1], 0))).await {
+            Ok(sim) => sim,
+            Err(e) => {
+                eprintln!("halo-mcp: cannot start the demo Halo: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(url = %sim.base_url(), "demo mode: using the built-in simulated Halo");
+        let cfg = HaloConfig {
+            base_url: sim.base_url(),
+            auth_url: format!("{}/auth", sim.base_url()),
+            client_id: sim.config().client_id.clone(),
+            client_secret: Secret::new(sim.config().client_secret.clone()),
+            tenant: sim.config().tenant.clone(),
+            scope: "all".into(),
+            timeout: config::DEFAULT_TIMEOUT,
+        };
+        demo = Some(sim);
+        cfg
+    } else {
+        let sources = config::Sources {
+            base_url: args.base_url,
+            client_id: args.client_id,
+            client_secret: args.client_secret.map(Secret::new),
+            tenant: args.tenant,
+            scope: args.scope,
+            auth_url: args.auth_url,
+            timeout_secs: args.timeout,
+        };
+        match config::halo_config(sources, &env) {
+            Ok(cfg) => cfg,
+            Err(e) => return config_exit(&e.0),
+        }
+    };
+    let client = match HaloClient::new(halo_config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("halo-mcp: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        base_url = %client.config().base_url,
+        domains = catalog::catalog().entries().len(),
+        "halo-mcp serving MCP on stdio"
+    );
+    let handler = HaloMcp::new(Shared::new(client));
+    let running = match handler.serve(rmcp::transport::stdio()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("halo-mcp: MCP session failed to start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = running.waiting().await;
+    if let Some(sim) = demo {
+        sim.shutdown().await;
+    }
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("halo-mcp: MCP session ended with an error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

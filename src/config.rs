@@ -1,0 +1,237 @@
+//! Configuration from flags and the environment, checked before anything starts.
+//!
+//! Other Halo MCP servers name their variables differently; their names are accepted as aliases
+//! so a user can switch servers without rewriting client configs. A missing or malformed value
+//! stops the server with one line naming the variable (exit code 2).
+
+use std::time::Duration;
+
+use crate::{halo::HaloConfig, secret::Secret};
+
+/// Environment variable names, primary first, then accepted aliases.
+pub const BASE_URL_VARS: &[&str] = &["HALO_BASE_URL", "HALOPSA_BASE_URL", "HALO_INSTANCE_URL"];
+pub const CLIENT_ID_VARS: &[&str] = &["HALO_CLIENT_ID", "HALOPSA_CLIENT_ID"];
+pub const CLIENT_SECRET_VARS: &[&str] = &["HALO_CLIENT_SECRET", "HALOPSA_CLIENT_SECRET"];
+pub const TENANT_VARS: &[&str] = &["HALO_TENANT", "HALOPSA_TENANT"];
+pub const SCOPE_VARS: &[&str] = &["HALO_SCOPE"];
+pub const AUTH_URL_VARS: &[&str] = &["HALO_AUTH_URL"];
+pub const TIMEOUT_VARS: &[&str] = &["HALO_TIMEOUT"];
+
+/// Default limit for one HTTP exchange with Halo.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A configuration problem, shown to the user as one line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Raw values as given on the command line (flags win over the environment).
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub base_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub tenant: Option<String>,
+    pub scope: Option<String>,
+    pub auth_url: Option<String>,
+    pub timeout_secs: Option<String>,
+}
+
+/// The first non-empty value: the flag, then each variable name in order.
+fn pick(
+    flag: Option<String>,
+    names: &[&'static str],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, &'static str)> {
+    if let Some(v) = flag.filter(|v| !v.trim().is_empty()) {
+        return Some((v.trim().to_owned(), names.first().copied().unwrap_or("flag")));
+    }
+    names.iter().find_map(|name| {
+        env(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v.trim().to_owned(), *name))
+    })
+}
+
+/// Checks an http(s) URL and normalises it: no trailing slash.
+pub fn normalise_url(value: &str, var: &str) -> Result<String, ConfigError> {
+    let v = value.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(v).map_err(|_| {
+        ConfigError(format!(
+            "{var} is not a valid URL: {v:?} (expected e.g. https://yourcompany.halopsa.com)"
+        ))
+    })?;
+    if parsed.scheme() != "http" && parsed.scheme() != "https" {
+        return Err(ConfigError(format!(
+            "{var} must start with https:// (or http://), got {v:?}"
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError(format!("{var} has no host name: {v:?}")));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError(format!(
+            "{var} must be a plain address without ?query or #fragment, got {v:?}"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// Builds the Halo connection settings; `env` looks up environment variables (injected for
+/// tests).
+pub fn halo_config(
+    sources: Sources,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<HaloConfig, ConfigError> {
+    let (base_raw, base_var) = pick(sources.base_url, BASE_URL_VARS, env).ok_or_else(|| {
+        ConfigError(
+            "HALO_BASE_URL is not set: give your Halo web address (e.g. \
+             https://yourcompany.halopsa.com), or run with --demo to try the built-in demo Halo"
+                .into(),
+        )
+    })?;
+    let mut base_url = normalise_url(&base_raw, base_var)?;
+    // People paste the resource server URL from Halo's API page; the API path is added later.
+    if let Some(stripped) = base_url.strip_suffix("/api") {
+        base_url = stripped.to_owned();
+    }
+    let (client_id, _) = pick(sources.client_id, CLIENT_ID_VARS, env).ok_or_else(|| {
+        ConfigError(
+            "HALO_CLIENT_ID is not set: create an API application in Halo (Configuration > \
+             Integrations > Halo API) and copy its Client ID"
+                .into(),
+        )
+    })?;
+    let secret_flag = sources.client_secret.map(|s| s.expose().to_owned());
+    let (client_secret, _) = pick(secret_flag, CLIENT_SECRET_VARS, env).ok_or_else(|| {
+        ConfigError(
+            "HALO_CLIENT_SECRET is not set: copy the Client Secret of your Halo API application"
+                .into(),
+        )
+    })?;
+    let tenant = pick(sources.tenant, TENANT_VARS, env).map(|(v, _)| v);
+    if let Some(t) = &tenant
+        && (t.len() > 200 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(ConfigError(format!(
+            "HALO_TENANT must be a single word such as your Halo sub-domain, got {t:?}"
+        )));
+    }
+    let scope = pick(sources.scope, SCOPE_VARS, env)
+        .map(|(v, _)| v)
+        .unwrap_or_else(|| "all".into());
+    let auth_url = match pick(sources.auth_url, AUTH_URL_VARS, env) {
+        Some((v, var)) => {
+            let url = normalise_url(&v, var)?;
+            // Accept the token endpoint itself as well as the auth server's address.
+            url.strip_suffix("/token").map(str::to_owned).unwrap_or(url)
+        }
+        None => format!("{base_url}/auth"),
+    };
+    let timeout = match pick(sources.timeout_secs, TIMEOUT_VARS, env) {
+        Some((v, var)) => match v.parse::<f64>() {
+            Ok(secs) if secs > 0.0 && secs <= 600.0 => Duration::from_secs_f64(secs),
+            _ => {
+                return Err(ConfigError(format!(
+                    "{var} must be a number of seconds between 0 and 600, got {v:?}"
+                )));
+            }
+        },
+        None => DEFAULT_TIMEOUT,
+    };
+    Ok(HaloConfig {
+        base_url,
+        auth_url,
+        client_id,
+        client_secret: Secret::new(client_secret),
+        tenant,
+        scope,
+        timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn aliases_and_normalisation() {
+        let env = env_of(&[
+            ("HALOPSA_BASE_URL", "https://acme.halopsa.com/api/"),
+            ("HALOPSA_CLIENT_ID", "id"),
+            ("HALOPSA_CLIENT_SECRET", "s3cret"),
+            ("HALOPSA_TENANT", "acme"),
+        ]);
+        let cfg = halo_config(Sources::default(), &env).unwrap();
+        assert_eq!(cfg.base_url, "https://acme.halopsa.com");
+        assert_eq!(cfg.auth_url, "https://acme.halopsa.com/auth");
+        assert_eq!(cfg.tenant.as_deref(), Some("acme"));
+        assert_eq!(cfg.scope, "all");
+        assert_eq!(cfg.timeout, DEFAULT_TIMEOUT);
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn instance_url_alias_and_flags_win() {
+        let env = env_of(&[
+            ("HALO_INSTANCE_URL", "https://x.haloitsm.com"),
+            ("HALO_CLIENT_ID", "env-id"),
+            ("HALO_CLIENT_SECRET", "s"),
+            ("HALO_AUTH_URL", "https://auth.example.com/auth/token"),
+            ("HALO_TIMEOUT", "2.5"),
+        ]);
+        let sources = Sources {
+            client_id: Some("flag-id".into()),
+            ..Sources::default()
+        };
+        let cfg = halo_config(sources, &env).unwrap();
+        assert_eq!(cfg.base_url, "https://x.haloitsm.com");
+        assert_eq!(cfg.client_id, "flag-id");
+        assert_eq!(cfg.auth_url, "https://auth.example.com/auth");
+        assert_eq!(cfg.timeout, Duration::from_secs_f64(2.5));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = halo_config(Sources::default(), &env_of(&[])).unwrap_err();
+        assert!(e.0.starts_with("HALO_BASE_URL is not set"), "{e}");
+        let e = halo_config(
+            Sources::default(),
+            &env_of(&[("HALO_BASE_URL", "acme.halopsa.com")]),
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("HALO_BASE_URL is not a valid URL"), "{e}");
+        let e = halo_config(
+            Sources::default(),
+            &env_of(&[("HALOPSA_BASE_URL", "ftp://acme.halopsa.com")]),
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("HALOPSA_BASE_URL must start with https://"), "{e}");
+        let e = halo_config(
+            Sources::default(),
+            &env_of(&[("HALO_BASE_URL", "https://a.halopsa.com"), ("HALO_CLIENT_ID", "x")]),
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("HALO_CLIENT_SECRET is not set"), "{e}");
+        let e = halo_config(
+            Sources::default(),
+            &env_of(&[
+                ("HALO_BASE_URL", "https://a.halopsa.com"),
+                ("HALO_CLIENT_ID", "x"),
+                ("HALO_CLIENT_SECRET", "y"),
+                ("HALO_TIMEOUT", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("HALO_TIMEOUT must be a number"), "{e}");
+    }
+}

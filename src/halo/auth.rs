@@ -1,0 +1,248 @@
+//! Client-credentials tokens: fetched once, shared, refreshed before they expire.
+//!
+//! Halo's token endpoint is `POST {auth}/token[?tenant=...]` with a form body
+//! (`grant_type=client_credentials`, `client_id`, `client_secret`, `scope`); hosted multi-tenant
+//! instances need the tenant as a *query* parameter. Client credentials get no refresh token, so
+//! refreshing means asking again.
+//!
+//! Concurrency: the slot is an async mutex held across the refresh, so when twenty tool calls find
+//! the token stale at once, one request goes out and the other nineteen wait for its result.
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use super::{HaloConfig, error::HaloError, error::readable_body};
+use crate::secret::Secret;
+
+/// Refresh this long before expiry (less for very short-lived tokens; see [`refresh_margin`]).
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// Assumed lifetime when Halo omits `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+struct Token {
+    value: Secret,
+    expires_at: Instant,
+    refresh_at: Instant,
+    generation: u64,
+}
+
+/// What `halo_status` shows about the token; never the token itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TokenStatus {
+    /// "not requested yet", "valid" or "expired".
+    pub state: &'static str,
+    /// Seconds until the current token expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+    /// Tokens fetched since start.
+    pub fetched: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    slot: tokio::sync::Mutex<Option<Token>>,
+    generation: AtomicU64,
+    fetched: AtomicU64,
+    /// Mirror of the slot's expiry for status reads that must not wait on the async lock.
+    expires_at: parking_lot::Mutex<Option<Instant>>,
+    last_error: parking_lot::Mutex<Option<String>>,
+}
+
+/// 60 s before expiry, or half the lifetime for tokens shorter than two minutes.
+fn refresh_margin(lifetime: Duration) -> Duration {
+    REFRESH_MARGIN.min(lifetime / 2)
+}
+
+impl TokenCache {
+    /// A valid bearer token and its generation (used to invalidate exactly this token on 401).
+    pub(crate) async fn bearer(
+        &self,
+        http: &reqwest::Client,
+        cfg: &HaloConfig,
+    ) -> Result<(Secret, u64), HaloError> {
+        let mut slot = self.slot.lock().await;
+        if let Some(t) = slot.as_ref()
+            && Instant::now() < t.refresh_at
+        {
+            return Ok((t.value.clone(), t.generation));
+        }
+        match fetch(http, cfg).await {
+            Ok((value, lifetime)) => {
+                let now = Instant::now();
+                let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+                let token = Token {
+                    value: value.clone(),
+                    expires_at: now + lifetime,
+                    refresh_at: now + lifetime.saturating_sub(refresh_margin(lifetime)),
+                    generation,
+                };
+                *self.expires_at.lock() = Some(token.expires_at);
+                *slot = Some(token);
+                self.fetched.fetch_add(1, Ordering::Relaxed);
+                *self.last_error.lock() = None;
+                tracing::debug!(lifetime_s = lifetime.as_secs(), "fetched a Halo access token");
+                Ok((value, generation))
+            }
+            Err(e) => {
+                *self.last_error.lock() = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops the token of `generation` (Halo said 401 to it). A newer token is kept: another
+    /// task already replaced the stale one.
+    pub(crate) async fn invalidate(&self, generation: u64) {
+        let mut slot = self.slot.lock().await;
+        if slot.as_ref().is_some_and(|t| t.generation == generation) {
+            *slot = None;
+            *self.expires_at.lock() = None;
+        }
+    }
+
+    pub(crate) fn status(&self) -> TokenStatus {
+        let expires_at = *self.expires_at.lock();
+        let now = Instant::now();
+        let (state, expires_in_s) = match expires_at {
+            None => ("not requested yet", None),
+            Some(at) if at > now => ("valid", Some((at - now).as_secs())),
+            Some(_) => ("expired", Some(0)),
+        };
+        TokenStatus {
+            state,
+            expires_in_s,
+            fetched: self.fetched.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().clone(),
+        }
+    }
+}
+
+/// The token URL: `{auth}/token`, with `?tenant=` when a tenant is configured.
+pub(crate) fn token_url(cfg: &HaloConfig) -> String {
+    let base = format!("{}/token", cfg.auth_url);
+    match &cfg.tenant {
+        Some(t) => {
+            let encoded: String = url_encode(t);
+            format!("{base}?tenant={encoded}")
+        }
+        None => base,
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<(Secret, Duration), HaloError> {
+    let url = token_url(cfg);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", cfg.client_id.as_str()),
+        ("client_secret", cfg.client_secret.expose()),
+        ("scope", cfg.scope.as_str()),
+    ];
+    let response = http
+        .post(&url)
+        .form(&form)
+        .timeout(cfg.timeout)
+        .send()
+        .await
+        .map_err(|e| super::transport_error(e, "POST", "/auth/token", cfg))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| super::transport_error(e, "POST", "/auth/token", cfg))?;
+    let tenant_hint = if cfg.tenant.is_some() {
+        " and HALO_TENANT".to_owned()
+    } else {
+        " (and HALO_TENANT if your Halo is hosted multi-tenant)".to_owned()
+    };
+    if status == 400 || status == 401 || status == 403 {
+        let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let code = json
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or(if status == 401 {
+                "unauthorized"
+            } else {
+                "refused"
+            })
+            .to_owned();
+        let detail = json
+            .get("error_description")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| readable_body(&body));
+        return Err(HaloError::Auth {
+            code,
+            detail,
+            tenant_hint,
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(HaloError::TokenEndpoint {
+            url: url_without_query(&url),
+            status,
+            detail: readable_body(&body),
+        });
+    }
+    let json: Value = serde_json::from_str(&body).map_err(|_| HaloError::TokenEndpoint {
+        url: url_without_query(&url),
+        status,
+        detail: "the answer is not JSON; is HALO_AUTH_URL (or HALO_BASE_URL) right?".into(),
+    })?;
+    let token = json
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| HaloError::TokenEndpoint {
+            url: url_without_query(&url),
+            status,
+            detail: "the answer has no access_token".into(),
+        })?;
+    let lifetime = match json.get("expires_in") {
+        Some(Value::Number(n)) => n.as_f64().map(Duration::from_secs_f64),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok().map(Duration::from_secs_f64),
+        _ => None,
+    }
+    .filter(|d| !d.is_zero())
+    .unwrap_or(DEFAULT_LIFETIME);
+    Ok((Secret::new(token), lifetime))
+}
+
+fn url_without_query(url: &str) -> String {
+    url.split('?').next().unwrap_or(url).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margins() {
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(refresh_margin(Duration::from_secs(4)), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn tenant_is_encoded() {
+        assert_eq!(url_encode("acme corp&x"), "acme%20corp%26x");
+    }
+}

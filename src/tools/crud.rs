@@ -1,0 +1,574 @@
+//! Running the generated CRUD tools: check arguments, call Halo, shape the answer.
+//!
+//! The write rules live here because Halo's POST is an upsert: a record without `id` is created,
+//! one with `id` is updated. So `create` refuses an `id`, `update` demands one and first checks
+//! that the record exists (an upsert to a missing id must not quietly make a new record), and
+//! `delete` demands `confirm: true`.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    ToolError,
+    args::{self, as_int, check, reject_unknown, to_query},
+    compact::{Detail, shape},
+    generate::{DEFAULT_PAGE_SIZE, LIST_COMMON, SHAPING, scope_param},
+};
+use crate::{
+    catalog::{ExtraOp, IdType, Param, ParamType, Resource, Verb},
+    halo::{HaloClient, HaloError},
+};
+
+/// Longest `search` term.
+const MAX_SEARCH: usize = 200;
+/// Highest page number accepted (a guard against nonsense, far beyond any real list).
+const MAX_PAGE_NO: i64 = 100_000;
+
+pub async fn run(
+    halo: &HaloClient,
+    r: &Resource,
+    verb: Verb,
+    tool: &str,
+    args: Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let args = without_nulls(args);
+    match verb {
+        Verb::List => list(halo, r, tool, &args).await,
+        Verb::Get => get(halo, r, tool, &args).await,
+        Verb::Create => create(halo, r, tool, &args).await,
+        Verb::Update => update(halo, r, tool, &args).await,
+        Verb::Delete => delete(halo, r, tool, &args).await,
+    }
+}
+
+pub async fn run_extra(
+    halo: &HaloClient,
+    r: &Resource,
+    op: &ExtraOp,
+    tool: &str,
+    args: Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let args = without_nulls(args);
+    reject_unknown(&args, SHAPING, tool)?;
+    let (keep, detail) = shaping(&args, &r.get_fields)?;
+    let record = halo.get(&op.path, &[]).await?;
+    Ok(shape(&record, &keep, &r.label, detail))
+}
+
+/// Models often send `null` for arguments they mean to leave out.
+fn without_nulls(args: Map<String, Value>) -> Map<String, Value> {
+    args.into_iter().filter(|(_, v)| !v.is_null()).collect()
+}
+
+fn param(name: &str, spec: &str) -> Result<Param, ToolError> {
+    Param::parse(name, spec).map_err(ToolError::new)
+}
+
+fn shaping(args: &Map<String, Value>, default: &[String]) -> Result<(Vec<String>, Detail), ToolError> {
+    let detail = match args.get("detail") {
+        None => Detail::Compact,
+        Some(v) => match check(&param("detail", "enum(compact|full)")?, v)?.as_str() {
+            Some("full") => Detail::Full,
+            _ => Detail::Compact,
+        },
+    };
+    let keep = match args.get("fields") {
+        None => default.to_vec(),
+        Some(v) => check(&param("fields", "strings")?, v)?
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+    };
+    Ok((keep, detail))
+}
+
+fn required<'a>(
+    args: &'a Map<String, Value>,
+    name: &str,
+    what: &str,
+) -> Result<&'a Value, ToolError> {
+    args.get(name)
+        .ok_or_else(|| ToolError::new(format!("`{name}` is required: {what}")))
+}
+
+/// The record id, typed as the resource's ids are.
+fn record_id(r: &Resource, args: &Map<String, Value>) -> Result<String, ToolError> {
+    let v = required(args, "id", &format!("the id of the {}", r.singular))?;
+    match r.id_type {
+        IdType::Integer => match as_int(v) {
+            Some(i) if i > 0 => Ok(i.to_string()),
+            _ => Err(ToolError::new(format!(
+                "`id` must be a positive integer (got {v})"
+            ))),
+        },
+        IdType::String => match v {
+            Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => {
+                Ok(s.trim().to_owned())
+            }
+            Value::Number(n) => Ok(n.to_string()),
+            _ => Err(ToolError::new(format!("`id` must be a string id (got {v})"))),
+        },
+    }
+}
+
+/// The parent id of scoped resources (`ticket_id` for actions), as a query pair.
+fn scope_value(r: &Resource, args: &Map<String, Value>) -> Result<Option<(String, i64)>, ToolError> {
+    let Some(p) = scope_param(r) else {
+        return Ok(None);
+    };
+    let v = required(
+        args,
+        &p.name,
+        &format!("{} ids are numbered per parent record", r.singular),
+    )?;
+    match as_int(v) {
+        Some(i) if i > 0 => Ok(Some((p.name, i))),
+        _ => Err(ToolError::new(format!(
+            "`{}` must be a positive integer (got {v})",
+            p.name
+        ))),
+    }
+}
+
+fn not_found(r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
+    let scope_text = scope
+        .as_ref()
+        .map(|(name, v)| format!(" with {name} {v}"))
+        .unwrap_or_default();
+    ToolError::new(format!(
+        "No {} with id {id}{scope_text} in Halo (404). Use {} to find it.",
+        r.singular,
+        r.tool_name("list")
+    ))
+}
+
+fn map_not_found(
+    e: HaloError,
+    r: &Resource,
+    id: &str,
+    scope: &Option<(String, i64)>,
+) -> ToolError {
+    match e {
+        HaloError::NotFound { .. } => not_found(r, id, scope),
+        other => other.into(),
+    }
+}
+
+/// Halo sometimes answers a missing record with an empty 200.
+fn is_empty_record(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+async fn list(
+    halo: &HaloClient,
+    r: &Resource,
+    tool: &str,
+    args: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let mut valid: Vec<&str> = r.filters.iter().map(|f| f.name.as_str()).collect();
+    valid.extend(LIST_COMMON);
+    valid.extend(SHAPING);
+    reject_unknown(args, &valid, tool)?;
+
+    let mut query: Vec<(String, String)> = Vec::new();
+    for f in &r.filters {
+        match args.get(&f.name) {
+            Some(v) => {
+                let v = check(f, v)?;
+                if !(v.is_array() && v.as_array().is_some_and(Vec::is_empty)) {
+                    query.push((f.name.clone(), to_query(&v)));
+                }
+            }
+            None if f.required => {
+                return Err(ToolError::new(format!(
+                    "`{}` is required to list {}",
+                    f.name,
+                    r.name.replace('_', " ")
+                )));
+            }
+            None => {}
+        }
+    }
+    let search = match args.get("search") {
+        Some(v) => {
+            let s = check(&param("search", "string")?, v)?;
+            let s = s.as_str().unwrap_or_default().trim().to_owned();
+            if s.chars().count() > MAX_SEARCH {
+                return Err(ToolError::new(format!(
+                    "`search` is longer than {MAX_SEARCH} characters"
+                )));
+            }
+            Some(s).filter(|s| !s.is_empty())
+        }
+        None => None,
+    };
+    let max = i64::from(r.max_page_size);
+    let page_size = match args.get("page_size") {
+        Some(v) => match as_int(v) {
+            Some(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(ToolError::new(format!(
+                    "`page_size` must be an integer from 1 to {max} (got {v})"
+                )));
+            }
+        },
+        None => i64::from(DEFAULT_PAGE_SIZE).min(max),
+    };
+    let page_no = match args.get("page_no") {
+        Some(v) => match as_int(v) {
+            Some(n) if (1..=MAX_PAGE_NO).contains(&n) => n,
+            _ => {
+                return Err(ToolError::new(format!(
+                    "`page_no` must be an integer from 1 (got {v})"
+                )));
+            }
+        },
+        None => 1,
+    };
+    let order = match args.get("order") {
+        Some(v) => {
+            let s = check(&param("order", "string")?, v)?;
+            let s = s.as_str().unwrap_or_default().to_owned();
+            if s.is_empty()
+                || s.len() > 64
+                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(ToolError::new(format!(
+                    "`order` must be a field name such as `id` or `dateoccurred` (got {s:?})"
+                )));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let orderdesc = match args.get("orderdesc") {
+        Some(v) => check(&param("orderdesc", "boolean")?, v)?.as_bool(),
+        None => None,
+    };
+    let (keep, detail) = shaping(args, &r.list_fields)?;
+
+    if let Some(s) = &search {
+        query.push(("search".into(), s.clone()));
+    }
+    if let Some(o) = &order {
+        query.push(("order".into(), o.clone()));
+    }
+    if let Some(d) = orderdesc {
+        query.push(("orderdesc".into(), d.to_string()));
+    }
+
+    let (rows, total) = if r.paginate {
+        // Halo's spelling: `pageinate`.
+        query.push(("pageinate".into(), "true".into()));
+        query.push(("page_size".into(), page_size.to_string()));
+        query.push(("page_no".into(), page_no.to_string()));
+        let page = halo
+            .list(&r.path, r.envelope.as_deref(), &query)
+            .await?;
+        let mut rows = page.records;
+        rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+        let total = page.record_count.or_else(|| {
+            // Without a count, a short page is the last one.
+            (i64::try_from(rows.len()).unwrap_or(i64::MAX) < page_size).then(|| {
+                u64::try_from((page_no - 1) * page_size).unwrap_or(0) + rows.len() as u64
+            })
+        });
+        (rows, total)
+    } else {
+        // Halo returns these lists whole; the server pages them so answers stay small.
+        let page = halo
+            .list(&r.path, r.envelope.as_deref(), &query)
+            .await?;
+        let mut rows = page.records;
+        if let Some(s) = &search {
+            let needle = s.to_lowercase();
+            rows.retain(|row| matches_search(row, &needle));
+        }
+        if let Some(o) = &order {
+            sort_rows(&mut rows, o, orderdesc.unwrap_or(false));
+        }
+        let total = rows.len() as u64;
+        let start = usize::try_from((page_no - 1) * page_size).unwrap_or(usize::MAX);
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .skip(start)
+            .take(usize::try_from(page_size).unwrap_or(usize::MAX))
+            .collect();
+        (rows, Some(total))
+    };
+    let shown = rows.len() as u64;
+    let has_more = match total {
+        Some(t) => u64::try_from((page_no - 1) * page_size).unwrap_or(0) + shown < t,
+        None => shown == u64::try_from(page_size).unwrap_or(0),
+    };
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|row| shape(row, &keep, &r.label, detail))
+        .collect();
+    Ok(json!({
+        "resource": r.name,
+        "record_count": total,
+        "page_no": page_no,
+        "page_size": page_size,
+        "has_more": has_more,
+        "records": records,
+    }))
+}
+
+/// Case-insensitive substring match over a row's top-level text fields.
+fn matches_search(row: &Value, needle: &str) -> bool {
+    row.as_object().is_some_and(|m| {
+        m.values().any(|v| match v {
+            Value::String(s) => s.to_lowercase().contains(needle),
+            Value::Number(n) => n.to_string() == needle,
+            _ => false,
+        })
+    })
+}
+
+fn sort_rows(rows: &mut [Value], field: &str, desc: bool) {
+    rows.sort_by(|a, b| {
+        let (x, y) = (a.get(field), b.get(field));
+        let ord = match (x.and_then(Value::as_f64), y.and_then(Value::as_f64)) {
+            (Some(p), Some(q)) => p.total_cmp(&q),
+            _ => {
+                let s = |v: Option<&Value>| {
+                    v.map(|v| match v {
+                        Value::String(s) => s.to_lowercase(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_default()
+                };
+                s(x).cmp(&s(y))
+            }
+        };
+        if desc { ord.reverse() } else { ord }
+    });
+}
+
+async fn get(
+    halo: &HaloClient,
+    r: &Resource,
+    tool: &str,
+    args: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let mut valid: Vec<&str> = vec!["id"];
+    valid.extend(r.scope.as_deref());
+    valid.extend(r.get_params.iter().map(|p| p.name.as_str()));
+    valid.extend(SHAPING);
+    reject_unknown(args, &valid, tool)?;
+    let id = record_id(r, args)?;
+    let scope = scope_value(r, args)?;
+    let mut query: Vec<(String, String)> = r
+        .get_query
+        .iter()
+        .map(|(k, v)| (k.clone(), to_query(v)))
+        .collect();
+    if let Some((name, v)) = &scope {
+        query.push((name.clone(), v.to_string()));
+    }
+    for p in &r.get_params {
+        if let Some(v) = args.get(&p.name) {
+            query.push((p.name.clone(), to_query(&check(p, v)?)));
+        }
+    }
+    let (keep, detail) = shaping(args, &r.get_fields)?;
+    let record = halo
+        .get(&format!("{}/{}", r.path, id), &query)
+        .await
+        .map_err(|e| map_not_found(e, r, &id, &scope))?;
+    if is_empty_record(&record) {
+        return Err(not_found(r, &id, &scope));
+    }
+    Ok(shape(&record, &keep, &r.label, detail))
+}
+
+/// Checks the body fields of a create or update; `id` and the scope are handled by the caller.
+fn body_fields(
+    r: &Resource,
+    tool: &str,
+    args: &Map<String, Value>,
+    skip: &[&str],
+) -> Result<Map<String, Value>, ToolError> {
+    let mut body = Map::new();
+    for (key, value) in args {
+        if skip.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(p) = r.fields.iter().find(|f| &f.name == key) {
+            body.insert(key.clone(), check(p, value)?);
+        } else if r.more_fields.iter().any(|f| f == key) {
+            // Known Halo field without a declared type: only size-checked.
+            let any = Param {
+                name: key.clone(),
+                ty: match value {
+                    Value::Object(_) => ParamType::Object,
+                    Value::Array(a) if a.iter().all(Value::is_object) => ParamType::Objects,
+                    Value::String(_) => ParamType::Text,
+                    _ => {
+                        body.insert(key.clone(), value.clone());
+                        continue;
+                    }
+                },
+                required: false,
+                description: None,
+            };
+            body.insert(key.clone(), check(&any, value)?);
+        } else {
+            let mut names: Vec<&str> = r.fields.iter().map(|f| f.name.as_str()).collect();
+            names.extend(r.more_fields.iter().map(String::as_str));
+            let near = args::suggest(key, names.iter().copied());
+            let hint = if near.is_empty() {
+                format!("fields it accepts: {}", names.join(", "))
+            } else {
+                format!("did you mean {}?", args::quote_list(&near))
+            };
+            return Err(ToolError::new(format!(
+                "`{tool}` does not know the field `{key}`; {hint}"
+            )));
+        }
+    }
+    Ok(body)
+}
+
+async fn create(
+    halo: &HaloClient,
+    r: &Resource,
+    tool: &str,
+    args: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    if let Some(id) = args.get("id") {
+        return Err(ToolError::new(format!(
+            "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
+             with an id as an update. To change {one} {id}, call {update}.",
+            one = r.singular,
+            update = r.tool_name("update"),
+        )));
+    }
+    let body = body_fields(r, tool, args, &[])?;
+    for f in r.fields.iter().filter(|f| f.required) {
+        let missing = match body.get(&f.name) {
+            None => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        };
+        if missing {
+            return Err(ToolError::new(format!(
+                "`{}` is required to create a {}",
+                f.name, r.singular
+            )));
+        }
+    }
+    let record = Value::Object(body);
+    let saved = halo.post(&r.path, &record).await?;
+    let new_id = saved.get("id").filter(|v| !v.is_null()).cloned();
+    if new_id.is_none() {
+        return Err(ToolError::new(format!(
+            "Halo accepted the new {} but did not return it, so its id is unknown; check with \
+             {} before trying again",
+            r.singular,
+            r.tool_name("list")
+        )));
+    }
+    Ok(json!({
+        "created": shape(&saved, &r.get_fields, &r.label, Detail::Compact),
+    }))
+}
+
+async fn update(
+    halo: &HaloClient,
+    r: &Resource,
+    tool: &str,
+    args: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let id = record_id(r, args)?;
+    let scope = scope_value(r, args)?;
+    let mut skip = vec!["id"];
+    skip.extend(r.scope.as_deref());
+    let mut body = body_fields(r, tool, args, &skip)?;
+    if body.is_empty() {
+        return Err(ToolError::new(format!(
+            "nothing to update: give at least one field of the {} besides `id`",
+            r.singular
+        )));
+    }
+    // Halo's POST is an upsert: posting an id that does not exist could create a record. Check
+    // first, so an update never makes anything new.
+    let mut query = Vec::new();
+    if let Some((name, v)) = &scope {
+        query.push((name.clone(), v.to_string()));
+    }
+    let current = halo
+        .get(&format!("{}/{}", r.path, id), &query)
+        .await
+        .map_err(|e| map_not_found(e, r, &id, &scope))?;
+    if is_empty_record(&current) {
+        return Err(not_found(r, &id, &scope));
+    }
+    let id_value = match r.id_type {
+        IdType::Integer => id
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(id.clone())),
+        IdType::String => Value::String(id.clone()),
+    };
+    body.insert("id".into(), id_value.clone());
+    if let Some((name, v)) = &scope {
+        body.insert(name.clone(), Value::from(*v));
+    }
+    let saved = halo.post(&r.path, &Value::Object(body)).await?;
+    let saved_id = saved.get("id").map(|v| args::to_query(v));
+    if let Some(saved_id) = &saved_id
+        && saved_id.trim_end_matches(".0") != id
+    {
+        return Err(ToolError::new(format!(
+            "Halo saved the {one} as id {saved_id} instead of updating {id}; check both with {get}",
+            one = r.singular,
+            get = r.tool_name("get")
+        )));
+    }
+    Ok(json!({
+        "updated": shape(&saved, &r.get_fields, &r.label, Detail::Compact),
+    }))
+}
+
+async fn delete(
+    halo: &HaloClient,
+    r: &Resource,
+    tool: &str,
+    args: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let mut valid: Vec<&str> = vec!["id", "confirm"];
+    valid.extend(r.scope.as_deref());
+    valid.extend(r.delete_params.iter().map(|p| p.name.as_str()));
+    reject_unknown(args, &valid, tool)?;
+    let id = record_id(r, args)?;
+    let scope = scope_value(r, args)?;
+    if args.get("confirm") != Some(&Value::Bool(true)) {
+        return Err(ToolError::new(format!(
+            "deleting {} {id} needs `confirm: true`; ask the user first",
+            r.singular
+        )));
+    }
+    let mut query = Vec::new();
+    if let Some((name, v)) = &scope {
+        query.push((name.clone(), v.to_string()));
+    }
+    for p in &r.delete_params {
+        if let Some(v) = args.get(&p.name) {
+            query.push((p.name.clone(), to_query(&check(p, v)?)));
+        }
+    }
+    halo.delete(&format!("{}/{}", r.path, id), &query)
+        .await
+        .map_err(|e| map_not_found(e, r, &id, &scope))?;
+    let mut deleted = json!({"resource": r.name, "id": id});
+    if let (Some((name, v)), Value::Object(m)) = (&scope, &mut deleted) {
+        m.insert(name.clone(), Value::from(*v));
+    }
+    Ok(json!({ "deleted": deleted }))
+}

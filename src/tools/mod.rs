@@ -1,0 +1,248 @@
+//! Tools: generated CRUD tools per domain, composite tools, and their execution.
+//!
+//! A domain's tool set is built the first time the domain is used and kept for the process.
+//! Tools do not know their transport or session; the server decides which tools a session sees.
+
+pub mod args;
+pub mod compact;
+pub mod composite;
+pub mod crud;
+pub mod generate;
+
+use std::fmt;
+
+use once_cell::sync::{Lazy, OnceCell};
+use rmcp::model::Tool;
+use serde_json::{Map, Value};
+
+use crate::{
+    catalog::{self, CatalogError, ExtraOp, Resource, Verb},
+    halo::{HaloClient, HaloError},
+};
+
+/// A failure the caller should read: bad arguments, a Halo refusal, a missing record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolError(String);
+
+impl ToolError {
+    pub fn new(message: impl Into<String>) -> ToolError {
+        ToolError(message.into())
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl From<HaloError> for ToolError {
+    fn from(e: HaloError) -> ToolError {
+        ToolError(e.to_string())
+    }
+}
+
+impl From<CatalogError> for ToolError {
+    fn from(e: CatalogError) -> ToolError {
+        ToolError(e.to_string())
+    }
+}
+
+/// What a tool does when called.
+pub enum ToolKind {
+    Crud {
+        resource: &'static Resource,
+        verb: Verb,
+    },
+    Extra {
+        resource: &'static Resource,
+        op: &'static ExtraOp,
+    },
+    Composite(&'static composite::Composite),
+}
+
+/// A tool as listed to clients, and what runs it.
+pub struct ToolDef {
+    pub tool: Tool,
+    pub kind: ToolKind,
+    pub domain: &'static str,
+}
+
+impl ToolDef {
+    pub fn name(&self) -> &str {
+        &self.tool.name
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.tool
+            .annotations
+            .as_ref()
+            .and_then(|a| a.read_only_hint)
+            .unwrap_or(false)
+    }
+
+    /// Runs the tool with already-parsed arguments.
+    pub async fn call(
+        &self,
+        ctx: &composite::Ctx,
+        args: Map<String, Value>,
+    ) -> Result<Value, ToolError> {
+        match &self.kind {
+            ToolKind::Crud { resource, verb } => {
+                crud::run(&ctx.halo, resource, *verb, self.name(), args).await
+            }
+            ToolKind::Extra { resource, op } => {
+                crud::run_extra(&ctx.halo, resource, op, self.name(), args).await
+            }
+            ToolKind::Composite(c) => (c.run)(ctx, args).await,
+        }
+    }
+}
+
+type Slot = OnceCell<Result<Vec<ToolDef>, CatalogError>>;
+
+/// One slot per catalogue entry, in catalogue order.
+static TOOLSETS: Lazy<Vec<Slot>> =
+    Lazy::new(|| catalog::catalog().entries().iter().map(|_| OnceCell::new()).collect());
+
+/// The tools of a domain, built on first use: CRUD tools in resource order (list, get, create,
+/// update, delete, then extra operations), then the domain's composite tools.
+pub fn toolset(domain: &str) -> Result<&'static [ToolDef], CatalogError> {
+    let cat = catalog::catalog();
+    let index = cat
+        .entries()
+        .iter()
+        .position(|e| e.name == domain)
+        .ok_or_else(|| match cat.entry(domain) {
+            Err(e) => e,
+            Ok(_) => CatalogError::UnknownDomain {
+                name: domain.to_owned(),
+                valid: String::new(),
+            },
+        })?;
+    let entry = &cat.entries()[index];
+    let slot = TOOLSETS.get(index).ok_or_else(|| CatalogError::UnknownDomain {
+        name: domain.to_owned(),
+        valid: String::new(),
+    })?;
+    slot.get_or_init(|| {
+        let d = entry.domain()?;
+        let mut tools = Vec::new();
+        for r in &d.resources {
+            for verb in Verb::ALL {
+                if r.has(verb) {
+                    tools.push(ToolDef {
+                        tool: generate::crud_tool(r, verb),
+                        kind: ToolKind::Crud { resource: r, verb },
+                        domain: entry.name,
+                    });
+                }
+            }
+            for op in &r.ops {
+                tools.push(ToolDef {
+                    tool: generate::extra_tool(r, op),
+                    kind: ToolKind::Extra { resource: r, op },
+                    domain: entry.name,
+                });
+            }
+        }
+        for c in composite::COMPOSITES.iter().filter(|c| c.domain == entry.name) {
+            tools.push(ToolDef {
+                tool: c.tool(),
+                kind: ToolKind::Composite(c),
+                domain: entry.name,
+            });
+        }
+        Ok(tools)
+    })
+    .as_ref()
+    .map(Vec::as_slice)
+    .map_err(Clone::clone)
+}
+
+/// Finds a tool in any domain (loading domains as needed). Used for helpful errors and by modes
+/// that call tools without navigating.
+pub fn find(name: &str) -> Option<&'static ToolDef> {
+    let cat = catalog::catalog();
+    // Domains already loaded first: the common case costs no parsing.
+    let loaded = cat.entries().iter().filter(|e| e.is_loaded());
+    let rest = cat.entries().iter().filter(|e| !e.is_loaded());
+    for entry in loaded.chain(rest) {
+        if let Ok(tools) = toolset(entry.name)
+            && let Some(t) = tools.iter().find(|t| t.name() == name)
+        {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Every tool of the catalogue, domain by domain.
+pub fn all() -> Vec<&'static ToolDef> {
+    catalog::catalog()
+        .names()
+        .filter_map(|n| toolset(n).ok())
+        .flatten()
+        .collect()
+}
+
+/// The HaloClient handle tools run with, plus what composites need.
+pub fn context(halo: HaloClient) -> composite::Ctx {
+    composite::Ctx { halo }
+}
+
+/// Bytes of a tool list as sent in `tools/list`: the context cost of a domain.
+pub fn list_bytes<'a>(tools: impl IntoIterator<Item = &'a Tool>) -> usize {
+    let tools: Vec<&Tool> = tools.into_iter().collect();
+    serde_json::to_string(&tools).map(|s| s.len()).unwrap_or(0)
+}
+
+/// The catalogue as a table, area by area, with each domain's tool count and size;
+/// `markdown` gives the README's domain table.
+pub fn domain_table(markdown: bool) -> String {
+    let cat = catalog::catalog();
+    let mut out = String::new();
+    if markdown {
+        out.push_str("| Area | Domain | What it holds | Tools | Bytes |\n|---|---|---|---:|---:|\n");
+    }
+    for (area, entries) in cat.by_area() {
+        for e in entries {
+            let tools = toolset(e.name).unwrap_or(&[]);
+            let count = tools.len();
+            let bytes = list_bytes(tools.iter().map(|t| &t.tool));
+            if markdown {
+                out.push_str(&format!(
+                    "| {area} | `{}` | {} | {count} | {bytes} |\n",
+                    e.name, e.header.summary
+                ));
+            } else {
+                out.push_str(&format!(
+                    "{:<18} {:<18} {:>3} {:>6}  {}\n",
+                    area, e.name, count, bytes, e.header.summary
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_sizes() {
+        eprintln!("{}", domain_table(false));
+        for name in ["tickets"] {
+            for t in toolset(name).unwrap() {
+                eprintln!("{:6} {}", list_bytes([&t.tool]), t.name());
+            }
+        }
+    }
+}

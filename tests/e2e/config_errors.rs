@@ -1,0 +1,92 @@
+//! Configuration mistakes stop the binary with one clear line and exit code 2.
+
+use std::process::Command;
+
+fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
+    cmd.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("binary runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn assert_one_line(stderr: &str, expected: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {stderr:?}");
+    assert!(lines[0].contains(expected), "{:?} lacks {expected:?}", lines[0]);
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+}
+
+#[test]
+fn missing_and_bad_values_exit_2() {
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "HALO_BASE_URL is not set");
+
+    let (code, err) = run(&[("HALO_BASE_URL", "acme.halopsa.com")]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "HALO_BASE_URL is not a valid URL");
+
+    let (code, err) = run(&[("HALO_INSTANCE_URL", "ftp://acme.halopsa.com")]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "HALO_INSTANCE_URL must start with https://");
+
+    let (code, err) = run(&[("HALOPSA_BASE_URL", "https://acme.halopsa.com/")]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "HALO_CLIENT_ID is not set");
+
+    let (code, err) = run(&[
+        ("HALO_BASE_URL", "https://acme.halopsa.com"),
+        ("HALO_CLIENT_ID", "id"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "HALO_CLIENT_SECRET is not set");
+
+    let (code, err) = run(&[
+        ("HALO_BASE_URL", "https://acme.halopsa.com"),
+        ("HALO_CLIENT_ID", "id"),
+        ("HALO_CLIENT_SECRET", "very-secret-value"),
+        ("HALO_TIMEOUT", "forever"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "HALO_TIMEOUT must be a number");
+    assert!(!err.contains("very-secret-value"));
+
+    let (code, err) = run(&[("LOG_LEVEL", "loud"), ("HALO_BASE_URL", "https://a.halopsa.com")]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "LOG_LEVEL must be");
+}
+
+#[test]
+fn help_documents_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_halo-mcp"))
+        .arg("--help")
+        .output()
+        .expect("binary runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "HALO_BASE_URL",
+        "HALOPSA_BASE_URL",
+        "HALO_INSTANCE_URL",
+        "HALO_CLIENT_ID",
+        "HALOPSA_CLIENT_ID",
+        "HALO_CLIENT_SECRET",
+        "HALOPSA_CLIENT_SECRET",
+        "HALO_TENANT",
+        "HALOPSA_TENANT",
+        "HALO_SCOPE",
+        "HALO_AUTH_URL",
+        "HALO_TIMEOUT",
+        "LOG_LEVEL",
+        "RUST_LOG",
+        "--demo",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}");
+    }
+}

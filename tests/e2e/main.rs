@@ -1,0 +1,10 @@
+//! End-to-end tests: the real server, driven by rmcp's MCP client over an in-process pipe,
+//! against the simulated Halo. One test binary keeps link time down on small machines.
+
+mod auth;
+mod bad_input;
+mod catalogue;
+mod common;
+mod config_errors;
+mod registry;
+mod tree;
