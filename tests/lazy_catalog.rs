@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Domain files are parsed on first use, once per process. This file is its own test binary, so
 //! nothing else in the process has touched the catalogue before it runs.
 

@@ -12,8 +12,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Halo's usual "empty date" sentinel. Note: no `Z` (halo-api.md §7.6).
 pub(crate) const SENTINEL: &str = "1900-01-01T00:00:00";
-/// The Delphi/OLE zero date, which Halo also emits for some unset fields (e.g. `auditdate`).
-pub(crate) const SENTINEL_OLE: &str = "1899-12-30T00:00:00";
 
 pub(crate) const TICKS_PER_SEC: i128 = 10_000_000;
 pub(crate) const TICKS_PER_DAY: i128 = 86_400 * TICKS_PER_SEC;
@@ -51,7 +49,9 @@ pub(crate) fn date_ticks(y: i64, m: u32, d: u32) -> i128 {
 /// The current time in ticks.
 pub(crate) fn now_ticks() -> i128 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i128::from(d.as_secs() as i64) * TICKS_PER_SEC + i128::from(d.subsec_nanos() / 100),
+        Ok(d) => {
+            i128::from(d.as_secs() as i64) * TICKS_PER_SEC + i128::from(d.subsec_nanos() / 100)
+        }
         Err(_) => 0,
     }
 }
@@ -129,7 +129,10 @@ mod tests {
         let t = date_ticks(2024, 6, 20) + (14 * 3600 + 45 * 60 + 15) * TICKS_PER_SEC + 9_746_271;
         assert_eq!(format_ts(t), "2024-06-20T14:45:15.9746271Z");
         assert_eq!(parse_ts("2024-06-20T14:45:15.9746271Z"), Some(t));
-        assert_eq!(parse_ts("2024-06-20T14:45:15.975Z"), Some(t - 9_746_271 + 9_750_000));
+        assert_eq!(
+            parse_ts("2024-06-20T14:45:15.975Z"),
+            Some(t - 9_746_271 + 9_750_000)
+        );
         assert_eq!(format_date(t), "2024-06-20T00:00:00");
         assert_eq!(parse_ts(SENTINEL), Some(date_ticks(1900, 1, 1)));
         assert_eq!(civil_from_days(days_from_civil(2000, 2, 29)), (2000, 2, 29));

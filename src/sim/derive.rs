@@ -24,10 +24,26 @@ const LINKS: &[(&str, &str, &str, &str)] = &[
     ("supplier_id", "supplier_name", "Supplier", "name"),
     ("toplevel_id", "toplevel_name", "TopLevel", "name"),
     ("team_id", "team_name", "Team", "name"),
-    ("service_category_id", "service_category_name", "ServiceCategory", "name"),
+    (
+        "service_category_id",
+        "service_category_name",
+        "ServiceCategory",
+        "name",
+    ),
     ("workday_id", "workday_name", "Workday", "name"),
-    ("organisation_id", "organisation_name", "Organisation", "name"),
+    (
+        "organisation_id",
+        "organisation_name",
+        "Organisation",
+        "name",
+    ),
     ("contract_id", "contract_ref", "ClientContract", "ref"),
+    (
+        "action_contract_id",
+        "action_contract_ref",
+        "ClientContract",
+        "ref",
+    ),
 ];
 
 fn id_of(row: &Row, field: &str) -> i64 {
@@ -39,7 +55,11 @@ fn set_name(db: &Db, row: &mut Row, id_field: &str, name_field: &str, table: &st
         return;
     }
     let id = id_of(row, id_field);
-    let name = if id > 0 { db.text(table, id, source) } else { String::new() };
+    let name = if id > 0 {
+        db.text(table, id, source)
+    } else {
+        String::new()
+    };
     row.insert(name_field.to_string(), Value::String(name));
 }
 
@@ -55,7 +75,11 @@ pub(crate) fn derive(db: &Db, table: &str, row: &mut Row, incoming: Option<&Row>
         "Site" => site(db, row),
         "Actions" => {
             set_name(db, row, "new_status", "new_status_name", "Status", "name");
-            set_name(db, row, "outcome_id", "outcome", "Outcome", "outcome");
+            // `outcome` is the outcome's name; a posted free-text outcome with no matching
+            // outcome_id is kept as posted.
+            if id_of(row, "outcome_id") > 0 {
+                set_name(db, row, "outcome_id", "outcome", "Outcome", "outcome");
+            }
         }
         _ => {}
     }
@@ -70,7 +94,10 @@ fn user(db: &Db, row: &mut Row) {
     if let Some(site) = db.get("Site", site_id) {
         let client_id = site.get("client_id").and_then(as_i64).unwrap_or(0);
         row.insert("client_id".into(), Value::from(client_id));
-        row.insert("client_name".into(), Value::String(db.text("Client", client_id, "name")));
+        row.insert(
+            "client_name".into(),
+            Value::String(db.text("Client", client_id, "name")),
+        );
     }
 }
 
@@ -80,8 +107,15 @@ fn site(db: &Db, row: &mut Row) {
     let client_id = id_of(row, "client_id");
     row.insert("client_id".into(), Value::from(client_id as f64));
     let client = db.text("Client", client_id, "name");
-    let name = row.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-    row.insert("clientsite_name".into(), Value::String(format!("{client}/{name}")));
+    let name = row
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    row.insert(
+        "clientsite_name".into(),
+        Value::String(format!("{client}/{name}")),
+    );
 }
 
 /// Ticket denormalisation: status and team names, category strings ↔ ids, and the nested
@@ -100,15 +134,25 @@ fn fault(db: &Db, row: &mut Row, incoming: Option<&Row>) {
         let posted_text = incoming.is_some_and(|i| i.contains_key(&text_f));
         if posted_id {
             let id = id_of(row, &id_f);
-            let value = if id > 0 { db.text("Category", id, "value") } else { String::new() };
+            let value = if id > 0 {
+                db.text("Category", id, "value")
+            } else {
+                String::new()
+            };
             row.insert(text_f, Value::String(value));
         } else if posted_text {
-            let text = row.get(&text_f).and_then(Value::as_str).unwrap_or_default().to_string();
+            let text = row
+                .get(&text_f)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let id = db
                 .table("Category")
                 .and_then(|t| {
                     t.rows.iter().find(|(_, c)| {
-                        c.get("value").and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(&text))
+                        c.get("value")
+                            .and_then(Value::as_str)
+                            .is_some_and(|v| v.eq_ignore_ascii_case(&text))
                     })
                 })
                 .map(|(id, _)| *id)
@@ -133,7 +177,15 @@ fn fault(db: &Db, row: &mut Row, incoming: Option<&Row>) {
 
     let tickettype = db.get("TicketType", id_of(row, "tickettype_id")).map(|t| {
         let mut o = Map::new();
-        for k in ["id", "name", "use", "default_sla", "default_priority", "default_team", "workflow_name"] {
+        for k in [
+            "id",
+            "name",
+            "use",
+            "default_sla",
+            "default_priority",
+            "default_team",
+            "workflow_name",
+        ] {
             if let Some(v) = t.get(k) {
                 o.insert(k.to_string(), v.clone());
             }

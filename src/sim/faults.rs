@@ -93,7 +93,10 @@ pub(crate) fn action_template() -> Row {
 pub(crate) fn reference(row: &Row) -> String {
     let id = row.get("id").and_then(Value::as_i64).unwrap_or(0);
     let use_ = row.get("use").and_then(Value::as_str).unwrap_or("ticket");
-    let tt = row.get("tickettype_name").and_then(Value::as_str).unwrap_or_default();
+    let tt = row
+        .get("tickettype_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let prefix = match (use_, tt) {
         ("project", _) => "PRJ",
         ("opportunity", _) => "OPP",
@@ -115,7 +118,11 @@ pub(crate) fn sla_deadlines(priority: Option<&Value>, occurred: i128) -> (String
     };
     let span = |time: &str, units: &str| -> i128 {
         let t = p.get(time).and_then(as_f64).unwrap_or(0.0);
-        let unit = if p.get(units).and_then(Value::as_str) == Some("D") { 24.0 } else { 1.0 };
+        let unit = if p.get(units).and_then(Value::as_str) == Some("D") {
+            24.0
+        } else {
+            1.0
+        };
         (t * unit * 3600.0) as i128 * clock::TICKS_PER_SEC
     };
     (

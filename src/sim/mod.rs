@@ -1,1 +1,325 @@
-//! A simulated Halo (placeholder, being written).
+//! A simulated Halo PSA / Halo ITSM tenant, served over real HTTP.
+//!
+//! Why it exists: `halo-mcp --demo` runs it in process so a newcomer can try the server with no
+//! Halo tenant, `halo-mcp simulate --port 8080` serves it alone, and every test runs against it.
+//! Tests only mean something if it behaves like Halo, so it reproduces what is known about
+//! Halo's API (`halo-api.md`): OAuth client-credentials tokens at `/auth/token`, bearer-only
+//! `/api`, case-insensitive paths, the per-resource list envelopes (or bare arrays), Halo's
+//! pagination spelling and clamp, array-only POST upserts answered with `201` and a single
+//! object, per-ticket action numbers, soft-deleted tickets, double-typed ids and sentinel dates.
+//!
+//! Independence: this module imports nothing from the rest of the crate and reads no
+//! `domains/*.toml`. Its resource table ([`resources`]) is written separately from the client's
+//! catalog, so a misreading of Halo cannot hide in both.
+//!
+//! Layout:
+//! * [`resources`]: the resource table (path, envelope key or bare array, verbs).
+//! * [`seed`]: the deterministic fictional tenant (SplitMix64 [`prng`], fixed seed day).
+//! * [`store`]: in-memory tables of JSON rows; [`derive`] fills Halo's denormalised fields;
+//!   [`faults`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
+//! * [`query`]: list/get semantics; [`writes`]: POST/DELETE semantics; [`error`]: Halo's
+//!   error bodies.
+//! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
+//!   gate (bearer check; the place for fault injection).
+
+mod clock;
+mod derive;
+mod error;
+mod faults;
+mod http;
+mod prng;
+mod query;
+mod resources;
+mod seed;
+mod store;
+mod writes;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, header};
+use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use self::prng::Prng;
+use self::store::Db;
+
+/// How the simulated tenant is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// OAuth client id the token endpoint accepts. Default `"demo-client"`.
+    pub client_id: String,
+    /// OAuth client secret the token endpoint accepts. Default `"demo-secret"`.
+    pub client_secret: String,
+    /// If set, `POST /auth/token` must carry `?tenant=<it>` (else 400 `invalid_request`), as
+    /// hosted multi-tenant Halo requires.
+    pub tenant: Option<String>,
+    /// Lifetime of issued tokens (`expires_in`). Default 3600 s.
+    pub token_lifetime: Duration,
+    /// Seed of the generated data: the same seed gives identical data.
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            client_id: "demo-client".to_string(),
+            client_secret: "demo-secret".to_string(),
+            tenant: None,
+            token_lifetime: Duration::from_secs(3600),
+            seed: 0x4A10_5EED,
+        }
+    }
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// The path as sent (original casing).
+    pub path: String,
+    /// The raw query string ("" when none).
+    pub query: String,
+    pub status: u16,
+    pub at: Instant,
+}
+
+/// Token bookkeeping.
+struct AuthState {
+    /// Live tokens and when they expire.
+    tokens: HashMap<String, Instant>,
+    /// Lifetime of tokens issued from now on.
+    lifetime: Duration,
+    /// Successful token requests.
+    issued: usize,
+    /// Token material; seeded from the clock, tokens need not be reproducible.
+    rng: Prng,
+}
+
+/// Everything a request handler needs; behind one `Arc` so later work (fault injection) can
+/// add state here without touching the handlers' signatures.
+pub(crate) struct Shared {
+    config: SimConfig,
+    base_url: String,
+    db: RwLock<Db>,
+    auth: Mutex<AuthState>,
+    log: Mutex<Vec<LoggedRequest>>,
+}
+
+impl Shared {
+    fn new(config: SimConfig, base_url: String) -> Self {
+        let db = seed::build(config.seed);
+        let clock_seed = clock::now_ticks() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        Shared {
+            auth: Mutex::new(AuthState {
+                tokens: HashMap::new(),
+                lifetime: config.token_lifetime,
+                issued: 0,
+                rng: Prng::new(clock_seed),
+            }),
+            config,
+            base_url,
+            db: RwLock::new(db),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Mints an opaque token and remembers it until it expires.
+    fn issue_token(&self) -> (String, Duration) {
+        let mut auth = self.auth.lock();
+        let token: String = (0..4)
+            .map(|_| format!("{:016x}", auth.rng.next_u64()))
+            .collect();
+        let lifetime = auth.lifetime;
+        let now = Instant::now();
+        auth.tokens.retain(|_, exp| *exp > now);
+        auth.tokens.insert(token.clone(), now + lifetime);
+        auth.issued += 1;
+        (token, lifetime)
+    }
+
+    /// True when the request carries `Authorization: Bearer <live token>`.
+    fn token_valid(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some((scheme, token)) = value.trim().split_once(' ') else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return false;
+        }
+        let auth = self.auth.lock();
+        auth.tokens
+            .get(token.trim())
+            .is_some_and(|exp| *exp > Instant::now())
+    }
+}
+
+/// A running simulated Halo.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Seeds the tenant, binds `addr` (port 0 picks a free port) and serves in the background.
+    /// Returns once the socket is listening.
+    pub async fn start(config: SimConfig, addr: SocketAddr) -> anyhow::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config, base_url_for(local)));
+        let app = http::router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "simulated Halo stopped with an error");
+            }
+        });
+        Ok(Simulator {
+            shared,
+            addr: local,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (API under `/api`, auth under `/auth`).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The configuration the simulator was started with.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Every stored record of a resource (Halo path name, case-insensitive: `"Tickets"`,
+    /// `"actions"`), including soft-deleted tickets. `"Tickets"` is the ticket domain only;
+    /// projects and opportunities are under `"Projects"` / `"Opportunities"`.
+    pub fn records(&self, resource: &str) -> Vec<Value> {
+        let Some(res) = resources::find(resource) else {
+            return Vec::new();
+        };
+        self.shared
+            .db
+            .read()
+            .rows(res, None)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// One record as `GET /X/{id}` would find it (for `"Tickets"` any Faults row, deleted or
+    /// not). Actions need a ticket: see [`Simulator::action`].
+    pub fn record(&self, resource: &str, id: i64) -> Option<Value> {
+        let res = resources::find(resource)?;
+        self.shared.db.read().by_id(res, id).cloned()
+    }
+
+    /// Action `action_id` of ticket `ticket_id`.
+    pub fn action(&self, ticket_id: i64, action_id: i64) -> Option<Value> {
+        self.shared
+            .db
+            .read()
+            .actions
+            .get(&(ticket_id, action_id))
+            .cloned()
+    }
+
+    /// Number of records [`Simulator::records`] would return.
+    pub fn count(&self, resource: &str) -> usize {
+        match resources::find(resource) {
+            Some(res) => self.shared.db.read().rows(res, None).len(),
+            None => 0,
+        }
+    }
+
+    /// Successful `POST /auth/token` calls so far.
+    pub fn token_requests(&self) -> usize {
+        self.shared.auth.lock().issued
+    }
+
+    /// Every request so far, in arrival order of completion.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.lock().clone()
+    }
+
+    /// Forgets every issued token: the next API call with one gets 401.
+    pub fn revoke_tokens(&self) {
+        self.shared.auth.lock().tokens.clear();
+    }
+
+    /// Lifetime of tokens issued from now on.
+    pub fn set_token_lifetime(&self, d: Duration) {
+        self.shared.auth.lock().lifetime = d;
+    }
+
+    /// Stops serving and waits (up to 5 s) for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn base_url_for(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Serves the simulator until Ctrl-C (`halo-mcp simulate`), logging where it is and which
+/// credentials to use.
+pub async fn run_standalone(config: SimConfig, addr: SocketAddr) -> anyhow::Result<()> {
+    let sim = Simulator::start(config, addr).await?;
+    let base = sim.base_url();
+    let cfg = sim.config();
+    tracing::info!(%base, api = %format!("{base}/api"), token_url = %format!("{base}/auth/token"), "simulated Halo listening");
+    tracing::info!(
+        client_id = %cfg.client_id,
+        client_secret = %cfg.client_secret,
+        tenant = %cfg.tenant.as_deref().unwrap_or("(none required)"),
+        seed = cfg.seed,
+        "credentials: grant_type=client_credentials, scope=all"
+    );
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down simulated Halo");
+    sim.shutdown().await;
+    Ok(())
+}

@@ -127,11 +127,17 @@ pub(crate) static RESOURCES: &[Resource] = &[
     bare("Agent"),
     bare("Status"),
     bare("TicketType"),
-    Resource { delete: false, ..bare("Timesheet") },
+    Resource {
+        delete: false,
+        ..bare("Timesheet")
+    },
     bare("TimesheetEvent"),
     bare("FieldInfo"),
     bare("Team"),
-    Resource { key: "priorityid", ..bare("Priority") },
+    Resource {
+        key: "priorityid",
+        ..bare("Priority")
+    },
     bare("Category"),
     bare("SLA"),
     bare("Feedback"),
@@ -151,7 +157,11 @@ pub(crate) static RESOURCES: &[Resource] = &[
     bare("CustomTable"),
     bare("CustomButton"),
     bare("Tabs"),
-    Resource { by_id: false, delete: false, ..bare("ToDo") },
+    Resource {
+        by_id: false,
+        delete: false,
+        ..bare("ToDo")
+    },
     bare("CRMNote"),
     bare("ServiceCategory"),
     bare("ServiceStatus"),
@@ -164,16 +174,9 @@ pub(crate) static RESOURCES: &[Resource] = &[
 
 /// Finds a resource by path segment, case-insensitively (Halo's routing is case-insensitive).
 pub(crate) fn find(segment: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.name.eq_ignore_ascii_case(segment))
-}
-
-/// The storage table name of a plain resource; all Faults domains share `"Faults"`.
-pub(crate) fn table_name(r: &Resource) -> &'static str {
-    match r.storage {
-        Storage::Plain => r.name,
-        Storage::Faults(_) => "Faults",
-        Storage::Actions => "Actions",
-    }
+    RESOURCES
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(segment))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value};
 
 use super::prng::Prng;
-use super::resources::{Domain, Resource, Storage, table_name};
+use super::resources::{Domain, Resource, Storage};
 
 pub(crate) type Row = Map<String, Value>;
 
@@ -47,7 +47,7 @@ impl Db {
             action_seq: HashMap::new(),
             templates: HashMap::new(),
             api_agent_id: 0,
-            prng: Prng::new(seed ^ 0x5eed_0f_4a10),
+            prng: Prng::new(seed ^ 0x5EED_0F4A),
         }
     }
 
@@ -85,8 +85,10 @@ impl Db {
 
     /// Inserts an action, keeping the per-ticket sequence past its id.
     pub(crate) fn put_action(&mut self, row: Value) {
-        let (Some(t), Some(id)) = (row.get("ticket_id").and_then(as_i64), row.get("id").and_then(as_i64))
-        else {
+        let (Some(t), Some(id)) = (
+            row.get("ticket_id").and_then(as_i64),
+            row.get("id").and_then(as_i64),
+        ) else {
             return;
         };
         let seq = self.action_seq.entry(t).or_insert(0);
@@ -131,10 +133,6 @@ impl Db {
             Storage::Faults(d) => self.get("Faults", id).filter(|r| fault_domain(r) == d),
             Storage::Actions => None,
         }
-    }
-
-    pub(crate) fn table_of(&self, res: &Resource) -> Option<&Table> {
-        self.tables.get(table_name(res))
     }
 }
 

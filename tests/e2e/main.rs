@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! End-to-end tests: the real server, driven by rmcp's MCP client over an in-process pipe,
 //! against the simulated Halo. One test binary keeps link time down on small machines.
 

@@ -1,0 +1,359 @@
+//! The HTTP face of the simulator: routing, the `/api` gate, the token endpoint.
+//!
+//! Every path is matched case-insensitively by hand (Halo's routing ignores case, axum's does
+//! not), so there is a single fallback handler rather than an axum route table. Two layers
+//! wrap it: [`log_requests`] (every request, for `Simulator::requests`) and [`api_gate`],
+//! which every `/api` request passes through and which is where bearer checks happen and
+//! where fault injection (rate limits, 5xx, latency, malformed bodies) belongs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::clock;
+use super::error::ApiError;
+use super::query::{self, Params};
+use super::resources;
+use super::writes;
+use super::{LoggedRequest, Shared};
+
+/// Largest request body accepted (attachments arrive base64-encoded in JSON).
+const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(shared.clone(), api_gate))
+        .layer(middleware::from_fn_with_state(shared.clone(), log_requests))
+        .with_state(shared)
+}
+
+async fn log_requests(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let at = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    tracing::debug!(%method, %path, %query, status, "sim request");
+    s.log.lock().push(LoggedRequest {
+        method,
+        path,
+        query,
+        status,
+        at,
+    });
+    resp
+}
+
+fn is_api(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p == "/api" || p.starts_with("/api/")
+}
+
+fn is_authinfo(path: &str) -> bool {
+    path.trim_end_matches('/')
+        .eq_ignore_ascii_case("/api/authinfo")
+}
+
+/// The single gate for `/api`: `GET /api/authinfo` is public (clients call it before they
+/// have a token); everything else needs a live bearer token. Fault injection goes here, before
+/// the token check, so injected failures hit authenticated and unauthenticated calls alike.
+async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !is_api(path) || is_authinfo(path) {
+        return next.run(req).await;
+    }
+    if !s.token_valid(req.headers()) {
+        // Halo's 401 body is unverified (halo-api.md §6.2): empty body plus the standard
+        // bearer challenge.
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, axum::Json(body)).into_response()
+}
+
+fn error_response(e: ApiError) -> Response {
+    match e.parts() {
+        (status, Some(body)) => json_response(status, body),
+        (status, None) => StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::BAD_REQUEST)
+            .into_response(),
+    }
+}
+
+async fn dispatch(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let params = Params::new(
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .unwrap_or_default(),
+    );
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let segments: Vec<&str> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|x| !x.is_empty())
+        .collect();
+    let lower: Vec<String> = segments.iter().map(|x| x.to_ascii_lowercase()).collect();
+    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let method = &parts.method;
+    match lower.as_slice() {
+        ["auth", "token"] => token(&s, method, &parts.headers, &params, &bytes),
+        ["api", "authinfo"] => authinfo(&s, &parts.headers),
+        ["api", name] => match resources::find(name) {
+            Some(res) => collection(&s, res, method, &parts.headers, &params, &bytes),
+            None => not_found_route(),
+        },
+        ["api", name, id] => match resources::find(name) {
+            Some(res) => member(&s, res, id, method, &params),
+            None => not_found_route(),
+        },
+        _ => not_found_route(),
+    }
+}
+
+fn not_found_route() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+fn collection(
+    s: &Shared,
+    res: &'static resources::Resource,
+    method: &Method,
+    headers: &HeaderMap,
+    p: &Params,
+    body: &Bytes,
+) -> Response {
+    match *method {
+        Method::GET => json_response(200, query::list(&s.db.read(), res, p)),
+        Method::POST if !is_json(headers) => {
+            // ASP.NET Core refuses a body it has no formatter for before any Halo code runs.
+            json_response(
+                415,
+                json!({
+                    "type": "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+                    "title": "Unsupported Media Type",
+                    "status": 415,
+                }),
+            )
+        }
+        Method::POST => match writes::post(&mut s.db.write(), res, body, clock::now_ticks()) {
+            Ok((status, body)) => json_response(status, body),
+            Err(e) => error_response(e),
+        },
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+/// `application/json`, `text/json`, `application/*+json` (the types SW24 lists), with or
+/// without a charset.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|ct| ct == "application/json" || ct == "text/json" || ct.ends_with("+json"))
+}
+
+fn member(
+    s: &Shared,
+    res: &'static resources::Resource,
+    id: &str,
+    method: &Method,
+    p: &Params,
+) -> Response {
+    if res.name == "Agent" && id.eq_ignore_ascii_case("me") && *method == Method::GET {
+        let db = s.db.read();
+        return match db.get("Agent", db.api_agent_id) {
+            Some(agent) => json_response(200, agent.clone()),
+            None => not_found_route(),
+        };
+    }
+    // ToDo has no /{id} routes at all; a non-integer id does not match Halo's `{id}` route.
+    let Some(id) = query::parse_id(id).filter(|_| res.by_id) else {
+        return not_found_route();
+    };
+    let result = match *method {
+        Method::GET => query::get_one(&s.db.read(), res, id, p),
+        Method::DELETE => writes::delete(&mut s.db.write(), res, id, p, clock::now_ticks()),
+        _ => Err(ApiError::MethodNotAllowed),
+    };
+    match result {
+        Ok(body) => json_response(200, body),
+        Err(e) => error_response(e),
+    }
+}
+
+fn authinfo(s: &Shared, headers: &HeaderMap) -> Response {
+    let base = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_else(|| s.base_url.clone());
+    let tenant = s
+        .config
+        .tenant
+        .clone()
+        .unwrap_or_else(|| "halo-sim".to_string());
+    json_response(
+        200,
+        json!({ "auth_url": format!("{base}/auth"), "tenant_id": tenant }),
+    )
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body.
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b'+' {
+                out.push(b' ');
+                i += 1;
+                continue;
+            }
+            if b == b'%'
+                && let Some(v) = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            out.push(b);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// OAuth error body in OpenIddict's shape (halo-api.md §1.3, §6.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+/// `POST /auth/token`, client-credentials only.
+fn token(
+    s: &Shared,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Params,
+    body: &Bytes,
+) -> Response {
+    if *method != Method::POST {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    // `tenant` rides on the token URL's query string for hosted multi-tenant Halo.
+    if let Some(tenant) = &s.config.tenant
+        && query.get("tenant") != Some(tenant.as_str())
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The specified 'tenant' parameter is missing or invalid.",
+        );
+    }
+    let form_ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !form_ct {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The specified 'Content-Type' header is invalid.",
+        );
+    }
+    let form = Params::new(form_pairs(body));
+    match form.get("grant_type") {
+        None | Some("") => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The mandatory 'grant_type' parameter is missing.",
+            );
+        }
+        Some("client_credentials") => {}
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "The specified 'grant_type' is not supported.",
+            );
+        }
+    }
+    if form.get("client_id") != Some(s.config.client_id.as_str())
+        || form.get("client_secret") != Some(s.config.client_secret.as_str())
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The specified client credentials are invalid.",
+        );
+    }
+    let scope = form
+        .get("scope")
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .unwrap_or("all")
+        .to_string();
+    let (access_token, lifetime) = s.issue_token();
+    let mut resp = (
+        StatusCode::OK,
+        axum::Json(json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": lifetime.as_secs(),
+            "scope": scope,
+        })),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,3137 @@
+//! The seeded tenant: "Kestrel Bay Technology", a fictional UK MSP, and its customers.
+//!
+//! Why it looks like this: tests must mean something, so the data has the mess a real Halo
+//! tenant has (near-duplicate users and assets, inactive rows, soft-deleted tickets, sentinel
+//! dates, double-typed ids) and enough volume to exercise paging (230 tickets > 2 pages of 100).
+//!
+//! Determinism: everything is drawn from [`Prng`] seeded with `SimConfig::seed`, and every
+//! date is relative to a fixed "seed day" ([`seed_now`], 2026-03-31 17:00 UTC), never the wall
+//! clock, so the same seed gives byte-identical data on any day. Only records created at
+//! runtime carry real timestamps.
+//!
+//! Ids use a separate range per table (clients 11–17, sites 18–33, users 101–, agents 2–11,
+//! assets 1001–, tickets 4001–, contracts 301–, recurring invoices 701–, invoices 5001–), so a
+//! client that passes a client id where a site id belongs finds nothing instead of something.
+//!
+//! # Money (all GBP, exact to the penny)
+//! Amounts are computed in whole pence and written as pounds (`2450.0`, `162.5`).
+//! * Every invoice line: `net_amount = qty_order × unit_price`; unit prices are whole pounds and
+//!   quantities whole or half units, so nets are multiples of 50p; `tax_amount = net × 20%`
+//!   (UK VAT, `tax_rate: 20.0`), exact because nets are multiples of 50p.
+//! * Invoice header: `tax_total = Σ tax_amount`, `total = Σ net_amount + tax_total` (gross),
+//!   `amountdue = total − amountpaid`. `paymentstatus`: 0 unpaid, 1 partially paid (exactly
+//!   half the total, rounded down to the penny, was paid), 2 paid (guess at Halo's codes).
+//! * `/Invoice` holds 36 one-off invoices, three a month from April 2025 to March 2026: break-fix
+//!   labour on tickets, ad-hoc hardware/services, project work; three of the slots are credit
+//!   notes, i.e. the same shape with negative quantities, so negative `total`s. No invoice in
+//!   `/Invoice` was generated from a recurring invoice.
+//! * `/RecurringInvoice` holds one template per *active* contract (9), `period` = months per
+//!   billing period (1 monthly, 3 quarterly, 12 annually; `periodname` spells it out), with one
+//!   line whose net equals the contract's `periodchargeamount`; `total` = net × 1.2.
+//! * `/ClientContract` holds 10 contracts (one expired, `active: false`) with `billingperiod` in
+//!   the same months encoding (also spelled out in `billing_period_string`).
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+
+use super::clock::{
+    self, SENTINEL, TICKS_PER_DAY, TICKS_PER_SEC, date_ticks, format_date, format_ts,
+};
+use super::derive::derive;
+use super::faults::{action_template, reference, sla_deadlines, ticket_template};
+use super::prng::Prng;
+use super::store::{Db, Row, as_i64, int_field, pounds};
+
+/// The agent the API logs in as (`/Agent/me`): Morgan Hale, Service Desk Lead.
+pub(crate) const API_AGENT_ID: i64 = 7;
+/// Halo's default Closed status id (halo-api.md §7.13).
+pub(crate) const CLOSED_STATUS: i64 = 9;
+/// UK VAT on every seeded invoice line.
+const VAT_PERCENT: i64 = 20;
+
+/// The seed's "now": 2026-03-31T17:00:00Z. Seeded dates are all before it.
+pub(crate) fn seed_now() -> i128 {
+    date_ticks(2026, 3, 31) + 17 * 3600 * TICKS_PER_SEC
+}
+
+/// Builds the whole tenant.
+pub(crate) fn build(seed: u64) -> Db {
+    let mut s = Seeder {
+        p: Prng::new(seed),
+        db: Db::new(seed),
+        now: seed_now(),
+        line_id: 90_001,
+        users: Vec::new(),
+    };
+    s.db.api_agent_id = API_AGENT_ID;
+    s.reference_data();
+    s.clients_sites_users();
+    s.contracts();
+    s.assets();
+    s.faults();
+    s.ticket_extras();
+    s.timesheets();
+    s.invoices();
+    s.recurring_invoices();
+    s.sales();
+    s.agent_counts();
+    s.templates();
+    s.db
+}
+
+fn row(v: Value) -> Row {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Joins two `json!` objects (kept small so `json!` stays within the macro recursion limit).
+fn merge(a: Value, b: Value) -> Value {
+    let mut a = row(a);
+    a.extend(row(b));
+    Value::Object(a)
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+fn weekday(ticks: i128) -> i128 {
+    (ticks.div_euclid(TICKS_PER_DAY) + 3).rem_euclid(7)
+}
+
+struct ClientDef {
+    id: i64,
+    name: &'static str,
+    prefix: &'static str,
+    domain: &'static str,
+    toplevel: i64,
+    inactive: bool,
+    sla: i64,
+    sites: &'static [(&'static str, bool)],
+    users: usize,
+}
+
+const CLIENTS: &[ClientDef] = &[
+    ClientDef {
+        id: 11,
+        name: "Harbourline Logistics Ltd",
+        prefix: "HLX",
+        domain: "harbourline.co.uk",
+        toplevel: 1,
+        inactive: false,
+        sla: 1,
+        sites: &[
+            ("Head Office - Bristol", false),
+            ("Avonmouth Depot", false),
+            ("Felixstowe Depot", false),
+            ("Glasgow Office", true),
+        ],
+        users: 10,
+    },
+    ClientDef {
+        id: 12,
+        name: "Brindle & Oak Solicitors",
+        prefix: "BOS",
+        domain: "brindleoak.co.uk",
+        toplevel: 1,
+        inactive: false,
+        sla: 2,
+        sites: &[("Chancery Lane", false), ("Guildford", false)],
+        users: 7,
+    },
+    ClientDef {
+        id: 13,
+        name: "Meadowgate Veterinary Group",
+        prefix: "MVG",
+        domain: "meadowgatevets.co.uk",
+        toplevel: 1,
+        inactive: false,
+        sla: 2,
+        sites: &[
+            ("Meadowgate Main Surgery", false),
+            ("Northfield Branch", false),
+            ("Westbrook Branch", false),
+        ],
+        users: 8,
+    },
+    ClientDef {
+        id: 14,
+        name: "Copperfield Architects",
+        prefix: "CPA",
+        domain: "copperfield-arch.co.uk",
+        toplevel: 2,
+        inactive: false,
+        sla: 1,
+        sites: &[("Leeds Studio", false), ("Manchester Studio", false)],
+        users: 5,
+    },
+    ClientDef {
+        id: 15,
+        name: "Saltmarsh Brewing Co",
+        prefix: "SMB",
+        domain: "saltmarshbrewing.com",
+        toplevel: 2,
+        inactive: false,
+        sla: 1,
+        sites: &[("Brewery", false), ("Taproom", false)],
+        users: 5,
+    },
+    ClientDef {
+        id: 16,
+        name: "Larkspur Dental Care",
+        prefix: "LDC",
+        domain: "larkspurdental.co.uk",
+        toplevel: 1,
+        inactive: true,
+        sla: 1,
+        sites: &[("Larkspur Practice", false)],
+        users: 3,
+    },
+    ClientDef {
+        id: 17,
+        name: "Kestrel Bay Technology",
+        prefix: "KBT",
+        domain: "kestrelbay.co.uk",
+        toplevel: 3,
+        inactive: false,
+        sla: 3,
+        sites: &[("Kestrel Bay HQ", false), ("Remote Workers", false)],
+        users: 2,
+    },
+];
+
+const FIRST_NAMES: &[&str] = &[
+    "Aaron", "Abigail", "Aisha", "Ben", "Bronwen", "Callum", "Chloe", "Daniel", "Delyth", "Ella",
+    "Ethan", "Fiona", "George", "Grace", "Harry", "Imogen", "Isaac", "Jack", "Jasmine", "Kieran",
+    "Laura", "Leo", "Lucy", "Mohammed", "Megan", "Nathan", "Niamh", "Oliver", "Olivia", "Owen",
+    "Poppy", "Rhys", "Ruby", "Ryan", "Sophie", "Thomas", "Tia", "Will", "Yusuf", "Zara",
+];
+
+const SURNAMES: &[&str] = &[
+    "Ashworth",
+    "Bannister",
+    "Beaumont",
+    "Blackwood",
+    "Carver",
+    "Chaudhry",
+    "Dalton",
+    "Ellison",
+    "Fairbairn",
+    "Garside",
+    "Hargreaves",
+    "Holloway",
+    "Iqbal",
+    "Jennings",
+    "Kaur",
+    "Kowalski",
+    "Lockwood",
+    "Mahmood",
+    "McAllister",
+    "Nakamura",
+    "Newbold",
+    "O'Brien",
+    "Pemberton",
+    "Quinlan",
+    "Radcliffe",
+    "Sandhu",
+    "Thornton",
+    "Underwood",
+    "Varga",
+    "Whitfield",
+    "Yates",
+    "Adeyemi",
+    "Brennan",
+    "Cartwright",
+    "Donnelly",
+    "Entwistle",
+    "Fenwick",
+    "Greaves",
+    "Hussain",
+    "Lister",
+];
+
+const JOB_TITLES: &[&str] = &[
+    "Office Manager",
+    "Finance Assistant",
+    "Operations Coordinator",
+    "Partner",
+    "Associate",
+    "Receptionist",
+    "Practice Manager",
+    "Veterinary Nurse",
+    "Architect",
+    "Designer",
+    "Head Brewer",
+    "Warehouse Supervisor",
+    "Transport Planner",
+    "Paralegal",
+    "Accounts Manager",
+];
+
+/// A seeded end user, remembered for ticket generation.
+#[derive(Clone)]
+struct SeedUser {
+    id: i64,
+    client: i64,
+    site: i64,
+    name: String,
+    email: String,
+    inactive: bool,
+}
+
+/// (category id, ticket type id, summary, details) for generated tickets.
+const TICKET_TEXTS: &[(i64, i64, &str, &str)] = &[
+    (
+        1,
+        31,
+        "Laptop will not power on",
+        "My laptop won't turn on this morning, the charging light is off.",
+    ),
+    (
+        1,
+        31,
+        "Laptop screen flickering",
+        "The screen flickers constantly, worse when I move the lid.",
+    ),
+    (
+        1,
+        31,
+        "Docking station not detecting monitors",
+        "Neither external monitor comes on when I dock.",
+    ),
+    (
+        2,
+        31,
+        "PC running very slowly",
+        "Everything takes minutes to open since yesterday's updates.",
+    ),
+    (
+        3,
+        31,
+        "Printer showing paper jam but no paper stuck",
+        "Upstairs printer says jam in tray 2, nothing there.",
+    ),
+    (
+        3,
+        32,
+        "Please add the new printer to my PC",
+        "Could you add the new reception printer to my machine?",
+    ),
+    (
+        4,
+        35,
+        "Disk space low on file server",
+        "RMM alert: volume D: below 10% free space.",
+    ),
+    (
+        4,
+        35,
+        "Backup job failed overnight",
+        "RMM alert: nightly backup job finished with errors.",
+    ),
+    (
+        5,
+        31,
+        "Outlook keeps asking for password",
+        "Outlook prompts for my password every few minutes.",
+    ),
+    (
+        5,
+        32,
+        "Need access to the Finance shared mailbox",
+        "Please give me access to finance@ so I can cover leave.",
+    ),
+    (
+        5,
+        31,
+        "Teams calls dropping",
+        "Teams calls drop after about ten minutes, others are fine.",
+    ),
+    (
+        6,
+        31,
+        "Practice management system won't open",
+        "Error 'database unavailable' when opening the system.",
+    ),
+    (
+        6,
+        32,
+        "Install Adobe Acrobat Pro",
+        "I need Acrobat Pro to edit contracts, licence approved by manager.",
+    ),
+    (
+        7,
+        35,
+        "Antivirus threat quarantined",
+        "RMM alert: a threat was detected and quarantined on a workstation.",
+    ),
+    (
+        8,
+        31,
+        "Wi-Fi keeps disconnecting in meeting room",
+        "Laptops lose Wi-Fi in the main meeting room.",
+    ),
+    (
+        9,
+        31,
+        "Can't connect to VPN from home",
+        "VPN client says 'gateway not responding' since this morning.",
+    ),
+    (
+        10,
+        33,
+        "Open firewall port for new CCTV system",
+        "Installer needs remote access to the new NVR.",
+    ),
+    (
+        10,
+        35,
+        "Firewall WAN link down",
+        "RMM alert: primary WAN interface down for 5 minutes.",
+    ),
+    (
+        11,
+        32,
+        "Increase mailbox size",
+        "My mailbox is full and I can't send email.",
+    ),
+    (
+        12,
+        31,
+        "Suspicious email received - phishing?",
+        "Got an invoice email from a supplier that looks odd.",
+    ),
+    (
+        13,
+        36,
+        "New starter: set up account and laptop",
+        "New starter on Monday, needs account, email and laptop.",
+    ),
+    (
+        14,
+        32,
+        "Leaver: disable account and forward email",
+        "Please disable the account and forward mail to the manager.",
+    ),
+    (
+        15,
+        32,
+        "Password reset required",
+        "I've forgotten my password after the holidays.",
+    ),
+    (
+        15,
+        31,
+        "Account locked out",
+        "Account locked after too many attempts.",
+    ),
+    (
+        5,
+        33,
+        "Enable MFA for remaining users",
+        "Roll out MFA to the users who are still not enrolled.",
+    ),
+    (
+        6,
+        34,
+        "Recurring crashes in accounts software",
+        "The accounts package crashes for several users every week.",
+    ),
+];
+
+/// (code, description, unit price in pence) for invoice and quote lines.
+const PRODUCTS: &[(&str, &str, i64)] = &[
+    ("LAB-REMOTE", "Remote support (per hour)", 9_000),
+    ("LAB-ONSITE", "Onsite engineer (per hour)", 12_000),
+    ("LAB-PROJECT", "Project engineering (per day)", 65_000),
+    ("HW-LAPTOP", "Dell Latitude 5440 laptop", 89_900),
+    ("HW-DOCK", "Dell WD19S docking station", 18_900),
+    ("HW-CHARGER", "Replacement laptop charger", 4_500),
+    ("HW-TONER", "HP 59A toner cartridge", 8_900),
+    ("SW-ADOBE", "Adobe Acrobat Pro (annual)", 23_900),
+    ("SVC-DOMAIN", "Domain renewal (2 years)", 3_000),
+    ("SVC-SSL", "SSL certificate (1 year)", 7_500),
+];
+
+/// (id, client, ref, name, type name, months per period, units, unit price pence, start, end,
+/// prepaid hours per period).
+type ContractDef = (
+    i64,
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    i64,
+    (i64, u32, u32),
+    (i64, u32, u32),
+    f64,
+);
+
+const CONTRACTS: &[ContractDef] = &[
+    (
+        301,
+        11,
+        "HLX-MSA",
+        "Managed Service Agreement",
+        "Managed Service",
+        1,
+        35,
+        7_000,
+        (2024, 4, 1),
+        (2027, 3, 31),
+        0.0,
+    ),
+    (
+        302,
+        11,
+        "HLX-FW",
+        "Firewall Support",
+        "Support",
+        12,
+        1,
+        120_000,
+        (2025, 5, 1),
+        (2026, 4, 30),
+        0.0,
+    ),
+    (
+        303,
+        12,
+        "BOS-MSA",
+        "Managed Service Agreement",
+        "Managed Service",
+        1,
+        23,
+        6_000,
+        (2023, 9, 1),
+        (2026, 8, 31),
+        0.0,
+    ),
+    (
+        304,
+        13,
+        "MVG-MSA",
+        "Managed Service Agreement",
+        "Managed Service",
+        3,
+        1,
+        390_000,
+        (2024, 1, 1),
+        (2026, 12, 31),
+        0.0,
+    ),
+    (
+        305,
+        13,
+        "MVG-PREPAY",
+        "Support Hours Block",
+        "Prepay",
+        12,
+        1,
+        480_000,
+        (2025, 7, 1),
+        (2026, 6, 30),
+        60.0,
+    ),
+    (
+        306,
+        14,
+        "CPA-BDR",
+        "Backup & DR Service",
+        "Support",
+        1,
+        1,
+        42_000,
+        (2025, 2, 1),
+        (2027, 1, 31),
+        0.0,
+    ),
+    (
+        307,
+        14,
+        "CPA-RET",
+        "Project Retainer",
+        "Retainer",
+        3,
+        1,
+        150_000,
+        (2025, 4, 1),
+        (2026, 9, 30),
+        0.0,
+    ),
+    (
+        308,
+        15,
+        "SMB-MSA",
+        "Managed Service Agreement",
+        "Managed Service",
+        1,
+        16,
+        6_000,
+        (2024, 10, 1),
+        (2026, 9, 30),
+        0.0,
+    ),
+    (
+        309,
+        15,
+        "SMB-M365",
+        "Microsoft 365 Licensing",
+        "Licensing",
+        1,
+        18,
+        3_400,
+        (2025, 1, 1),
+        (2026, 12, 31),
+        0.0,
+    ),
+    (
+        310,
+        16,
+        "LDC-MSA",
+        "Managed Service Agreement",
+        "Managed Service",
+        1,
+        9,
+        6_000,
+        (2023, 7, 1),
+        (2025, 6, 30),
+        0.0,
+    ),
+];
+
+/// (id, first name, surname, team, other teams, job title, cost pence/hour, disabled).
+type AgentDef = (
+    i64,
+    &'static str,
+    &'static str,
+    i64,
+    &'static [i64],
+    &'static str,
+    i64,
+    bool,
+);
+/// (id, name, release date, (major, minor, patch)).
+type ReleaseDef = (i64, &'static str, (i64, u32, u32), (i64, i64, i64));
+/// (id, [(product code, half units)], status).
+type QuoteDef = (i64, &'static [(&'static str, i64)], i64);
+
+fn period_name(months: i64) -> &'static str {
+    match months {
+        1 => "Monthly",
+        3 => "Quarterly",
+        6 => "Six Monthly",
+        _ => "Annually",
+    }
+}
+
+/// Adds `months` calendar months to a date (day clamped to 28 is unnecessary: seed dates use
+/// the 1st).
+fn add_months((y, m, d): (i64, u32, u32), months: i64) -> (i64, u32, u32) {
+    let total = y * 12 + i64::from(m) - 1 + months;
+    (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32, d)
+}
+
+fn ymd_ticks((y, m, d): (i64, u32, u32)) -> i128 {
+    date_ticks(y, m, d)
+}
+
+struct Seeder {
+    p: Prng,
+    db: Db,
+    now: i128,
+    line_id: i64,
+    users: Vec<SeedUser>,
+}
+
+impl Seeder {
+    /// Derives names/nested objects and stores a row.
+    fn put(&mut self, table: &'static str, v: Value) {
+        let mut r = row(v);
+        derive(&self.db, table, &mut r, None);
+        let key = if table == "Priority" {
+            "priorityid"
+        } else {
+            "id"
+        };
+        self.db.put(table, key, Value::Object(r));
+    }
+
+    fn put_all(&mut self, table: &'static str, rows: Vec<Value>) {
+        for r in rows {
+            self.put(table, r);
+        }
+    }
+
+    fn ts(&self, t: i128) -> String {
+        format_ts(t)
+    }
+
+    /// A working-hours moment (weekday, 08:00–17:59 UTC) `days` days before the seed day.
+    fn working_time(&mut self, days: i64) -> i128 {
+        let mut day = (self.now.div_euclid(TICKS_PER_DAY) - i128::from(days)) * TICKS_PER_DAY;
+        while weekday(day) >= 5 {
+            day -= TICKS_PER_DAY;
+        }
+        let minutes = 8 * 60 + self.p.range(0, 599);
+        let t = day
+            + i128::from(minutes) * 60 * TICKS_PER_SEC
+            + i128::from(self.p.range(0, 59)) * TICKS_PER_SEC
+            + i128::from(self.p.range(0, 9_999_999));
+        if t >= self.now {
+            // Today after the seed's 17:00: move it back into the working day.
+            t - i128::from(self.p.range(1, 8)) * 3600 * TICKS_PER_SEC
+        } else {
+            t
+        }
+    }
+
+    /// A working-hours moment between `lo` and `hi` days before the seed day.
+    fn recent(&mut self, lo: i64, hi: i64) -> i128 {
+        let days = self.p.range(lo, hi);
+        self.working_time(days)
+    }
+
+    fn guid(&mut self) -> String {
+        self.p.guid()
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Reference data
+    // ------------------------------------------------------------------------------------------
+
+    fn reference_data(&mut self) {
+        let orgs = vec![
+            json!({"id": 1, "name": "Kestrel Bay Technology Ltd", "reply_address": "support@kestrelbay.co.uk", "phone": "01632 960100", "email": "hello@kestrelbay.co.uk", "website": "https://www.kestrelbay.co.uk", "portalurl": "https://support.kestrelbay.co.uk", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": true}),
+            json!({"id": 2, "name": "Kestrel Bay Cloud Services", "reply_address": "cloud@kestrelbay.co.uk", "phone": "01632 960101", "email": "cloud@kestrelbay.co.uk", "website": "https://cloud.kestrelbay.co.uk", "portalurl": "", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": true}),
+            json!({"id": 3, "name": "Kestrel Bay Consulting", "reply_address": "projects@kestrelbay.co.uk", "phone": "01632 960102", "email": "projects@kestrelbay.co.uk", "website": "", "portalurl": "", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": false}),
+        ];
+        self.put_all("Organisation", orgs);
+
+        let tree = vec![
+            json!({"id": 1, "guid": self.guid(), "name": "Managed Services", "parentid": 0, "notes": "", "organisation_id": 1, "organisation_name": "", "long_name": "Managed Services", "type": 0, "user_count": 0}),
+            json!({"id": 2, "guid": self.guid(), "name": "Project Clients", "parentid": 0, "notes": "Clients billed per project", "organisation_id": 3, "organisation_name": "", "long_name": "Project Clients", "type": 0, "user_count": 0}),
+            json!({"id": 3, "guid": self.guid(), "name": "Internal", "parentid": 0, "notes": "", "organisation_id": 1, "organisation_name": "", "long_name": "Internal", "type": 0, "user_count": 0}),
+        ];
+        self.put_all("TopLevel", tree);
+
+        let workdays = vec![
+            json!({"id": 1, "guid": self.guid(), "name": "Office Hours", "summary": "Mon-Fri 08:30-17:30", "timezone": "GMT Standard Time", "start": "08:30:00", "end": "17:30:00", "incmonday": true, "inctuesday": true, "incwednesday": true, "incthursday": true, "incfriday": true, "incsaturday": false, "incsunday": false, "alldayssame": true}),
+            json!({"id": 2, "guid": self.guid(), "name": "24x7", "summary": "All day, every day", "timezone": "GMT Standard Time", "start": "00:00:00", "end": "23:59:59", "incmonday": true, "inctuesday": true, "incwednesday": true, "incthursday": true, "incfriday": true, "incsaturday": true, "incsunday": true, "alldayssame": true}),
+            json!({"id": 3, "guid": self.guid(), "name": "Extended Hours", "summary": "Mon-Sat 07:00-20:00", "timezone": "GMT Standard Time", "start": "07:00:00", "end": "20:00:00", "incmonday": true, "inctuesday": true, "incwednesday": true, "incthursday": true, "incfriday": true, "incsaturday": true, "incsunday": false, "alldayssame": true}),
+        ];
+        self.put_all("Workday", workdays);
+
+        let holidays: &[(i64, &str, (i64, u32, u32))] = &[
+            (1, "Good Friday", (2025, 4, 18)),
+            (2, "Easter Monday", (2025, 4, 21)),
+            (3, "Early May Bank Holiday", (2025, 5, 5)),
+            (4, "Spring Bank Holiday", (2025, 5, 26)),
+            (5, "Summer Bank Holiday", (2025, 8, 25)),
+            (6, "Christmas Day", (2025, 12, 25)),
+            (7, "Boxing Day", (2025, 12, 26)),
+            (8, "New Year's Day", (2026, 1, 1)),
+        ];
+        for &(id, name, d) in holidays {
+            let start = ymd_ticks(d);
+            self.put(
+                "Holiday",
+                json!({"id": id, "name": name, "date": format_date(start), "end_date": format_date(start + TICKS_PER_DAY), "allday": true, "duration": 1.0, "workday_id": 1, "workday_name": "", "agent_id": 0, "agent_name": "", "holiday_type": 0, "isrecurring": false}),
+            );
+        }
+
+        let slas = vec![
+            json!({"id": 1, "guid": self.guid(), "name": "Standard SLA", "workday_id": 1, "workday_name": "", "hoursaretechslocaltime": false, "responsereset": false, "trackslaresponsetime": true, "trackslafixbytime": true, "autoreleaseoption": 0}),
+            json!({"id": 2, "guid": self.guid(), "name": "Premium SLA", "workday_id": 3, "workday_name": "", "hoursaretechslocaltime": false, "responsereset": true, "trackslaresponsetime": true, "trackslafixbytime": true, "autoreleaseoption": 0}),
+            json!({"id": 3, "guid": self.guid(), "name": "No SLA", "workday_id": 2, "workday_name": "", "hoursaretechslocaltime": false, "responsereset": false, "trackslaresponsetime": false, "trackslafixbytime": false, "autoreleaseoption": 0}),
+        ];
+        self.put_all("SLA", slas);
+
+        // Halo quirk (halo-api.md §7.5): Priority.id is a guid; the integer is `priorityid`.
+        let priorities: &[(i64, &str, f64, &str, f64, &str, &str)] = &[
+            (1, "Critical", 4.0, "H", 0.5, "H", "#d0021b"),
+            (2, "High", 8.0, "H", 1.0, "H", "#f5a623"),
+            (3, "Medium", 3.0, "D", 4.0, "H", "#4a90e2"),
+            (4, "Low", 5.0, "D", 8.0, "H", "#68bc00"),
+        ];
+        for &(pid, name, fix, fixu, resp, respu, colour) in priorities {
+            let g = self.guid();
+            self.put(
+                "Priority",
+                json!({"id": g, "slaid": 1, "priorityid": pid, "name": name, "fixtime": fix, "fixunits": fixu, "enterslaexcuse": false, "responsetime": resp, "responseunits": respu, "ishidden": false, "fixendofday": false, "responseendofday": false, "colour": colour, "catprompt": -1, "workdaysoverride": -1, "responsestartofday": false, "responsestartofdaytime": "00:00:00", "startofday": false, "startofdaytime": "00:00:00"}),
+            );
+        }
+
+        let statuses: &[(i64, &str, &str, i64, &str, &str)] = &[
+            (1, "New", "NEW", 1, "#2b9af3", "C"),
+            (2, "In Progress", "PROG", 2, "#f5a623", "C"),
+            (3, "Action Required", "ACTN", 3, "#d0021b", "C"),
+            (4, "Waiting on User", "WAIT", 4, "#9b9b9b", "H"),
+            (5, "With Supplier", "SUPP", 5, "#8b572a", "H"),
+            (9, "Closed", "CLSD", 99, "#417505", "C"),
+            (18, "Awaiting Approval", "APPR", 6, "#bd10e0", "H"),
+            (28, "On Hold", "HOLD", 7, "#4a4a4a", "H"),
+        ];
+        for &(id, name, short, seq, colour, sla) in statuses {
+            let g = self.guid();
+            self.put(
+                "Status",
+                json!({"id": id, "guid": g, "name": name, "shortname": short, "type": if id == CLOSED_STATUS { 2 } else { 1 }, "sequence": seq, "colour": colour, "slaaction": sla, "showonquickchange": true, "includeinloadbalance": id != CLOSED_STATUS}),
+            );
+        }
+
+        let teams: &[(i64, &str, bool, bool)] = &[
+            (1, "1st Line Support", true, false),
+            (2, "2nd Line Support", true, false),
+            (3, "Projects", false, true),
+            (4, "Field Engineering", true, true),
+            (5, "Service Delivery", false, false),
+        ];
+        for &(id, name, req, prj) in teams {
+            let g = self.guid();
+            self.put(
+                "Team",
+                json!({"id": id, "guid": g, "name": name, "sequence": id, "department_id": 1, "department_name": "Support", "inactive": false, "forrequests": req, "foropps": id == 5, "forprojects": prj, "agent_count": 0}),
+            );
+        }
+
+        // (id, first, surname, team, other teams, job title, cost pence/h, disabled)
+        let agents: &[AgentDef] = &[
+            (
+                2,
+                "Alex",
+                "Rowe",
+                1,
+                &[],
+                "Service Desk Analyst",
+                2_200,
+                false,
+            ),
+            (
+                3,
+                "Bethany",
+                "Clarke",
+                1,
+                &[],
+                "Service Desk Analyst",
+                2_200,
+                false,
+            ),
+            (
+                4,
+                "Chris",
+                "Danvers",
+                2,
+                &[],
+                "Senior Engineer",
+                3_400,
+                false,
+            ),
+            (
+                5,
+                "Dana",
+                "Whitlock",
+                2,
+                &[4],
+                "Infrastructure Engineer",
+                3_100,
+                false,
+            ),
+            (6, "Eamon", "Price", 4, &[], "Field Engineer", 2_600, false),
+            (
+                7,
+                "Morgan",
+                "Hale",
+                2,
+                &[1],
+                "Service Desk Lead",
+                3_000,
+                false,
+            ),
+            (
+                8,
+                "Farah",
+                "Qureshi",
+                3,
+                &[],
+                "Project Engineer",
+                3_300,
+                false,
+            ),
+            (
+                9,
+                "Gareth",
+                "Lloyd",
+                3,
+                &[5],
+                "Project Manager",
+                3_600,
+                false,
+            ),
+            (
+                10,
+                "Hannah",
+                "Birch",
+                5,
+                &[],
+                "Service Delivery Manager",
+                3_800,
+                false,
+            ),
+            (11, "Ian", "Stroud", 4, &[], "Field Engineer", 2_600, true),
+        ];
+        for &(id, first, sur, team, others, title, cost, disabled) in agents {
+            let team_name = self.db.text("Team", team, "name");
+            let mut teams = vec![json!({"id": team, "name": team_name})];
+            for &o in others {
+                teams.push(json!({"id": o, "name": self.db.text("Team", o, "name")}));
+            }
+            let login = self.recent(0, 3);
+            let a = merge(
+                json!({"id": id, "name": format!("{first} {sur}"), "firstname": first, "surname": sur, "initials": format!("{}{}", &first[..1], &sur[..1]), "email": format!("{}.{}@kestrelbay.co.uk", slug(first), slug(sur)), "isdisabled": disabled, "is_agent": true, "team": team_name, "team_id": team, "teams": teams, "departments": [{"id": 1, "name": "Support"}], "jobtitle": title}),
+                json!({"colour": "#4a90e2", "isapiagent": false, "ticket_count": 0, "workday_id": 1, "workday_name": "", "costprice": pounds(cost), "chargerate": 90.0, "licence_type": "named", "roles": [{"id": if id == 10 { 1 } else { 2 }, "name": if id == 10 { "Administrator" } else { "Technician" }}], "signature": format!("<p>{first} {sur}<br>{title}, Kestrel Bay Technology</p>"), "lastlogindate": if disabled { "2025-05-30T16:02:11.4400000Z".to_string() } else { format_ts(login) }, "phonenumber": format!("01632 960{:03}", 110 + id), "use": "agent", "sites": []}),
+            );
+            self.put("Agent", a);
+        }
+
+        // (id, name, use, team, priority, sla, workflow)
+        let types: &[(i64, &str, &str, i64, i64, &str)] = &[
+            (31, "Incident", "ticket", 1, 3, "Standard Incident"),
+            (32, "Service Request", "ticket", 1, 4, "Standard Incident"),
+            (33, "Change Request", "ticket", 2, 3, "Change Approval"),
+            (34, "Problem", "ticket", 2, 3, ""),
+            (35, "Alert", "ticket", 2, 2, ""),
+            (36, "Onboarding", "ticket", 1, 3, "New Starter"),
+            (37, "Project", "project", 3, 3, ""),
+            (38, "Opportunity", "opportunity", 5, 4, ""),
+        ];
+        for (seq, &(id, name, use_, team, prio, wf)) in types.iter().enumerate() {
+            let g = self.guid();
+            let team_name = self.db.text("Team", team, "name");
+            self.put(
+                "TicketType",
+                json!({"id": id, "guid": g, "name": name, "use": use_, "sequence": seq + 1, "group_id": 0, "group_name": "", "default_sla": 1, "default_team": team_name, "default_team_id": team, "default_agent": 0, "default_agent_name": "", "default_priority": prio, "workflow_name": wf, "enduserscanselect": use_ == "ticket" && id != 35, "agentscanselect": true, "cancreate": true, "allowattachments": true, "inactive": false}),
+            );
+        }
+
+        let categories = [
+            "Hardware>Laptop",
+            "Hardware>Desktop",
+            "Hardware>Printer",
+            "Hardware>Server",
+            "Software>Microsoft 365",
+            "Software>Line of Business",
+            "Software>Antivirus",
+            "Network>Wi-Fi",
+            "Network>VPN",
+            "Network>Firewall",
+            "Email>Mailbox",
+            "Email>Spam",
+            "Accounts>New Starter",
+            "Accounts>Leaver",
+            "Accounts>Password Reset",
+        ];
+        for (i, value) in categories.iter().enumerate() {
+            let top = value.split('>').next().unwrap_or(value);
+            self.put(
+                "Category",
+                json!({"id": i + 1, "value": value, "type_id": 1, "category_name": top, "sequence": i + 1, "inactive": false, "tickettype_id": 0, "team_id": 0}),
+            );
+        }
+
+        // (id, name, new status, hidden, default hours)
+        let outcomes: &[(i64, &str, i64, bool, f64)] = &[
+            (1, "Private Note", 0, false, 0.25),
+            (2, "Email User", 0, false, 0.25),
+            (3, "Phone Call", 0, false, 0.25),
+            (4, "Remote Session", 2, false, 0.5),
+            (5, "Site Visit", 2, false, 1.0),
+            (6, "Change Status", 0, false, 0.0),
+            (7, "Close Ticket", CLOSED_STATUS, false, 0.25),
+            (8, "Rule Applied", 0, true, 0.0),
+            (9, "comment", 0, false, 0.0),
+            (10, "Email Received", 0, false, 0.0),
+        ];
+        for &(id, name, status, hidden, hours) in outcomes {
+            let g = self.guid();
+            self.put(
+                "Outcome",
+                json!({"id": id, "guid": g, "outcome": name, "buttonname": name, "labellong": name, "sequence": id, "hidden": hidden, "systemid": if hidden { 1 } else { 0 }, "newstatus": status, "colour": "#4a90e2", "defaultmanhrs": hours, "defaultnonbill": false, "sendemail": id == 2, "hidefromuser": id == 1 || hidden, "chargerate": 0}),
+            );
+        }
+
+        for (id, text) in [
+            (1, "vip"),
+            (2, "recurring-issue"),
+            (3, "hardware-refresh"),
+            (4, "security"),
+            (5, "billing-query"),
+        ] {
+            self.put("Tags", json!({"id": id, "text": text}));
+        }
+
+        let fieldinfo: &[(i64, &str, &str, i64, i64)] = &[
+            (165, "CFimpact", "Impact", 2, 1),
+            (166, "CFurgency", "Urgency", 2, 1),
+            (
+                174,
+                "CFChangeActualStartDateTime",
+                "Actual Start Date/Time",
+                4,
+                1,
+            ),
+            (
+                175,
+                "CFChangeActualEndDateTime",
+                "Actual End Date/Time",
+                4,
+                1,
+            ),
+            (213, "CFEmailToAddress", "Email To Address", 0, 1),
+            (
+                220,
+                "CFContractRenewalNotes",
+                "Contract Renewal Notes",
+                0,
+                2,
+            ),
+        ];
+        for &(id, name, label, typ, usage) in fieldinfo {
+            let values = if typ == 2 {
+                json!([{"id": 1, "name": "Whole Company"}, {"id": 2, "name": "Multiple Users"}, {"id": 3, "name": "Single User Affected"}])
+            } else {
+                json!([])
+            };
+            let g = self.guid();
+            self.put(
+                "FieldInfo",
+                json!({"id": id, "guid": g, "name": name, "label": label, "summary": "", "hint": "", "type": typ, "custom": 1, "usage": usage, "inputtype": if typ == 4 { 1 } else { 0 }, "readonly": false, "searchable": false, "copytochild": false, "characterlimit": 0, "values": values, "table_id": 0, "table_name": ""}),
+            );
+        }
+
+        let fields: &[(i64, &str, i64)] = &[
+            (1, "Summary", 1),
+            (2, "Details", 1),
+            (3, "Category 1", 1),
+            (4, "Site", 2),
+            (5, "Serial Number", 4),
+        ];
+        for &(id, name, kind) in fields {
+            let g = self.guid();
+            self.put(
+                "Field",
+                json!({"id": id, "guid": g, "kind": kind, "name": name, "typeinfo_id": 0, "systemuse": 1, "mandatory": id <= 2, "sequence": id, "inactiveupdatetype": 0, "techdetail": true, "userdetail": id <= 2}),
+            );
+        }
+
+        let lookups: &[(i64, i64, &str, &str)] = &[
+            (1, 32, "Active", "Asset Status"),
+            (2, 32, "Retired", "Asset Status"),
+            (3, 32, "In Stock", "Asset Status"),
+            (11, 17, "Whole Company", "Impact"),
+            (12, 17, "Multiple Users", "Impact"),
+            (13, 17, "Single User Affected", "Impact"),
+        ];
+        for &(id, lookupid, name, group) in lookups {
+            self.put(
+                "Lookup",
+                json!({"lookupid": lookupid, "id": id, "name": name, "value2": group, "value2_bool": false, "value3": "", "value3_bool": false, "sequence": id, "valueint1": 0}),
+            );
+        }
+
+        let tables: &[(i64, &str, &str, &str)] = &[
+            (1, "Vehicle Fleet", "CTVehicleFleet", "Client"),
+            (2, "Software Inventory", "CTSoftwareInventory", "Asset"),
+            (3, "Network Circuits", "CTNetworkCircuits", "Site"),
+        ];
+        for &(id, name, db_name, link) in tables {
+            let g = self.guid();
+            self.put(
+                "CustomTable",
+                json!({"id": id, "guid": g, "name": name, "db_name": db_name, "linkto_table_id": id, "linkto_table_name": link, "note": "", "data_entry_type": 0, "fields": [{"id": 1, "name": "Reference"}, {"id": 2, "name": "Notes"}], "can_load_data": true}),
+            );
+        }
+
+        for (id, name, table) in [(1, "Billing", 1), (2, "Network", 2), (3, "Onboarding", 1)] {
+            let g = self.guid();
+            self.put(
+                "Tabs",
+                json!({"id": id, "guid": g, "name": name, "tableid": table, "columns": 2, "sequence": id, "fields": [], "url": "", "linked_dashboard_id": 0, "icon": "fa-folder"}),
+            );
+        }
+
+        for (id, name, url) in [
+            (
+                1,
+                "Open in RMM",
+                "https://rmm.kestrelbay.co.uk/device/$inventory_number",
+            ),
+            (
+                2,
+                "Run Password Reset",
+                "https://automation.kestrelbay.co.uk/reset/$user_id",
+            ),
+            (
+                3,
+                "Open Documentation",
+                "https://docs.kestrelbay.co.uk/clients/$client_id",
+            ),
+        ] {
+            let g = self.guid();
+            self.put(
+                "CustomButton",
+                json!({"id": id, "guid": g, "usage": if id == 1 { 5 } else { 1 }, "name": name, "label": name, "seq": id, "icon": "fa-external-link", "url": url, "newtab": true}),
+            );
+        }
+
+        let canned: &[(i64, &str, &str, i64)] = &[
+            (
+                1,
+                "Acknowledge",
+                "Thanks for getting in touch, we're looking into this now.",
+                1,
+            ),
+            (
+                2,
+                "Chase user",
+                "Just checking in: is this still an issue for you?",
+                1,
+            ),
+            (
+                3,
+                "Closing - no response",
+                "We haven't heard back so we'll close this ticket; reply to reopen it.",
+                1,
+            ),
+            (
+                4,
+                "Escalated",
+                "I've passed this to our 2nd line team who will be in touch shortly.",
+                2,
+            ),
+        ];
+        for &(id, name, text, team) in canned {
+            let g = self.guid();
+            self.put(
+                "CannedText",
+                json!({"id": id, "guid": g, "name": name, "group_id": 0, "group_name": "", "text": text, "html": format!("<p>{text}</p>"), "restriction_type": 0, "team_id": team, "team_name": "", "agent_id": 0, "agent_name": ""}),
+            );
+        }
+
+        let rules: &[(i64, &str, i64, i64, i64)] = &[
+            (1, "RMM alerts to 2nd Line", 1, 2, 2),
+            (2, "Meadowgate to Premium", 2, 1, 2),
+            (3, "Password resets to 1st Line", 3, 1, 4),
+            (4, "Firewall alerts critical", 4, 2, 1),
+        ];
+        for &(id, name, precedence, team, prio) in rules {
+            let g = self.guid();
+            let team_name = self.db.text("Team", team, "name");
+            self.put(
+                "TicketRules",
+                json!({"id": id, "guid": g, "name": name, "precedence": precedence, "use": "ticket", "stopmatching": false, "new_agent_id": 0, "new_agent_name": "", "new_team": team_name, "new_priority_id": prio, "new_status_id": 0, "new_sla_id": 0, "new_workflow_id": 0, "criteria": [{"id": id, "fieldname": "summary", "value_type": 0, "value_string": name.split(' ').next().unwrap_or_default()}], "matched_rule_count": 0}),
+            );
+        }
+
+        let workflows: &[(i64, &str, &[&str])] = &[
+            (
+                1,
+                "Standard Incident",
+                &["Triage", "Investigate", "Resolve", "Confirm with user"],
+            ),
+            (
+                2,
+                "New Starter",
+                &[
+                    "Collect details",
+                    "Create account",
+                    "Prepare laptop",
+                    "Handover",
+                ],
+            ),
+            (
+                3,
+                "Change Approval",
+                &["Request", "CAB approval", "Implement", "Review"],
+            ),
+        ];
+        for &(id, name, steps) in workflows {
+            let steps: Vec<Value> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| json!({"id": id * 10 + i as i64 + 1, "flow_id": id, "seq": i + 1, "name": s, "stage_id": i + 1, "type": 0, "targetsla": 0, "agent_id": 0, "team_id": 0}))
+                .collect();
+            let g = self.guid();
+            self.put(
+                "Workflow",
+                json!({"id": id, "guid": g, "name": name, "note": "", "active": true, "notinuse": false, "steps": steps, "always_allow_actions": true, "stages": []}),
+            );
+        }
+
+        for (id, name, memo) in [
+            (1, "Hardware", "Physical devices"),
+            (2, "Software", "Installed software"),
+            (3, "Network", "Network equipment"),
+        ] {
+            let g = self.guid();
+            self.put("AssetGroup", json!({"id": id, "guid": g, "name": name, "memo": memo, "islan": id == 3, "showasitem": false, "sequence": id, "isfixedasset": id != 2}));
+        }
+
+        let types: &[(i64, &str, i64, &str)] = &[
+            (1, "Laptop", 1, "LT"),
+            (2, "Desktop", 1, "DT"),
+            (3, "Server", 1, "SRV"),
+            (4, "Printer", 1, "PRN"),
+            (5, "Firewall", 3, "FW"),
+            (6, "Switch", 3, "SW"),
+            (7, "Mobile Phone", 1, "MOB"),
+        ];
+        for &(id, name, group, prefix) in types {
+            let g = self.guid();
+            self.put(
+                "AssetType",
+                json!({"id": id, "guid": g, "name": name, "assetgroup_id": group, "assetgroup_name": "", "keyfield_id": 117, "keyfield_name": "Serial Number", "keyfield2_id": 101, "keyfield2_name": "Hostname", "keyfield3_id": 51, "keyfield3_name": "Model", "tagprefix": prefix, "memo": "", "show_to_users": true, "weeklycost": 0.0, "monthlycost": 0.0}),
+            );
+        }
+
+        let suppliers: &[(i64, &str, &str, &str)] = &[
+            (
+                1,
+                "Caldera Distribution Ltd",
+                "Nadia Petrova",
+                "orders@calderadist.co.uk",
+            ),
+            (
+                2,
+                "Fibrelink Networks",
+                "Owen Marsh",
+                "support@fibrelink.net",
+            ),
+            (
+                3,
+                "Pinecrest Hardware",
+                "Lena Fischer",
+                "sales@pinecresthw.co.uk",
+            ),
+            (
+                4,
+                "Summit Software Licensing",
+                "Raj Patel",
+                "licensing@summitsoft.com",
+            ),
+        ];
+        for &(id, name, contact, email) in suppliers {
+            self.put(
+                "Supplier",
+                json!({"id": id, "name": name, "toplevel_id": 0, "toplevel_name": "", "contact_name": contact, "email_address": email, "support_email_address": email, "phone_number": format!("01632 961{:03}", id * 11), "inactive": false, "website": "", "notes": "", "datecreated": "2022-03-14T09:12:44.1200000Z", "contract_count": 0, "accounts_id": format!("SUP{id:03}")}),
+            );
+        }
+
+        let items: &[(i64, &str, i64, i64, i64, i64, bool)] = &[
+            (1, "Remote support (per hour)", 9_000, 0, 0, 0, false),
+            (2, "Onsite engineer (per hour)", 12_000, 0, 0, 0, false),
+            (3, "Dell Latitude 5440 laptop", 89_900, 71_500, 1, 3, false),
+            (4, "Dell WD19S docking station", 18_900, 13_200, 1, 3, false),
+            (5, "HP 59A toner cartridge", 8_900, 6_100, 1, 1, false),
+            (
+                6,
+                "Microsoft 365 Business Premium (monthly)",
+                3_400,
+                2_640,
+                2,
+                4,
+                false,
+            ),
+            (7, "Fortinet FortiGate 60F", 74_900, 58_000, 3, 2, false),
+            (8, "Windows 10 upgrade licence", 9_900, 7_000, 2, 4, true),
+        ];
+        for &(id, name, price, cost, group, supplier, inactive) in items {
+            self.put(
+                "Item",
+                json!({"id": id, "name": name, "description": name, "baseprice": pounds(price), "costprice": pounds(cost), "assetgroup_id": group, "assetgroup_name": "", "supplier_id": supplier, "supplier_name": "", "inactive": inactive, "quantity_in_stock": if group == 1 { 4 } else { 0 }, "taxcode": 1, "taxcode_name": "Standard 20%", "nominalcode": if group == 0 { "4000" } else { "4100" }, "recurring": id == 6, "internalreference": format!("ITM-{id:03}")}),
+            );
+        }
+
+        for (id, name, summary) in [
+            (1, "Business Applications", "Line-of-business software"),
+            (2, "Infrastructure", "Servers, backup and connectivity"),
+            (3, "Communication", "Email, phones and collaboration"),
+        ] {
+            let g = self.guid();
+            self.put("ServiceCategory", json!({"id": id, "guid": g, "name": name, "summary": summary, "seq": id, "parent_id": 0, "parent_name": "", "service_count": 0, "important": false, "icon": "fa-cubes"}));
+        }
+
+        let services: &[(i64, &str, i64, i64)] = &[
+            (1, "Microsoft 365 Email", 3, 0),
+            (2, "Practice Management System", 1, 0),
+            (3, "Internet Connectivity", 2, 1),
+            (4, "Backup & Disaster Recovery", 2, 0),
+        ];
+        for &(id, name, cat, status) in services {
+            let g = self.guid();
+            self.put(
+                "Service",
+                json!({"id": id, "guid": g, "name": name, "summary": format!("{name} for all managed clients"), "sequence": id, "showinusercatalog": true, "showintechcatalog": true, "trackstatus": true, "service_category_id": cat, "service_category_name": "", "business_owner_id": 10, "business_owner_name": "Hannah Birch", "technical_owner_id": 4, "technical_owner_name": "Chris Danvers", "cost": 0.0, "subscribable": true, "subscriber_count": 0, "current_status": status, "status_message_update_public": if status == 1 { "Some sites are seeing intermittent packet loss." } else { "" }}),
+            );
+        }
+        let statuses: &[(i64, i64, i64, &str)] = &[
+            (1, 1, 0, "All systems operational"),
+            (2, 2, 0, "All systems operational"),
+            (3, 3, 1, "Degraded: packet loss on Fibrelink circuit"),
+            (4, 4, 0, "Backups completed overnight"),
+        ];
+        for &(id, service, status, msg) in statuses {
+            let t = self.working_time(0);
+            self.put(
+                "ServiceStatus",
+                json!({"id": id, "service_id": service, "timestamp": format_ts(t), "status": status, "message_internal": msg, "message_public": msg, "ticket_id": 0, "who": "System", "lastcheck": format_ts(t), "lastok": format_ts(t), "lastfailed": SENTINEL, "okcount": 1440, "failedcount": if status == 1 { 12 } else { 0 }, "totaldownmins": 0}),
+            );
+        }
+
+        let releases: &[ReleaseDef] = &[
+            (1, "Kestrel Client Portal 1.4.0", (2025, 9, 15), (1, 4, 0)),
+            (2, "Kestrel Client Portal 1.4.1", (2025, 11, 3), (1, 4, 1)),
+            (3, "Kestrel Client Portal 1.5.0", (2026, 2, 23), (1, 5, 0)),
+        ];
+        for &(id, name, date, (ma, mi, pa)) in releases {
+            let t = ymd_ticks(date);
+            self.put(
+                "Release",
+                json!({"id": id, "name": name, "name_expanded": name, "releasetype_id": 1, "releasetype_name": "Production", "branch_id": 0, "branch_name": "", "builddate": format_date(t - 7 * TICKS_PER_DAY), "releasedate": format_date(t), "note": "", "public_note": "Bug fixes and improvements.", "product_id": 1, "product_name": "Kestrel Client Portal", "sequence": id, "major_version_number": ma, "minor_version_number": mi, "patch_version_number": pa, "issues_logged": 0, "open_issues": 0}),
+            );
+        }
+
+        let reports: &[(i64, &str, &str)] = &[
+            (
+                1,
+                "Open tickets by client",
+                "SELECT areaint AS client_id, COUNT(*) AS open_tickets FROM FAULTS WHERE status <> 9 AND fdeleted = 0 GROUP BY areaint",
+            ),
+            (
+                2,
+                "Time logged this month",
+                "SELECT who AS agent, SUM(timetaken) AS hours FROM ACTIONS WHERE whe_ >= DATEADD(month, DATEDIFF(month, 0, GETDATE()), 0) GROUP BY who",
+            ),
+            (
+                3,
+                "SLA compliance",
+                "SELECT slaid, SUM(CASE WHEN fixbydate >= datecleared THEN 1 ELSE 0 END) AS met, COUNT(*) AS total FROM FAULTS WHERE status = 9 GROUP BY slaid",
+            ),
+            (
+                4,
+                "Invoiced revenue by client",
+                "SELECT ihaarea AS client_id, SUM(ihtotal) AS total FROM INVOICEHEADER GROUP BY ihaarea",
+            ),
+        ];
+        for &(id, name, sql) in reports {
+            self.put(
+                "Report",
+                json!({"id": id, "name": name, "sql": sql, "reportingperiod": 0, "reportingperioddatefield": "", "charttitle": name, "charttype": 0, "xaxis": "", "yaxis": "", "count": true, "is_published": id != 3, "reportgroup_id": 1, "reportgroup_name": "Service Desk", "type": 0, "lastrun": SENTINEL}),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Clients, sites, users
+    // ------------------------------------------------------------------------------------------
+
+    fn clients_sites_users(&mut self) {
+        let mut site_id = 18;
+        let mut client_sites: Vec<(i64, Vec<(i64, bool)>)> = Vec::new();
+        for c in CLIENTS {
+            let main_site = site_id;
+            let created = self.recent(800, 2200);
+            let client = merge(
+                json!({"id": c.id, "name": c.name, "toplevel_id": c.toplevel, "toplevel_name": "", "inactive": c.inactive, "colour": "#2bd3c6", "website": format!("https://www.{}", c.domain), "main_site_id": main_site, "main_site_name": c.sites.first().map(|s| s.0).unwrap_or_default(), "accountmanagertech": 10, "accountmanagertech_name": "Hannah Birch", "pritech": if c.id % 2 == 0 { 4 } else { 5 }, "sectech": 2, "pritech_name": "", "sectech_name": "", "customfields": [{"id": 220, "name": "CFContractRenewalNotes", "label": "Contract Renewal Notes", "type": 0, "value": "", "display": ""}]}),
+                json!({"datecreated": format_ts(created), "notes": if c.inactive { "Moved to another provider June 2025." } else { "" }, "ref": c.prefix, "is_vip": c.id == 12, "tax_number": "", "client_to_invoice": 0, "taxable": true, "customertype": 0, "open_ticket_count": 0, "stopped": 0, "override_org_name": "", "messagegroup_id": -1, "mailbox_override": -1, "default_currency_code": -1, "xeroid": "", "use": "client"}),
+            );
+            // pritech/sectech names resolve from the agent table.
+            let mut client = row(client);
+            let pri = client.get("pritech").and_then(as_i64).unwrap_or(0);
+            client.insert(
+                "pritech_name".into(),
+                Value::String(self.db.text("Agent", pri, "name")),
+            );
+            client.insert(
+                "sectech_name".into(),
+                Value::String(self.db.text("Agent", 2, "name")),
+            );
+            self.put("Client", Value::Object(client));
+
+            let mut sites = Vec::new();
+            for (i, &(name, inactive)) in c.sites.iter().enumerate() {
+                let g = self.guid();
+                let postcode = format!(
+                    "{} {}{}",
+                    ["BS1", "LS2", "M1", "GU1", "EC4A", "G2", "IP11"][(site_id % 7) as usize],
+                    site_id % 9 + 1,
+                    ["AB", "QT", "XR", "NE", "HW"][(site_id % 5) as usize]
+                );
+                let address = json!({"id": site_id * 2, "type": -2, "line1": format!("{} {} Street", 10 + site_id, ["Wharf", "Mill", "Station", "Chapel", "Market"][(site_id % 5) as usize]), "line2": name, "line3": "", "line4": "", "postcode": postcode, "primary": true, "inactive": false, "site_id": site_id});
+                self.put(
+                    "Site",
+                    merge(
+                        json!({"id": site_id, "name": name, "client_id": c.id, "client_name": "", "clientsite_name": "", "inactive": inactive, "sla_id": c.sla, "sla_name": "", "phonenumber": format!("01632 96{:04}", 2000 + site_id), "colour": "#2bd3c6", "timezone": "GMT Standard Time", "delivery_address": address.clone(), "invoice_address": address, "isinvoicesite": i == 0, "invoice_address_isdelivery": true, "maincontact_id": 0, "maincontact_name": ""}),
+                        json!({"notes": if inactive { "Office closed Nov 2025" } else { "" }, "emaildomain": c.domain, "refnumber": 0, "isstocklocation": false, "datecreated": format_ts(created), "guid": g, "customfields": [], "use": "site"}),
+                    ),
+                );
+                sites.push((site_id, inactive));
+                site_id += 1;
+            }
+            client_sites.push((c.id, sites));
+        }
+
+        // Pool users: unique names, firstname.surname@domain.
+        let reserved = [
+            "Jonah Fairweather",
+            "Sam Okafor",
+            "Priya Nair",
+            "Tom Ashdown",
+            "Marta Kovac",
+        ];
+        let mut used: HashSet<String> = reserved.iter().map(|s| s.to_string()).collect();
+        let mut user_id = 101;
+        for (c, (cid, sites)) in CLIENTS.iter().zip(client_sites.iter()) {
+            let active_sites: Vec<i64> = sites.iter().filter(|s| !s.1).map(|s| s.0).collect();
+            for n in 0..c.users {
+                let (first, sur) = loop {
+                    let f = self.p.pick(FIRST_NAMES).copied().unwrap_or("Alex");
+                    let s = self.p.pick(SURNAMES).copied().unwrap_or("Smith");
+                    if used.insert(format!("{f} {s}")) {
+                        break (f, s);
+                    }
+                };
+                let site = if n == 0 {
+                    active_sites[0]
+                } else {
+                    *self.p.pick(&active_sites).unwrap_or(&active_sites[0])
+                };
+                let email = format!("{}.{}@{}", slug(first), slug(sur), c.domain);
+                // A few leavers; every user of the inactive client is kept active (they just
+                // stopped being a customer), except one.
+                let inactive = (n == c.users - 1 && c.users >= 7) || (c.inactive && n == 2);
+                self.user(
+                    user_id,
+                    *cid,
+                    site,
+                    first,
+                    sur,
+                    &email,
+                    &email.clone(),
+                    inactive,
+                    n == 0,
+                );
+                user_id += 1;
+            }
+        }
+
+        // Near-duplicates, the cases a dedupe tool must handle (see module docs of the tests).
+        let s = |cid: i64, idx: usize| -> i64 {
+            client_sites
+                .iter()
+                .find(|(c, _)| *c == cid)
+                .and_then(|(_, s)| s.get(idx))
+                .map(|s| s.0)
+                .unwrap_or(18)
+        };
+        let dups: Vec<(i64, i64, &str, &str, &str, &str, bool)> = vec![
+            // Same person, same email differing only in case, at two sites.
+            (
+                11,
+                s(11, 0),
+                "Jonah",
+                "Fairweather",
+                "j.fairweather@harbourline.co.uk",
+                "j.fairweather@harbourline.co.uk",
+                false,
+            ),
+            (
+                11,
+                s(11, 1),
+                "Jonah",
+                "Fairweather",
+                "J.Fairweather@Harbourline.co.uk",
+                "J.Fairweather@Harbourline.co.uk",
+                false,
+            ),
+            // Same name, different people at different clients.
+            (
+                12,
+                s(12, 0),
+                "Sam",
+                "Okafor",
+                "s.okafor@brindleoak.co.uk",
+                "s.okafor@brindleoak.co.uk",
+                false,
+            ),
+            (
+                15,
+                s(15, 0),
+                "Sam",
+                "Okafor",
+                "sam.okafor@saltmarshbrewing.com",
+                "sam.okafor@saltmarshbrewing.com",
+                false,
+            ),
+            // Same login (UPN) on two records with different emails and names.
+            (
+                13,
+                s(13, 0),
+                "Priya",
+                "Nair",
+                "priya.nair@meadowgatevets.co.uk",
+                "priya.nair@meadowgatevets.co.uk",
+                false,
+            ),
+            (
+                13,
+                s(13, 1),
+                "P.",
+                "Nair",
+                "p.nair@meadowgatevets.co.uk",
+                "priya.nair@meadowgatevets.co.uk",
+                false,
+            ),
+            // Inactive duplicate with the same email.
+            (
+                14,
+                s(14, 0),
+                "Tom",
+                "Ashdown",
+                "tom.ashdown@copperfield-arch.co.uk",
+                "tom.ashdown@copperfield-arch.co.uk",
+                false,
+            ),
+            (
+                14,
+                s(14, 0),
+                "Tom",
+                "Ashdown",
+                "tom.ashdown@copperfield-arch.co.uk",
+                "tom.ashdown@copperfield-arch.co.uk",
+                true,
+            ),
+            // Inactive duplicate with an old email address.
+            (
+                11,
+                s(11, 2),
+                "Marta",
+                "Kovac",
+                "marta.kovac@harbourline.co.uk",
+                "marta.kovac@harbourline.co.uk",
+                false,
+            ),
+            (
+                11,
+                s(11, 2),
+                "Marta",
+                "Kovac",
+                "m.kovac@harbourline.co.uk",
+                "m.kovac@harbourline.co.uk",
+                true,
+            ),
+        ];
+        for (cid, site, first, sur, email, login, inactive) in dups {
+            self.user(
+                user_id, cid, site, first, sur, email, login, inactive, false,
+            );
+            user_id += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn user(
+        &mut self,
+        id: i64,
+        client: i64,
+        site: i64,
+        first: &str,
+        sur: &str,
+        email: &str,
+        login: &str,
+        inactive: bool,
+        important: bool,
+    ) {
+        let name = format!("{first} {sur}");
+        let created = self.recent(100, 1500);
+        let title = self.p.pick(JOB_TITLES).copied().unwrap_or_default();
+        let g = self.guid();
+        let phone = format!("01632 96{:04}", 3000 + id);
+        let mobile = format!("07700 900{:03}", id % 1000);
+        let u = merge(
+            json!({"id": id, "name": name, "firstname": first, "surname": sur, "initials": format!("{}{}", first.chars().next().unwrap_or('X'), sur.chars().next().unwrap_or('X')), "title": title, "emailaddress": email, "email2": "", "email3": "", "phonenumber": phone, "phonenumber_preferred": phone, "mobilenumber": mobile, "mobilenumber2": "", "homenumber": "", "sitephonenumber": "", "site_id": site, "site_id_int": site, "site_name": "", "client_id": client, "client_name": ""}),
+            json!({"inactive": inactive, "isimportantcontact": important, "isserviceaccount": false, "login": login, "notes": if inactive { "Left the company" } else { "" }, "customfields": [], "datecreated": format_ts(created), "neversendemails": false, "priority_id": 0, "linked_agent_id": 0, "other1": "", "other2": "", "other3": "", "other4": "", "other5": "", "telpref": 1, "colour": "#2bd3c6", "site_guid": g, "messagegroup_id": -1, "use": "user"}),
+        );
+        self.put("Users", u);
+        self.users.push(SeedUser {
+            id,
+            client,
+            site,
+            name,
+            email: email.to_string(),
+            inactive,
+        });
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Contracts
+    // ------------------------------------------------------------------------------------------
+
+    fn contracts(&mut self) {
+        for &(id, client, reference, name, ctype, months, units, unit, start, end, hours) in
+            CONTRACTS
+        {
+            let (st, en) = (ymd_ticks(start), ymd_ticks(end));
+            let expired = en < self.now;
+            // Next invoice: first period start after the seed day.
+            let mut next = start;
+            while ymd_ticks(next) <= self.now {
+                next = add_months(next, months);
+            }
+            let next_date = if expired {
+                SENTINEL.to_string()
+            } else {
+                format_date(ymd_ticks(next))
+            };
+            let main_site = self
+                .db
+                .get("Client", client)
+                .map(|c| int_field(c, "main_site_id"))
+                .unwrap_or(0);
+            self.put(
+                "ClientContract",
+                merge(
+                    json!({"id": id, "client_id": client, "client_name": "", "site_id": main_site, "site_name": "", "ref": reference, "refextra": "", "note": name, "contracttype": match ctype { "Managed Service" => 1, "Prepay" => 2, "Licensing" => 3, "Retainer" => 4, _ => 5 }, "contracttype_name": ctype, "start_date": format_date(st), "end_date": format_date(en), "started": true, "expired": expired, "active": !expired, "status": if expired { 2 } else { 1 }, "contract_status": if expired { "Expired" } else { "Active" }}),
+                    json!({"billingperiod": months, "billing_period_string": period_name(months), "billingdescription": 0, "periodchargeamount": pounds(units * unit), "chargehoursperperiod": hours, "numberofunitsfree": if units > 1 { units } else { 0 }, "sla_id": if client == 12 || client == 13 { 2 } else { 1 }, "sla_name": "", "periodicinvoicenextdate": next_date, "next_invoice_date": next_date, "termmonths": (end.0 - start.0) * 12 + i64::from(end.1) - i64::from(start.1) + 1, "rollingcontract": false, "allowprepay": ctype == "Prepay", "allowpyg": true, "allowfixedprice": false, "user_id": -1, "user_name": "", "customfields": [], "currency_code": 0}),
+                ),
+            );
+        }
+    }
+
+    fn active_contract(&self, client: i64) -> i64 {
+        CONTRACTS
+            .iter()
+            .find(|c| c.1 == client && ymd_ticks(c.9) >= self.now)
+            .or_else(|| CONTRACTS.iter().find(|c| c.1 == client))
+            .map(|c| c.0)
+            .unwrap_or(-1)
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Assets
+    // ------------------------------------------------------------------------------------------
+
+    fn serial(&mut self, kind: &str, used: &mut HashSet<String>) -> String {
+        const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
+        const ALPHA: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+        loop {
+            let pick = |set: &[u8], n: usize, p: &mut Prng| -> String {
+                (0..n)
+                    .map(|_| set[p.below(set.len() as u64) as usize] as char)
+                    .collect()
+            };
+            let s = match kind {
+                "hp" => format!(
+                    "5CG{}{}",
+                    self.p.range(1000, 9999),
+                    pick(ALPHA, 3, &mut self.p)
+                ),
+                "dell" => pick(ALNUM, 7, &mut self.p),
+                "lenovo" => format!("PF{}", pick(ALNUM, 6, &mut self.p)),
+                "fortinet" => format!("FGT60F{}", self.p.range(1_000_000_000, 9_999_999_999)),
+                "printer" => format!("VNB3{}", pick(ALNUM, 6, &mut self.p)),
+                _ => format!("US24P{}", self.p.range(100_000, 999_999)),
+            };
+            if used.insert(s.clone()) {
+                return s;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn asset(
+        &mut self,
+        id: i64,
+        client: i64,
+        site: i64,
+        type_id: i64,
+        serial: &str,
+        host: &str,
+        model: &str,
+        user: Option<(i64, String)>,
+        retired: bool,
+        age_days: i64,
+    ) {
+        let prefix = self.db.text("AssetType", type_id, "tagprefix");
+        let start = self.working_time(age_days);
+        let supplier = if type_id == 5 || type_id == 6 { 2 } else { 3 };
+        let (users, username) = match &user {
+            Some((uid, name)) => (json!([{"id": uid, "name": name}]), name.clone()),
+            None => (json!([]), String::new()),
+        };
+        let contract = self.active_contract(client);
+        let fields = json!([
+            {"id": 117, "name": "Serial Number", "value": serial, "display": serial},
+            {"id": 101, "name": "Hostname", "value": host, "display": host},
+            {"id": 51, "name": "Model", "value": model, "display": model}
+        ]);
+        self.put(
+            "Asset",
+            merge(
+                json!({"id": id, "inventory_number": format!("{prefix}-{id:05}"), "key_field": serial, "key_field2": host, "key_field3": model, "client_id": client, "client_name": "", "site_id": site, "site_name": "", "assettype_id": type_id, "assettype_name": "", "status_id": if retired { 2 } else { 1 }, "status_name": if retired { "Retired" } else { "Active" }, "inactive": retired, "username": username, "users": users, "business_owner_id": 0, "technical_owner_id": 0, "contract_id": contract, "contract_ref": ""}),
+                json!({"supplier_id": supplier, "supplier_name": "", "warranty_start": format_date(start), "warranty_end": format_date(start + 3 * 365 * TICKS_PER_DAY), "sla_id": 0, "priority_id": 0, "third_party_id": 0, "device_number": id - 1000, "parent_id": 0, "notes": if retired { "Retired - replaced" } else { "" }, "colour": "", "icon": "", "fields": fields, "customfields": [], "is_primary_asset": false, "use": "asset"}),
+            ),
+        );
+    }
+
+    fn assets(&mut self) {
+        let mut used = HashSet::new();
+        let mut id = 1001;
+        let mut laptops: Vec<(i64, String, String, i64, i64, String)> = Vec::new(); // (id, serial, host, client, site, model)
+        let users = self.users.clone();
+        for c in CLIENTS {
+            for (n, u) in (1..).zip(users.iter().filter(|u| u.client == c.id && !u.inactive)) {
+                let laptop = self.p.chance(75);
+                let (kind, model) = match self.p.below(3) {
+                    0 => (
+                        "hp",
+                        if laptop {
+                            "HP EliteBook 840 G8"
+                        } else {
+                            "HP EliteDesk 800 G6"
+                        },
+                    ),
+                    1 => (
+                        "dell",
+                        if laptop {
+                            "Dell Latitude 5430"
+                        } else {
+                            "Dell OptiPlex 7010"
+                        },
+                    ),
+                    _ => (
+                        "lenovo",
+                        if laptop {
+                            "Lenovo ThinkPad T14 Gen 3"
+                        } else {
+                            "Lenovo ThinkCentre M70q"
+                        },
+                    ),
+                };
+                let serial = self.serial(kind, &mut used);
+                let host = format!("{}-{}-{:03}", c.prefix, if laptop { "LT" } else { "DT" }, n);
+                let age = self.p.range(30, 900);
+                self.asset(
+                    id,
+                    c.id,
+                    u.site,
+                    if laptop { 1 } else { 2 },
+                    &serial,
+                    &host,
+                    model,
+                    Some((u.id, u.name.clone())),
+                    false,
+                    age,
+                );
+                if laptop {
+                    laptops.push((id, serial, host, c.id, u.site, model.to_string()));
+                }
+                id += 1;
+            }
+            let sites: Vec<i64> = self
+                .db
+                .table("Site")
+                .map(|t| {
+                    t.rows
+                        .values()
+                        .filter(|s| {
+                            int_field(s, "client_id") == c.id
+                                && s.get("inactive") == Some(&Value::Bool(false))
+                        })
+                        .map(|s| int_field(s, "id"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (i, site) in sites.iter().enumerate() {
+                let serial = self.serial("printer", &mut used);
+                self.asset(
+                    id,
+                    c.id,
+                    *site,
+                    4,
+                    &serial,
+                    &format!("{}-PRN-{:02}", c.prefix, i + 1),
+                    "HP LaserJet Pro M404dn",
+                    None,
+                    false,
+                    400,
+                );
+                id += 1;
+            }
+            let main = sites.first().copied().unwrap_or(18);
+            let serial = self.serial("fortinet", &mut used);
+            self.asset(
+                id,
+                c.id,
+                main,
+                5,
+                &serial,
+                &format!("{}-FW-01", c.prefix),
+                "Fortinet FortiGate 60F",
+                None,
+                c.inactive,
+                700,
+            );
+            id += 1;
+            if [11, 12, 13].contains(&c.id) {
+                let serial = self.serial("dell", &mut used);
+                self.asset(
+                    id,
+                    c.id,
+                    main,
+                    3,
+                    &serial,
+                    &format!("{}-SRV-01", c.prefix),
+                    "Dell PowerEdge R650",
+                    None,
+                    false,
+                    1000,
+                );
+                id += 1;
+            }
+            if [11, 13].contains(&c.id) {
+                let serial = self.serial("switch", &mut used);
+                self.asset(
+                    id,
+                    c.id,
+                    main,
+                    6,
+                    &serial,
+                    &format!("{}-SW-01", c.prefix),
+                    "UniFi Switch 24 PoE",
+                    None,
+                    false,
+                    800,
+                );
+                id += 1;
+            }
+        }
+
+        // Duplicate serials: the same device entered twice (RMM import + manual), the serial
+        // differing only in case or spacing.
+        let variants: [fn(&str) -> String; 4] = [
+            |s| s.to_ascii_lowercase(),
+            |s| format!("{} {}", &s[..s.len() / 2], &s[s.len() / 2..]),
+            |s| format!("{s} "),
+            |s| format!(" {} ", s.to_ascii_lowercase()),
+        ];
+        for (i, f) in variants.iter().enumerate() {
+            let Some((_, serial, host, client, site, model)) = laptops.get(i * 3).cloned() else {
+                continue;
+            };
+            self.asset(
+                id,
+                client,
+                site,
+                1,
+                &f(&serial),
+                &host,
+                &model,
+                None,
+                false,
+                200,
+            );
+            id += 1;
+        }
+        // Duplicate hostnames with different serials: a replaced machine given the old name.
+        // The first pair is both active (a genuine conflict); the others keep the old one retired.
+        for (i, pick) in [1usize, 4, 7].iter().enumerate() {
+            let Some((_, _, host, client, site, model)) = laptops.get(*pick).cloned() else {
+                continue;
+            };
+            let serial = self.serial("dell", &mut used);
+            self.asset(
+                id,
+                client,
+                site,
+                1,
+                &serial,
+                &host,
+                &model,
+                None,
+                i != 0,
+                1200,
+            );
+            id += 1;
+        }
+        // Retired laptops from the previous refresh.
+        for pick in [2usize, 5, 8, 10, 13, 16] {
+            let Some((_, _, host, client, site, _)) = laptops.get(pick).cloned() else {
+                continue;
+            };
+            let serial = self.serial("hp", &mut used);
+            self.asset(
+                id,
+                client,
+                site,
+                1,
+                &serial,
+                &format!("{host}-OLD"),
+                "HP EliteBook 840 G3",
+                None,
+                true,
+                1400,
+            );
+            id += 1;
+        }
+        // Mobile phones for a few key contacts.
+        for u in users.iter().filter(|u| !u.inactive).take(4) {
+            let imei = format!("35{}", self.p.range(1_000_000_000_000, 9_999_999_999_999));
+            let name = Some((u.id, u.name.clone()));
+            self.asset(
+                id,
+                u.client,
+                u.site,
+                7,
+                &imei,
+                "",
+                "Apple iPhone 15",
+                name,
+                false,
+                150,
+            );
+            id += 1;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Tickets, projects, opportunities and their actions
+    // ------------------------------------------------------------------------------------------
+
+    fn faults(&mut self) {
+        const TOTAL: usize = 250;
+        let mut times: Vec<i128> = (0..TOTAL)
+            .map(|_| {
+                // A third of the year's tickets in the last month, so there is open work.
+                let days = if self.p.chance(33) {
+                    self.p.range(0, 30)
+                } else {
+                    self.p.range(0, 364)
+                };
+                self.working_time(days)
+            })
+            .collect();
+        times.sort_unstable();
+        let users: Vec<SeedUser> = self.users.iter().filter(|u| !u.inactive).cloned().collect();
+        let deleted_slots = [15usize, 80, 145, 212];
+        for (i, occurred) in times.into_iter().enumerate() {
+            let id = 4001 + i as i64;
+            let kind = match i % 25 {
+                7 => "project",
+                19 => "opportunity",
+                _ => "ticket",
+            };
+            // The inactive client only raised tickets before it left (June 2025).
+            let left = ymd_ticks((2025, 6, 30));
+            let candidates: Vec<&SeedUser> = users
+                .iter()
+                .filter(|u| {
+                    let inactive_client = CLIENTS.iter().any(|c| c.id == u.client && c.inactive);
+                    if occurred < left {
+                        true
+                    } else {
+                        !inactive_client
+                    }
+                })
+                .collect();
+            let weights: Vec<u64> = candidates
+                .iter()
+                .map(|u| match u.client {
+                    11 => 5,
+                    12 | 13 => 4,
+                    17 => 1,
+                    _ => 3,
+                })
+                .collect();
+            let Some(user) = candidates
+                .get(self.p.weighted(&weights))
+                .map(|u| (*u).clone())
+            else {
+                continue;
+            };
+            let mut t = ticket_template();
+            match kind {
+                "project" => self.project(&mut t, id, occurred, &user),
+                "opportunity" => self.opportunity(&mut t, id, occurred, &user),
+                _ => self.request(&mut t, id, occurred, &user, deleted_slots.contains(&i)),
+            }
+        }
+    }
+
+    fn common_fault(&mut self, t: &mut Row, id: i64, occurred: i128, user: &SeedUser) {
+        let g = self.guid();
+        let key = self.guid();
+        t.insert("id".into(), json!(id));
+        t.insert("hdid".into(), json!(id));
+        t.insert("guid".into(), json!(g));
+        t.insert("key".into(), json!(key));
+        t.insert("dateoccurred".into(), json!(self.ts(occurred)));
+        t.insert("datecreated".into(), json!(self.ts(occurred + 23_000)));
+        t.insert("client_id".into(), json!(user.client));
+        t.insert("site_id".into(), json!(user.site));
+        t.insert("user_id".into(), json!(user.id));
+        t.insert("reportedby".into(), json!(user.email));
+        t.insert("emailtolist".into(), json!(user.email));
+        let tl = CLIENTS
+            .iter()
+            .find(|c| c.id == user.client)
+            .map(|c| c.toplevel)
+            .unwrap_or(1);
+        t.insert("top_level_id".into(), json!(tl));
+        let contract = self.active_contract(user.client);
+        t.insert("contract_id".into(), json!(contract));
+        t.insert(
+            "contract_ref".into(),
+            json!(self.db.text("ClientContract", contract, "ref")),
+        );
+        t.insert(
+            "sla_id".into(),
+            json!(if user.client == 12 || user.client == 13 {
+                2
+            } else {
+                1
+            }),
+        );
+        t.insert("site_sla_id".into(), json!(1));
+        t.insert("changeseq".into(), json!(250_000 + id));
+    }
+
+    fn request(&mut self, t: &mut Row, id: i64, occurred: i128, user: &SeedUser, deleted: bool) {
+        self.common_fault(t, id, occurred, user);
+        let (cat, ttype, summary, details) = *self.p.pick(TICKET_TEXTS).unwrap_or(&TICKET_TEXTS[0]);
+        let age = ((self.now - occurred) / TICKS_PER_DAY) as i64;
+        let closed = match age {
+            a if a > 21 => self.p.chance(93),
+            a if a > 7 => self.p.chance(60),
+            _ => self.p.chance(25),
+        };
+        let mut team = match ttype {
+            33..=35 => 2,
+            _ if self.p.chance(18) => 2,
+            _ => 1,
+        };
+        if (1..=3).contains(&cat) && self.p.chance(25) {
+            team = 4;
+        }
+        let status = if closed {
+            CLOSED_STATUS
+        } else if age < 2 && self.p.chance(50) {
+            1
+        } else if ttype == 33 && self.p.chance(50) {
+            18
+        } else {
+            [2, 2, 2, 3, 3, 4, 4, 5, 28][self.p.below(9) as usize]
+        };
+        let agent = if status == 1 && self.p.chance(60) {
+            0
+        } else {
+            self.agent_for(team, age)
+        };
+        let priority = if ttype == 35 {
+            if self.p.chance(35) { 1 } else { 2 }
+        } else {
+            [1, 2, 3, 4][self.p.weighted(&[3, 12, 55, 30])]
+        };
+        let summary = if deleted {
+            [
+                "Automatic reply: Out of Office",
+                "Duplicate - please ignore",
+                "Test ticket please ignore",
+                "Spam: Your invoice is attached",
+            ][(id % 4) as usize]
+                .to_string()
+        } else {
+            summary.to_string()
+        };
+        t.insert("summary".into(), json!(summary));
+        t.insert("details".into(), json!(details));
+        t.insert("details_html".into(), json!(format!("<p>{details}</p>")));
+        t.insert("tickettype_id".into(), json!(ttype));
+        t.insert("categoryid_1".into(), json!(cat));
+        t.insert(
+            "category_1".into(),
+            json!(self.db.text("Category", cat, "value")),
+        );
+        t.insert("team_id".into(), json!(team));
+        t.insert("agent_id".into(), json!(agent));
+        t.insert("priority_id".into(), json!(priority));
+        t.insert("status_id".into(), json!(status));
+        t.insert(
+            "source".into(),
+            json!(if ttype == 35 {
+                6
+            } else if self.p.chance(70) {
+                1
+            } else {
+                2
+            }),
+        );
+        t.insert("deleted".into(), json!(deleted));
+        let workflow = match ttype {
+            31 | 32 => 1,
+            36 => 2,
+            33 => 3,
+            _ => 0,
+        };
+        t.insert("workflow_id".into(), json!(workflow));
+        t.insert(
+            "workflow_step".into(),
+            json!(if workflow > 0 {
+                if closed { 4 } else { 2 }
+            } else {
+                0
+            }),
+        );
+        let impact = self.p.range(1, 3);
+        let urgency = self.p.range(1, 3);
+        let impact_names = [
+            "",
+            "Whole Company",
+            "Multiple Users",
+            "Single User Affected",
+        ];
+        let urgency_names = ["", "High", "Medium", "Low"];
+        let mut cfs = vec![
+            json!({"id": 165, "name": "CFimpact", "label": "Impact", "summary": "", "type": 2, "value": impact, "display": impact_names[impact as usize], "characterlimit": 0, "inputtype": 0, "copytochild": false, "searchable": false, "usage": 1, "showintable": true}),
+            json!({"id": 166, "name": "CFurgency", "label": "Urgency", "summary": "", "type": 2, "value": urgency, "display": urgency_names[urgency as usize], "characterlimit": 0, "inputtype": 0, "copytochild": false, "searchable": false, "usage": 1, "showintable": true}),
+        ];
+        if t.get("source") == Some(&json!(1)) {
+            cfs.push(json!({"id": 213, "name": "CFEmailToAddress", "label": "Email To Address", "summary": "", "type": 0, "value": "support@kestrelbay.co.uk", "display": "support@kestrelbay.co.uk", "characterlimit": 0, "inputtype": 0, "copytochild": false, "searchable": false, "usage": 1, "showintable": true}));
+        }
+        t.insert("customfields".into(), Value::Array(cfs));
+        if self.p.chance(10) {
+            let tag = self.p.range(1, 5);
+            t.insert(
+                "tags".into(),
+                json!([{"id": tag, "text": self.db.text("Tags", tag, "text")}]),
+            );
+        }
+        if user.client == 12 {
+            t.insert("is_vip".into(), json!(true));
+        }
+        self.finish_fault(t, occurred, closed, agent, team);
+    }
+
+    fn agent_for(&mut self, team: i64, age_days: i64) -> i64 {
+        let pool: &[i64] = match team {
+            1 => &[2, 3, 7],
+            2 => &[4, 5, 7],
+            3 => &[8, 9],
+            4 => {
+                if age_days > 300 {
+                    &[6, 11]
+                } else {
+                    &[6]
+                }
+            }
+            _ => &[10],
+        };
+        *self.p.pick(pool).unwrap_or(&API_AGENT_ID)
+    }
+
+    fn project(&mut self, t: &mut Row, id: i64, occurred: i128, user: &SeedUser) {
+        self.common_fault(t, id, occurred, user);
+        let client = self.db.text("Client", user.client, "name");
+        let site = self.db.text("Site", user.site, "name");
+        let titles = [
+            format!("Microsoft 365 tenant migration - {client}"),
+            format!("Firewall replacement - {site}"),
+            "Windows 11 rollout".to_string(),
+            format!("New site fit-out: {site}"),
+            "Server replacement and data migration".to_string(),
+        ];
+        let summary = titles[(id % 5) as usize].clone();
+        let age = ((self.now - occurred) / TICKS_PER_DAY) as i64;
+        let closed = age > 90 && self.p.chance(70);
+        let agent = if self.p.chance(50) { 8 } else { 9 };
+        let days = self.p.range(3, 15);
+        t.insert("summary".into(), json!(summary));
+        t.insert(
+            "details".into(),
+            json!(format!("Project scope agreed with {}.", user.name)),
+        );
+        t.insert(
+            "details_html".into(),
+            json!(format!("<p>Project scope agreed with {}.</p>", user.name)),
+        );
+        t.insert("tickettype_id".into(), json!(37));
+        t.insert("team_id".into(), json!(3));
+        t.insert("agent_id".into(), json!(agent));
+        t.insert("priority_id".into(), json!(3));
+        t.insert(
+            "status_id".into(),
+            json!(if closed { CLOSED_STATUS } else { 2 }),
+        );
+        t.insert("is_project".into(), json!(true));
+        t.insert("use".into(), json!("project"));
+        t.insert("projecttimebudget".into(), json!((days * 8) as f64));
+        t.insert("projectmoneybudget".into(), pounds(days * 65_000));
+        t.insert("estimate".into(), json!((days * 8) as f64));
+        t.insert("estimatedays".into(), json!(days as f64));
+        t.insert(
+            "startdate".into(),
+            json!(format_date(occurred + 7 * TICKS_PER_DAY)),
+        );
+        t.insert(
+            "targetdate".into(),
+            json!(format_date(occurred + (30 + days) as i128 * TICKS_PER_DAY)),
+        );
+        self.finish_fault(t, occurred, closed, agent, 3);
+    }
+
+    fn opportunity(&mut self, t: &mut Row, id: i64, occurred: i128, user: &SeedUser) {
+        self.common_fault(t, id, occurred, user);
+        let client = self.db.text("Client", user.client, "name");
+        let titles = [
+            "Hardware refresh proposal",
+            "Managed service upgrade",
+            "Cyber Essentials Plus",
+            "Additional site connectivity",
+            "Backup & DR proposal",
+        ];
+        let summary = format!("{} - {client}", titles[(id % 5) as usize]);
+        let age = ((self.now - occurred) / TICKS_PER_DAY) as i64;
+        let closed = age > 60 && self.p.chance(60);
+        let value = self.p.range(12, 240) * 25_000;
+        let probability = self.p.range(1, 9) * 10;
+        t.insert("summary".into(), json!(summary));
+        t.insert("details".into(), json!("Discussed at quarterly review."));
+        t.insert(
+            "details_html".into(),
+            json!("<p>Discussed at quarterly review.</p>"),
+        );
+        t.insert("tickettype_id".into(), json!(38));
+        t.insert("team_id".into(), json!(5));
+        t.insert("agent_id".into(), json!(10));
+        t.insert("priority_id".into(), json!(4));
+        t.insert(
+            "status_id".into(),
+            json!(if closed { CLOSED_STATUS } else { 2 }),
+        );
+        t.insert("is_opportunity".into(), json!(true));
+        t.insert("use".into(), json!("opportunity"));
+        t.insert("oppcontactname".into(), json!(user.name));
+        t.insert("oppcompanyname".into(), json!(client));
+        t.insert("oppemailaddress".into(), json!(user.email));
+        t.insert("oppvalue".into(), pounds(value));
+        t.insert("oppconversionprobability".into(), json!(probability as f64));
+        t.insert("oppvalueadjusted".into(), pounds(value * probability / 100));
+        if closed {
+            t.insert(
+                "oppconverteddate".into(),
+                json!(format_ts(occurred + 30 * TICKS_PER_DAY)),
+            );
+        }
+        self.finish_fault(t, occurred, closed, 10, 5);
+    }
+
+    /// Generates the actions of a fault and the fields that follow from them, then stores both.
+    fn finish_fault(&mut self, t: &mut Row, occurred: i128, closed: bool, agent: i64, team: i64) {
+        let id = t.get("id").and_then(as_i64).unwrap_or(0);
+        let user_id = t.get("user_id").and_then(as_i64).unwrap_or(0);
+        let user_name = self.db.text("Users", user_id, "name");
+        let user_email = self.db.text("Users", user_id, "emailaddress");
+        let summary = t
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let status = t.get("status_id").and_then(as_i64).unwrap_or(1);
+        let contract = t.get("contract_id").and_then(as_i64).unwrap_or(-1);
+        let worker = if agent > 0 { agent } else { API_AGENT_ID };
+        let (worker_name, worker_initials) = (
+            self.db.text("Agent", worker, "name"),
+            self.db.text("Agent", worker, "initials"),
+        );
+
+        let n = if status == 1 {
+            1
+        } else {
+            self.p.range(2, 6) as usize
+        };
+        let mut at = occurred + i128::from(self.p.range(5, 90)) * TICKS_PER_SEC;
+        let mut actions: Vec<Row> = Vec::new();
+        for k in 1..=n {
+            let last = k == n;
+            let mut a = action_template();
+            let (outcome, hours, by_user) = if k == 1 {
+                if t.get("source") == Some(&json!(6)) {
+                    (8, 0.0, false)
+                } else {
+                    (10, 0.0, true)
+                }
+            } else if last && closed {
+                (7, 0.25, false)
+            } else {
+                let o = [1, 2, 3, 4, 4, 5, 9][self.p.below(7) as usize];
+                let o = if o == 5 && team != 4 { 4 } else { o };
+                let hours = match o {
+                    4 => [0.5, 0.75, 1.0, 1.5, 2.0][self.p.below(5) as usize],
+                    5 => [1.0, 1.5, 2.0, 3.0][self.p.below(4) as usize],
+                    9 => 0.0,
+                    _ => 0.25,
+                };
+                (o, hours, false)
+            };
+            a.insert("ticket_id".into(), json!(id));
+            a.insert("id".into(), json!(k));
+            a.insert("outcome_id".into(), json!(outcome));
+            a.insert(
+                "outcome".into(),
+                json!(self.db.text("Outcome", outcome, "outcome")),
+            );
+            let stamp = self.ts(at);
+            for f in [
+                "datetime",
+                "actiondatecreated",
+                "last_updated",
+                "actionarrivaldate",
+                "actioncompletiondate",
+            ] {
+                a.insert(f.into(), json!(stamp.clone()));
+            }
+            if by_user {
+                a.insert("who".into(), json!(user_name));
+                a.insert("who_type".into(), json!(2));
+                a.insert("who_agentid".into(), json!(0));
+                a.insert("emailfrom".into(), json!(user_email));
+                a.insert("emailto".into(), json!("support@kestrelbay.co.uk"));
+                a.insert("emailsubject".into(), json!(summary));
+                let body = t
+                    .get("details")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                a.insert("emailbody".into(), json!(body));
+                a.insert("note".into(), json!(body));
+                a.insert("note_html".into(), json!(format!("<p>{body}</p>")));
+            } else if outcome == 8 {
+                a.insert("who".into(), json!("System"));
+                a.insert("who_type".into(), json!(0));
+                a.insert("hiddenfromuser".into(), json!(true));
+                a.insert(
+                    "note".into(),
+                    json!("Ticket rule 'RMM alerts to 2nd Line' applied"),
+                );
+                a.insert(
+                    "note_html".into(),
+                    json!("<p>Ticket rule 'RMM alerts to 2nd Line' applied</p>"),
+                );
+            } else {
+                let note = match outcome {
+                    1 => "Checked the logs, investigating further.".to_string(),
+                    2 => format!(
+                        "Hi {}, could you confirm whether this is still happening?",
+                        user_name.split(' ').next().unwrap_or_default()
+                    ),
+                    3 => "Called the user to talk through the issue.".to_string(),
+                    4 => "Remote session: applied fix and tested with the user.".to_string(),
+                    5 => "On site: replaced faulty part and tested.".to_string(),
+                    7 => "Resolved. Closing ticket.".to_string(),
+                    _ => "Update added.".to_string(),
+                };
+                a.insert("who".into(), json!(worker_name));
+                a.insert("who_agentid".into(), json!(worker));
+                a.insert("who_initials".into(), json!(worker_initials));
+                a.insert("note_html".into(), json!(format!("<p>{note}</p>")));
+                a.insert("note".into(), json!(note));
+                a.insert("hiddenfromuser".into(), json!(outcome == 1));
+                if outcome == 2 {
+                    a.insert("emailto".into(), json!(user_email));
+                    a.insert("emailfrom".into(), json!("support@kestrelbay.co.uk"));
+                    a.insert("emailsubject".into(), json!(format!("RE: {summary}")));
+                    a.insert("sendemail".into(), json!(true));
+                }
+                if outcome == 7 {
+                    a.insert("new_status".into(), json!(CLOSED_STATUS));
+                }
+                if outcome == 4 || outcome == 5 {
+                    a.insert("new_status".into(), json!(2));
+                }
+            }
+            let billable = contract < 0 || outcome == 5;
+            a.insert("timetaken".into(), json!(hours));
+            a.insert("actisbillable".into(), json!(billable && hours > 0.0));
+            a.insert(
+                "actionchargehours".into(),
+                json!(if billable { hours } else { 0.0 }),
+            );
+            a.insert(
+                "nonbilltime".into(),
+                json!(if billable { 0.0 } else { hours }),
+            );
+            a.insert("action_contract_id".into(), json!(contract));
+            a.insert(
+                "ticket_guid".into(),
+                t.get("guid").cloned().unwrap_or(json!("")),
+            );
+            actions.push(a);
+            if !last {
+                let gap = if self.p.chance(50) {
+                    self.p.range(10, 240) * 60
+                } else {
+                    self.p.range(4, 48) * 3600
+                };
+                at = (at + i128::from(gap) * TICKS_PER_SEC)
+                    .min(self.now - i128::from(k as i64) * TICKS_PER_SEC);
+            }
+        }
+
+        let total: f64 = actions
+            .iter()
+            .map(|a| a.get("timetaken").and_then(Value::as_f64).unwrap_or(0.0))
+            .sum();
+        let charge: f64 = actions
+            .iter()
+            .map(|a| {
+                a.get("actionchargehours")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0)
+            })
+            .sum();
+        let last_at = self.ts(at);
+        t.insert("timetaken".into(), json!(total));
+        t.insert("chargehours".into(), json!(charge));
+        t.insert("nonchargehours".into(), json!(total - charge));
+        t.insert("lastactiondate".into(), json!(last_at.clone()));
+        t.insert("last_update".into(), json!(last_at.clone()));
+        if let Some(note) = actions.last().and_then(|a| a.get("note")).cloned() {
+            t.insert("lastnote".into(), note);
+        }
+        if t.get("is_project") == Some(&json!(true)) {
+            t.insert("projecttimeactual".into(), json!(total));
+        }
+        if agent > 0 {
+            t.insert(
+                "dateassigned".into(),
+                json!(self.ts(occurred + 600 * TICKS_PER_SEC)),
+            );
+            if let Some(first) = actions.get(1).and_then(|a| a.get("datetime")).cloned() {
+                t.insert("responsedate".into(), first);
+            }
+        }
+        if closed {
+            t.insert("dateclosed".into(), json!(last_at));
+            t.insert("hasbeenclosed".into(), json!(true));
+            t.insert("closure_note".into(), json!("Resolved."));
+            t.insert(
+                "closure_time".into(),
+                json!(
+                    ((at - occurred) as f64 / (3600.0 * TICKS_PER_SEC as f64) * 100.0).round()
+                        / 100.0
+                ),
+            );
+        }
+        t.insert(
+            "takenby".into(),
+            json!(
+                if actions.first().and_then(|a| a.get("who_type")) == Some(&json!(2)) {
+                    "Email"
+                } else {
+                    "Admin"
+                }
+            ),
+        );
+
+        let priority = self
+            .db
+            .get(
+                "Priority",
+                t.get("priority_id").and_then(as_i64).unwrap_or(0),
+            )
+            .cloned();
+        let (respond, fix) = sla_deadlines(priority.as_ref(), occurred);
+        t.insert("respondbydate".into(), json!(respond));
+        t.insert("fixbydate".into(), json!(fix.clone()));
+        t.insert("slaactiondate".into(), json!(fix));
+        t.insert("attachment_count".into(), json!(0));
+
+        let mut t = std::mem::take(t);
+        derive(&self.db, "Faults", &mut t, None);
+        t.insert("reference".into(), json!(reference(&t)));
+        self.db.put("Faults", "id", Value::Object(t));
+        for mut a in actions {
+            derive(&self.db, "Actions", &mut a, None);
+            self.db.put_action(Value::Object(a));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Things hanging off tickets
+    // ------------------------------------------------------------------------------------------
+
+    fn faults_where(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.db
+            .table("Faults")
+            .map(|t| t.rows.values().filter(|r| pred(r)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn ticket_extras(&mut self) {
+        let is_request = |r: &Value| {
+            r.get("use") == Some(&json!("ticket")) && r.get("deleted") == Some(&json!(false))
+        };
+        let requests = self.faults_where(is_request);
+        let closed: Vec<Value> = requests
+            .iter()
+            .filter(|r| int_field(r, "status_id") == CLOSED_STATUS)
+            .cloned()
+            .collect();
+        let open: Vec<Value> = requests
+            .iter()
+            .filter(|r| int_field(r, "status_id") != CLOSED_STATUS)
+            .cloned()
+            .collect();
+
+        // Attachments on a few tickets, tied to their first action.
+        let files: &[(&str, &str, i64, bool)] = &[
+            ("screenshot.png", "image/png", 184_233, true),
+            ("error-log.txt", "text/plain", 12_044, false),
+            ("invoice-query.pdf", "application/pdf", 96_512, false),
+            ("printer-config.jpg", "image/jpeg", 402_118, true),
+            ("vpn-error.png", "image/png", 75_310, true),
+            (
+                "quote-request.docx",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                33_870,
+                false,
+            ),
+        ];
+        for (i, &(name, ctype, size, image)) in files.iter().enumerate() {
+            let Some(ticket) = requests.get(i * 29 + 3) else {
+                continue;
+            };
+            let tid = int_field(ticket, "id");
+            let created = ticket
+                .get("dateoccurred")
+                .cloned()
+                .unwrap_or(json!(SENTINEL));
+            let g = self.guid();
+            self.put(
+                "Attachment",
+                json!({"id": 801 + i as i64, "filename": name, "datecreated": created, "note": "", "filesize": size, "content_type": ctype, "type": 0, "unique_id": 0, "desc": name, "isimage": image, "ticket_id": tid, "action_id": 1, "user_id": -1, "agent_id": 0, "guid": g, "showforusers": true, "link": ""}),
+            );
+            if let Some(Value::Object(t)) = self
+                .db
+                .tables
+                .get_mut("Faults")
+                .and_then(|t| t.rows.get_mut(&tid))
+            {
+                let n = t.get("attachment_count").and_then(as_i64).unwrap_or(0);
+                t.insert("attachment_count".into(), json!(n + 1));
+            }
+        }
+
+        // Appointments: site visits for open field tickets, and project meetings.
+        let mut appt = 1;
+        for ticket in open
+            .iter()
+            .filter(|r| int_field(r, "team_id") == 4 || int_field(r, "team_id") == 2)
+            .take(4)
+        {
+            let start = self.now + i128::from(self.p.range(1, 10)) * TICKS_PER_DAY
+                - 7 * 3600 * TICKS_PER_SEC;
+            let agent = int_field(ticket, "agent_id").max(6);
+            self.appointment(appt, ticket, agent, start, "Site visit");
+            appt += 1;
+        }
+        for ticket in self
+            .faults_where(|r| r.get("is_project") == Some(&json!(true)))
+            .iter()
+            .take(3)
+        {
+            let start = self.now
+                - i128::from(self.p.range(1, 20)) * TICKS_PER_DAY
+                - 3 * 3600 * TICKS_PER_SEC;
+            self.appointment(
+                appt,
+                ticket,
+                int_field(ticket, "agent_id"),
+                start,
+                "Project meeting",
+            );
+            appt += 1;
+        }
+
+        // Audit: status changes on closed tickets.
+        for (i, ticket) in closed.iter().step_by(23).take(8).enumerate() {
+            let date = ticket.get("dateclosed").cloned().unwrap_or(json!(SENTINEL));
+            self.put(
+                "Audit",
+                json!({"id": 1 + i as i64, "ticket_id": int_field(ticket, "id"), "agent_id": int_field(ticket, "agent_id"), "date": date, "value": "Status", "from": "In Progress", "to": "Closed", "table_name": "Faults", "username": ticket.get("agent_name").cloned().unwrap_or(json!("")), "clientid": int_field(ticket, "client_id")}),
+            );
+        }
+
+        // Feedback on closed tickets.
+        let comments = [
+            "Quick and friendly, thanks!",
+            "Sorted first time.",
+            "Took a while but got there.",
+            "",
+            "Great service as always.",
+            "Had to chase twice.",
+        ];
+        for (i, ticket) in closed.iter().step_by(13).take(10).enumerate() {
+            let score = [1, 1, 2, 1, 1, 3, 1, 2, 4, 1][i];
+            let date = ticket.get("dateclosed").cloned().unwrap_or(json!(SENTINEL));
+            self.put(
+                "Feedback",
+                json!({"id": 1 + i as i64, "ticket_id": int_field(ticket, "id"), "score": score, "score_band": score, "date": date, "comment": comments[i % comments.len()], "user_id": int_field(ticket, "user_id")}),
+            );
+        }
+
+        // To-do checklists: on projects, on onboarding tickets, and on the first few tickets
+        // (so the oldest ticket, the one a test reaches for first, has some too).
+        let projects = self.faults_where(|r| r.get("is_project") == Some(&json!(true)));
+        let onboarding: Vec<Value> = requests
+            .iter()
+            .filter(|r| int_field(r, "tickettype_id") == 36)
+            .take(3)
+            .cloned()
+            .collect();
+        let mut lists: Vec<(Value, &[&str])> = Vec::new();
+        for t in requests.iter().take(2) {
+            lists.push((
+                t.clone(),
+                &["Reproduce the issue", "Apply fix", "Confirm with user"],
+            ));
+        }
+        for t in onboarding {
+            lists.push((
+                t,
+                &[
+                    "Create account",
+                    "Assign licence",
+                    "Prepare laptop",
+                    "Enrol MFA",
+                    "Welcome pack",
+                ],
+            ));
+        }
+        for t in projects.into_iter().take(4) {
+            lists.push((
+                t,
+                &["Agree scope", "Order hardware", "Schedule work", "Sign-off"],
+            ));
+        }
+        let mut todo = 1;
+        for (ticket, items) in lists {
+            let closed = int_field(&ticket, "status_id") == CLOSED_STATUS;
+            for (seq, text) in items.iter().enumerate() {
+                let done = closed || seq == 0;
+                self.put(
+                    "ToDo",
+                    json!({"ticket_id": int_field(&ticket, "id"), "id": todo, "done": done, "done_by_id": if done { int_field(&ticket, "agent_id") } else { 0 }, "done_by_name": if done { ticket.get("agent_name").cloned().unwrap_or(json!("")) } else { json!("") }, "text": text, "start_date": SENTINEL, "end_date": SENTINEL, "sequence": seq + 1, "group_id": 0, "group_name": ""}),
+                );
+                todo += 1;
+            }
+        }
+
+        // CRM notes on clients.
+        for (i, client) in [11, 12, 13, 14, 15, 16].iter().enumerate() {
+            let t = self.recent(5, 200);
+            let note = [
+                "Quarterly review: happy with service, asked about Windows 11.",
+                "Discussed renewal, wants a per-user price.",
+                "Chased overdue invoice.",
+                "Intro call with new office manager.",
+                "Site survey booked for new taproom.",
+                "Client confirmed move to another provider.",
+            ][i];
+            self.put(
+                "CRMNote",
+                json!({"id": 1 + i as i64, "client_id": client, "site_id": 0, "user_id": 0, "datetime": format_ts(t), "who_agentid": 10, "note": note, "detail": note, "timetaken": 0.5, "nextcalldate": SENTINEL, "satisfaction": 0, "ticketid": 0}),
+            );
+        }
+
+        // Knowledge base.
+        let kb: &[(&str, &str, &str)] = &[
+            (
+                "How to connect to the VPN",
+                "Install the FortiClient VPN client and sign in with your Microsoft 365 account.",
+                "vpn,remote",
+            ),
+            (
+                "Resetting your password",
+                "Use the self-service portal at https://passwordreset.microsoftonline.com.",
+                "password,account",
+            ),
+            (
+                "Adding a shared mailbox in Outlook",
+                "File > Account Settings > Change > More Settings > Advanced > Add.",
+                "outlook,mailbox",
+            ),
+            (
+                "Clearing a printer jam on HP M404",
+                "Open the rear door and tray 2, remove paper gently.",
+                "printer",
+            ),
+            (
+                "Reporting a phishing email",
+                "Use the Report Message button in Outlook, don't click links.",
+                "security,email",
+            ),
+            (
+                "New starter checklist",
+                "Account, licence, laptop, MFA enrolment, welcome pack.",
+                "onboarding",
+            ),
+        ];
+        for (i, &(name, body, tags)) in kb.iter().enumerate() {
+            let created = self.recent(100, 700);
+            let edited = self.recent(1, 90);
+            let (views, useful, notuseful) = (
+                self.p.range(3, 300),
+                self.p.range(0, 20),
+                self.p.range(0, 3),
+            );
+            self.put(
+                "KBArticle",
+                json!({"id": 1 + i as i64, "name": name, "description": body, "description_html": format!("<p>{body}</p>"), "resolution": "", "type": 0, "date_created": format_ts(created), "date_edited": format_ts(edited), "view_count": views, "useful_count": useful, "notuseful_count": notuseful, "tag_string": tags, "inactive": i == 5, "next_review_date": SENTINEL, "creator_id": 7, "creator_name": "Morgan Hale", "faqlists": []}),
+            );
+        }
+    }
+
+    fn appointment(&mut self, id: i64, ticket: &Value, agent: i64, start: i128, subject: &str) {
+        let agent_name = self.db.text("Agent", agent, "name");
+        self.put(
+            "Appointment",
+            json!({"id": id, "subject": format!("{subject}: {}", ticket.get("summary").and_then(Value::as_str).unwrap_or_default()), "start_date": format_ts(start), "end_date": format_ts(start + 2 * 3600 * TICKS_PER_SEC), "agent_id": agent, "agent_name": agent_name, "agents": [{"id": agent, "name": agent_name}], "ticket_id": int_field(ticket, "id"), "client_id": int_field(ticket, "client_id"), "client_name": "", "site_id": int_field(ticket, "site_id"), "site_name": "", "user_id": int_field(ticket, "user_id"), "user_name": "", "appointment_type_id": 1, "note": "", "location": ticket.get("site_name").cloned().unwrap_or(json!("")), "is_private": false, "allday": false, "complete_status": if start < self.now { 1 } else { 0 }, "showas": 2}),
+        );
+    }
+
+    /// Timesheets and timesheet events for the last five working days, built from the actions
+    /// (so hours agree with the tickets).
+    fn timesheets(&mut self) {
+        let today = self.now.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY;
+        let mut days = Vec::new();
+        let mut d = today;
+        while days.len() < 5 {
+            if weekday(d) < 5 {
+                days.push(d);
+            }
+            d -= TICKS_PER_DAY;
+        }
+        days.reverse();
+        let window_start = today - 30 * TICKS_PER_DAY;
+        let mut events: Vec<Value> = Vec::new();
+        for a in self.db.actions.values() {
+            let hours = a.get("timetaken").and_then(Value::as_f64).unwrap_or(0.0);
+            let agent = int_field(a, "who_agentid");
+            let at = a
+                .get("datetime")
+                .and_then(Value::as_str)
+                .and_then(clock::parse_ts)
+                .unwrap_or(0);
+            if hours <= 0.0 || agent == 0 || at < window_start {
+                continue;
+            }
+            events.push(json!({"agent_id": agent, "ticket_id": int_field(a, "ticket_id"), "action_number": int_field(a, "id"), "hours": hours, "end": at}));
+        }
+        events.sort_by_key(|e| e.get("end").and_then(Value::as_i64).unwrap_or(0));
+        let mut day_events: Vec<(i64, i128, i64, f64)> = Vec::new(); // (agent, day, event id, hours)
+        for (eid, e) in (1..).zip(events.iter()) {
+            let end = i128::from(e.get("end").and_then(Value::as_i64).unwrap_or(0));
+            let hours = e.get("hours").and_then(Value::as_f64).unwrap_or(0.0);
+            let ticket = self
+                .db
+                .get("Faults", int_field(e, "ticket_id"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let start = end - (hours * 3600.0) as i128 * TICKS_PER_SEC;
+            let agent = int_field(e, "agent_id");
+            self.put(
+                "TimesheetEvent",
+                json!({"id": eid, "event_type": 0, "subject": ticket.get("summary").cloned().unwrap_or(json!("")), "start_date": format_ts(start), "end_date": format_ts(end), "timetaken": hours, "agent_id": agent, "agent_name": "", "ticket_id": int_field(e, "ticket_id"), "action_number": int_field(e, "action_number"), "client_id": int_field(&ticket, "client_id"), "client_name": "", "site_id": int_field(&ticket, "site_id"), "user_name": ticket.get("user_name").cloned().unwrap_or(json!("")), "charge_rate": 0, "note": "", "mileage": 0.0, "traveltime": 0.0}),
+            );
+            day_events.push((
+                agent,
+                end.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY,
+                eid,
+                hours,
+            ));
+        }
+        let mut tid = 1;
+        for agent in [2, 3, 4, 5, 7] {
+            for &day in &days {
+                let mine: Vec<&(i64, i128, i64, f64)> = day_events
+                    .iter()
+                    .filter(|e| e.0 == agent && e.1 == day)
+                    .collect();
+                let actual: f64 = mine.iter().map(|e| e.3).sum();
+                let ids: Vec<Value> = mine.iter().map(|e| json!({"id": e.2})).collect();
+                self.put(
+                    "Timesheet",
+                    json!({"id": tid, "agent_id": agent, "agent_name": "", "date": format_date(day), "start_time": format_ts(day + 8 * 3600 * TICKS_PER_SEC + 30 * 60 * TICKS_PER_SEC), "end_time": format_ts(day + 17 * 3600 * TICKS_PER_SEC + 30 * 60 * TICKS_PER_SEC), "target_hours": 7.5, "actual_hours": actual, "chargeable_hours": actual, "break_hours": 1.0, "allowed_break_hours": 1.0, "unlogged_hours": (7.5 - actual).max(0.0), "work_hours": 8.0, "percentage": (actual / 7.5 * 100.0).round(), "workdayid": 1, "events": ids, "approval": 0}),
+                );
+                tid += 1;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Money
+    // ------------------------------------------------------------------------------------------
+
+    /// A line: `qty_halves` half-units of product `code` (negative for credits). Returns
+    /// (line json, net pence, tax pence).
+    fn line(&mut self, header: i64, code: &str, qty_halves: i64, ticket: i64) -> (Value, i64, i64) {
+        let (code, desc, unit) = PRODUCTS
+            .iter()
+            .find(|p| p.0 == code)
+            .copied()
+            .unwrap_or(PRODUCTS[0]);
+        let net = unit * qty_halves / 2;
+        let tax = net * VAT_PERCENT / 100;
+        let id = self.line_id;
+        self.line_id += 1;
+        let line = json!({"id": id, "ihid": header, "item_code": code, "item_shortdescription": desc, "item_longdescription": desc, "nominal_code": if code.starts_with("LAB") { "4000" } else { "4100" }, "tax_code": 1, "qty_order": qty_halves as f64 / 2.0, "unit_price": pounds(unit), "unit_cost": 0.0, "net_amount": pounds(net), "tax_amount": pounds(tax), "tax_rate": 20.0, "ticket_id": ticket, "contract_id": -1, "recurring_invoice_id": 0, "asset_id": 0, "group_id": 0, "isgroupdesc": false});
+        (line, net, tax)
+    }
+
+    fn invoices(&mut self) {
+        let closed_requests = self.faults_where(|r| {
+            r.get("use") == Some(&json!("ticket"))
+                && int_field(r, "status_id") == CLOSED_STATUS
+                && r.get("deleted") == Some(&json!(false))
+        });
+        let projects = self.faults_where(|r| r.get("is_project") == Some(&json!(true)));
+        let credit_slots = [(3, 2), (7, 2), (10, 2)];
+        let mut id = 5001;
+        for month in 0..12i64 {
+            let (y, m, _) = add_months((2025, 4, 1), month);
+            for slot in 0..3 {
+                let day = self.p.range(3, 25) as u32;
+                let date = date_ticks(y, m, day);
+                let clients: &[i64] = if month < 3 {
+                    &[11, 12, 13, 14, 15, 16]
+                } else {
+                    &[11, 12, 13, 14, 15]
+                };
+                let mut client = *self.p.pick(clients).unwrap_or(&11);
+                let mut ticket = 0;
+                let mut lines = Vec::new();
+                let credit = credit_slots.contains(&(month, slot));
+                let kind;
+                if credit {
+                    kind = "credit";
+                    let (code, halves) = match month {
+                        3 => ("LAB-REMOTE", -3),
+                        7 => ("HW-DOCK", -2),
+                        _ => ("LAB-REMOTE", -4),
+                    };
+                    lines.push(self.line(id, code, halves, 0));
+                } else if slot == 0 {
+                    kind = "break-fix";
+                    // Labour on a ticket of this client closed before the invoice date.
+                    let candidates: Vec<&Value> = closed_requests
+                        .iter()
+                        .filter(|t| {
+                            int_field(t, "client_id") == client
+                                && t.get("dateclosed")
+                                    .and_then(Value::as_str)
+                                    .and_then(clock::parse_ts)
+                                    .is_some_and(|c| c < date)
+                        })
+                        .collect();
+                    ticket = self
+                        .p
+                        .pick(&candidates)
+                        .map(|t| int_field(t, "id"))
+                        .unwrap_or(0);
+                    let halves = self.p.range(1, 8);
+                    lines.push(self.line(id, "LAB-REMOTE", halves, ticket));
+                    if self.p.chance(35) {
+                        let onsite = self.p.range(2, 6);
+                        lines.push(self.line(id, "LAB-ONSITE", onsite, ticket));
+                    }
+                } else if slot == 1 {
+                    kind = "ad-hoc";
+                    let n = self.p.range(1, 3);
+                    for _ in 0..n {
+                        let code = [
+                            "HW-DOCK",
+                            "HW-CHARGER",
+                            "HW-TONER",
+                            "SW-ADOBE",
+                            "SVC-DOMAIN",
+                            "SVC-SSL",
+                            "HW-LAPTOP",
+                        ][self.p.below(7) as usize];
+                        let qty = self.p.range(1, 3) * 2;
+                        lines.push(self.line(id, code, qty, 0));
+                    }
+                } else {
+                    kind = "project";
+                    let done: Vec<&Value> = projects
+                        .iter()
+                        .filter(|t| {
+                            t.get("dateoccurred")
+                                .and_then(Value::as_str)
+                                .and_then(clock::parse_ts)
+                                .is_some_and(|c| c < date)
+                        })
+                        .collect();
+                    if let Some(p) = self.p.pick(&done) {
+                        ticket = int_field(p, "id");
+                        client = int_field(p, "client_id");
+                    }
+                    let days = self.p.range(1, 5) * 2;
+                    lines.push(self.line(id, "LAB-PROJECT", days, ticket));
+                    if self.p.chance(50) {
+                        let laptops = self.p.range(1, 4) * 2;
+                        lines.push(self.line(id, "HW-LAPTOP", laptops, ticket));
+                    }
+                }
+                let net: i64 = lines.iter().map(|l| l.1).sum();
+                let tax: i64 = lines.iter().map(|l| l.2).sum();
+                let total = net + tax;
+                let age = ((self.now - date) / TICKS_PER_DAY) as i64;
+                let status = if credit {
+                    2
+                } else if age > 60 {
+                    if id == 5010 || id == 5021 { 0 } else { 2 }
+                } else if age > 30 {
+                    if id % 2 == 0 { 1 } else { 2 }
+                } else {
+                    0
+                };
+                let paid = match status {
+                    2 => total,
+                    1 => total.div_euclid(2),
+                    _ => 0,
+                };
+                let paid_on = date + i128::from(self.p.range(5, 28)) * TICKS_PER_DAY;
+                let payments = if paid != 0 {
+                    json!([{"id": id * 10, "amount": pounds(paid), "date": format_date(paid_on), "payment_method": "BACS", "invoice_id": id}])
+                } else {
+                    json!([])
+                };
+                let site = self
+                    .db
+                    .get("Client", client)
+                    .map(|c| int_field(c, "main_site_id"))
+                    .unwrap_or(0);
+                let note = match kind {
+                    "credit" => format!("Credit note against INV-{}", id - 4),
+                    "break-fix" => "Break-fix support".to_string(),
+                    "project" => "Project work".to_string(),
+                    _ => "Ad-hoc charges".to_string(),
+                };
+                let posted = age > 14;
+                let line_values: Vec<Value> = lines.into_iter().map(|l| l.0).collect();
+                self.put(
+                    "Invoice",
+                    merge(
+                        json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted}),
+                        json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0}),
+                    ),
+                );
+                id += 1;
+            }
+        }
+    }
+
+    fn recurring_invoices(&mut self) {
+        let mut id = 701;
+        for &(contract, client, reference, name, _, months, units, unit, start, end, _) in CONTRACTS
+        {
+            if ymd_ticks(end) < self.now {
+                continue;
+            }
+            let net = units * unit;
+            let tax = net * VAT_PERCENT / 100;
+            let mut next = start;
+            while ymd_ticks(next) <= self.now {
+                next = add_months(next, months);
+            }
+            let last = add_months(next, -months);
+            let line_id = self.line_id;
+            self.line_id += 1;
+            let line = json!({"id": line_id, "ihid": id, "item_code": "SVC-CONTRACT", "item_shortdescription": format!("{name} ({reference})"), "item_longdescription": format!("{name}: {units} x {:.2}", unit as f64 / 100.0), "nominal_code": "4200", "tax_code": 1, "qty_order": units as f64, "unit_price": pounds(unit), "unit_cost": 0.0, "net_amount": pounds(net), "tax_amount": pounds(tax), "tax_rate": 20.0, "ticket_id": 0, "contract_id": contract, "recurring_invoice_id": id, "billingperiod": months, "startdate": format_date(ymd_ticks(last)), "enddate": format_date(ymd_ticks(next) - TICKS_PER_DAY), "autorenew": true});
+            let site = self
+                .db
+                .get("Client", client)
+                .map(|c| int_field(c, "main_site_id"))
+                .unwrap_or(0);
+            self.put(
+                "RecurringInvoice",
+                merge(
+                    json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": "", "invoice_date": format_date(ymd_ticks(next)), "schedule_date": format_date(ymd_ticks(next)), "nextcreationdate": format_date(ymd_ticks(next)), "lastcreated": format_date(ymd_ticks(last)), "startdate": format_date(ymd_ticks(start)), "enddate": format_date(ymd_ticks(end)), "period": months, "period_type": 0, "periodname": period_name(months)}),
+                    json!({"is_recurring_invoice": true, "recurring_invoice_id": 0, "total": pounds(net + tax), "tax_total": pounds(tax), "amountpaid": 0.0, "amountdue": pounds(net + tax), "currency": "GBP", "currency_code": 0, "contract_id": contract, "contract_ref": reference, "notes_1": name, "lines": [line], "disabled": false, "requires_approval": false, "take_auto_payment": false, "paymentterms": "30 days", "due_date_int": 30, "posted": false, "paymentstatus": 0}),
+                ),
+            );
+            id += 1;
+        }
+    }
+
+    /// Quotations, sales orders, purchase orders and software licences.
+    fn sales(&mut self) {
+        let opps = self.faults_where(|r| r.get("is_opportunity") == Some(&json!(true)));
+        let quotes: &[QuoteDef] = &[
+            (1, &[("HW-LAPTOP", 20), ("HW-DOCK", 20)], 2),
+            (2, &[("LAB-PROJECT", 8)], 1),
+            (3, &[("SW-ADOBE", 10), ("LAB-REMOTE", 4)], 0),
+            (4, &[("HW-LAPTOP", 6), ("LAB-ONSITE", 6)], 3),
+        ];
+        for (i, &(qid, items, status)) in quotes.iter().enumerate() {
+            let opp = opps.get(i).cloned().unwrap_or(Value::Null);
+            let mut lines = Vec::new();
+            for &(code, halves) in items {
+                lines.push(self.line(qid, code, halves, int_field(&opp, "id")));
+            }
+            let net: i64 = lines.iter().map(|l| l.1).sum();
+            let tax: i64 = lines.iter().map(|l| l.2).sum();
+            let date = self.recent(10, 120);
+            self.put(
+                "Quotation",
+                json!({"id": qid, "title": opp.get("summary").cloned().unwrap_or(json!("Quotation")), "ticket_id": int_field(&opp, "id"), "status": status, "date": format_date(date), "expiry_date": format_date(date + 30 * TICKS_PER_DAY), "revenue": pounds(net), "tax_total": pounds(tax), "total": pounds(net + tax), "client_id": int_field(&opp, "client_id"), "client_name": "", "site_id": int_field(&opp, "site_id"), "site_name": "", "user_id": int_field(&opp, "user_id"), "user_name": "", "agent_id": 10, "assigned_agent_name": "Hannah Birch", "currency": "GBP", "approvalstate": if status == 2 { 1 } else { 0 }, "note": "", "lines": lines.into_iter().map(|l| l.0).collect::<Vec<_>>()}),
+            );
+        }
+        for (i, qid) in [1i64, 2, 4].iter().enumerate() {
+            let q = self
+                .db
+                .get("Quotation", *qid)
+                .cloned()
+                .unwrap_or(Value::Null);
+            let date = self.recent(5, 60);
+            self.put(
+                "SalesOrder",
+                json!({"id": 201 + i as i64, "title": q.get("title").cloned().unwrap_or(json!("")), "summary": q.get("title").cloned().unwrap_or(json!("")), "ticket_id": int_field(&q, "ticket_id"), "client_id": int_field(&q, "client_id"), "client_name": "", "site_id": int_field(&q, "site_id"), "site_name": "", "user_id": int_field(&q, "user_id"), "user_name": "", "date": format_date(date), "revenue": q.get("revenue").cloned().unwrap_or(json!(0.0)), "tax_total": q.get("tax_total").cloned().unwrap_or(json!(0.0)), "total": q.get("total").cloned().unwrap_or(json!(0.0)), "status": 1, "open_status": i != 0, "quotation_id": qid, "currency": "GBP", "lines": q.get("lines").cloned().unwrap_or(json!([]))}),
+            );
+        }
+        let pos: &[(i64, i64, &str, i64)] = &[
+            (1, 3, "HW-LAPTOP", 20),
+            (2, 3, "HW-DOCK", 10),
+            (3, 2, "HW-TONER", 8),
+        ];
+        for &(po, supplier, code, halves) in pos {
+            let (line, net, tax) = self.line(po, code, halves, 0);
+            let date = self.recent(5, 90);
+            let client = [11, 13, 14][(po - 1) as usize];
+            self.put(
+                "PurchaseOrder",
+                json!({"id": po, "title": format!("Stock order {po}"), "po_ref": format!("PO-{:05}", 300 + po), "supplier_id": supplier, "supplier_name": "", "client_id": client, "client_name": "", "site_id": 0, "ticket_id": 0, "date": format_date(date), "datesent": format_date(date), "price": pounds(net), "tax_total": pounds(tax), "total": pounds(net + tax), "status": if po == 3 { 0 } else { 2 }, "goodsin_status": if po == 1 { 2 } else { 0 }, "currency": "GBP", "approval_status": 1, "lines": [line]}),
+            );
+        }
+        let licences: &[(i64, &str, &str, i64, i64, i64)] = &[
+            (
+                1,
+                "Microsoft 365 Business Premium",
+                "Microsoft",
+                11,
+                35,
+                1_760,
+            ),
+            (
+                2,
+                "Microsoft 365 Business Standard",
+                "Microsoft",
+                15,
+                18,
+                1_030,
+            ),
+            (3, "Sophos Intercept X Advanced", "Sophos", 12, 25, 450),
+            (4, "Adobe Acrobat Pro", "Adobe", 14, 6, 1_995),
+            (5, "Veeam Backup for Microsoft 365", "Veeam", 13, 30, 210),
+        ];
+        for &(id, name, vendor, client, count, price) in licences {
+            let used = count - self.p.range(0, 4);
+            let main = self
+                .db
+                .get("Client", client)
+                .map(|c| int_field(c, "main_site_id"))
+                .unwrap_or(0);
+            self.put(
+                "SoftwareLicence",
+                json!({"id": id, "type": 1, "name": name, "count": count, "client_id": client, "client_name": "", "site_id": main, "site_name": "", "purchase_price": pounds(price), "price": pounds(price), "start_date": "2025-01-01T00:00:00", "end_date": "2026-12-31T00:00:00", "manufacturer": vendor, "vendor": vendor, "notes": "", "licences_in_use": used, "licences_available": count - used, "supplier_id": 4, "supplier_name": "", "billing_cycle": "Monthly", "term_duration": "P1Y", "status": "Active", "autorenew": true, "is_active": true, "deleted": false}),
+            );
+        }
+    }
+
+    /// `Agent.ticket_count` and `Client.open_ticket_count`: open, undeleted faults.
+    fn agent_counts(&mut self) {
+        let mut counts: std::collections::HashMap<(&str, i64), i64> =
+            std::collections::HashMap::new();
+        if let Some(t) = self.db.table("Faults") {
+            for r in t.rows.values() {
+                if int_field(r, "status_id") != CLOSED_STATUS
+                    && r.get("deleted") != Some(&json!(true))
+                {
+                    *counts
+                        .entry(("Agent", int_field(r, "agent_id")))
+                        .or_default() += 1;
+                    *counts
+                        .entry(("Client", int_field(r, "client_id")))
+                        .or_default() += 1;
+                }
+            }
+        }
+        for (table, field) in [("Agent", "ticket_count"), ("Client", "open_ticket_count")] {
+            if let Some(t) = self.db.tables.get_mut(table) {
+                for (id, r) in t.rows.iter_mut() {
+                    if let Value::Object(m) = r {
+                        m.insert(
+                            field.into(),
+                            json!(counts.get(&(table, *id)).copied().unwrap_or(0)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// An empty row per plain table in the shape of its first seeded row (see [`Db::templates`]).
+    fn templates(&mut self) {
+        let mut templates = std::collections::HashMap::new();
+        for (name, t) in &self.db.tables {
+            if let Some(Value::Object(first)) = t.rows.values().next() {
+                templates.insert(*name, blank_like(first));
+            }
+        }
+        self.db.templates = templates;
+    }
+}
+
+/// A row with every value emptied the way Halo empties them: "" for text, the sentinel for
+/// dates, 0 for numbers but -1 kept where -1 means "none", false, [] and {}.
+pub(crate) fn blank_like(r: &Row) -> Row {
+    r.iter()
+        .map(|(k, v)| {
+            let blank = match v {
+                _ if ["use", "currency"].contains(&k.as_str()) => v.clone(),
+                Value::String(s) if s.len() >= 19 && clock::parse_ts(s).is_some() => {
+                    json!(SENTINEL)
+                }
+                Value::String(_) => json!(""),
+                Value::Number(n) if n.as_i64() == Some(-1) => json!(-1),
+                Value::Number(n) if n.is_f64() => json!(0.0),
+                Value::Number(_) => json!(0),
+                Value::Bool(_) => json!(false),
+                Value::Array(_) => json!([]),
+                Value::Object(o) => Value::Object(blank_like(o)),
+                Value::Null => Value::Null,
+            };
+            (k.clone(), blank)
+        })
+        .collect()
+}

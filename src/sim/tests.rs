@@ -1,0 +1,1323 @@
+//! The simulator driven over real HTTP (reqwest on 127.0.0.1), as clients will use it.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::resources::RESOURCES;
+use super::{SimConfig, Simulator};
+
+async fn start(config: SimConfig) -> Simulator {
+    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn get_token(c: &reqwest::Client, sim: &Simulator) -> String {
+    let r = c
+        .post(format!("{}/auth/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+            ("scope", "all"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// A logged-in client.
+struct Api {
+    c: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn new(sim: &Simulator) -> Api {
+        let c = http();
+        let token = get_token(&c, sim).await;
+        Api {
+            c,
+            base: sim.base_url(),
+            token,
+        }
+    }
+
+    async fn read(r: reqwest::Response) -> (StatusCode, Value) {
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, v)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        Self::read(
+            self.c
+                .get(format!("{}/api{path}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Self::read(
+            self.c
+                .post(format!("{}/api{path}", self.base))
+                .bearer_auth(&self.token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post_raw(&self, path: &str, body: &str) -> (StatusCode, Value) {
+        let r = self
+            .c
+            .post(format!("{}/api{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        Self::read(r).await
+    }
+
+    async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        Self::read(
+            self.c
+                .delete(format!("{}/api{path}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The items of a list response, enveloped or bare.
+    async fn items(&self, path: &str, key: &str) -> (Vec<Value>, Value) {
+        let (status, v) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {v}");
+        let items = match &v {
+            Value::Array(a) => a.clone(),
+            _ => v[key]
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| panic!("{path}: no {key} in {v}")),
+        };
+        (items, v)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Auth
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn token_endpoint_accepts_good_and_refuses_bad_credentials() {
+    let sim = start(SimConfig::default()).await;
+    let c = http();
+    let url = format!("{}/auth/token", sim.base_url());
+
+    let r = c
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 3600);
+    assert_eq!(v["scope"], "all");
+    assert!(v["access_token"].as_str().unwrap().len() >= 32);
+
+    let r = c
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_client");
+    assert!(v["error_description"].is_string());
+
+    let r = c
+        .post(&url)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+
+    let r = c
+        .post(&url)
+        .form(&[("client_id", "demo-client")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+
+    // Not form-encoded.
+    let r = c
+        .post(&url)
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Case-insensitive path, custom scope echoed.
+    let r = c
+        .post(format!("{}/Auth/Token", sim.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+            ("scope", "read:tickets edit:tickets"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["scope"],
+        "read:tickets edit:tickets"
+    );
+    assert_eq!(sim.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn tenant_is_required_when_configured() {
+    let sim = start(SimConfig {
+        tenant: Some("kestrel".into()),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = http();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "demo-client"),
+        ("client_secret", "demo-secret"),
+    ];
+    for (suffix, want) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("?tenant=other", StatusCode::BAD_REQUEST),
+        ("?tenant=kestrel", StatusCode::OK),
+    ] {
+        let r = c
+            .post(format!("{}/auth/token{suffix}", sim.base_url()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "tenant suffix {suffix:?}");
+        if want == StatusCode::BAD_REQUEST {
+            assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+        }
+    }
+    let v: Value = c
+        .get(format!("{}/api/authinfo", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["tenant_id"], "kestrel");
+    assert_eq!(v["auth_url"], format!("{}/auth", sim.base_url()));
+}
+
+#[tokio::test]
+async fn api_needs_a_live_bearer_token() {
+    let sim = start(SimConfig::default()).await;
+    let c = http();
+    let url = format!("{}/api/Tickets", sim.base_url());
+    assert_eq!(
+        c.get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth("made-up")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // authinfo is public.
+    assert_eq!(
+        c.get(format!("{}/api/AuthInfo", sim.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let token = get_token(&c, &sim).await;
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    sim.revoke_tokens();
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().is_empty());
+    let token = get_token(&c, &sim).await;
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // Expiry.
+    sim.set_token_lifetime(Duration::from_millis(300));
+    let short = get_token(&c, &sim).await;
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&short)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&short)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let log = sim.requests();
+    assert!(
+        log.iter()
+            .any(|r| r.path == "/api/AuthInfo" && r.status == 200)
+    );
+    assert!(
+        log.iter()
+            .filter(|r| r.path == "/api/Tickets" && r.status == 401)
+            .count()
+            >= 3
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn agent_me_is_the_api_agent() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (s, me) = api.get("/Agent/me").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["name"], "Morgan Hale");
+    let (mine, _) = api.items("/Tickets?mine=true&count=500", "tickets").await;
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|t| t["agent_id"] == me["id"]));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Lists
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_resource_lists_in_its_envelope_and_gets_by_id() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    for res in RESOURCES {
+        let path = if res.name == "Actions" {
+            "/Actions?ticket_id=4001".to_string()
+        } else {
+            format!("/{}", res.name)
+        };
+        let (status, v) = api.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let items = match res.envelope {
+            Some(key) => {
+                assert!(v.is_object(), "{path} should be enveloped");
+                assert!(v["record_count"].as_u64().is_some(), "{path} record_count");
+                assert!(
+                    v.get("page_no").is_some() && v.get("page_size").is_some(),
+                    "{path} page fields"
+                );
+                v[key]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{path}: key {key}"))
+            }
+            None => v
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| panic!("{path} should be a bare array")),
+        };
+        assert!(
+            items.len() >= 3 || res.name == "Actions" && !items.is_empty(),
+            "{path}: {} rows",
+            items.len()
+        );
+        if res.by_id {
+            let id = items[0][res.key].as_i64().unwrap();
+            let q = if res.name == "Actions" {
+                "?ticket_id=4001"
+            } else {
+                ""
+            };
+            let (s, one) = api
+                .get(&format!("/{}/{id}{q}", res.name.to_lowercase()))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{} by id {id}", res.name);
+            assert_eq!(one[res.key], json!(id));
+        }
+    }
+}
+
+#[tokio::test]
+async fn paths_are_case_insensitive_and_columns_are_not_data() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (_, a) = api.get("/tickets?count=5").await;
+    let (_, b) = api.get("/TICKETS?COUNT=5").await;
+    assert_eq!(a, b);
+    assert_eq!(a["tickets"].as_array().unwrap().len(), 5);
+    let (_, clients) = api.get("/client").await;
+    assert!(clients["columns"].is_array());
+    assert_eq!(
+        clients["record_count"],
+        json!(clients["clients"].as_array().unwrap().len())
+    );
+}
+
+#[tokio::test]
+async fn pagination_count_and_the_ticket_clamp() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let live = sim
+        .records("Tickets")
+        .iter()
+        .filter(|t| t["deleted"] == false)
+        .count();
+
+    let (items, v) = api.items("/Tickets", "tickets").await;
+    assert_eq!(items.len(), 50, "default ticket list is capped at 50");
+    assert_eq!(v["record_count"], json!(live));
+
+    let (items, v) = api
+        .items("/Tickets?pageinate=true&page_size=10&page_no=2", "tickets")
+        .await;
+    assert_eq!(items.len(), 10);
+    assert_eq!(
+        (v["page_no"].clone(), v["page_size"].clone()),
+        (json!(2), json!(10))
+    );
+    let (first, _) = api
+        .items("/Tickets?pageinate=true&page_size=10&page_no=1", "tickets")
+        .await;
+    assert_ne!(first[0]["id"], items[0]["id"]);
+
+    let (items, v) = api
+        .items("/Tickets?pageinate=true&page_size=500&page_no=1", "tickets")
+        .await;
+    assert_eq!(items.len(), 100, "page_size is clamped to 100");
+    assert_eq!(v["page_size"], 100);
+    let (items, _) = api
+        .items(
+            &format!(
+                "/Tickets?pageinate=true&page_size=100&page_no={}",
+                live / 100 + 2
+            ),
+            "tickets",
+        )
+        .await;
+    assert!(items.is_empty());
+
+    let mut seen = HashSet::new();
+    for page in 1..=(live / 100 + 1) {
+        let (items, _) = api
+            .items(
+                &format!("/Tickets?pageinate=true&page_size=100&page_no={page}"),
+                "tickets",
+            )
+            .await;
+        seen.extend(items.iter().map(|t| t["id"].as_i64().unwrap()));
+    }
+    assert_eq!(seen.len(), live);
+
+    let (items, _) = api.items("/Tickets?count=7", "tickets").await;
+    assert_eq!(items.len(), 7);
+    // Other resources are not clamped and return everything by default.
+    let (users, v) = api.items("/Users?includeinactive=true", "users").await;
+    assert_eq!(v["record_count"], json!(users.len()));
+    let (users, _) = api
+        .items(
+            "/Users?pageinate=true&page_size=200&includeinactive=true",
+            "users",
+        )
+        .await;
+    assert_eq!(users.len(), sim.count("Users"));
+    let (agents, _) = api
+        .items("/Agent?pageinate=true&page_size=3&page_no=2", "")
+        .await;
+    assert_eq!(agents.len(), 3);
+}
+
+#[tokio::test]
+async fn filters_search_and_ordering() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+
+    let (items, _) = api
+        .items("/Tickets?client_id=11&count=500", "tickets")
+        .await;
+    assert!(!items.is_empty() && items.iter().all(|t| t["client_id"] == 11));
+    let (open, _) = api
+        .items("/Tickets?open_only=true&count=500", "tickets")
+        .await;
+    let (closed, _) = api
+        .items("/Tickets?closed_only=true&count=500", "tickets")
+        .await;
+    assert!(open.iter().all(|t| t["status_id"] != 9) && closed.iter().all(|t| t["status_id"] == 9));
+    let (all, _) = api.items("/Tickets?count=500", "tickets").await;
+    assert_eq!(open.len() + closed.len(), all.len());
+    let (some, _) = api.items("/Tickets?status=1,2&count=500", "tickets").await;
+    assert!(
+        !some.is_empty()
+            && some
+                .iter()
+                .all(|t| t["status_id"] == 1 || t["status_id"] == 2)
+    );
+    let (by_type, _) = api
+        .items("/Tickets?requesttype_id=35&count=500", "tickets")
+        .await;
+    assert!(!by_type.is_empty() && by_type.iter().all(|t| t["tickettype_id"] == 35));
+    let (ids, _) = api
+        .items("/Tickets?ticketids=4001,4002,4003", "tickets")
+        .await;
+    assert!(ids.len() <= 3 && !ids.is_empty());
+    let (teams, _) = api.items("/Tickets?team=2&count=500", "tickets").await;
+    assert!(!teams.is_empty() && teams.iter().all(|t| t["team"] == "2nd Line Support"));
+    let (ordered, _) = api
+        .items(
+            "/Tickets?order=dateoccurred&orderdesc=true&count=20",
+            "tickets",
+        )
+        .await;
+    let dates: Vec<&str> = ordered
+        .iter()
+        .map(|t| t["dateoccurred"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]));
+    let (in_march, _) = api
+        .items(
+            "/Tickets?datesearch=dateoccured&startdate=2026-03-01&enddate=2026-03-31&count=500",
+            "tickets",
+        )
+        .await;
+    assert!(
+        !in_march.is_empty()
+            && in_march
+                .iter()
+                .all(|t| t["dateoccurred"].as_str().unwrap().starts_with("2026-03"))
+    );
+    let (laptops, _) = api
+        .items("/Tickets?search_summary=laptop&count=500", "tickets")
+        .await;
+    assert!(laptops.iter().all(|t| {
+        t["summary"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("laptop")
+    }));
+
+    // Doubles compare numerically: Users.site_id is 18.0, the filter says 18.
+    let (users, _) = api.items("/Users?site_id=18", "users").await;
+    assert!(!users.is_empty() && users.iter().all(|u| u["site_id"] == json!(18.0)));
+    let (users, _) = api.items("/Users?search=FAIRWEATHER", "users").await;
+    assert_eq!(users.len(), 2);
+    let (users, _) = api
+        .items(
+            "/Users?search=harbourline.co.uk&includeinactive=true",
+            "users",
+        )
+        .await;
+    assert!(users.len() > 5);
+
+    let (active, _) = api.items("/Client", "clients").await;
+    let (everything, _) = api.items("/Client?includeinactive=true", "clients").await;
+    assert_eq!(active.len() + 1, everything.len());
+    let (only_inactive, _) = api
+        .items(
+            "/Client?includeinactive=true&includeactive=false",
+            "clients",
+        )
+        .await;
+    assert_eq!(only_inactive.len(), 1);
+
+    let (assets, _) = api
+        .items("/Asset?assettype_id=5&includeinactive=true", "assets")
+        .await;
+    assert!(!assets.is_empty() && assets.iter().all(|a| a["assettype_id"] == 5));
+    let serial = assets[0]["key_field"].as_str().unwrap().to_lowercase();
+    let (found, _) = api
+        .items(
+            &format!("/Asset?search={serial}&includeinactive=true"),
+            "assets",
+        )
+        .await;
+    assert_eq!(found[0]["id"], assets[0]["id"]);
+
+    // Actions need a ticket; Halo returns nothing without one.
+    let (none, v) = api.items("/Actions", "actions").await;
+    assert!(none.is_empty());
+    assert_eq!(v["record_count"], 0);
+    let (actions, _) = api.items("/Actions?ticket_id=4001", "actions").await;
+    assert!(actions.iter().all(|a| a["ticket_id"] == 4001));
+
+    // Unknown parameters are ignored.
+    let (a, _) = api.items("/Client?frobnicate=7", "clients").await;
+    assert_eq!(a.len(), active.len());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Writes
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn post_must_be_an_array() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (s, v) = api
+        .post("/Tickets", json!({"summary": "not an array"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["title"], "One or more validation errors occurred.");
+    assert_eq!(v["status"], 400);
+    assert!(v["errors"]["$"].is_array());
+    let (s, v) = api.post_raw("/Tickets", "[{").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["errors"].is_object());
+    let (s, _) = api.post("/Tickets", json!([1])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let r = api
+        .c
+        .post(format!("{}/api/Tickets", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "text/plain")
+        .body(r#"[{"summary":"x"}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (s, _) = api.post_raw("/Tickets", "").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(sim.count("Tickets"), sim.records("Tickets").len());
+}
+
+#[tokio::test]
+async fn create_ticket_returns_201_and_a_single_object() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let before = sim.count("Tickets");
+    let (s, t) = api
+        .post(
+            "/tickets",
+            json!([{"summary": "Monitor flickering", "details": "Since Monday", "user_id": 101}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(t.is_object());
+    let id = t["id"].as_i64().unwrap();
+    assert!(id > 4000);
+    assert_eq!(sim.count("Tickets"), before + 1);
+    assert_eq!(t["user_name"], sim.record("Users", 101).unwrap()["name"]);
+    assert_eq!(
+        t["client_id"],
+        sim.record("Users", 101).unwrap()["client_id"]
+    );
+    assert!(t["client_name"].as_str().unwrap().len() > 3);
+    assert_eq!(t["status_id"], 1);
+    assert_eq!(t["status_name"], "New");
+    assert_eq!(t["tickettype_name"], "Incident");
+    assert_eq!(t["team"], "1st Line Support");
+    assert_eq!(t["reference"], format!("IN-{id:07}"));
+    assert!(t["dateoccurred"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(t["deadlinedate"], "1900-01-01T00:00:00");
+    assert_eq!(t["contract_id"], -1);
+    assert_eq!(t["priority"]["priorityid"], t["priority_id"]);
+    assert_eq!(sim.record("Tickets", id).unwrap(), t);
+
+    // Rule failure: a Halo-style coded string.
+    let (s, v) = api
+        .post("/Tickets", json!([{"details": "no summary"}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v.as_str().unwrap().starts_with("CODE:TK01"), "{v}");
+    let (s, v) = api
+        .post("/Tickets", json!([{"summary": "x", "client_id": 999}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v.as_str().unwrap().starts_with("CODE:"), "{v}");
+
+    // Several elements: an array back; all-or-nothing.
+    let (s, v) = api
+        .post(
+            "/Tickets",
+            json!([{"summary": "one", "client_id": 12}, {"summary": "two", "client_id": 13}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let n = sim.count("Tickets");
+    let (s, _) = api
+        .post(
+            "/Tickets",
+            json!([{"summary": "fine"}, {"details": "no summary"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(sim.count("Tickets"), n);
+
+    // Projects and opportunities are tickets too.
+    let (s, p) = api
+        .post(
+            "/Projects",
+            json!([{"summary": "Rollout", "client_id": 14}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(p["is_project"], true);
+    let (s, _) = api.get(&format!("/Tickets/{}", p["id"])).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api.get(&format!("/Opportunities/{}", p["id"])).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn upsert_updates_only_the_given_fields() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let before = sim.record("Tickets", 4010).unwrap();
+    // String ints are accepted, as Halo does.
+    let (s, after) = api
+        .post(
+            "/Tickets",
+            json!([{"id": 4010, "status_id": "3", "agent_id": "4"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(after["status_id"], 3);
+    assert_eq!(after["status_name"], "Action Required");
+    assert_eq!(after["agent_name"], "Chris Danvers");
+    for k in [
+        "summary",
+        "details",
+        "client_id",
+        "user_id",
+        "dateoccurred",
+        "reference",
+        "customfields",
+    ] {
+        assert_eq!(after[k], before[k], "{k} must not change");
+    }
+    // Nested lookups are ignored (Halo issue #21); *_id works.
+    let (_, t) = api
+        .post("/Tickets", json!([{"id": 4010, "tickettype": {"id": 33}}]))
+        .await;
+    assert_eq!(t["tickettype_id"], before["tickettype_id"]);
+    // Custom fields merge by id.
+    let (_, t) = api
+        .post(
+            "/Tickets",
+            json!([{"id": 4010, "customfields": [{"id": 165, "value": 1}]}]),
+        )
+        .await;
+    let cf = t["customfields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == 165)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (cf["value"].clone(), cf["display"].clone()),
+        (json!(1), json!("Whole Company"))
+    );
+
+    let (s, v) = api
+        .post("/Tickets", json!([{"id": 99999, "summary": "ghost"}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v.as_str().unwrap().starts_with("CODE:DB01"));
+    let (s, v) = api
+        .post("/Tickets", json!([{"id": 4010, "client_id": 11.5}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["errors"]["$[0].client_id"].is_array(), "{v}");
+    let (s, _) = api
+        .post("/Tickets", json!([{"id": 4010, "client_id": "eleven"}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Plain resources: partial update, double-typed ids.
+    let (s, u) = api
+        .post(
+            "/Users",
+            json!([{"id": 101, "site_id": "19", "title": "Director"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        (u["site_id"].clone(), u["site_id_int"].clone()),
+        (json!(19.0), json!(19))
+    );
+    assert_eq!(u["site_name"], sim.record("Site", 19).unwrap()["name"]);
+    assert_eq!(
+        u["emailaddress"],
+        sim.record("Users", 101).unwrap()["emailaddress"]
+    );
+    let (s, c) = api
+        .post(
+            "/Client",
+            json!([{"name": "Newcomer Ltd", "toplevel_id": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(c["toplevel_name"], "Managed Services");
+    assert_eq!(c["inactive"], false);
+    let (s, v) = api.post("/Client", json!([{"website": "x"}])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v.as_str().unwrap().starts_with("CODE:GN01"));
+    let (s, site) = api
+        .post("/Site", json!([{"name": "Annex", "client_id": c["id"]}]))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(site["client_id"].is_f64());
+}
+
+#[tokio::test]
+async fn action_ids_are_per_ticket() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (_, a) = api
+        .post("/Tickets", json!([{"summary": "A", "client_id": 11}]))
+        .await;
+    let (_, b) = api
+        .post("/Tickets", json!([{"summary": "B", "client_id": 12}]))
+        .await;
+    let (ta, tb) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+    let mut got = Vec::new();
+    for t in [ta, ta, tb, ta] {
+        let (s, act) = api
+            .post(
+                "/Actions",
+                json!([{"ticket_id": t, "outcome": "Private Note", "note": "n", "timetaken": 0.5}]),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        got.push((t, act["id"].as_i64().unwrap()));
+        assert_eq!(act["outcome_id"], 1);
+        assert_eq!(act["who"], "Morgan Hale");
+    }
+    assert_eq!(got, vec![(ta, 1), (ta, 2), (tb, 1), (ta, 3)]);
+    assert_eq!(sim.record("Tickets", ta).unwrap()["timetaken"], json!(1.5));
+
+    // Seeded actions are numbered 1..n per ticket too.
+    let (items, _) = api.items("/Actions?ticket_id=4002", "actions").await;
+    let ids: Vec<i64> = items.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>());
+
+    let (s, _) = api.get("/Actions/1").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, one) = api.get(&format!("/Actions/2?ticket_id={ta}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(one["ticket_id"], json!(ta));
+    assert_eq!(sim.action(ta, 2).unwrap(), one);
+
+    // Update needs ticket_id + id.
+    let (s, up) = api
+        .post(
+            "/Actions",
+            json!([{"ticket_id": ta, "id": 2, "note": "edited"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        (up["id"].clone(), up["note"].clone()),
+        (json!(2), json!("edited"))
+    );
+    let (s, _) = api
+        .post("/Actions", json!([{"id": 2, "note": "which ticket?"}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = api
+        .post(
+            "/Actions",
+            json!([{"ticket_id": 999999, "note": "nowhere"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v.as_str().unwrap().starts_with("CODE:AC01"));
+
+    // An action can close the ticket.
+    let (_, _) = api
+        .post(
+            "/Actions",
+            json!([{"ticket_id": tb, "outcome_id": 7, "new_status": 9, "note": "done"}]),
+        )
+        .await;
+    assert_eq!(sim.record("Tickets", tb).unwrap()["status_id"], 9);
+
+    // Delete needs ticket_id; numbers are not reused.
+    let (s, _) = api.delete("/Actions/3").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = api.delete(&format!("/Actions/3?ticket_id={ta}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(sim.action(ta, 3).is_none());
+    let (_, act) = api
+        .post(
+            "/Actions",
+            json!([{"ticket_id": ta, "note": "after delete"}]),
+        )
+        .await;
+    assert_eq!(act["id"], 4);
+}
+
+#[tokio::test]
+async fn tickets_are_soft_deleted_and_recoverable() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (_, t) = api
+        .post(
+            "/Tickets",
+            json!([{"summary": "Delete me", "client_id": 11}]),
+        )
+        .await;
+    let id = t["id"].as_i64().unwrap();
+    let (s, v) = api.delete(&format!("/Tickets/{id}?reason=duplicate")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["id"], json!(id));
+    assert_eq!(sim.record("Tickets", id).unwrap()["deleted"], true);
+    assert!(
+        sim.records("Audit")
+            .iter()
+            .any(|a| a["ticket_id"] == json!(id) && a["to"] == "duplicate")
+    );
+
+    let (live, _) = api
+        .items(&format!("/Tickets?ticketids={id}"), "tickets")
+        .await;
+    assert!(live.is_empty());
+    let (deleted, _) = api
+        .items("/Tickets?deleted=true&count=500", "tickets")
+        .await;
+    assert!(deleted.iter().any(|t| t["id"] == json!(id)));
+    assert!(deleted.iter().all(|t| t["deleted"] == true));
+    assert!(deleted.len() >= 5, "seed has soft-deleted tickets too");
+
+    let (s, _) = api
+        .post(
+            "/Tickets",
+            json!([{"id": id, "summary": "edit while deleted"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, back) = api
+        .post(
+            "/Tickets",
+            json!([{"id": id, "_recover": true, "_validate_updates": true}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(back["deleted"], false);
+    assert!(back.get("_recover").is_none());
+    let (live, _) = api
+        .items(&format!("/Tickets?ticketids={id}"), "tickets")
+        .await;
+    assert_eq!(live.len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_ids_verbs_and_routes() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (s, v) = api.get("/Tickets/999999").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(v["message"].is_string());
+    let (s, _) = api.delete("/Client/999").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.delete("/Timesheet/1").await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    let (s, _) = api.get("/ToDo/1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.get("/Contacts").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.get("/Asset/NextTag").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, v) = api.delete("/Tags/5").await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"id": 5})));
+    let (s, _) = api.get("/Tags/5").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, p) = api.get("/Priority/2").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(p["id"].is_string());
+    let (s, d) = api.get("/Tickets/4001?includedetails=true").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(d["action_count"].as_u64().unwrap() >= 1);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Seed
+// ------------------------------------------------------------------------------------------------
+
+const SEEDED: &[&str] = &[
+    "Tickets",
+    "Projects",
+    "Actions",
+    "Client",
+    "Users",
+    "Asset",
+    "Invoice",
+    "RecurringInvoice",
+    "ClientContract",
+    "Agent",
+    "Workflow",
+    "Timesheet",
+];
+
+#[tokio::test]
+async fn same_seed_same_data() {
+    let a = start(SimConfig::default()).await;
+    let b = start(SimConfig::default()).await;
+    let c = start(SimConfig {
+        seed: 99,
+        ..SimConfig::default()
+    })
+    .await;
+    for r in SEEDED {
+        assert_eq!(
+            a.records(r),
+            b.records(r),
+            "{r} differs between equal seeds"
+        );
+    }
+    assert_ne!(a.records("Tickets"), c.records("Tickets"));
+    // Over HTTP too.
+    let (api_a, api_b) = (Api::new(&a).await, Api::new(&b).await);
+    assert_eq!(
+        api_a.get("/Tickets?count=500").await,
+        api_b.get("/Tickets?count=500").await
+    );
+}
+
+#[tokio::test]
+async fn seed_has_the_promised_volume_and_mess() {
+    let sim = start(SimConfig::default()).await;
+    let n = |r: &str| sim.count(r);
+    assert!(
+        n("Client") >= 6
+            && sim
+                .records("Client")
+                .iter()
+                .filter(|c| c["inactive"] == true)
+                .count()
+                == 1
+    );
+    assert!(n("TopLevel") >= 2);
+    assert!(n("Site") >= 14);
+    assert!(n("Users") >= 45);
+    assert!(n("Asset") >= 70);
+    assert!(n("Agent") >= 8);
+    assert!(n("Team") >= 4);
+    assert!(n("Priority") >= 4);
+    assert!(n("TicketType") >= 6);
+    assert!(n("Tickets") >= 220, "{} tickets", n("Tickets"));
+    assert!(n("Invoice") >= 30);
+    assert!(n("RecurringInvoice") >= 8);
+    assert!(n("ClientContract") >= 8);
+    for r in RESOURCES {
+        assert!(n(r.name) >= 3, "{} has {}", r.name, n(r.name));
+    }
+    let statuses: HashMap<i64, String> = sim
+        .records("Status")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_i64().unwrap(),
+                s["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (id, name) in [
+        (1, "New"),
+        (2, "In Progress"),
+        (3, "Action Required"),
+        (9, "Closed"),
+    ] {
+        assert_eq!(statuses.get(&id).map(String::as_str), Some(name));
+    }
+    let agent_teams: HashSet<i64> = sim
+        .records("Agent")
+        .iter()
+        .map(|a| a["team_id"].as_i64().unwrap())
+        .collect();
+    assert!(agent_teams.len() >= 4);
+
+    // Tickets: wide, spread, some closed, a few soft-deleted, 1–6 actions each.
+    let tickets = sim.records("Tickets");
+    assert!(tickets.iter().all(|t| t.as_object().unwrap().len() >= 60));
+    assert!(tickets.iter().filter(|t| t["status_id"] == 9).count() > 100);
+    assert!(tickets.iter().filter(|t| t["deleted"] == true).count() >= 3);
+    for k in ["client_id", "agent_id", "team_id", "status_id"] {
+        let distinct: HashSet<String> = tickets.iter().map(|t| t[k].to_string()).collect();
+        assert!(distinct.len() >= 3, "{k} not spread");
+    }
+    for t in tickets.iter().take(40) {
+        let id = t["id"].as_i64().unwrap();
+        let count = sim
+            .records("Actions")
+            .iter()
+            .filter(|a| a["ticket_id"] == json!(id))
+            .count();
+        assert!((1..=6).contains(&count), "ticket {id} has {count} actions");
+    }
+    let t = &tickets[0];
+    assert!(t["contract_id"].is_i64());
+    assert!(t["dateoccurred"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(t["dateoccurred"].as_str().unwrap().len(), 28);
+    assert!(
+        t["customfields"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("CF")
+    );
+    assert!(t["user"]["site_id"].is_f64());
+    assert!(t["team"].is_string() && t["team_id"].is_i64());
+    assert!(
+        tickets
+            .iter()
+            .any(|t| t["category_1"].as_str().unwrap().contains('>'))
+    );
+    assert!(
+        sim.records("Actions")
+            .iter()
+            .any(|a| a["timetaken"].as_f64().unwrap() > 0.0)
+    );
+
+    // Quirky shapes.
+    assert!(
+        sim.records("Users")
+            .iter()
+            .all(|u| u["site_id"].is_f64() && u["site_id_int"].is_i64())
+    );
+    assert!(sim.records("Site").iter().all(|s| s["client_id"].is_f64()));
+    assert!(
+        sim.records("Priority")
+            .iter()
+            .all(|p| p["id"].is_string() && p["priorityid"].is_i64())
+    );
+    assert!(
+        sim.records("Workflow")
+            .iter()
+            .all(|w| w["steps"].as_array().unwrap().len() >= 3)
+    );
+
+    // Near-duplicate users.
+    let users = sim.records("Users");
+    let mut by_email: HashMap<String, Vec<&Value>> = HashMap::new();
+    for u in &users {
+        by_email
+            .entry(u["emailaddress"].as_str().unwrap().to_lowercase())
+            .or_default()
+            .push(u);
+    }
+    assert!(
+        by_email
+            .values()
+            .any(|v| v.len() == 2 && v[0]["emailaddress"] != v[1]["emailaddress"]),
+        "same email, different case"
+    );
+    assert!(
+        by_email
+            .values()
+            .any(|v| v.len() == 2 && v.iter().any(|u| u["inactive"] == true)),
+        "inactive duplicate"
+    );
+    let names: Vec<&str> = users.iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert!(
+        users.iter().any(|u| u["name"] == "Sam Okafor"
+            && names.iter().filter(|n| **n == "Sam Okafor").count() == 2)
+    );
+    let mut logins: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for u in &users {
+        logins
+            .entry(u["login"].as_str().unwrap())
+            .or_default()
+            .insert(u["emailaddress"].as_str().unwrap());
+    }
+    assert!(
+        logins.values().any(|e| e.len() == 2),
+        "same login, different emails"
+    );
+
+    // Assets: duplicate serials (case/spacing) and duplicate hostnames with different serials.
+    let assets = sim.records("Asset");
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    let mut serials: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut hosts: HashMap<String, HashSet<String>> = HashMap::new();
+    for a in &assets {
+        let serial = a["key_field"].as_str().unwrap();
+        serials
+            .entry(norm(serial))
+            .or_default()
+            .insert(serial.to_string());
+        let host = a["key_field2"].as_str().unwrap();
+        if !host.is_empty() {
+            hosts
+                .entry(host.to_string())
+                .or_default()
+                .insert(norm(serial));
+        }
+    }
+    assert!(serials.values().filter(|v| v.len() >= 2).count() >= 3);
+    assert!(hosts.values().filter(|v| v.len() >= 2).count() >= 3);
+    assert!(
+        assets
+            .iter()
+            .filter(|a| a["inactive"] == true && a["status_name"] == "Retired")
+            .count()
+            >= 5
+    );
+}
+
+fn pence(v: &Value) -> i64 {
+    (v.as_f64().unwrap() * 100.0).round() as i64
+}
+
+#[tokio::test]
+async fn seeded_money_adds_up() {
+    let sim = start(SimConfig::default()).await;
+    let invoices = sim.records("Invoice");
+    let mut credits = 0;
+    for inv in &invoices {
+        let lines = inv["lines"].as_array().unwrap();
+        let net: i64 = lines.iter().map(|l| pence(&l["net_amount"])).sum();
+        let tax: i64 = lines.iter().map(|l| pence(&l["tax_amount"])).sum();
+        for l in lines {
+            assert_eq!(
+                pence(&l["net_amount"]),
+                (l["qty_order"].as_f64().unwrap() * l["unit_price"].as_f64().unwrap() * 100.0)
+                    .round() as i64
+            );
+            assert_eq!(pence(&l["tax_amount"]) * 5, pence(&l["net_amount"]));
+        }
+        assert_eq!(pence(&inv["tax_total"]), tax);
+        assert_eq!(pence(&inv["total"]), net + tax);
+        assert_eq!(
+            pence(&inv["amountdue"]),
+            pence(&inv["total"]) - pence(&inv["amountpaid"])
+        );
+        assert_eq!(inv["currency"], "GBP");
+        if pence(&inv["total"]) < 0 {
+            credits += 1;
+        }
+    }
+    assert!(credits >= 3);
+    let recurring = sim.records("RecurringInvoice");
+    let periods: HashSet<String> = recurring
+        .iter()
+        .map(|r| r["periodname"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ["Monthly", "Quarterly", "Annually"]
+            .iter()
+            .all(|p| periods.contains(*p))
+    );
+    for r in &recurring {
+        let contract = sim
+            .record("ClientContract", r["contract_id"].as_i64().unwrap())
+            .unwrap();
+        let net: i64 = r["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| pence(&l["net_amount"]))
+            .sum();
+        assert_eq!(net, pence(&contract["periodchargeamount"]));
+        assert_eq!(pence(&r["total"]), net * 6 / 5);
+        assert_eq!(r["period"], contract["billingperiod"]);
+    }
+    assert!(
+        sim.records("ClientContract")
+            .iter()
+            .any(|c| c["active"] == false)
+    );
+}
