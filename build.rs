@@ -23,9 +23,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          pub static DOMAIN_FILES: &[(&str, &str)] = &[\n",
     );
     for (stem, path) in &files {
-        out.push_str(&format!("    ({stem:?}, include_str!({:?})),\n", path.display().to_string()));
+        out.push_str(&format!(
+            "    ({stem:?}, include_str!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     out.push_str("];\n");
-    fs::write(PathBuf::from(env::var("OUT_DIR")?).join("domain_files.rs"), out)?;
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR")?).join("domain_files.rs"),
+        out,
+    )?;
     Ok(())
 }

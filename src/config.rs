@@ -44,7 +44,10 @@ fn pick(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(String, &'static str)> {
     if let Some(v) = flag.filter(|v| !v.trim().is_empty()) {
-        return Some((v.trim().to_owned(), names.first().copied().unwrap_or("flag")));
+        return Some((
+            v.trim().to_owned(),
+            names.first().copied().unwrap_or("flag"),
+        ));
     }
     names.iter().find_map(|name| {
         env(name)
@@ -215,10 +218,16 @@ mod tests {
             &env_of(&[("HALOPSA_BASE_URL", "ftp://acme.halopsa.com")]),
         )
         .unwrap_err();
-        assert!(e.0.starts_with("HALOPSA_BASE_URL must start with https://"), "{e}");
+        assert!(
+            e.0.starts_with("HALOPSA_BASE_URL must start with https://"),
+            "{e}"
+        );
         let e = halo_config(
             Sources::default(),
-            &env_of(&[("HALO_BASE_URL", "https://a.halopsa.com"), ("HALO_CLIENT_ID", "x")]),
+            &env_of(&[
+                ("HALO_BASE_URL", "https://a.halopsa.com"),
+                ("HALO_CLIENT_ID", "x"),
+            ]),
         )
         .unwrap_err();
         assert!(e.0.starts_with("HALO_CLIENT_SECRET is not set"), "{e}");

@@ -128,7 +128,10 @@ fn config_exit(message: &str) -> ExitCode {
 }
 
 fn init_logging(flag: Option<&str>) -> Result<(), String> {
-    let filter = match (env("RUST_LOG").filter(|v| !v.is_empty()), flag.map(str::to_owned).or_else(|| env("LOG_LEVEL"))) {
+    let filter = match (
+        env("RUST_LOG").filter(|v| !v.is_empty()),
+        flag.map(str::to_owned).or_else(|| env("LOG_LEVEL")),
+    ) {
         (Some(rust_log), _) => tracing_subscriber::EnvFilter::try_new(rust_log)
             .map_err(|e| format!("RUST_LOG is not a valid filter: {e}"))?,
         (None, level) => {

@@ -16,8 +16,8 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-        ServerConfig, Tool, ToolAnnotations,
+        ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+        Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
@@ -230,7 +230,9 @@ impl HaloMcp {
                 }
                 ok(json!({"left": d, "next": "Back at the menu: halo_navigate opens a domain."}))
             }
-            None => ok(json!({"left": null, "next": "Already at the menu: halo_navigate opens a domain."})),
+            None => ok(
+                json!({"left": null, "next": "Already at the menu: halo_navigate opens a domain."}),
+            ),
         }
     }
 

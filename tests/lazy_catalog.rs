@@ -35,6 +35,12 @@ fn domains_are_parsed_lazily_and_once() {
     let _ = tools::all();
     let _ = tools::all();
     for e in cat.entries() {
-        assert_eq!(e.parse_count(), 1, "{} parsed {} times", e.name, e.parse_count());
+        assert_eq!(
+            e.parse_count(),
+            1,
+            "{} parsed {} times",
+            e.name,
+            e.parse_count()
+        );
     }
 }

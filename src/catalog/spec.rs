@@ -25,7 +25,13 @@ pub enum Verb {
 }
 
 impl Verb {
-    pub const ALL: [Verb; 5] = [Verb::List, Verb::Get, Verb::Create, Verb::Update, Verb::Delete];
+    pub const ALL: [Verb; 5] = [
+        Verb::List,
+        Verb::Get,
+        Verb::Create,
+        Verb::Update,
+        Verb::Delete,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -103,7 +109,10 @@ impl Param {
     /// Parses `"type"`, `"type!"`, `"type: description"` or `"type!: description"`.
     pub fn parse(name: &str, spec: &str) -> Result<Param, String> {
         let (ty_part, description) = match spec.split_once(':') {
-            Some((t, d)) => (t.trim(), Some(d.trim().to_owned()).filter(|d| !d.is_empty())),
+            Some((t, d)) => (
+                t.trim(),
+                Some(d.trim().to_owned()).filter(|d| !d.is_empty()),
+            ),
             None => (spec.trim(), None),
         };
         let (ty_part, required) = match ty_part.strip_suffix('!') {
@@ -379,7 +388,11 @@ fn convert_resource(r: raw::Resource) -> Result<Resource, String> {
         id_type,
         scope: r.scope,
         reference: r.reference,
-        more_fields: r.more_fields.split_whitespace().map(str::to_owned).collect(),
+        more_fields: r
+            .more_fields
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         note: r.note,
         filters: params(r.filters)?,
         get_params: params(r.get_params)?,

@@ -86,7 +86,10 @@ impl TokenCache {
                 *slot = Some(token);
                 self.fetched.fetch_add(1, Ordering::Relaxed);
                 *self.last_error.lock() = None;
-                tracing::debug!(lifetime_s = lifetime.as_secs(), "fetched a Halo access token");
+                tracing::debug!(
+                    lifetime_s = lifetime.as_secs(),
+                    "fetched a Halo access token"
+                );
                 Ok((value, generation))
             }
             Err(e) => {
@@ -238,7 +241,10 @@ mod tests {
             refresh_margin(Duration::from_secs(3600)),
             Duration::from_secs(60)
         );
-        assert_eq!(refresh_margin(Duration::from_secs(4)), Duration::from_secs(2));
+        assert_eq!(
+            refresh_margin(Duration::from_secs(4)),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

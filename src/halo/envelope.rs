@@ -105,7 +105,12 @@ mod tests {
 
     #[test]
     fn empty_and_odd_shapes() {
-        assert!(parse_list(json!({"record_count": 0}), Some("x")).unwrap().records.is_empty());
+        assert!(
+            parse_list(json!({"record_count": 0}), Some("x"))
+                .unwrap()
+                .records
+                .is_empty()
+        );
         assert!(parse_list(json!({}), None).unwrap().records.is_empty());
         assert!(parse_list(Value::Null, None).unwrap().records.is_empty());
         assert!(parse_list(json!({"id": 1, "name": "x"}), None).is_err());

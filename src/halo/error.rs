@@ -200,7 +200,13 @@ fn from_json(json: &Value) -> Option<String> {
                     None => code.to_owned(),
                 });
             }
-            for key in ["errorMessage", "Message", "message", "error_description", "detail"] {
+            for key in [
+                "errorMessage",
+                "Message",
+                "message",
+                "error_description",
+                "detail",
+            ] {
                 if let Some(s) = map.get(key).and_then(Value::as_str) {
                     return Some(s.to_owned());
                 }

@@ -226,9 +226,9 @@ pub fn suggest<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Vec<
 }
 
 /// Rejects arguments not in `valid`, naming the nearest valid ones.
-pub fn reject_unknown<'a>(
+pub fn reject_unknown(
     args: &Map<String, Value>,
-    valid: &[&'a str],
+    valid: &[&str],
     tool: &str,
 ) -> Result<(), ToolError> {
     for key in args.keys() {
@@ -277,7 +277,10 @@ mod tests {
 
     #[test]
     fn ids_accept_lists_single_values_and_comma_strings() {
-        assert_eq!(check(&p("ids"), &json!([1, "2", 3.0])).unwrap(), json!([1, 2, 3]));
+        assert_eq!(
+            check(&p("ids"), &json!([1, "2", 3.0])).unwrap(),
+            json!([1, 2, 3])
+        );
         assert_eq!(check(&p("ids"), &json!(7)).unwrap(), json!([7]));
         assert_eq!(check(&p("ids"), &json!("4, 5")).unwrap(), json!([4, 5]));
         assert_eq!(to_query(&json!([4, 5])), "4,5");
@@ -306,7 +309,13 @@ mod tests {
         ] {
             assert!(is_date(ok), "{ok}");
         }
-        for bad in ["2024-6-20", "20-06-2024", "2024-13-01", "2024-06-20Tnoon", "yesterday"] {
+        for bad in [
+            "2024-6-20",
+            "20-06-2024",
+            "2024-13-01",
+            "2024-06-20Tnoon",
+            "yesterday",
+        ] {
             assert!(!is_date(bad), "{bad}");
         }
     }
@@ -326,9 +335,14 @@ mod tests {
         let e = reject_unknown(&args, &["client_id", "site_id"], "halo_x_list")
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "`halo_x_list` has no argument `clientid`; did you mean `client_id`?");
+        assert_eq!(
+            e,
+            "`halo_x_list` has no argument `clientid`; did you mean `client_id`?"
+        );
         let args = json!({"zzz": 3}).as_object().unwrap().clone();
-        let e = reject_unknown(&args, &["client_id"], "t").unwrap_err().to_string();
+        let e = reject_unknown(&args, &["client_id"], "t")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("valid arguments: client_id"));
     }
 }

@@ -137,7 +137,11 @@ fn collapse(map: &Map<String, Value>) -> Option<Value> {
     let id = map.get("id")?;
     let name = ["name", "text", "value", "summary", "display"]
         .iter()
-        .find_map(|k| map.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))?;
+        .find_map(|k| {
+            map.get(*k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })?;
     let mut out = Map::new();
     out.insert(
         "id".into(),
@@ -158,9 +162,11 @@ fn custom_fields(v: &Value) -> Option<Value> {
         let Some(obj) = item.as_object() else {
             continue;
         };
-        let key = ["label", "name"]
-            .iter()
-            .find_map(|k| obj.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
+        let key = ["label", "name"].iter().find_map(|k| {
+            obj.get(*k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        });
         let value = ["display", "value"]
             .iter()
             .find_map(|k| obj.get(*k).and_then(|v| clean(v, 1)));
@@ -216,8 +222,16 @@ mod tests {
                 "customfields": {"Email to": "a@b.c"}
             })
         );
-        let picked = shape(&raw, &["site_id".into(), "nope".into()], "summary", Detail::Compact);
-        assert_eq!(picked, json!({"id": 9499, "summary": "Printer jammed", "site_id": 18}));
+        let picked = shape(
+            &raw,
+            &["site_id".into(), "nope".into()],
+            "summary",
+            Detail::Compact,
+        );
+        assert_eq!(
+            picked,
+            json!({"id": 9499, "summary": "Printer jammed", "site_id": 18})
+        );
         assert_eq!(shape(&raw, &[], "summary", Detail::Full), raw);
     }
 

@@ -35,7 +35,11 @@ impl Composite {
     pub fn tool(&self) -> Tool {
         Tool::new(self.name, self.description, Arc::new((self.schema)()))
             .with_title(self.title)
-            .with_annotations(annotations(self.read_only, self.destructive, self.idempotent))
+            .with_annotations(annotations(
+                self.read_only,
+                self.destructive,
+                self.idempotent,
+            ))
     }
 }
 

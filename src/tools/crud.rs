@@ -63,7 +63,10 @@ fn param(name: &str, spec: &str) -> Result<Param, ToolError> {
     Param::parse(name, spec).map_err(ToolError::new)
 }
 
-fn shaping(args: &Map<String, Value>, default: &[String]) -> Result<(Vec<String>, Detail), ToolError> {
+fn shaping(
+    args: &Map<String, Value>,
+    default: &[String],
+) -> Result<(Vec<String>, Detail), ToolError> {
     let detail = match args.get("detail") {
         None => Detail::Compact,
         Some(v) => match check(&param("detail", "enum(compact|full)")?, v)?.as_str() {
@@ -75,7 +78,11 @@ fn shaping(args: &Map<String, Value>, default: &[String]) -> Result<(Vec<String>
         None => default.to_vec(),
         Some(v) => check(&param("fields", "strings")?, v)?
             .as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     Ok((keep, detail))
@@ -101,17 +108,20 @@ fn record_id(r: &Resource, args: &Map<String, Value>) -> Result<String, ToolErro
             ))),
         },
         IdType::String => match v {
-            Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => {
-                Ok(s.trim().to_owned())
-            }
+            Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => Ok(s.trim().to_owned()),
             Value::Number(n) => Ok(n.to_string()),
-            _ => Err(ToolError::new(format!("`id` must be a string id (got {v})"))),
+            _ => Err(ToolError::new(format!(
+                "`id` must be a string id (got {v})"
+            ))),
         },
     }
 }
 
 /// The parent id of scoped resources (`ticket_id` for actions), as a query pair.
-fn scope_value(r: &Resource, args: &Map<String, Value>) -> Result<Option<(String, i64)>, ToolError> {
+fn scope_value(
+    r: &Resource,
+    args: &Map<String, Value>,
+) -> Result<Option<(String, i64)>, ToolError> {
     let Some(p) = scope_param(r) else {
         return Ok(None);
     };
@@ -141,12 +151,7 @@ fn not_found(r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError
     ))
 }
 
-fn map_not_found(
-    e: HaloError,
-    r: &Resource,
-    id: &str,
-    scope: &Option<(String, i64)>,
-) -> ToolError {
+fn map_not_found(e: HaloError, r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
     match e {
         HaloError::NotFound { .. } => not_found(r, id, scope),
         other => other.into(),
@@ -266,23 +271,18 @@ async fn list(
         query.push(("pageinate".into(), "true".into()));
         query.push(("page_size".into(), page_size.to_string()));
         query.push(("page_no".into(), page_no.to_string()));
-        let page = halo
-            .list(&r.path, r.envelope.as_deref(), &query)
-            .await?;
+        let page = halo.list(&r.path, r.envelope.as_deref(), &query).await?;
         let mut rows = page.records;
         rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
         let total = page.record_count.or_else(|| {
             // Without a count, a short page is the last one.
-            (i64::try_from(rows.len()).unwrap_or(i64::MAX) < page_size).then(|| {
-                u64::try_from((page_no - 1) * page_size).unwrap_or(0) + rows.len() as u64
-            })
+            (i64::try_from(rows.len()).unwrap_or(i64::MAX) < page_size)
+                .then(|| u64::try_from((page_no - 1) * page_size).unwrap_or(0) + rows.len() as u64)
         });
         (rows, total)
     } else {
         // Halo returns these lists whole; the server pages them so answers stay small.
-        let page = halo
-            .list(&r.path, r.envelope.as_deref(), &query)
-            .await?;
+        let page = halo.list(&r.path, r.envelope.as_deref(), &query).await?;
         let mut rows = page.records;
         if let Some(s) = &search {
             let needle = s.to_lowercase();
@@ -521,7 +521,7 @@ async fn update(
         body.insert(name.clone(), Value::from(*v));
     }
     let saved = halo.post(&r.path, &Value::Object(body)).await?;
-    let saved_id = saved.get("id").map(|v| args::to_query(v));
+    let saved_id = saved.get("id").map(args::to_query);
     if let Some(saved_id) = &saved_id
         && saved_id.trim_end_matches(".0") != id
     {

@@ -23,7 +23,11 @@ pub fn article(noun: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| "aeiouAEIOU".contains(c));
-    if vowel { format!("an {noun}") } else { format!("a {noun}") }
+    if vowel {
+        format!("an {noun}")
+    } else {
+        format!("a {noun}")
+    }
 }
 
 /// JSON Schema for one parameter.
@@ -178,7 +182,10 @@ pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
             }
             (
                 format!("Update {}", article(one)),
-                format!("Update {}; only given fields change.{scope_note}", article(one)),
+                format!(
+                    "Update {}; only given fields change.{scope_note}",
+                    article(one)
+                ),
                 annotations(false, true, true),
             )
         }

@@ -108,8 +108,13 @@ impl ToolDef {
 type Slot = OnceCell<Result<Vec<ToolDef>, CatalogError>>;
 
 /// One slot per catalogue entry, in catalogue order.
-static TOOLSETS: Lazy<Vec<Slot>> =
-    Lazy::new(|| catalog::catalog().entries().iter().map(|_| OnceCell::new()).collect());
+static TOOLSETS: Lazy<Vec<Slot>> = Lazy::new(|| {
+    catalog::catalog()
+        .entries()
+        .iter()
+        .map(|_| OnceCell::new())
+        .collect()
+});
 
 /// The tools of a domain, built on first use: CRUD tools in resource order (list, get, create,
 /// update, delete, then extra operations), then the domain's composite tools.
@@ -127,10 +132,12 @@ pub fn toolset(domain: &str) -> Result<&'static [ToolDef], CatalogError> {
             },
         })?;
     let entry = &cat.entries()[index];
-    let slot = TOOLSETS.get(index).ok_or_else(|| CatalogError::UnknownDomain {
-        name: domain.to_owned(),
-        valid: String::new(),
-    })?;
+    let slot = TOOLSETS
+        .get(index)
+        .ok_or_else(|| CatalogError::UnknownDomain {
+            name: domain.to_owned(),
+            valid: String::new(),
+        })?;
     slot.get_or_init(|| {
         let d = entry.domain()?;
         let mut tools = Vec::new();
@@ -152,7 +159,10 @@ pub fn toolset(domain: &str) -> Result<&'static [ToolDef], CatalogError> {
                 });
             }
         }
-        for c in composite::COMPOSITES.iter().filter(|c| c.domain == entry.name) {
+        for c in composite::COMPOSITES
+            .iter()
+            .filter(|c| c.domain == entry.name)
+        {
             tools.push(ToolDef {
                 tool: c.tool(),
                 kind: ToolKind::Composite(c),
@@ -209,7 +219,9 @@ pub fn domain_table(markdown: bool) -> String {
     let cat = catalog::catalog();
     let mut out = String::new();
     if markdown {
-        out.push_str("| Area | Domain | What it holds | Tools | Bytes |\n|---|---|---|---:|---:|\n");
+        out.push_str(
+            "| Area | Domain | What it holds | Tools | Bytes |\n|---|---|---|---:|---:|\n",
+        );
     }
     for (area, entries) in cat.by_area() {
         for e in entries {

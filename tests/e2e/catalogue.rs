@@ -30,7 +30,11 @@ async fn every_domain_navigates_and_every_list_answers() {
                 def.name(),
                 entry.name
             );
-            let ToolKind::Crud { resource, verb: Verb::List } = &def.kind else {
+            let ToolKind::Crud {
+                resource,
+                verb: Verb::List,
+            } = &def.kind
+            else {
                 continue;
             };
             // Required filters get a real value from the seed.
@@ -48,7 +52,11 @@ async fn every_domain_navigates_and_every_list_answers() {
             );
             assert!(out["record_count"].as_u64().unwrap() >= rows.len() as u64);
             for row in rows {
-                assert!(row.get("id").is_some(), "{} row without id: {row}", def.name());
+                assert!(
+                    row.get("id").is_some(),
+                    "{} row without id: {row}",
+                    def.name()
+                );
             }
             checked += 1;
         }
@@ -56,7 +64,14 @@ async fn every_domain_navigates_and_every_list_answers() {
     let resources: usize = catalog::catalog()
         .entries()
         .iter()
-        .map(|e| e.domain().unwrap().resources.iter().filter(|r| r.has(Verb::List)).count())
+        .map(|e| {
+            e.domain()
+                .unwrap()
+                .resources
+                .iter()
+                .filter(|r| r.has(Verb::List))
+                .count()
+        })
         .sum();
     assert_eq!(checked, resources);
     assert!(checked >= 55, "only {checked} list tools");

@@ -21,7 +21,7 @@ use rmcp::{
     model::{CallToolRequestParams, CallToolResult, Tool},
     service::{NotificationContext, RunningService},
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A client that counts `notifications/tools/list_changed`.
 #[derive(Clone, Default)]
@@ -39,7 +39,6 @@ impl ClientHandler for TestClient {
 
 pub struct Harness {
     pub sim: Simulator,
-    pub halo: HaloClient,
     pub client: RunningService<RoleClient, TestClient>,
     pub handler: TestClient,
 }
@@ -70,7 +69,7 @@ impl Harness {
     }
 
     pub async fn connect(sim: Simulator, halo: HaloClient) -> Harness {
-        let server = HaloMcp::new(Shared::new(halo.clone()));
+        let server = HaloMcp::new(Shared::new(halo));
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {
@@ -78,10 +77,13 @@ impl Harness {
             }
         });
         let handler = TestClient::default();
-        let client = handler.clone().serve(client_io).await.expect("client connects");
+        let client = handler
+            .clone()
+            .serve(client_io)
+            .await
+            .expect("client connects");
         Harness {
             sim,
-            halo,
             client,
             handler,
         }
@@ -92,7 +94,11 @@ impl Harness {
     }
 
     pub async fn tool_names(&self) -> Vec<String> {
-        self.tools().await.into_iter().map(|t| t.name.to_string()).collect()
+        self.tools()
+            .await
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
     }
 
     pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
@@ -133,7 +139,8 @@ impl Harness {
     }
 
     pub async fn navigate(&self, domain: &str) -> Value {
-        self.ok("halo_navigate", serde_json::json!({ "domain": domain })).await
+        self.ok("halo_navigate", serde_json::json!({ "domain": domain }))
+            .await
     }
 
     pub fn list_changed(&self) -> usize {
@@ -149,7 +156,10 @@ impl Harness {
                 break;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("expected {n} tools/list_changed notifications, got {}", self.list_changed());
+                panic!(
+                    "expected {n} tools/list_changed notifications, got {}",
+                    self.list_changed()
+                );
             }
         }
     }
@@ -170,11 +180,4 @@ pub fn text(r: &CallToolResult) -> String {
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-pub fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        other => panic!("not an object: {other}"),
-    }
 }

@@ -12,13 +12,20 @@ fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("binary runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn assert_one_line(stderr: &str, expected: &str) {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one line, got {stderr:?}");
-    assert!(lines[0].contains(expected), "{:?} lacks {expected:?}", lines[0]);
+    assert!(
+        lines[0].contains(expected),
+        "{:?} lacks {expected:?}",
+        lines[0]
+    );
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
 }
 
@@ -57,7 +64,10 @@ fn missing_and_bad_values_exit_2() {
     assert_one_line(&err, "HALO_TIMEOUT must be a number");
     assert!(!err.contains("very-secret-value"));
 
-    let (code, err) = run(&[("LOG_LEVEL", "loud"), ("HALO_BASE_URL", "https://a.halopsa.com")]);
+    let (code, err) = run(&[
+        ("LOG_LEVEL", "loud"),
+        ("HALO_BASE_URL", "https://a.halopsa.com"),
+    ]);
     assert_eq!(code, Some(2));
     assert_one_line(&err, "LOG_LEVEL must be");
 }

@@ -31,7 +31,10 @@ fn names_annotations_and_descriptions() {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
             "bad name {name}"
         );
-        assert!(name.len() <= 48, "{name} is long for clients that prefix server names");
+        assert!(
+            name.len() <= 48,
+            "{name} is long for clients that prefix server names"
+        );
         match &def.kind {
             ToolKind::Crud { resource, verb } => {
                 assert_eq!(name, format!("halo_{}_{}", resource.name, verb));
@@ -42,9 +45,15 @@ fn names_annotations_and_descriptions() {
             ToolKind::Composite(c) => assert_eq!(name, c.name),
         }
         let t = &def.tool;
-        assert!(t.title.as_deref().is_some_and(|s| !s.is_empty()), "{name} has no title");
+        assert!(
+            t.title.as_deref().is_some_and(|s| !s.is_empty()),
+            "{name} has no title"
+        );
         let d = t.description.as_deref().unwrap_or("");
-        assert!(!d.is_empty() && d.len() <= MAX_DESCRIPTION, "{name}: description {d:?}");
+        assert!(
+            !d.is_empty() && d.len() <= MAX_DESCRIPTION,
+            "{name}: description {d:?}"
+        );
         let a = t.annotations.as_ref().expect("annotations");
         let (ro, de, id, ow) = (
             a.read_only_hint.expect("readOnlyHint set"),
@@ -79,7 +88,12 @@ fn every_domain_fits_its_budgets() {
     assert!(cat.entries().len() >= 30);
     for e in cat.entries() {
         let ts = tools::toolset(e.name).unwrap();
-        assert!(!ts.is_empty() && ts.len() <= 12, "{} has {} tools", e.name, ts.len());
+        assert!(
+            !ts.is_empty() && ts.len() <= 12,
+            "{} has {} tools",
+            e.name,
+            ts.len()
+        );
         let bytes = tools::list_bytes(ts.iter().map(|t| &t.tool));
         assert!(bytes <= DOMAIN_BUDGET, "{} is {bytes} bytes", e.name);
     }
@@ -90,7 +104,10 @@ async fn start_up_list_is_small() {
     let h = Harness::start().await;
     let tools = h.tools().await;
     let bytes = serde_json::to_string(&tools).unwrap().len();
-    assert!(bytes <= START_BUDGET, "start-up tools/list is {bytes} bytes");
+    assert!(
+        bytes <= START_BUDGET,
+        "start-up tools/list is {bytes} bytes"
+    );
     // Deterministic order across sessions.
     let again = Harness::start().await;
     assert_eq!(
@@ -105,7 +122,10 @@ fn readme_domain_table_is_current() {
         .expect("README.md");
     let start = "<!-- domains:start -->\n";
     let end = "<!-- domains:end -->";
-    let a = readme.find(start).expect("README has the domains:start marker") + start.len();
+    let a = readme
+        .find(start)
+        .expect("README has the domains:start marker")
+        + start.len();
     let b = readme.find(end).expect("README has the domains:end marker");
     assert_eq!(
         &readme[a..b],

@@ -49,7 +49,10 @@ async fn full_tree_walk_with_effects_in_halo() {
         .filter(|t| t["deleted"] != json!(true) && t["status_id"].as_i64() != Some(9))
         .count();
     let page = h
-        .ok("halo_tickets_list", json!({"open_only": true, "page_size": 5}))
+        .ok(
+            "halo_tickets_list",
+            json!({"open_only": true, "page_size": 5}),
+        )
         .await;
     assert_eq!(page["record_count"].as_u64(), Some(open_in_sim as u64));
     assert_eq!(page["page_size"], 5);
@@ -59,7 +62,10 @@ async fn full_tree_walk_with_effects_in_halo() {
     for row in rows {
         assert_ne!(row["status_id"], 9, "open_only returned a closed ticket");
         let s = row.to_string();
-        assert!(!s.contains("1900-01-01"), "sentinel date in compact row: {s}");
+        assert!(
+            !s.contains("1900-01-01"),
+            "sentinel date in compact row: {s}"
+        );
     }
 
     // Get: matches the simulator's record.
@@ -99,7 +105,10 @@ async fn full_tree_walk_with_effects_in_halo() {
 
     // Delete: needs confirm, then Halo's soft delete.
     h.err("halo_tickets_delete", json!({"id": new_id})).await;
-    assert_ne!(h.sim.record("Tickets", new_id).unwrap()["deleted"], json!(true));
+    assert_ne!(
+        h.sim.record("Tickets", new_id).unwrap()["deleted"],
+        json!(true)
+    );
     let deleted = h
         .ok(
             "halo_tickets_delete",
@@ -107,7 +116,10 @@ async fn full_tree_walk_with_effects_in_halo() {
         )
         .await;
     assert_eq!(deleted["deleted"]["id"], json!(new_id.to_string()));
-    assert_eq!(h.sim.record("Tickets", new_id).unwrap()["deleted"], json!(true));
+    assert_eq!(
+        h.sim.record("Tickets", new_id).unwrap()["deleted"],
+        json!(true)
+    );
 
     // Back: notification, three tools again.
     let seen = h.list_changed();
@@ -134,7 +146,10 @@ async fn actions_are_numbered_per_ticket() {
     assert!(n > 0, "seeded tickets have actions");
     let first = list["records"][0]["id"].as_i64().unwrap();
     let got = h
-        .ok("halo_actions_get", json!({"id": first, "ticket_id": ticket}))
+        .ok(
+            "halo_actions_get",
+            json!({"id": first, "ticket_id": ticket}),
+        )
         .await;
     assert_eq!(got["ticket_id"].as_i64(), Some(ticket));
 
@@ -180,20 +195,42 @@ async fn compact_full_and_field_choice() {
         .await;
     let c = compact.to_string();
     let f = full.to_string();
-    assert!(c.len() * 3 < f.len(), "compact {} vs full {}", c.len(), f.len());
-    assert!(f.contains("1900-01-01T00:00:00"), "raw keeps Halo's sentinels");
+    assert!(
+        c.len() * 3 < f.len(),
+        "compact {} vs full {}",
+        c.len(),
+        f.len()
+    );
+    assert!(
+        f.contains("1900-01-01T00:00:00"),
+        "raw keeps Halo's sentinels"
+    );
     assert!(!c.contains("1900-01-01") && !c.contains(":-1"));
     let picked = h
-        .ok("halo_tickets_get", json!({"id": id, "fields": ["summary", "status_id"]}))
+        .ok(
+            "halo_tickets_get",
+            json!({"id": id, "fields": ["summary", "status_id"]}),
+        )
         .await;
     let keys: Vec<&String> = picked.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["id", "summary", "status_id"]);
 
     // Users' site_id arrives as a double from Halo and leaves as an integer.
     h.navigate("users").await;
-    let rows = h.ok("halo_users_list", json!({"page_size": 3})).await;
-    let raw_site = &h.sim.record("Users", rows["records"][0]["id"].as_i64().unwrap()).unwrap()["site_id"];
-    assert!(raw_site.is_f64(), "simulator keeps Halo's double: {raw_site}");
+    let rows = h
+        .ok(
+            "halo_users_list",
+            json!({"page_size": 3, "fields": ["site_id"]}),
+        )
+        .await;
+    let raw_site = &h
+        .sim
+        .record("Users", rows["records"][0]["id"].as_i64().unwrap())
+        .unwrap()["site_id"];
+    assert!(
+        raw_site.is_f64(),
+        "simulator keeps Halo's double: {raw_site}"
+    );
     assert!(rows["records"][0]["site_id"].is_i64());
 }
 
@@ -207,7 +244,10 @@ async fn status_reports_menu_connection_and_no_secret() {
     assert_eq!(listed, halo_mcp::catalog::catalog().entries().len());
     assert_eq!(s["halo"]["base_url"], h.sim.base_url());
     let text = s.to_string();
-    assert!(!text.contains(&h.sim.config().client_secret), "secret leaked");
+    assert!(
+        !text.contains(&h.sim.config().client_secret),
+        "secret leaked"
+    );
     h.navigate("assets").await;
     let s = h.ok("halo_status", json!({})).await;
     assert_eq!(s["current_domain"], "assets");
