@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use crate::{halo::HaloConfig, secret::Secret};
+use crate::{
+    halo::{HaloConfig, RateLimit},
+    secret::Secret,
+};
 
 /// Environment variable names, primary first, then accepted aliases.
 pub const BASE_URL_VARS: &[&str] = &["HALO_BASE_URL", "HALOPSA_BASE_URL", "HALO_INSTANCE_URL"];
@@ -16,9 +19,13 @@ pub const TENANT_VARS: &[&str] = &["HALO_TENANT", "HALOPSA_TENANT"];
 pub const SCOPE_VARS: &[&str] = &["HALO_SCOPE"];
 pub const AUTH_URL_VARS: &[&str] = &["HALO_AUTH_URL"];
 pub const TIMEOUT_VARS: &[&str] = &["HALO_TIMEOUT"];
+pub const RATE_LIMIT_VARS: &[&str] = &["HALO_RATE_LIMIT"];
+pub const RATE_WAIT_VARS: &[&str] = &["HALO_RATE_WAIT"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default longest wait for the rate budget before a call fails.
+pub const DEFAULT_RATE_WAIT: Duration = Duration::from_secs(60);
 
 /// A configuration problem, shown to the user as one line.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -35,6 +42,8 @@ pub struct Sources {
     pub scope: Option<String>,
     pub auth_url: Option<String>,
     pub timeout_secs: Option<String>,
+    pub rate_limit: Option<String>,
+    pub rate_wait_secs: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -131,17 +140,14 @@ pub fn halo_config(
         }
         None => format!("{base_url}/auth"),
     };
-    let timeout = match pick(sources.timeout_secs, TIMEOUT_VARS, env) {
-        Some((v, var)) => match v.parse::<f64>() {
-            Ok(secs) if secs > 0.0 && secs <= 600.0 => Duration::from_secs_f64(secs),
-            _ => {
-                return Err(ConfigError(format!(
-                    "{var} must be a number of seconds between 0 and 600, got {v:?}"
-                )));
-            }
-        },
-        None => DEFAULT_TIMEOUT,
+    let timeout =
+        seconds(pick(sources.timeout_secs, TIMEOUT_VARS, env), 600.0)?.unwrap_or(DEFAULT_TIMEOUT);
+    let rate_limit = match pick(sources.rate_limit, RATE_LIMIT_VARS, env) {
+        Some((v, var)) => RateLimit::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?,
+        None => RateLimit::HALO_DEFAULT,
     };
+    let rate_wait = seconds(pick(sources.rate_wait_secs, RATE_WAIT_VARS, env), 3600.0)?
+        .unwrap_or(DEFAULT_RATE_WAIT);
     Ok(HaloConfig {
         base_url,
         auth_url,
@@ -150,7 +156,25 @@ pub fn halo_config(
         tenant,
         scope,
         timeout,
+        rate_limit,
+        rate_wait,
     })
+}
+
+/// A positive number of seconds up to `max`, from a picked value.
+fn seconds(
+    picked: Option<(String, &'static str)>,
+    max: f64,
+) -> Result<Option<Duration>, ConfigError> {
+    match picked {
+        None => Ok(None),
+        Some((v, var)) => match v.parse::<f64>() {
+            Ok(secs) if secs > 0.0 && secs <= max => Ok(Some(Duration::from_secs_f64(secs))),
+            _ => Err(ConfigError(format!(
+                "{var} must be a number of seconds between 0 and {max}, got {v:?}"
+            ))),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +204,8 @@ mod tests {
         assert_eq!(cfg.tenant.as_deref(), Some("acme"));
         assert_eq!(cfg.scope, "all");
         assert_eq!(cfg.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(cfg.rate_limit, RateLimit::HALO_DEFAULT);
+        assert_eq!(cfg.rate_wait, DEFAULT_RATE_WAIT);
         assert!(!format!("{cfg:?}").contains("s3cret"));
     }
 
@@ -191,6 +217,8 @@ mod tests {
             ("HALO_CLIENT_SECRET", "s"),
             ("HALO_AUTH_URL", "https://auth.example.com/auth/token"),
             ("HALO_TIMEOUT", "2.5"),
+            ("HALO_RATE_LIMIT", "700/5m"),
+            ("HALO_RATE_WAIT", "10"),
         ]);
         let sources = Sources {
             client_id: Some("flag-id".into()),
@@ -201,6 +229,9 @@ mod tests {
         assert_eq!(cfg.client_id, "flag-id");
         assert_eq!(cfg.auth_url, "https://auth.example.com/auth");
         assert_eq!(cfg.timeout, Duration::from_secs_f64(2.5));
+        assert_eq!(cfg.rate_limit.limit, 700);
+        assert_eq!(cfg.rate_limit.window, Duration::from_secs(300));
+        assert_eq!(cfg.rate_wait, Duration::from_secs(10));
     }
 
     #[test]
@@ -242,5 +273,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.starts_with("HALO_TIMEOUT must be a number"), "{e}");
+        let e = halo_config(
+            Sources::default(),
+            &env_of(&[
+                ("HALO_BASE_URL", "https://a.halopsa.com"),
+                ("HALO_CLIENT_ID", "x"),
+                ("HALO_CLIENT_SECRET", "y"),
+                ("HALO_RATE_LIMIT", "lots"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("HALO_RATE_LIMIT: expected LIMIT/WINDOW"),
+            "{e}"
+        );
     }
 }

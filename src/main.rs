@@ -2,6 +2,8 @@
 //! code 2 on a problem), sets up logging on stderr (stdout carries the protocol), and runs the
 //! chosen command.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use std::{io::IsTerminal, net::SocketAddr, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
@@ -24,6 +26,8 @@ Environment (flags win over variables; aliases in brackets):
   HALO_SCOPE           OAuth scope (default: all)
   HALO_AUTH_URL        authorisation server (default: {base}/auth)
   HALO_TIMEOUT         seconds per Halo request (default: 15)
+  HALO_RATE_LIMIT      Halo's rate limit as LIMIT/WINDOW (default: 300/300s)
+  HALO_RATE_WAIT       longest wait, in seconds, for the rate budget (default: 60)
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
 
 In Halo: Configuration > Integrations > Halo API > New application, authentication method
@@ -87,6 +91,13 @@ struct ServeArgs {
     /// Seconds allowed for each Halo request (default: 15) [env: HALO_TIMEOUT]
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<String>,
+    /// Halo's rate limit, e.g. 300/300s or 500/3m (default: 300/300s) [env: HALO_RATE_LIMIT]
+    #[arg(long, value_name = "LIMIT/WINDOW")]
+    rate_limit: Option<String>,
+    /// Longest wait in seconds for the rate budget before a call fails (default: 60)
+    /// [env: HALO_RATE_WAIT]
+    #[arg(long, value_name = "SECONDS")]
+    rate_wait: Option<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -224,6 +235,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             tenant: sim.config().tenant.clone(),
             scope: "all".into(),
             timeout: config::DEFAULT_TIMEOUT,
+            rate_limit: halo_mcp::halo::RateLimit::HALO_DEFAULT,
+            rate_wait: config::DEFAULT_RATE_WAIT,
         };
         demo = Some(sim);
         cfg
@@ -236,6 +249,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             scope: args.scope,
             auth_url: args.auth_url,
             timeout_secs: args.timeout,
+            rate_limit: args.rate_limit,
+            rate_wait_secs: args.rate_wait,
         };
         match config::halo_config(sources, &env) {
             Ok(cfg) => cfg,

@@ -57,6 +57,9 @@ pub enum HaloError {
         path: String,
         message: String,
     },
+    /// Our own budget would have to wait longer than allowed.
+    #[error("{0}")]
+    BudgetExhausted(#[from] super::budget::BudgetExhausted),
     #[error("Halo's rate limit was reached (429){}", retry_hint(*retry_after))]
     RateLimited { retry_after: Option<Duration> },
     #[error("Halo failed on {method} {path} (HTTP {status}): {message}")]

@@ -9,6 +9,7 @@
 //! - lists page with Halo's own spelling, `pageinate=true`.
 
 pub mod auth;
+pub mod budget;
 pub mod envelope;
 pub mod error;
 
@@ -24,6 +25,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 pub use auth::TokenStatus;
+pub use budget::{BudgetStatus, RateLimit};
 pub use envelope::ListPage;
 pub use error::HaloError;
 
@@ -44,6 +46,10 @@ pub struct HaloConfig {
     pub scope: String,
     /// Limit for each HTTP exchange with Halo.
     pub timeout: Duration,
+    /// Halo's rate limit, as this server should respect it.
+    pub rate_limit: RateLimit,
+    /// Longest a request waits for the rate budget before failing.
+    pub rate_wait: Duration,
 }
 
 /// A cheap, clonable handle; clones share tokens and counters.
@@ -56,6 +62,7 @@ struct Inner {
     http: reqwest::Client,
     cfg: HaloConfig,
     tokens: auth::TokenCache,
+    budget: Arc<budget::RateBudget>,
     requests: AtomicU64,
 }
 
@@ -67,6 +74,8 @@ pub struct ConnectionStatus {
     pub tenant: Option<String>,
     pub client_id: String,
     pub token: TokenStatus,
+    /// The rolling-window budget shared by every session on this tenant.
+    pub rate_budget: BudgetStatus,
     /// API requests sent since start (token requests not counted).
     pub requests: u64,
 }
@@ -92,11 +101,14 @@ impl HaloClient {
                 host: cfg.base_url.clone(),
                 detail: format!("cannot build the HTTP client: {}", root_cause(&e)),
             })?;
+        let tenant_key = format!("{}|{}", cfg.base_url, cfg.tenant.as_deref().unwrap_or(""));
+        let budget = budget::RateBudget::for_tenant(&tenant_key, cfg.rate_limit, cfg.rate_wait);
         Ok(HaloClient {
             inner: Arc::new(Inner {
                 http,
                 cfg,
                 tokens: auth::TokenCache::default(),
+                budget,
                 requests: AtomicU64::new(0),
             }),
         })
@@ -113,6 +125,7 @@ impl HaloClient {
             tenant: cfg.tenant.clone(),
             client_id: cfg.client_id.clone(),
             token: self.inner.tokens.status(),
+            rate_budget: self.inner.budget.status(),
             requests: self.inner.requests.load(Ordering::Relaxed),
         }
     }
@@ -181,6 +194,12 @@ impl HaloClient {
             if let Some(b) = body {
                 request = request.json(b);
             }
+            // The permit lives until the whole answer is read: see budget.rs on why.
+            let _permit = inner
+                .budget
+                .acquire()
+                .await
+                .map_err(HaloError::BudgetExhausted)?;
             inner.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%method, path, "halo request");
             let response = request

@@ -52,6 +52,8 @@ pub fn halo_config(sim: &Simulator) -> HaloConfig {
         tenant: sim.config().tenant.clone(),
         scope: "all".into(),
         timeout: Duration::from_secs(10),
+        rate_limit: halo_mcp::halo::RateLimit::HALO_DEFAULT,
+        rate_wait: Duration::from_secs(60),
     }
 }
 

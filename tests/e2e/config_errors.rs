@@ -93,6 +93,8 @@ fn help_documents_the_environment() {
         "HALO_SCOPE",
         "HALO_AUTH_URL",
         "HALO_TIMEOUT",
+        "HALO_RATE_LIMIT",
+        "HALO_RATE_WAIT",
         "LOG_LEVEL",
         "RUST_LOG",
         "--demo",

@@ -256,4 +256,8 @@ async fn status_reports_menu_connection_and_no_secret() {
     let s = h.ok("halo_status", json!({})).await;
     assert_eq!(s["halo"]["token"]["state"], "valid");
     assert!(s["halo"]["token"]["expires_in_s"].as_u64().unwrap() > 3000);
+    let budget = &s["halo"]["rate_budget"];
+    assert_eq!(budget["limit"], 300);
+    assert_eq!(budget["window_s"], 300.0);
+    assert_eq!(budget["used"], 1);
 }
