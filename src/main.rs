@@ -180,7 +180,9 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Domains { markdown }) => {
-            print!("{}", tools::domain_table(markdown));
+            use std::io::Write;
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(tools::domain_table(markdown).as_bytes());
             ExitCode::SUCCESS
         }
         Some(Command::Simulate(args)) => {

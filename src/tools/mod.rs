@@ -223,11 +223,16 @@ pub fn domain_table(markdown: bool) -> String {
             "| Area | Domain | What it holds | Tools | Bytes |\n|---|---|---|---:|---:|\n",
         );
     }
+    let (mut total_tools, mut largest) = (0usize, (0usize, ""));
     for (area, entries) in cat.by_area() {
         for e in entries {
             let tools = toolset(e.name).unwrap_or(&[]);
             let count = tools.len();
             let bytes = list_bytes(tools.iter().map(|t| &t.tool));
+            total_tools += count;
+            if bytes > largest.0 {
+                largest = (bytes, e.name);
+            }
             if markdown {
                 out.push_str(&format!(
                     "| {area} | `{}` | {} | {count} | {bytes} |\n",
@@ -241,6 +246,15 @@ pub fn domain_table(markdown: bool) -> String {
             }
         }
     }
+    if markdown {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} domains, {total_tools} tools; the largest domain (`{}`) is {} bytes.\n",
+        cat.entries().len(),
+        largest.1,
+        largest.0
+    ));
     out
 }
 

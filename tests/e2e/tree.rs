@@ -261,3 +261,48 @@ async fn status_reports_menu_connection_and_no_secret() {
     assert_eq!(budget["window_s"], 300.0);
     assert_eq!(budget["used"], 1);
 }
+
+/// The tree keeps per-session state, so a client asking for 2026-07-28 (which has no sessions)
+/// is answered with 2025-11-25; older versions are kept as asked.
+#[tokio::test]
+async fn protocol_is_pinned_to_versions_with_sessions() {
+    use halo_mcp::server::{HaloMcp, Shared};
+    use rmcp::ServiceExt;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let h = Harness::start().await;
+    for (asked, answered) in [
+        ("2026-07-28", "2025-11-25"),
+        ("2025-11-25", "2025-11-25"),
+        ("2025-06-18", "2025-06-18"),
+        ("2024-11-05", "2024-11-05"),
+    ] {
+        let halo = halo_mcp::halo::HaloClient::new(crate::common::halo_config(&h.sim)).unwrap();
+        let server = HaloMcp::new(Shared::new(halo));
+        let (server_io, client_io) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let (read, mut write) = tokio::io::split(client_io);
+        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": asked, "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}});
+        write
+            .write_all(format!("{init}\n").as_bytes())
+            .await
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(read).read_line(&mut line).await.unwrap();
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            answer["result"]["protocolVersion"], answered,
+            "asked {asked}: {answer}"
+        );
+        assert_eq!(
+            answer["result"]["capabilities"]["tools"]["listChanged"],
+            true
+        );
+    }
+}
