@@ -217,30 +217,49 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Err(e) = init_logging(args.log_level.as_deref()) {
         return config_exit(&e);
     }
-    // Keeps the demo simulator alive as long as the server runs.
-    let mut demo: Option<Simulator> = None;
+    // The demo simulator is seeded in the background: its address is known as soon as the
+    // listener is bound, so `initialize` is answered without waiting for the seed. Early tool
+    // calls simply wait on the socket until it serves. The receiver keeps it alive.
+    let mut demo: Option<tokio::sync::oneshot::Receiver<Simulator>> = None;
     let halo_config = if args.demo {
-        let sim_config = SimConfig::default();
-        let sim = match Simulator::start(sim_config, SocketAddr::from(([127, 0, 0, 1], 0))).await {
-            Ok(sim) => sim,
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
+            Ok(l) => l,
             Err(e) => {
-                eprintln!("halo-mcp: cannot start the demo Halo: {e:#}");
+                eprintln!("halo-mcp: cannot start the demo Halo: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(url = %sim.base_url(), "demo mode: using the built-in simulated Halo");
+        let base_url = match listener.local_addr() {
+            Ok(addr) => format!("http://{addr}"),
+            Err(e) => {
+                eprintln!("halo-mcp: cannot start the demo Halo: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let sim_config = SimConfig::default();
         let cfg = HaloConfig {
-            base_url: sim.base_url(),
-            auth_url: format!("{}/auth", sim.base_url()),
-            client_id: sim.config().client_id.clone(),
-            client_secret: Secret::new(sim.config().client_secret.clone()),
-            tenant: sim.config().tenant.clone(),
+            auth_url: format!("{base_url}/auth"),
+            base_url: base_url.clone(),
+            client_id: sim_config.client_id.clone(),
+            client_secret: Secret::new(sim_config.client_secret.clone()),
+            tenant: sim_config.tenant.clone(),
             scope: "all".into(),
             timeout: config::DEFAULT_TIMEOUT,
             rate_limit: halo_mcp::halo::RateLimit::HALO_DEFAULT,
             rate_wait: config::DEFAULT_RATE_WAIT,
         };
-        demo = Some(sim);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            match Simulator::start_on(sim_config, listener).await {
+                Ok(sim) => {
+                    tracing::info!(url = %sim.base_url(), "demo mode: the simulated Halo is ready");
+                    let _ = tx.send(sim);
+                }
+                Err(e) => tracing::error!(error = %e, "the demo Halo failed to start"),
+            }
+        });
+        tracing::info!(url = %base_url, "demo mode: using the built-in simulated Halo");
+        demo = Some(rx);
         cfg
     } else {
         let sources = config::Sources {
@@ -280,7 +299,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let result = running.waiting().await;
-    if let Some(sim) = demo {
+    if let Some(rx) = demo
+        && let Ok(sim) = rx.await
+    {
         sim.shutdown().await;
     }
     match result {

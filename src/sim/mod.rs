@@ -179,6 +179,15 @@ impl Simulator {
     /// Returns once the socket is listening.
     pub async fn start(config: SimConfig, addr: SocketAddr) -> anyhow::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
+        Simulator::start_on(config, listener).await
+    }
+
+    /// Like [`Simulator::start`] on a listener the caller already bound, so the caller knows the
+    /// address before the seed is built (the demo mode answers `initialize` meanwhile).
+    pub async fn start_on(
+        config: SimConfig,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Simulator> {
         let local = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config, base_url_for(local)));
         let app = http::router(shared.clone());

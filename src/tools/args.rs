@@ -236,7 +236,9 @@ pub fn reject_unknown(
             continue;
         }
         let near = suggest(key, valid.iter().copied());
-        let hint = if near.is_empty() {
+        let hint = if valid.is_empty() {
+            "it takes no arguments".to_owned()
+        } else if near.is_empty() {
             format!("valid arguments: {}", valid.join(", "))
         } else {
             format!("did you mean {}?", quote_list(&near))

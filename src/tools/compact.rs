@@ -5,7 +5,7 @@
 //! `{label: value}`, and drops what carries no information. The Halo quirks handled here:
 //! - sentinel dates `1900-01-01T00:00:00`, `1899-12-30T00:00:00` and `0001-01-01T00:00:00` mean
 //!   "no date";
-//! - `-1` means "none" for ids, charge rates and the like;
+//! - `-1` means "none" for ids and charge rates (only there: a credit of -1.00 is real money);
 //! - ids arrive as doubles (`Users.site_id`, `Site.client_id`: `18.0`) and are shown as integers;
 //! - `-0.0` (an unset estimate) is shown as `0`.
 
@@ -61,16 +61,29 @@ fn clean_field(key: &str, v: &Value) -> Option<Value> {
     if key == "customfields" {
         return custom_fields(v);
     }
-    if is_id_key(key)
-        && let Some(i) = integral(v)
-    {
-        return (i != -1).then(|| Value::from(i));
-    }
-    clean(v, 0)
+    clean_keyed(key, v, 0)
 }
 
 fn is_id_key(key: &str) -> bool {
     key == "id" || key.ends_with("_id") || key.ends_with("id_int")
+}
+
+/// Fields where Halo writes `-1` for "none".
+fn minus_one_is_none(key: &str) -> bool {
+    is_id_key(key) || key.ends_with("chargerate")
+}
+
+/// [`clean`] for a named field: ids become integers, `-1` is dropped where it means "none".
+fn clean_keyed(key: &str, v: &Value, depth: usize) -> Option<Value> {
+    if let Some(i) = integral(v) {
+        if minus_one_is_none(key) && i == -1 {
+            return None;
+        }
+        if is_id_key(key) {
+            return Some(Value::from(i));
+        }
+    }
+    clean(v, depth)
 }
 
 fn integral(v: &Value) -> Option<i64> {
@@ -91,9 +104,7 @@ pub fn clean(v: &Value, depth: usize) -> Option<Value> {
             }
         }
         Value::Number(n) => {
-            if n.as_i64() == Some(-1) || n.as_f64() == Some(-1.0) {
-                None
-            } else if n.as_f64() == Some(0.0) && n.as_i64().is_none() && n.as_u64().is_none() {
+            if n.as_f64() == Some(0.0) && n.as_i64().is_none() && n.as_u64().is_none() {
                 // -0.0 and 0.0 floats print as 0
                 Some(Value::from(0))
             } else {
@@ -117,13 +128,7 @@ pub fn clean(v: &Value, depth: usize) -> Option<Value> {
             }
             let mut out = Map::new();
             for (k, val) in map {
-                if let Some(c) = if is_id_key(k) {
-                    integral(val)
-                        .map(|i| (i != -1).then(|| Value::from(i)))
-                        .unwrap_or_else(|| clean(val, depth + 1))
-                } else {
-                    clean(val, depth + 1)
-                } {
+                if let Some(c) = clean_keyed(k, val, depth + 1) {
                     out.insert(k.clone(), c);
                 }
             }
@@ -203,7 +208,8 @@ mod tests {
             "id": 9499.0, "summary": "Printer jammed", "details": "",
             "deadlinedate": "1900-01-01T00:00:00", "targetdate": "0001-01-01T00:00:00",
             "dateoccurred": "2024-06-20T14:45:15.9746271Z",
-            "contract_id": -1, "site_id": 18.0, "estimate": -0.0, "onhold": false,
+            "contract_id": -1, "chargerate": -1, "total": -1.0, "site_id": 18.0,
+            "estimate": -0.0, "onhold": false,
             "priority": {"id": "8c1e-guid", "priorityid": 4, "name": "Low", "colour": "#fff"},
             "tags": [], "user": null,
             "customfields": [
@@ -217,7 +223,7 @@ mod tests {
             json!({
                 "id": 9499, "summary": "Printer jammed",
                 "dateoccurred": "2024-06-20T14:45:15.9746271Z",
-                "site_id": 18, "estimate": 0, "onhold": false,
+                "total": -1.0, "site_id": 18, "estimate": 0, "onhold": false,
                 "priority": {"id": "8c1e-guid", "name": "Low"},
                 "customfields": {"Email to": "a@b.c"}
             })
