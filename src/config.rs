@@ -236,56 +236,41 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let e = halo_config(Sources::default(), &env_of(&[])).unwrap_err();
-        assert!(e.0.starts_with("HALO_BASE_URL is not set"), "{e}");
-        let e = halo_config(
-            Sources::default(),
-            &env_of(&[("HALO_BASE_URL", "acme.halopsa.com")]),
-        )
-        .unwrap_err();
-        assert!(e.0.starts_with("HALO_BASE_URL is not a valid URL"), "{e}");
-        let e = halo_config(
-            Sources::default(),
-            &env_of(&[("HALOPSA_BASE_URL", "ftp://acme.halopsa.com")]),
-        )
-        .unwrap_err();
-        assert!(
-            e.0.starts_with("HALOPSA_BASE_URL must start with https://"),
-            "{e}"
-        );
-        let e = halo_config(
-            Sources::default(),
-            &env_of(&[
-                ("HALO_BASE_URL", "https://a.halopsa.com"),
-                ("HALO_CLIENT_ID", "x"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(e.0.starts_with("HALO_CLIENT_SECRET is not set"), "{e}");
-        let e = halo_config(
-            Sources::default(),
-            &env_of(&[
-                ("HALO_BASE_URL", "https://a.halopsa.com"),
-                ("HALO_CLIENT_ID", "x"),
-                ("HALO_CLIENT_SECRET", "y"),
-                ("HALO_TIMEOUT", "soon"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(e.0.starts_with("HALO_TIMEOUT must be a number"), "{e}");
-        let e = halo_config(
-            Sources::default(),
-            &env_of(&[
-                ("HALO_BASE_URL", "https://a.halopsa.com"),
-                ("HALO_CLIENT_ID", "x"),
-                ("HALO_CLIENT_SECRET", "y"),
-                ("HALO_RATE_LIMIT", "lots"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(
-            e.0.starts_with("HALO_RATE_LIMIT: expected LIMIT/WINDOW"),
-            "{e}"
-        );
+        const BASE: (&str, &str) = ("HALO_BASE_URL", "https://a.halopsa.com");
+        const ID: (&str, &str) = ("HALO_CLIENT_ID", "x");
+        const SECRET: (&str, &str) = ("HALO_CLIENT_SECRET", "y");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "HALO_BASE_URL is not set"),
+            (
+                &[("HALO_BASE_URL", "acme.halopsa.com")],
+                "HALO_BASE_URL is not a valid URL",
+            ),
+            (
+                &[("HALOPSA_BASE_URL", "ftp://acme.halopsa.com")],
+                "HALOPSA_BASE_URL must start with https://",
+            ),
+            (&[BASE], "HALO_CLIENT_ID is not set"),
+            (&[BASE, ID], "HALO_CLIENT_SECRET is not set"),
+            (
+                &[BASE, ID, SECRET, ("HALO_TIMEOUT", "soon")],
+                "HALO_TIMEOUT must be a number",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_RATE_LIMIT", "lots")],
+                "HALO_RATE_LIMIT: expected LIMIT/WINDOW",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_RATE_WAIT", "-3")],
+                "HALO_RATE_WAIT must be a number",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_TENANT", "two words")],
+                "HALO_TENANT must be",
+            ),
+        ];
+        for (env, expected) in cases {
+            let e = halo_config(Sources::default(), &env_of(env)).unwrap_err();
+            assert!(e.0.starts_with(expected), "{env:?}: {e}");
+        }
     }
 }

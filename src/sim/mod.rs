@@ -16,7 +16,7 @@
 //! * [`resources`]: the resource table (path, envelope key or bare array, verbs).
 //! * [`seed`]: the deterministic fictional tenant (SplitMix64 [`prng`], fixed seed day).
 //! * [`store`]: in-memory tables of JSON rows; [`derive`] fills Halo's denormalised fields;
-//!   [`faults`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
+//!   [`shapes`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
 //! * [`query`]: list/get semantics; [`writes`]: POST/DELETE semantics; [`error`]: Halo's
 //!   error bodies.
 //! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
@@ -25,12 +25,12 @@
 mod clock;
 mod derive;
 mod error;
-mod faults;
 mod http;
 mod prng;
 mod query;
 mod resources;
 mod seed;
+mod shapes;
 mod store;
 mod writes;
 

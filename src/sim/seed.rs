@@ -39,8 +39,8 @@ use super::clock::{
     self, SENTINEL, TICKS_PER_DAY, TICKS_PER_SEC, date_ticks, format_date, format_ts,
 };
 use super::derive::derive;
-use super::faults::{action_template, reference, sla_deadlines, ticket_template};
 use super::prng::Prng;
+use super::shapes::{action_template, reference, set_sla_dates, ticket_template};
 use super::store::{Db, Row, as_i64, int_field, pounds};
 
 /// The agent the API logs in as (`/Agent/me`): Morgan Hale, Service Desk Lead.
@@ -2452,17 +2452,7 @@ impl Seeder {
             ),
         );
 
-        let priority = self
-            .db
-            .get(
-                "Priority",
-                t.get("priority_id").and_then(as_i64).unwrap_or(0),
-            )
-            .cloned();
-        let (respond, fix) = sla_deadlines(priority.as_ref(), occurred);
-        t.insert("respondbydate".into(), json!(respond));
-        t.insert("fixbydate".into(), json!(fix.clone()));
-        t.insert("slaactiondate".into(), json!(fix));
+        set_sla_dates(&self.db, t, occurred);
         t.insert("attachment_count".into(), json!(0));
 
         let mut t = std::mem::take(t);

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use super::clock;
 use super::derive::derive;
 use super::error::ApiError;
-use super::faults::{action_template, reference, sla_deadlines, ticket_template};
 use super::query::Params;
 use super::resources::{Domain, Resource, Storage};
 use super::seed::CLOSED_STATUS;
+use super::shapes::{action_template, reference, set_sla_dates, ticket_template};
 use super::store::{Db, Row, as_f64, as_i64, int_field};
 
 /// Halo's internal model name for a path, used in ASP.NET's deserialisation messages.
@@ -440,16 +440,7 @@ fn write_fault(
         .and_then(Value::as_str)
         .and_then(clock::parse_ts)
         .unwrap_or(now);
-    let priority = db
-        .get(
-            "Priority",
-            row.get("priority_id").and_then(as_i64).unwrap_or(0),
-        )
-        .cloned();
-    let (respond, fix) = sla_deadlines(priority.as_ref(), occurred);
-    row.insert("respondbydate".into(), json!(respond));
-    row.insert("fixbydate".into(), json!(fix.clone()));
-    row.insert("slaactiondate".into(), json!(fix));
+    set_sla_dates(db, &mut row, occurred);
     if text(&row, "details_html").is_empty() && !text(&row, "details").is_empty() {
         let html = format!("<p>{}</p>", text(&row, "details"));
         row.insert("details_html".into(), json!(html));

@@ -110,9 +110,25 @@ pub(crate) fn reference(row: &Row) -> String {
     format!("{prefix}-{id:07}")
 }
 
-/// Response and fix deadlines from a priority row (`responsetime`/`fixtime` with units `H`
-/// or `D`; days are calendar days here, the simulator has no working-hours calendar).
-pub(crate) fn sla_deadlines(priority: Option<&Value>, occurred: i128) -> (String, String) {
+/// Fills a ticket's `respondbydate`, `fixbydate` and `slaactiondate` from its priority's
+/// response and fix times (`responsetime`/`fixtime` with units `H` or `D`; days are calendar
+/// days here, the simulator has no working-hours calendar).
+pub(crate) fn set_sla_dates(db: &super::store::Db, row: &mut super::store::Row, occurred: i128) {
+    let priority = db
+        .get(
+            "Priority",
+            row.get("priority_id")
+                .and_then(super::store::as_i64)
+                .unwrap_or(0),
+        )
+        .cloned();
+    let (respond, fix) = sla_deadlines(priority.as_ref(), occurred);
+    row.insert("respondbydate".into(), serde_json::json!(respond));
+    row.insert("fixbydate".into(), serde_json::json!(fix.clone()));
+    row.insert("slaactiondate".into(), serde_json::json!(fix));
+}
+
+fn sla_deadlines(priority: Option<&Value>, occurred: i128) -> (String, String) {
     let Some(p) = priority else {
         return (clock::SENTINEL.to_string(), clock::SENTINEL.to_string());
     };
