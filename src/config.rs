@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::{
-    halo::{HaloConfig, RateLimit},
+    halo::{HaloConfig, RateLimit, Resilience},
     secret::Secret,
 };
 
@@ -21,11 +21,13 @@ pub const AUTH_URL_VARS: &[&str] = &["HALO_AUTH_URL"];
 pub const TIMEOUT_VARS: &[&str] = &["HALO_TIMEOUT"];
 pub const RATE_LIMIT_VARS: &[&str] = &["HALO_RATE_LIMIT"];
 pub const RATE_WAIT_VARS: &[&str] = &["HALO_RATE_WAIT"];
+pub const RETRIES_VARS: &[&str] = &["HALO_RETRIES"];
+pub const BREAKER_THRESHOLD_VARS: &[&str] = &["HALO_BREAKER_THRESHOLD"];
+pub const BREAKER_COOLDOWN_VARS: &[&str] = &["HALO_BREAKER_COOLDOWN"];
+pub const CACHE_TTL_VARS: &[&str] = &["HALO_CACHE_TTL"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Default longest wait for the rate budget before a call fails.
-pub const DEFAULT_RATE_WAIT: Duration = Duration::from_secs(60);
 
 /// A configuration problem, shown to the user as one line.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,6 +46,10 @@ pub struct Sources {
     pub timeout_secs: Option<String>,
     pub rate_limit: Option<String>,
     pub rate_wait_secs: Option<String>,
+    pub retries: Option<String>,
+    pub breaker_threshold: Option<String>,
+    pub breaker_cooldown_secs: Option<String>,
+    pub cache_ttl_secs: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -142,12 +148,35 @@ pub fn halo_config(
     };
     let timeout =
         seconds(pick(sources.timeout_secs, TIMEOUT_VARS, env), 600.0)?.unwrap_or(DEFAULT_TIMEOUT);
+    let defaults = Resilience::default();
     let rate_limit = match pick(sources.rate_limit, RATE_LIMIT_VARS, env) {
         Some((v, var)) => RateLimit::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?,
-        None => RateLimit::HALO_DEFAULT,
+        None => defaults.rate_limit,
     };
-    let rate_wait = seconds(pick(sources.rate_wait_secs, RATE_WAIT_VARS, env), 3600.0)?
-        .unwrap_or(DEFAULT_RATE_WAIT);
+    let resilience = Resilience {
+        rate_limit,
+        rate_wait: seconds(pick(sources.rate_wait_secs, RATE_WAIT_VARS, env), 3600.0)?
+            .unwrap_or(defaults.rate_wait),
+        max_retries: count(pick(sources.retries, RETRIES_VARS, env), 0, 10)?
+            .unwrap_or(defaults.max_retries),
+        breaker_threshold: count(
+            pick(sources.breaker_threshold, BREAKER_THRESHOLD_VARS, env),
+            1,
+            1000,
+        )?
+        .unwrap_or(defaults.breaker_threshold),
+        breaker_cooldown: seconds(
+            pick(sources.breaker_cooldown_secs, BREAKER_COOLDOWN_VARS, env),
+            3600.0,
+        )?
+        .unwrap_or(defaults.breaker_cooldown),
+        cache_ttl: match pick(sources.cache_ttl_secs, CACHE_TTL_VARS, env) {
+            // 0 turns the cache off.
+            Some((v, _)) if v.trim() == "0" => Duration::ZERO,
+            picked => seconds(picked, 86_400.0)?.unwrap_or(defaults.cache_ttl),
+        },
+        ..defaults
+    };
     Ok(HaloConfig {
         base_url,
         auth_url,
@@ -156,9 +185,25 @@ pub fn halo_config(
         tenant,
         scope,
         timeout,
-        rate_limit,
-        rate_wait,
+        resilience,
     })
+}
+
+/// A whole number from `min` to `max`, from a picked value.
+fn count(
+    picked: Option<(String, &'static str)>,
+    min: u32,
+    max: u32,
+) -> Result<Option<u32>, ConfigError> {
+    match picked {
+        None => Ok(None),
+        Some((v, var)) => match v.parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError(format!(
+                "{var} must be a whole number from {min} to {max}, got {v:?}"
+            ))),
+        },
+    }
 }
 
 /// A positive number of seconds up to `max`, from a picked value.
@@ -204,8 +249,7 @@ mod tests {
         assert_eq!(cfg.tenant.as_deref(), Some("acme"));
         assert_eq!(cfg.scope, "all");
         assert_eq!(cfg.timeout, DEFAULT_TIMEOUT);
-        assert_eq!(cfg.rate_limit, RateLimit::HALO_DEFAULT);
-        assert_eq!(cfg.rate_wait, DEFAULT_RATE_WAIT);
+        assert_eq!(cfg.resilience, Resilience::default());
         assert!(!format!("{cfg:?}").contains("s3cret"));
     }
 
@@ -219,6 +263,10 @@ mod tests {
             ("HALO_TIMEOUT", "2.5"),
             ("HALO_RATE_LIMIT", "700/5m"),
             ("HALO_RATE_WAIT", "10"),
+            ("HALO_RETRIES", "1"),
+            ("HALO_BREAKER_THRESHOLD", "9"),
+            ("HALO_BREAKER_COOLDOWN", "5"),
+            ("HALO_CACHE_TTL", "0"),
         ]);
         let sources = Sources {
             client_id: Some("flag-id".into()),
@@ -229,9 +277,13 @@ mod tests {
         assert_eq!(cfg.client_id, "flag-id");
         assert_eq!(cfg.auth_url, "https://auth.example.com/auth");
         assert_eq!(cfg.timeout, Duration::from_secs_f64(2.5));
-        assert_eq!(cfg.rate_limit.limit, 700);
-        assert_eq!(cfg.rate_limit.window, Duration::from_secs(300));
-        assert_eq!(cfg.rate_wait, Duration::from_secs(10));
+        let r = &cfg.resilience;
+        assert_eq!(r.rate_limit.limit, 700);
+        assert_eq!(r.rate_limit.window, Duration::from_secs(300));
+        assert_eq!(r.rate_wait, Duration::from_secs(10));
+        assert_eq!((r.max_retries, r.breaker_threshold), (1, 9));
+        assert_eq!(r.breaker_cooldown, Duration::from_secs(5));
+        assert_eq!(r.cache_ttl, Duration::ZERO);
     }
 
     #[test]

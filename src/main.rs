@@ -28,6 +28,11 @@ Environment (flags win over variables; aliases in brackets):
   HALO_TIMEOUT         seconds per Halo request (default: 15)
   HALO_RATE_LIMIT      Halo's rate limit as LIMIT/WINDOW (default: 300/300s)
   HALO_RATE_WAIT       longest wait, in seconds, for the rate budget (default: 60)
+  HALO_RETRIES         retries after a failed or rate-limited request (default: 3)
+  HALO_BREAKER_THRESHOLD  consecutive failed calls that pause calls (default: 5)
+  HALO_BREAKER_COOLDOWN   seconds calls stay paused before a probe (default: 30)
+  HALO_CACHE_TTL       seconds reference data stays cached; 0 = off (default: 600)
+  HALO_PREWARM         true: load reference data into the cache at start
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
 
 In Halo: Configuration > Integrations > Halo API > New application, authentication method
@@ -98,6 +103,23 @@ struct ServeArgs {
     /// [env: HALO_RATE_WAIT]
     #[arg(long, value_name = "SECONDS")]
     rate_wait: Option<String>,
+    /// Retries after a failed or rate-limited request (default: 3) [env: HALO_RETRIES]
+    #[arg(long, value_name = "N")]
+    retries: Option<String>,
+    /// Consecutive failed calls that pause calls to Halo (default: 5)
+    /// [env: HALO_BREAKER_THRESHOLD]
+    #[arg(long, value_name = "N")]
+    breaker_threshold: Option<String>,
+    /// Seconds calls stay paused before a probe (default: 30) [env: HALO_BREAKER_COOLDOWN]
+    #[arg(long, value_name = "SECONDS")]
+    breaker_cooldown: Option<String>,
+    /// Seconds reference data (statuses, teams, ...) stays cached; 0 turns caching off
+    /// (default: 600) [env: HALO_CACHE_TTL]
+    #[arg(long, value_name = "SECONDS")]
+    cache_ttl: Option<String>,
+    /// Load reference data into the cache in the background at start [env: HALO_PREWARM=true]
+    #[arg(long)]
+    prewarm: bool,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -245,8 +267,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             tenant: sim_config.tenant.clone(),
             scope: "all".into(),
             timeout: config::DEFAULT_TIMEOUT,
-            rate_limit: halo_mcp::halo::RateLimit::HALO_DEFAULT,
-            rate_wait: config::DEFAULT_RATE_WAIT,
+            resilience: halo_mcp::halo::Resilience::default(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
@@ -272,6 +293,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             timeout_secs: args.timeout,
             rate_limit: args.rate_limit,
             rate_wait_secs: args.rate_wait,
+            retries: args.retries,
+            breaker_threshold: args.breaker_threshold,
+            breaker_cooldown_secs: args.breaker_cooldown,
+            cache_ttl_secs: args.cache_ttl,
         };
         match config::halo_config(sources, &env) {
             Ok(cfg) => cfg,
@@ -290,6 +315,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
         domains = catalog::catalog().entries().len(),
         "halo-mcp serving MCP on stdio"
     );
+    let prewarm = args.prewarm
+        || env("HALO_PREWARM").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
+    if prewarm {
+        let halo = client.clone();
+        tokio::spawn(async move {
+            let report = tools::prewarm(&halo).await;
+            tracing::info!(
+                loaded = report.loaded,
+                failed = report.failed,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "reference data prewarmed"
+            );
+        });
+    }
     let handler = HaloMcp::new(Shared::new(client));
     let running = match handler.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,

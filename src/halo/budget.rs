@@ -121,25 +121,7 @@ impl Drop for Permit {
     }
 }
 
-/// One budget per Halo tenant, shared by every client of that tenant in the process.
-static BUDGETS: once_cell::sync::Lazy<
-    Mutex<std::collections::HashMap<String, std::sync::Weak<RateBudget>>>,
-> = once_cell::sync::Lazy::new(|| Mutex::new(std::collections::HashMap::new()));
-
 impl RateBudget {
-    /// The budget of the tenant `key` (its base URL and tenant name), created on first use.
-    /// The limit of the first client wins for as long as the budget lives.
-    pub fn for_tenant(key: &str, limit: RateLimit, max_wait: Duration) -> Arc<RateBudget> {
-        let mut all = BUDGETS.lock();
-        all.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(existing) = all.get(key).and_then(std::sync::Weak::upgrade) {
-            return existing;
-        }
-        let budget = RateBudget::new(limit, max_wait);
-        all.insert(key.to_owned(), Arc::downgrade(&budget));
-        budget
-    }
-
     pub fn new(limit: RateLimit, max_wait: Duration) -> Arc<RateBudget> {
         Arc::new(RateBudget {
             limit,

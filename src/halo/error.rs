@@ -62,6 +62,33 @@ pub enum HaloError {
     BudgetExhausted(#[from] super::budget::BudgetExhausted),
     #[error("Halo's rate limit was reached (429){}", retry_hint(*retry_after))]
     RateLimited { retry_after: Option<Duration> },
+    #[error(
+        "Halo's rate limit was reached (429) and {retries} retries did not get through{}",
+        retry_hint(*retry_after)
+    )]
+    StillRateLimited {
+        retries: u32,
+        retry_after: Option<Duration>,
+    },
+    #[error("{0}")]
+    CircuitOpen(#[from] super::breaker::CircuitOpen),
+    /// A write failed in a way that does not tell whether Halo applied it.
+    #[error(
+        "the write may or may not have been applied: {method} {path} failed after it was sent \
+         ({cause})"
+    )]
+    WriteUncertain {
+        method: String,
+        path: String,
+        cause: String,
+    },
+    /// The connection broke after the request was sent (reset, closed mid-answer).
+    #[error("the connection to Halo broke during {method} {path}: {detail}")]
+    Transport {
+        method: String,
+        path: String,
+        detail: String,
+    },
     #[error("Halo failed on {method} {path} (HTTP {status}): {message}")]
     Server {
         method: String,
@@ -100,6 +127,22 @@ fn retry_hint(after: Option<Duration>) -> String {
 }
 
 impl HaloError {
+    /// What this error says about Halo's health, for the circuit breaker.
+    pub fn health(&self) -> super::breaker::Outcome {
+        use super::breaker::Outcome;
+        match self {
+            HaloError::Server { .. }
+            | HaloError::Timeout { .. }
+            | HaloError::Connect { .. }
+            | HaloError::Transport { .. }
+            | HaloError::Decode { .. }
+            | HaloError::WriteUncertain { .. } => Outcome::Failed,
+            HaloError::TokenEndpoint { status, .. } if *status >= 500 => Outcome::Failed,
+            HaloError::BudgetExhausted(_) | HaloError::CircuitOpen(_) => Outcome::Neutral,
+            _ => Outcome::Healthy,
+        }
+    }
+
     /// The HTTP status Halo answered, when there was an answer.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -107,7 +150,7 @@ impl HaloError {
             HaloError::Forbidden { .. } => Some(403),
             HaloError::NotFound { .. } => Some(404),
             HaloError::BadRequest { .. } => Some(400),
-            HaloError::RateLimited { .. } => Some(429),
+            HaloError::RateLimited { .. } | HaloError::StillRateLimited { .. } => Some(429),
             HaloError::Server { status, .. }
             | HaloError::Http { status, .. }
             | HaloError::TokenEndpoint { status, .. } => Some(*status),

@@ -7,11 +7,19 @@
 //! - list bodies are a bare array or an envelope object ([`envelope::parse_list`]);
 //! - a 401 from the API means the token died early: refresh once and retry once;
 //! - lists page with Halo's own spelling, `pageinate=true`.
+//!
+//! Every request goes through the same pipeline: reference-data cache (GETs the caller marks
+//! cacheable) → sharing of identical GETs in flight → circuit breaker → retries that cannot
+//! duplicate a write ([`retry`]) → the tenant's rate budget ([`budget`]) → one HTTP exchange.
 
 pub mod auth;
+pub mod breaker;
 pub mod budget;
+pub mod cache;
 pub mod envelope;
 pub mod error;
+pub mod retry;
+mod tenant;
 
 use std::{
     sync::{
@@ -21,11 +29,14 @@ use std::{
     time::Duration,
 };
 
+use futures::FutureExt;
 use reqwest::Method;
 use serde_json::Value;
 
 pub use auth::TokenStatus;
+pub use breaker::BreakerStatus;
 pub use budget::{BudgetStatus, RateLimit};
+pub use cache::CacheStatus;
 pub use envelope::ListPage;
 pub use error::HaloError;
 
@@ -46,13 +57,63 @@ pub struct HaloConfig {
     pub scope: String,
     /// Limit for each HTTP exchange with Halo.
     pub timeout: Duration,
-    /// Halo's rate limit, as this server should respect it.
-    pub rate_limit: RateLimit,
-    /// Longest a request waits for the rate budget before failing.
-    pub rate_wait: Duration,
+    pub resilience: Resilience,
 }
 
-/// A cheap, clonable handle; clones share tokens and counters.
+/// How the client copes with Halo's limits and failures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resilience {
+    /// Halo's rate limit, as this server respects it (shared by the tenant's sessions).
+    pub rate_limit: RateLimit,
+    /// Longest a request waits for the rate budget (or a `Retry-After`) before failing.
+    pub rate_wait: Duration,
+    /// Retries after a first attempt (429s and failures counted separately).
+    pub max_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Consecutive failed calls that open the circuit breaker.
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+    /// Lifetime of cached reference data; zero turns the cache off.
+    pub cache_ttl: Duration,
+}
+
+impl Default for Resilience {
+    fn default() -> Resilience {
+        Resilience {
+            rate_limit: RateLimit::HALO_DEFAULT,
+            rate_wait: Duration::from_secs(60),
+            max_retries: 3,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            cache_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Resilience {
+    fn retry_policy(&self) -> retry::RetryPolicy {
+        retry::RetryPolicy {
+            max_retries: self.max_retries,
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max,
+            max_retry_after: self.rate_wait,
+        }
+    }
+}
+
+/// Whether a GET may be answered from the reference-data cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caching {
+    /// Slowly changing reference data: cached for the TTL.
+    Reference,
+    /// Live data: never cached (identical requests in flight are still shared).
+    Live,
+}
+
+/// A cheap, clonable handle; clones share tokens, budget, breaker and cache.
 #[derive(Clone)]
 pub struct HaloClient {
     inner: Arc<Inner>,
@@ -62,7 +123,8 @@ struct Inner {
     http: reqwest::Client,
     cfg: HaloConfig,
     tokens: auth::TokenCache,
-    budget: Arc<budget::RateBudget>,
+    tenant: Arc<tenant::TenantShared>,
+    cache: Arc<cache::Cache>,
     requests: AtomicU64,
 }
 
@@ -76,7 +138,9 @@ pub struct ConnectionStatus {
     pub token: TokenStatus,
     /// The rolling-window budget shared by every session on this tenant.
     pub rate_budget: BudgetStatus,
-    /// API requests sent since start (token requests not counted).
+    pub circuit_breaker: BreakerStatus,
+    pub cache: CacheStatus,
+    /// HTTP requests sent to the API since start (token requests not counted).
     pub requests: u64,
 }
 
@@ -88,6 +152,15 @@ fn install_crypto() {
         // Err means another part of the process installed one first: fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// One request as the pipeline carries it.
+#[derive(Clone)]
+struct Request {
+    method: Method,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
 }
 
 impl HaloClient {
@@ -102,13 +175,20 @@ impl HaloClient {
                 detail: format!("cannot build the HTTP client: {}", root_cause(&e)),
             })?;
         let tenant_key = format!("{}|{}", cfg.base_url, cfg.tenant.as_deref().unwrap_or(""));
-        let budget = budget::RateBudget::for_tenant(&tenant_key, cfg.rate_limit, cfg.rate_wait);
+        let tenant = tenant::TenantShared::for_tenant(&tenant_key, &cfg.resilience);
+        // Cached answers depend on who asks (the application's agent and scopes), so the cache
+        // is per tenant *and* credentials.
+        let cache = tenant::cache_for(
+            &format!("{tenant_key}|{}", cfg.client_id),
+            cfg.resilience.cache_ttl,
+        );
         Ok(HaloClient {
             inner: Arc::new(Inner {
                 http,
                 cfg,
                 tokens: auth::TokenCache::default(),
-                budget,
+                tenant,
+                cache,
                 requests: AtomicU64::new(0),
             }),
         })
@@ -125,14 +205,44 @@ impl HaloClient {
             tenant: cfg.tenant.clone(),
             client_id: cfg.client_id.clone(),
             token: self.inner.tokens.status(),
-            rate_budget: self.inner.budget.status(),
+            rate_budget: self.inner.tenant.budget.status(),
+            circuit_breaker: self.inner.tenant.breaker.status(),
+            cache: self.inner.cache.status(),
             requests: self.inner.requests.load(Ordering::Relaxed),
         }
     }
 
     /// `GET /api{path}`.
-    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Value, HaloError> {
-        self.send(Method::GET, path, query, None).await
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        caching: Caching,
+    ) -> Result<Value, HaloError> {
+        let key = cache::key(path, query);
+        let cache = &self.inner.cache;
+        let cacheable = caching == Caching::Reference && cache.enabled();
+        if cacheable && let Some(v) = cache.get(&key) {
+            return Ok(v);
+        }
+        let resource = cache::resource_of(path);
+        let generation = cache.generation(&resource);
+        let inner = Arc::clone(&self.inner);
+        let request = Request {
+            method: Method::GET,
+            path: path.to_owned(),
+            query: query.to_vec(),
+            body: None,
+        };
+        let value = cache
+            .shared_fetch(&key, move || {
+                async move { execute(&inner, &request).await }.boxed()
+            })
+            .await?;
+        if cacheable {
+            cache.put(&key, &resource, generation, &value);
+        }
+        Ok(value)
     }
 
     /// `GET /api{path}` read as a list (bare array or envelope under `key`).
@@ -141,8 +251,9 @@ impl HaloClient {
         path: &str,
         key: Option<&str>,
         query: &[(String, String)],
+        caching: Caching,
     ) -> Result<ListPage, HaloError> {
-        let body = self.send(Method::GET, path, query, None).await?;
+        let body = self.get(path, query, caching).await?;
         envelope::parse_list(body, key).map_err(|detail| HaloError::Decode {
             method: "GET".into(),
             path: path.to_owned(),
@@ -153,8 +264,14 @@ impl HaloClient {
     /// `POST /api{path}` with `[record]`: Halo creates when the record has no `id` and updates
     /// when it has one. Returns the saved record.
     pub async fn post(&self, path: &str, record: &Value) -> Result<Value, HaloError> {
-        let body = Value::Array(vec![record.clone()]);
-        let saved = self.send(Method::POST, path, &[], Some(&body)).await?;
+        let saved = self
+            .write(
+                Method::POST,
+                path,
+                &[],
+                Some(Value::Array(vec![record.clone()])),
+            )
+            .await?;
         Ok(match saved {
             // Several records posted come back as an array; one comes back as an object, but
             // accept a one-element array too.
@@ -165,84 +282,164 @@ impl HaloClient {
 
     /// `POST /api{path}` with an arbitrary body (already an array where Halo wants one).
     pub async fn post_raw(&self, path: &str, body: &Value) -> Result<Value, HaloError> {
-        self.send(Method::POST, path, &[], Some(body)).await
+        self.write(Method::POST, path, &[], Some(body.clone()))
+            .await
     }
 
     /// `DELETE /api{path}`.
     pub async fn delete(&self, path: &str, query: &[(String, String)]) -> Result<Value, HaloError> {
-        self.send(Method::DELETE, path, query, None).await
+        self.write(Method::DELETE, path, query, None).await
     }
 
-    async fn send(
+    async fn write(
         &self,
         method: Method,
         path: &str,
         query: &[(String, String)],
-        body: Option<&Value>,
+        body: Option<Value>,
     ) -> Result<Value, HaloError> {
-        let inner = &self.inner;
-        let url = format!("{}/api{}", inner.cfg.base_url, path);
-        let mut refreshed = false;
-        loop {
-            let (token, generation) = inner.tokens.bearer(&inner.http, &inner.cfg).await?;
-            let mut request = inner
-                .http
-                .request(method.clone(), &url)
-                .query(query)
-                .bearer_auth(token.expose())
-                .timeout(inner.cfg.timeout);
-            if let Some(b) = body {
-                request = request.json(b);
-            }
-            // The permit lives until the whole answer is read: see budget.rs on why.
-            let _permit = inner
-                .budget
-                .acquire()
-                .await
-                .map_err(HaloError::BudgetExhausted)?;
-            inner.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%method, path, "halo request");
-            let response = request
-                .send()
-                .await
-                .map_err(|e| transport_error(e, method.as_str(), path, &inner.cfg))?;
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let text = response
-                .text()
-                .await
-                .map_err(|e| transport_error(e, method.as_str(), path, &inner.cfg))?;
-            if status == 401 && !refreshed {
-                // The token died before its time (revoked, or Halo restarted): one fresh token,
-                // one more try.
-                tracing::info!(path, "Halo answered 401; refreshing the token once");
-                inner.tokens.invalidate(generation).await;
-                refreshed = true;
-                continue;
-            }
-            if (200..300).contains(&status) {
-                if text.trim().is_empty() {
-                    return Ok(Value::Null);
+        let request = Request {
+            method,
+            path: path.to_owned(),
+            query: query.to_vec(),
+            body,
+        };
+        let result = execute(&self.inner, &request).await;
+        // Whatever happened, cached copies of this resource may now be wrong.
+        self.inner.cache.invalidate(&cache::resource_of(path));
+        result
+    }
+}
+
+/// Breaker, retries and budget around single exchanges.
+async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
+    let pass = inner
+        .tenant
+        .breaker
+        .enter()
+        .map_err(HaloError::CircuitOpen)?;
+    let policy = inner.cfg.resilience.retry_policy();
+    let (mut rate_limited, mut failed) = (0u32, 0u32);
+    let mut uncertain_delete = false;
+    let result = loop {
+        let error = match exchange(inner, request).await {
+            Ok(v) => break Ok(v),
+            Err(e) => e,
+        };
+        // A DELETE repeated after an answer was lost: "not found" now means it worked.
+        if uncertain_delete && matches!(error, HaloError::NotFound { .. }) {
+            break Ok(Value::Null);
+        }
+        match policy.decide(&request.method, &error, rate_limited, failed) {
+            retry::Decision::RetryAfter(wait) => {
+                if matches!(error, HaloError::RateLimited { .. }) {
+                    rate_limited += 1;
+                } else {
+                    failed += 1;
+                    uncertain_delete |= request.method == Method::DELETE
+                        && !matches!(error, HaloError::Connect { .. });
                 }
-                return serde_json::from_str(&text).map_err(|e| HaloError::Decode {
-                    method: method.to_string(),
-                    path: path.to_owned(),
-                    detail: format!("not JSON ({e})"),
+                tracing::info!(
+                    method = %request.method,
+                    path = %request.path,
+                    wait_ms = wait.as_millis() as u64,
+                    error = %error,
+                    "retrying a Halo request"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            retry::Decision::Uncertain => {
+                break Err(HaloError::WriteUncertain {
+                    method: request.method.to_string(),
+                    path: request.path.clone(),
+                    cause: error.to_string(),
                 });
             }
-            return Err(status_error(
-                status,
-                method.as_str(),
-                path,
-                &text,
-                retry_after,
-            ));
+            retry::Decision::Fail => {
+                break Err(match error {
+                    HaloError::RateLimited { retry_after } if rate_limited > 0 => {
+                        HaloError::StillRateLimited {
+                            retries: rate_limited,
+                            retry_after,
+                        }
+                    }
+                    other => other,
+                });
+            }
         }
+    };
+    pass.finish(match &result {
+        Ok(_) => breaker::Outcome::Healthy,
+        Err(e) => e.health(),
+    });
+    result
+}
+
+/// One HTTP exchange (plus one retry with a fresh token after a 401), inside the rate budget.
+async fn exchange(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
+    let url = format!("{}/api{}", inner.cfg.base_url, request.path);
+    let method = &request.method;
+    let path = request.path.as_str();
+    let mut refreshed = false;
+    loop {
+        let (token, generation) = inner.tokens.bearer(&inner.http, &inner.cfg).await?;
+        // The permit lives until the whole answer is read: see budget.rs on why.
+        let _permit = inner
+            .tenant
+            .budget
+            .acquire()
+            .await
+            .map_err(HaloError::BudgetExhausted)?;
+        let mut http = inner
+            .http
+            .request(method.clone(), &url)
+            .query(&request.query)
+            .bearer_auth(token.expose())
+            .timeout(inner.cfg.timeout);
+        if let Some(b) = &request.body {
+            http = http.json(b);
+        }
+        inner.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%method, path, "halo request");
+        let response = http
+            .send()
+            .await
+            .map_err(|e| transport_error(e, method.as_str(), path, &inner.cfg))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let text = response
+            .text()
+            .await
+            .map_err(|e| transport_error(e, method.as_str(), path, &inner.cfg))?;
+        if status == 401 && !refreshed {
+            // The token died before its time (revoked, or Halo restarted): one fresh token,
+            // one more try.
+            tracing::info!(path, "Halo answered 401; refreshing the token once");
+            inner.tokens.invalidate(generation).await;
+            refreshed = true;
+            continue;
+        }
+        if (200..300).contains(&status) {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text).map_err(|e| HaloError::Decode {
+                method: method.to_string(),
+                path: path.to_owned(),
+                detail: format!("not JSON ({e})"),
+            });
+        }
+        return Err(status_error(
+            status,
+            method.as_str(),
+            path,
+            &text,
+            retry_after,
+        ));
     }
 }
 
@@ -299,6 +496,13 @@ pub(crate) fn transport_error(
     path: &str,
     cfg: &HaloConfig,
 ) -> HaloError {
+    // Connect errors come first: a connect timeout also proves Halo never saw the request.
+    if e.is_connect() {
+        return HaloError::Connect {
+            host: cfg.base_url.clone(),
+            detail: root_cause(&e),
+        };
+    }
     if e.is_timeout() {
         return HaloError::Timeout {
             method: method.to_owned(),
@@ -313,8 +517,9 @@ pub(crate) fn transport_error(
             detail: root_cause(&e),
         };
     }
-    HaloError::Connect {
-        host: cfg.base_url.clone(),
+    HaloError::Transport {
+        method: method.to_owned(),
+        path: path.to_owned(),
         detail: root_cause(&e),
     }
 }

@@ -15,8 +15,17 @@ use super::{
 };
 use crate::{
     catalog::{ExtraOp, IdType, Param, ParamType, Resource, Verb},
-    halo::{HaloClient, HaloError},
+    halo::{Caching, HaloClient, HaloError},
 };
+
+/// Reference resources are served from the cache; everything else is read live.
+fn caching(r: &Resource) -> Caching {
+    if r.reference {
+        Caching::Reference
+    } else {
+        Caching::Live
+    }
+}
 
 /// Longest `search` term.
 const MAX_SEARCH: usize = 200;
@@ -50,7 +59,7 @@ pub async fn run_extra(
     let args = without_nulls(args);
     reject_unknown(&args, SHAPING, tool)?;
     let (keep, detail) = shaping(&args, &r.get_fields)?;
-    let record = halo.get(&op.path, &[]).await?;
+    let record = halo.get(&op.path, &[], caching(r)).await?;
     Ok(shape(&record, &keep, &r.label, detail))
 }
 
@@ -271,7 +280,9 @@ async fn list(
         query.push(("pageinate".into(), "true".into()));
         query.push(("page_size".into(), page_size.to_string()));
         query.push(("page_no".into(), page_no.to_string()));
-        let page = halo.list(&r.path, r.envelope.as_deref(), &query).await?;
+        let page = halo
+            .list(&r.path, r.envelope.as_deref(), &query, caching(r))
+            .await?;
         let mut rows = page.records;
         rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
         let total = page.record_count.or_else(|| {
@@ -282,7 +293,9 @@ async fn list(
         (rows, total)
     } else {
         // Halo returns these lists whole; the server pages them so answers stay small.
-        let page = halo.list(&r.path, r.envelope.as_deref(), &query).await?;
+        let page = halo
+            .list(&r.path, r.envelope.as_deref(), &query, caching(r))
+            .await?;
         let mut rows = page.records;
         if let Some(s) = &search {
             let needle = s.to_lowercase();
@@ -378,7 +391,7 @@ async fn get(
     }
     let (keep, detail) = shaping(args, &r.get_fields)?;
     let record = halo
-        .get(&format!("{}/{}", r.path, id), &query)
+        .get(&format!("{}/{}", r.path, id), &query, caching(r))
         .await
         .map_err(|e| map_not_found(e, r, &id, &scope))?;
     if is_empty_record(&record) {
@@ -463,8 +476,23 @@ async fn create(
             )));
         }
     }
+    let label = body
+        .get(&r.label)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let record = Value::Object(body);
-    let saved = halo.post(&r.path, &record).await?;
+    let saved = halo.post(&r.path, &record).await.map_err(|e| match e {
+        HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+            "Halo did not confirm the new {one} ({cause}): it may or may not have been created. \
+             Check with {list}{search} before creating it again.",
+            one = r.singular,
+            list = r.tool_name("list"),
+            search = label
+                .map(|l| format!(" (search: {l:?})"))
+                .unwrap_or_default(),
+        )),
+        other => other.into(),
+    })?;
     let new_id = saved.get("id").filter(|v| !v.is_null()).cloned();
     if new_id.is_none() {
         return Err(ToolError::new(format!(
@@ -503,7 +531,7 @@ async fn update(
         query.push((name.clone(), v.to_string()));
     }
     let current = halo
-        .get(&format!("{}/{}", r.path, id), &query)
+        .get(&format!("{}/{}", r.path, id), &query, Caching::Live)
         .await
         .map_err(|e| map_not_found(e, r, &id, &scope))?;
     if is_empty_record(&current) {
@@ -520,7 +548,18 @@ async fn update(
     if let Some((name, v)) = &scope {
         body.insert(name.clone(), Value::from(*v));
     }
-    let saved = halo.post(&r.path, &Value::Object(body)).await?;
+    let saved = halo
+        .post(&r.path, &Value::Object(body))
+        .await
+        .map_err(|e| match e {
+            HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+                "Halo did not confirm the update of {one} {id} ({cause}): it may or may not \
+                 have been applied. Check with {get} before repeating it.",
+                one = r.singular,
+                get = r.tool_name("get"),
+            )),
+            other => other.into(),
+        })?;
     let saved_id = saved.get("id").map(args::to_query);
     if let Some(saved_id) = &saved_id
         && saved_id.trim_end_matches(".0") != id

@@ -207,6 +207,45 @@ pub fn context(halo: HaloClient) -> composite::Ctx {
     composite::Ctx { halo }
 }
 
+/// What [`prewarm`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrewarmReport {
+    pub loaded: usize,
+    pub failed: usize,
+    pub elapsed: std::time::Duration,
+}
+
+/// Loads every reference resource's list into the cache, as the list tools would ask for it.
+/// Opt-in (`--prewarm`): it reads every domain file, which normal use avoids.
+pub async fn prewarm(halo: &HaloClient) -> PrewarmReport {
+    let started = std::time::Instant::now();
+    let (mut loaded, mut failed) = (0, 0);
+    for def in all() {
+        let ToolKind::Crud {
+            resource,
+            verb: Verb::List,
+        } = &def.kind
+        else {
+            continue;
+        };
+        if !resource.reference || resource.paginate || resource.filters.iter().any(|f| f.required) {
+            continue;
+        }
+        match crud::run(halo, resource, Verb::List, def.name(), Map::new()).await {
+            Ok(_) => loaded += 1,
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(tool = def.name(), error = %e, "prewarm failed");
+            }
+        }
+    }
+    PrewarmReport {
+        loaded,
+        failed,
+        elapsed: started.elapsed(),
+    }
+}
+
 /// Bytes of a tool list as sent in `tools/list`: the context cost of a domain.
 pub fn list_bytes<'a>(tools: impl IntoIterator<Item = &'a Tool>) -> usize {
     let tools: Vec<&Tool> = tools.into_iter().collect();

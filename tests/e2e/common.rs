@@ -52,8 +52,12 @@ pub fn halo_config(sim: &Simulator) -> HaloConfig {
         tenant: sim.config().tenant.clone(),
         scope: "all".into(),
         timeout: Duration::from_secs(10),
-        rate_limit: halo_mcp::halo::RateLimit::HALO_DEFAULT,
-        rate_wait: Duration::from_secs(60),
+        resilience: halo_mcp::halo::Resilience {
+            // Fast backoff keeps retry tests quick; the rules are the same.
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+            ..halo_mcp::halo::Resilience::default()
+        },
     }
 }
 

@@ -1,0 +1,52 @@
+//! State shared by every client of one Halo tenant in the process.
+//!
+//! Halo's rate limit and health are per tenant, so the rate budget and the circuit breaker are
+//! too: two sessions on the same Halo draw on one budget. Cached answers depend on the
+//! credentials that asked, so the cache is keyed by tenant and client id.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::{Resilience, breaker::Breaker, budget::RateBudget, cache::Cache};
+
+pub(crate) struct TenantShared {
+    pub budget: Arc<RateBudget>,
+    pub breaker: Breaker,
+}
+
+type Registry<T> = Lazy<Mutex<HashMap<String, Weak<T>>>>;
+
+static TENANTS: Registry<TenantShared> = Lazy::new(|| Mutex::new(HashMap::new()));
+static CACHES: Registry<Cache> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// The live value under `key`, or a new one from `make`. Entries die with their last user.
+fn shared<T>(registry: &Registry<T>, key: &str, make: impl FnOnce() -> T) -> Arc<T> {
+    let mut all = registry.lock();
+    all.retain(|_, weak| weak.strong_count() > 0);
+    if let Some(existing) = all.get(key).and_then(Weak::upgrade) {
+        return existing;
+    }
+    let value = Arc::new(make());
+    all.insert(key.to_owned(), Arc::downgrade(&value));
+    value
+}
+
+impl TenantShared {
+    /// The shared state of a tenant; the settings of its first client win while it lives.
+    pub(crate) fn for_tenant(key: &str, r: &Resilience) -> Arc<TenantShared> {
+        shared(&TENANTS, key, || TenantShared {
+            budget: RateBudget::new(r.rate_limit, r.rate_wait),
+            breaker: Breaker::new(r.breaker_threshold, r.breaker_cooldown),
+        })
+    }
+}
+
+pub(crate) fn cache_for(key: &str, ttl: Duration) -> Arc<Cache> {
+    shared(&CACHES, key, || Cache::new(ttl))
+}
