@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod config;
 pub mod halo;
+pub mod local;
 pub mod secret;
 pub mod server;
 pub mod sim;

@@ -148,6 +148,41 @@ struct SimulateArgs {
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Fault: answer 429 beyond LIMIT API requests per rolling WINDOW (s, m or ms suffix),
+    /// e.g. 300/300s, Halo's hosted limit; refused requests do not use up the budget
+    #[arg(long, value_name = "LIMIT/WINDOW", value_parser = halo_mcp::sim::parse_rate_limit,
+          help_heading = "Faults")]
+    rate_limit: Option<(u32, Duration)>,
+    /// Send Retry-After (whole seconds) with 429s; Halo is not known to send it
+    #[arg(long, requires = "rate_limit", help_heading = "Faults")]
+    retry_after: bool,
+    /// Send Retry-After with 429s as an HTTP date instead of seconds
+    #[arg(long, requires = "rate_limit", help_heading = "Faults")]
+    retry_after_date: bool,
+    /// Fault: fraction (0 to 1) of API requests answered with a gateway 502, 503 or 504
+    #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
+          default_value_t = 0.0, help_heading = "Faults")]
+    error_rate: f64,
+    /// Fraction (0 to 1) of injected errors and drops that happen after the request was
+    /// applied (a write lands, its answer is lost); the rest happen before
+    #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
+          default_value_t = 0.0, help_heading = "Faults")]
+    error_after_apply: f64,
+    /// Seed of the fault dice: the same seed and requests give the same faults
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Faults")]
+    fault_seed: u64,
+    /// Fault: milliseconds added before answering every API request
+    #[arg(long, value_name = "MS", default_value_t = 0, help_heading = "Faults",
+          value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    latency_ms: u64,
+    /// Fault: fraction (0 to 1) of successful API answers sent with their JSON cut short
+    #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
+          default_value_t = 0.0, help_heading = "Faults")]
+    malformed_rate: f64,
+    /// Fault: fraction (0 to 1) of API requests whose connection is closed with no answer
+    #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
+          default_value_t = 0.0, help_heading = "Faults")]
+    drop_rate: f64,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -219,11 +254,23 @@ fn main() -> ExitCode {
 }
 
 async fn simulate(args: SimulateArgs) -> ExitCode {
+    use halo_mcp::sim::Faults;
     let config = SimConfig {
         client_id: args.client_id,
         client_secret: args.client_secret,
         tenant: args.tenant,
         token_lifetime: Duration::from_secs(args.token_lifetime.max(1)),
+        faults: Faults {
+            rate_limit: args.rate_limit,
+            retry_after: args.retry_after,
+            retry_after_http_date: args.retry_after_date,
+            error_rate: args.error_rate,
+            error_after_apply: args.error_after_apply,
+            seed: args.fault_seed,
+            latency: Duration::from_millis(args.latency_ms),
+            malformed_rate: args.malformed_rate,
+            drop_rate: args.drop_rate,
+        },
         ..SimConfig::default()
     };
     match halo_mcp::sim::run_standalone(config, SocketAddr::new(args.host, args.port)).await {

@@ -2,15 +2,20 @@
 //!
 //! Every path is matched case-insensitively by hand (Halo's routing ignores case, axum's does
 //! not), so there is a single fallback handler rather than an axum route table. Two layers
-//! wrap it: [`log_requests`] (every request, for `Simulator::requests`) and [`api_gate`],
-//! which every `/api` request passes through and which is where bearer checks happen and
-//! where fault injection (rate limits, 5xx, latency, malformed bodies) belongs.
+//! wrap it: [`log_requests`] (every request, for `Simulator::requests`, stamped with its
+//! arrival time) and [`api_gate`], which every `/api` request passes through: it applies the
+//! injected faults ([`super::faults`]) and then the bearer check.
+//!
+//! A dropped connection is a response whose body fails on its first poll: hyper buffers the
+//! response head, polls the body before flushing, gets the error and closes the connection
+//! with the head unsent, so the client sees a transport error and no status. No panic, no
+//! socket juggling.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -19,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::clock;
 use super::error::ApiError;
+use super::faults::{self, Fate, Fault, is_api};
 use super::query::{self, Params};
 use super::resources;
 use super::writes;
@@ -35,27 +41,38 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn log_requests(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+/// When a request arrived, stamped by [`log_requests`] for the rate limit in [`api_gate`], so
+/// the log and the limit count the same instants.
+#[derive(Clone, Copy)]
+struct Arrival(Instant);
+
+/// Which fault [`api_gate`] injected, handed back to [`log_requests`].
+#[derive(Clone, Copy)]
+struct Injected(Fault);
+
+async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let at = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
-    let at = Instant::now();
+    req.extensions_mut().insert(Arrival(at));
     let resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    tracing::debug!(%method, %path, %query, status, "sim request");
+    let fault = resp.extensions().get::<Injected>().map(|f| f.0);
+    let status = match fault {
+        Some(f) if f.is_drop() => 0,
+        _ => resp.status().as_u16(),
+    };
+    let fault = fault.map(|f| f.as_str().to_string());
+    tracing::debug!(%method, %path, %query, status, ?fault, "sim request");
     s.log.lock().push(LoggedRequest {
         method,
         path,
         query,
         status,
         at,
+        fault,
     });
     resp
-}
-
-fn is_api(path: &str) -> bool {
-    let p = path.to_ascii_lowercase();
-    p == "/api" || p.starts_with("/api/")
 }
 
 fn is_authinfo(path: &str) -> bool {
@@ -63,24 +80,108 @@ fn is_authinfo(path: &str) -> bool {
         .eq_ignore_ascii_case("/api/authinfo")
 }
 
-/// The single gate for `/api`: `GET /api/authinfo` is public (clients call it before they
-/// have a token); everything else needs a live bearer token. Fault injection goes here, before
-/// the token check, so injected failures hit authenticated and unauthenticated calls alike.
+/// The single gate for `/api`. First the injected faults, decided on arrival: the rate limit
+/// (a 429 uses no budget), then the dice for drops, gateway errors and truncated bodies, then
+/// the latency. Faults come before the token check so they hit authenticated and
+/// unauthenticated calls alike. Then `GET /api/authinfo` is public (clients call it before they
+/// have a token); everything else needs a live bearer token.
 async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !is_api(path) || is_authinfo(path) {
+    if !is_api(path) {
         return next.run(req).await;
     }
-    if !s.token_valid(req.headers()) {
+    let public = is_authinfo(path);
+    let at = req
+        .extensions()
+        .get::<Arrival>()
+        .map_or_else(Instant::now, |a| a.0);
+    let (fate, latency) = s.faults.lock().decide(at);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match &fate {
+        Fate::RateLimited {
+            message,
+            retry_at,
+            header: retry_after,
+        } => {
+            let mut resp = (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                message.clone(),
+            )
+                .into_response();
+            if let Some(value) = retry_after
+                .value(*retry_at)
+                .and_then(|v| HeaderValue::from_str(&v).ok())
+            {
+                resp.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return tagged(resp, Fault::RateLimited);
+        }
+        Fate::Error {
+            after: false,
+            status,
+        } => return tagged(gateway_error(*status), Fault::ErrorBefore),
+        Fate::Drop { after: false } => return tagged(dropped(), Fault::DroppedBefore),
+        _ => {}
+    }
+    let resp = if public || s.token_valid(req.headers()) {
+        next.run(req).await
+    } else {
         // Halo's 401 body is unverified (halo-api.md §6.2): empty body plus the standard
         // bearer challenge.
-        return (
+        (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
         )
-            .into_response();
+            .into_response()
+    };
+    match fate {
+        Fate::Error { status, .. } => tagged(gateway_error(status), Fault::ErrorAfter),
+        Fate::Drop { .. } => tagged(dropped(), Fault::DroppedAfter),
+        Fate::Pass { malformed: true } if resp.status().is_success() => {
+            tagged(malform(resp).await, Fault::Malformed)
+        }
+        _ => resp,
     }
-    next.run(req).await
+}
+
+fn tagged(mut resp: Response, fault: Fault) -> Response {
+    resp.extensions_mut().insert(Injected(fault));
+    resp
+}
+
+/// A gateway's HTML error page (Halo's own code never ran or its answer was lost).
+fn gateway_error(status: StatusCode) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html")],
+        faults::gateway_body(status),
+    )
+        .into_response()
+}
+
+/// A response hyper cannot send: its body fails on the first poll, before the head is
+/// flushed, so hyper closes the connection and the client gets no status at all.
+fn dropped() -> Response {
+    let failing = futures::stream::once(std::future::ready(Err::<Bytes, std::io::Error>(
+        std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "simulated dropped connection",
+        ),
+    )));
+    Response::new(Body::from_stream(failing))
+}
+
+/// The same answer with its body cut short (status and content type kept).
+async fn malform(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(faults::truncate_json(&bytes)))
 }
 
 fn json_response(status: u16, body: Value) -> Response {

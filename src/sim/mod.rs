@@ -20,11 +20,15 @@
 //! * [`query`]: list/get semantics; [`writes`]: POST/DELETE semantics; [`error`]: Halo's
 //!   error bodies.
 //! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
-//!   gate (bearer check; the place for fault injection).
+//!   gate (fault injection, then the bearer check).
+//! * [`faults`]: what can be injected ([`Faults`]: 429 rate limits with or without
+//!   `Retry-After`, gateway 5xx before or after the write lands, latency, truncated JSON,
+//!   dropped connections) and the request statistics tests read ([`RequestStats`]).
 
 mod clock;
 mod derive;
 mod error;
+mod faults;
 mod http;
 mod prng;
 mod query;
@@ -48,8 +52,11 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use self::faults::FaultState;
 use self::prng::Prng;
 use self::store::Db;
+
+pub use self::faults::{Faults, RequestStats, parse_fraction, parse_rate_limit};
 
 /// How the simulated tenant is set up.
 #[derive(Debug, Clone)]
@@ -65,6 +72,9 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// Seed of the generated data: the same seed gives identical data.
     pub seed: u64,
+    /// Faults injected into `/api` requests from the start (default: none). Change them while
+    /// running with [`Simulator::set_faults`].
+    pub faults: Faults,
 }
 
 impl Default for SimConfig {
@@ -75,6 +85,7 @@ impl Default for SimConfig {
             tenant: None,
             token_lifetime: Duration::from_secs(3600),
             seed: 0x4A10_5EED,
+            faults: Faults::default(),
         }
     }
 }
@@ -87,8 +98,13 @@ pub struct LoggedRequest {
     pub path: String,
     /// The raw query string ("" when none).
     pub query: String,
+    /// The status sent; 0 when the connection was dropped without an answer.
     pub status: u16,
+    /// When the request arrived (before any injected latency or processing).
     pub at: Instant,
+    /// The injected fault, if any: `"rate_limited"`, `"error_before"`, `"error_after"`,
+    /// `"malformed"`, `"dropped_before"` or `"dropped_after"`.
+    pub fault: Option<String>,
 }
 
 /// Token bookkeeping.
@@ -103,14 +119,15 @@ struct AuthState {
     rng: Prng,
 }
 
-/// Everything a request handler needs; behind one `Arc` so later work (fault injection) can
-/// add state here without touching the handlers' signatures.
+/// Everything a request handler needs, fault-injection state included; behind one `Arc` so
+/// new state can be added here without touching the handlers' signatures.
 pub(crate) struct Shared {
     config: SimConfig,
     base_url: String,
     db: RwLock<Db>,
     auth: Mutex<AuthState>,
     log: Mutex<Vec<LoggedRequest>>,
+    faults: Mutex<FaultState>,
 }
 
 impl Shared {
@@ -124,6 +141,7 @@ impl Shared {
                 issued: 0,
                 rng: Prng::new(clock_seed),
             }),
+            faults: Mutex::new(FaultState::new(config.faults.clone())),
             config,
             base_url,
             db: RwLock::new(db),
@@ -220,7 +238,8 @@ impl Simulator {
         self.shared.base_url.clone()
     }
 
-    /// The configuration the simulator was started with.
+    /// The configuration the simulator was started with (its `faults` are the initial ones:
+    /// see [`Simulator::faults`] for the live ones).
     pub fn config(&self) -> &SimConfig {
         &self.shared.config
     }
@@ -271,9 +290,33 @@ impl Simulator {
         self.shared.auth.lock().issued
     }
 
-    /// Every request so far, in arrival order of completion.
+    /// Every request so far, in order of completion (`at` is each one's arrival).
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.log.lock().clone()
+    }
+
+    /// Replaces the injected faults from the next request on. The dice are reseeded with
+    /// `faults.seed`; the rate limit keeps counting requests already in its window.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.faults.lock().set(faults);
+    }
+
+    /// The faults injected now.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.lock().faults().clone()
+    }
+
+    /// API request counts so far: per path, per injected fault, and the busiest rolling window
+    /// of the current rate limit.
+    pub fn stats(&self) -> RequestStats {
+        let window = self.faults().rate_limit.map(|(_, w)| w);
+        faults::stats(&self.shared.log.lock(), window)
+    }
+
+    /// The most accepted (non-429) API requests whose arrival times fall within any rolling
+    /// `window` (a run spanning less than `window`). Requests still in flight are not counted.
+    pub fn max_requests_in(&self, window: Duration) -> usize {
+        faults::max_in(&self.shared.log.lock(), window)
     }
 
     /// Forgets every issued token: the next API call with one gets 401.
@@ -327,6 +370,9 @@ pub async fn run_standalone(config: SimConfig, addr: SocketAddr) -> anyhow::Resu
         seed = cfg.seed,
         "credentials: grant_type=client_credentials, scope=all"
     );
+    if cfg.faults.is_active() {
+        tracing::info!(faults = %cfg.faults, "injecting faults into /api requests");
+    }
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down simulated Halo");
     sim.shutdown().await;

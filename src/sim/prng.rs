@@ -1,4 +1,4 @@
-//! A tiny deterministic PRNG (SplitMix64) for the seed.
+//! A tiny deterministic PRNG (SplitMix64) for the seed and the fault dice.
 //!
 //! Why not the `rand` crate: the seed must be byte-for-byte reproducible forever (tests compute
 //! revenue figures and counts from it), and a ten-line generator we own cannot change under us
@@ -24,6 +24,11 @@ impl Prng {
     /// Uniform in `0..n` (`n == 0` gives 0). The modulo bias is irrelevant for fixtures.
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// Uniform in `[0, 1)`, from the top 53 bits.
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Uniform in `lo..=hi`.
@@ -100,5 +105,8 @@ mod tests {
             assert!(p.weighted(&[1, 0, 3]) != 1);
         }
         assert_eq!(p.guid().len(), 36);
+        for _ in 0..1000 {
+            assert!((0.0..1.0).contains(&p.unit()));
+        }
     }
 }

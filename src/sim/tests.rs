@@ -1321,3 +1321,391 @@ async fn seeded_money_adds_up() {
             .any(|c| c["active"] == false)
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// Fault injection
+// ------------------------------------------------------------------------------------------------
+
+impl Api {
+    /// A GET whose answer is kept raw (status, headers, body text).
+    async fn raw_get(&self, path: &str) -> reqwest::Response {
+        self.c
+            .get(format!("{}/api{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn status(&self, path: &str) -> u16 {
+        self.raw_get(path).await.status().as_u16()
+    }
+
+    async fn post_ticket(&self, summary: &str) -> Result<reqwest::Response, reqwest::Error> {
+        self.c
+            .post(format!("{}/api/Tickets", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!([{"summary": summary, "user_id": 101}]))
+            .send()
+            .await
+    }
+}
+
+fn with_faults(faults: super::Faults) -> SimConfig {
+    SimConfig {
+        faults,
+        ..SimConfig::default()
+    }
+}
+
+/// The arrival time of the last request the simulator logged.
+fn last_arrival(sim: &Simulator) -> std::time::Instant {
+    sim.requests().last().unwrap().at
+}
+
+#[tokio::test]
+async fn rate_limit_refuses_with_halos_text_and_429s_use_no_budget() {
+    let sim = start(with_faults(super::Faults {
+        rate_limit: Some((2, Duration::from_secs(1))),
+        ..Default::default()
+    }))
+    .await;
+    let api = Api::new(&sim).await;
+    assert_eq!(api.status("/Agent/me").await, 200);
+    let first = last_arrival(&sim);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(api.status("/Agent/me").await, 200);
+    let r = api.raw_get("/Tickets/1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_none());
+    assert_eq!(
+        r.text().await.unwrap(),
+        "Rate Limit Reached - 2 Requests per rolling 1 second window"
+    );
+    assert_eq!(api.status("/Agent/me").await, 429);
+    // Once the first request leaves the window one slot frees: the 429s above took none.
+    tokio::time::sleep_until((first + Duration::from_millis(1030)).into()).await;
+    assert_eq!(api.status("/Agent/me").await, 200);
+    assert_eq!(api.status("/Agent/me").await, 429);
+
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 3);
+    assert_eq!(stats.max_in_window, 2);
+    assert_eq!(sim.max_requests_in(Duration::from_secs(60)), 3);
+    let log = sim.requests();
+    let limited: Vec<_> = log
+        .iter()
+        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
+        .collect();
+    assert_eq!(limited.len(), 3);
+    assert!(limited.iter().all(|r| r.status == 429));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn retry_after_in_seconds_or_as_an_http_date() {
+    let sim = start(with_faults(super::Faults {
+        rate_limit: Some((1, Duration::from_secs(1))),
+        retry_after: true,
+        ..Default::default()
+    }))
+    .await;
+    let api = Api::new(&sim).await;
+    assert_eq!(api.status("/Agent/me").await, 200);
+    let r = api.raw_get("/Agent/me").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(secs, 1);
+    // Waiting as told is enough.
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    assert_eq!(api.status("/Agent/me").await, 200);
+
+    // The date form; the window keeps counting across set_faults.
+    sim.set_faults(super::Faults {
+        rate_limit: Some((1, Duration::from_secs(2))),
+        retry_after_http_date: true,
+        ..Default::default()
+    });
+    let r = api.raw_get("/Agent/me").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let date = r.headers()["retry-after"].to_str().unwrap().to_string();
+    assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (0..=3).any(|k| super::faults::http_date(now + k) == date),
+        "{date} is not within 3 s from now"
+    );
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("1 Requests per rolling 2 second window")
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_seeded_error_rate_repeats_and_hits_its_fraction() {
+    let faults = super::Faults {
+        error_rate: 0.3,
+        seed: 42,
+        ..Default::default()
+    };
+    let sim = start(with_faults(faults.clone())).await;
+    let api = Api::new(&sim).await;
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        sim.set_faults(faults.clone());
+        let mut statuses = Vec::new();
+        for _ in 0..200 {
+            let r = api.raw_get("/Agent/me").await;
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            if status != 200 {
+                assert!(body.contains("<html>"), "{status}: {body}");
+            }
+            statuses.push(status);
+        }
+        runs.push(statuses);
+    }
+    assert_eq!(runs[0], runs[1]);
+    let errors = runs[0].iter().filter(|s| **s != 200).count();
+    assert!((40..=80).contains(&errors), "{errors} errors in 200");
+    for s in [502, 503, 504] {
+        assert!(runs[0].contains(&s), "no {s}");
+    }
+    assert!(runs[0].iter().all(|s| [200, 502, 503, 504].contains(s)));
+    assert_eq!(sim.stats().injected_errors, 2 * errors);
+
+    // Another seed, another sequence.
+    sim.set_faults(super::Faults { seed: 43, ..faults });
+    let mut other = Vec::new();
+    for _ in 0..200 {
+        other.push(api.status("/Agent/me").await);
+    }
+    assert_ne!(other, runs[0]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn errors_after_apply_land_and_errors_before_do_not() {
+    let sim = start(with_faults(super::Faults {
+        error_rate: 1.0,
+        error_after_apply: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    let api = Api::new(&sim).await;
+    let before = sim.count("Tickets");
+    let r = api.post_ticket("Landed but unanswered").await.unwrap();
+    assert!([502, 503, 504].contains(&r.status().as_u16()));
+    assert_eq!(sim.count("Tickets"), before + 1);
+    assert!(
+        sim.records("Tickets")
+            .iter()
+            .any(|t| t["summary"] == "Landed but unanswered")
+    );
+
+    sim.set_faults(super::Faults {
+        error_rate: 1.0,
+        error_after_apply: 0.0,
+        ..Default::default()
+    });
+    let r = api.post_ticket("Never landed").await.unwrap();
+    assert!([502, 503, 504].contains(&r.status().as_u16()));
+    assert_eq!(sim.count("Tickets"), before + 1);
+
+    let faults: Vec<_> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r.fault.clone())
+        .collect();
+    assert_eq!(faults, ["error_after", "error_before"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_delays_api_answers_but_not_tokens() {
+    let sim = start(with_faults(super::Faults {
+        latency: Duration::from_millis(400),
+        ..Default::default()
+    }))
+    .await;
+    let t = std::time::Instant::now();
+    let api = Api::new(&sim).await;
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
+    let t = std::time::Instant::now();
+    assert_eq!(api.status("/Agent/me").await, 200);
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_keep_their_status_but_do_not_parse() {
+    let sim = start(with_faults(super::Faults {
+        malformed_rate: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    let api = Api::new(&sim).await;
+    let r = api.raw_get("/Tickets?count=5").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(!text.is_empty());
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+
+    let before = sim.count("Tickets");
+    let r = api.post_ticket("Created, answer garbled").await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(serde_json::from_str::<Value>(&r.text().await.unwrap()).is_err());
+    assert_eq!(sim.count("Tickets"), before + 1);
+
+    // Errors are not 2xx, so they are left alone (`get` parses the body).
+    let (status, _) = api.get("/Tickets/99999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(sim.stats().malformed, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_connections_give_a_transport_error_and_no_status() {
+    let sim = start(with_faults(super::Faults {
+        drop_rate: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    let api = Api::new(&sim).await;
+    let before = sim.count("Tickets");
+    let e = api
+        .c
+        .get(format!("{}/api/Agent/me", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.status().is_none(), "{e:?}");
+    let e = api.post_ticket("Dropped before").await.unwrap_err();
+    assert!(e.status().is_none(), "{e:?}");
+    assert_eq!(sim.count("Tickets"), before);
+
+    sim.set_faults(super::Faults {
+        drop_rate: 1.0,
+        error_after_apply: 1.0,
+        ..Default::default()
+    });
+    let e = api.post_ticket("Dropped after").await.unwrap_err();
+    assert!(e.status().is_none(), "{e:?}");
+    assert_eq!(sim.count("Tickets"), before + 1);
+
+    // Exactly one attempt each (no silent client retry), logged with status 0.
+    let log: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api"))
+        .collect();
+    assert_eq!(log.len(), 3);
+    assert!(log.iter().all(|r| r.status == 0));
+    let faults: Vec<_> = log.iter().filter_map(|r| r.fault.clone()).collect();
+    assert_eq!(
+        faults,
+        ["dropped_before", "dropped_before", "dropped_after"]
+    );
+    assert_eq!(sim.stats().dropped, 3);
+
+    // The connection pool recovers: the next request is answered normally.
+    sim.set_faults(super::Faults::default());
+    assert_eq!(api.status("/Agent/me").await, 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_count_paths_and_the_busiest_window() {
+    let sim = start(with_faults(super::Faults {
+        rate_limit: Some((10, Duration::from_secs(60))),
+        ..Default::default()
+    }))
+    .await;
+    let api = Api::new(&sim).await;
+    let mut statuses = Vec::new();
+    for path in ["/Tickets/1", "/TICKETS/2/", "/Agent/me", "/tickets"] {
+        statuses.push(api.status(path).await);
+    }
+    for _ in 0..11 {
+        statuses.push(api.status("/Agent/me").await);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5);
+    let stats = sim.stats();
+    assert_eq!(stats.per_path["/api/tickets/{id}"], 2);
+    assert_eq!(stats.per_path["/api/tickets"], 1);
+    assert_eq!(stats.per_path["/api/agent/me"], 12);
+    assert!(!stats.per_path.keys().any(|p| p.starts_with("/auth")));
+    assert_eq!(stats.rate_limited, 5);
+    assert_eq!(stats.max_in_window, 10);
+    assert_eq!(stats.injected_errors + stats.malformed + stats.dropped, 0);
+    assert_eq!(sim.max_requests_in(Duration::from_secs(3600)), 10);
+    assert_eq!(sim.max_requests_in(Duration::ZERO), 0);
+
+    // Without a rate limit there is no window to report, but any window can be asked for.
+    sim.set_faults(super::Faults::default());
+    assert_eq!(sim.stats().max_in_window, 0);
+    assert_eq!(sim.max_requests_in(Duration::from_secs(3600)), 10);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_switch_on_and_off_at_runtime() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    assert_eq!(sim.faults(), super::Faults::default());
+    assert_eq!(api.status("/Agent/me").await, 200);
+    let breaker = super::Faults {
+        error_rate: 1.0,
+        ..Default::default()
+    };
+    sim.set_faults(breaker.clone());
+    assert_eq!(sim.faults(), breaker);
+    for _ in 0..5 {
+        assert!([502, 503, 504].contains(&api.status("/Agent/me").await));
+    }
+    sim.set_faults(super::Faults::default());
+    assert_eq!(api.status("/Agent/me").await, 200);
+    assert_eq!(sim.stats().injected_errors, 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_token_endpoint_is_never_faulted() {
+    let sim = start(with_faults(super::Faults {
+        rate_limit: Some((1, Duration::from_secs(60))),
+        retry_after: true,
+        error_rate: 1.0,
+        malformed_rate: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    let c = http();
+    for _ in 0..3 {
+        // get_token asserts 200 and parses the JSON.
+        get_token(&c, &sim).await;
+    }
+    sim.set_faults(super::Faults {
+        drop_rate: 1.0,
+        ..Default::default()
+    });
+    get_token(&c, &sim).await;
+    assert_eq!(sim.token_requests(), 4);
+    assert!(sim.requests().iter().all(|r| r.fault.is_none()));
+    assert!(sim.stats().per_path.is_empty());
+    sim.shutdown().await;
+}

@@ -1,64 +1,31 @@
-//! The test harness: a simulator, the server on one end of a duplex pipe, rmcp's client on the
-//! other.
+//! The test harness: a simulator, the server on one end of an in-process pipe, rmcp's client on
+//! the other (see `halo_mcp::local`).
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, time::Duration};
 
 use halo_mcp::{
     halo::{HaloClient, HaloConfig},
-    secret::Secret,
-    server::{HaloMcp, Shared},
+    local::{self, Client, LocalClient},
     sim::{SimConfig, Simulator},
 };
-use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, Tool},
-    service::{NotificationContext, RunningService},
-};
+use rmcp::model::{CallToolResult, Tool};
 use serde_json::Value;
 
-/// A client that counts `notifications/tools/list_changed`.
-#[derive(Clone, Default)]
-pub struct TestClient {
-    pub list_changed: Arc<AtomicUsize>,
-    pub notified: Arc<tokio::sync::Notify>,
-}
-
-impl ClientHandler for TestClient {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.list_changed.fetch_add(1, Ordering::SeqCst);
-        self.notified.notify_waiters();
-    }
-}
+pub use halo_mcp::local::text;
 
 pub struct Harness {
     pub sim: Simulator,
-    pub client: RunningService<RoleClient, TestClient>,
-    pub handler: TestClient,
+    pub client: Client,
+    pub handler: LocalClient,
 }
 
+/// Client settings for a simulator, with fast backoff to keep retry tests quick (the rules are
+/// the same).
 pub fn halo_config(sim: &Simulator) -> HaloConfig {
-    HaloConfig {
-        base_url: sim.base_url(),
-        auth_url: format!("{}/auth", sim.base_url()),
-        client_id: sim.config().client_id.clone(),
-        client_secret: Secret::new(sim.config().client_secret.clone()),
-        tenant: sim.config().tenant.clone(),
-        scope: "all".into(),
-        timeout: Duration::from_secs(10),
-        resilience: halo_mcp::halo::Resilience {
-            // Fast backoff keeps retry tests quick; the rules are the same.
-            backoff_base: Duration::from_millis(20),
-            backoff_max: Duration::from_millis(200),
-            ..halo_mcp::halo::Resilience::default()
-        },
-    }
+    let mut cfg = local::halo_config(sim);
+    cfg.resilience.backoff_base = Duration::from_millis(20);
+    cfg.resilience.backoff_max = Duration::from_millis(200);
+    cfg
 }
 
 impl Harness {
@@ -67,27 +34,20 @@ impl Harness {
     }
 
     pub async fn start_with(config: SimConfig) -> Harness {
-        let sim = Simulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("simulator starts");
-        let halo = HaloClient::new(halo_config(&sim)).expect("client builds");
+        Harness::start_tuned(config, |_| {}).await
+    }
+
+    /// A harness whose client settings `tune` adjusts (rate limit, retries, breaker, ...).
+    pub async fn start_tuned(config: SimConfig, tune: impl FnOnce(&mut HaloConfig)) -> Harness {
+        let sim = local::simulator(config).await.expect("simulator starts");
+        let mut cfg = halo_config(&sim);
+        tune(&mut cfg);
+        let halo = HaloClient::new(cfg).expect("client builds");
         Harness::connect(sim, halo).await
     }
 
     pub async fn connect(sim: Simulator, halo: HaloClient) -> Harness {
-        let server = HaloMcp::new(Shared::new(halo));
-        let (server_io, client_io) = tokio::io::duplex(1 << 20);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_io).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let handler = TestClient::default();
-        let client = handler
-            .clone()
-            .serve(client_io)
-            .await
-            .expect("client connects");
+        let (client, handler) = local::connect(halo).await.expect("client connects");
         Harness {
             sim,
             client,
@@ -108,13 +68,10 @@ impl Harness {
     }
 
     pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = match args {
-            Value::Object(m) => Some(m),
-            Value::Null => None,
-            other => panic!("arguments must be an object, got {other}"),
-        };
-        self.client.call_tool(params).await.expect("tools/call")
+        assert!(args.is_object(), "arguments must be an object, got {args}");
+        local::call(&self.client, name, args)
+            .await
+            .expect("tools/call")
     }
 
     /// Calls a tool that must succeed; returns its structured result.
@@ -180,10 +137,12 @@ impl Harness {
     }
 }
 
-pub fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The server and a bare client for `halo`, when the test manages the simulator itself.
+pub async fn mcp_client(halo: HaloClient) -> (Client, LocalClient) {
+    local::connect(halo).await.expect("client connects")
+}
+
+/// Calls a tool on a bare client.
+pub async fn call_on(client: &Client, name: &str, args: Value) -> CallToolResult {
+    local::call(client, name, args).await.expect("tools/call")
 }

@@ -8,4 +8,5 @@ mod catalogue;
 mod common;
 mod config_errors;
 mod registry;
+mod resilience;
 mod tree;

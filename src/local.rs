@@ -1,0 +1,96 @@
+//! Everything in one process: the simulated Halo, the server, and rmcp's MCP client joined by
+//! an in-memory pipe. Examples, benchmarks and the end-to-end tests drive the real server this
+//! way, exactly as a client would over stdio, without spawning anything.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::{NotificationContext, RunningService},
+};
+use serde_json::Value;
+
+use crate::{
+    halo::{HaloClient, HaloConfig, Resilience},
+    secret::Secret,
+    server::{HaloMcp, Shared},
+    sim::{SimConfig, Simulator},
+};
+
+/// An MCP client that counts `notifications/tools/list_changed`.
+#[derive(Clone, Default)]
+pub struct LocalClient {
+    pub list_changed: Arc<AtomicUsize>,
+    pub notified: Arc<tokio::sync::Notify>,
+}
+
+impl ClientHandler for LocalClient {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.list_changed.fetch_add(1, Ordering::SeqCst);
+        self.notified.notify_waiters();
+    }
+}
+
+pub type Client = RunningService<RoleClient, LocalClient>;
+
+/// Client settings for a simulator: its address and credentials, default resilience.
+pub fn halo_config(sim: &Simulator) -> HaloConfig {
+    HaloConfig {
+        base_url: sim.base_url(),
+        auth_url: format!("{}/auth", sim.base_url()),
+        client_id: sim.config().client_id.clone(),
+        client_secret: Secret::new(sim.config().client_secret.clone()),
+        tenant: sim.config().tenant.clone(),
+        scope: "all".into(),
+        timeout: Duration::from_secs(10),
+        resilience: Resilience::default(),
+    }
+}
+
+/// Starts a simulator on a free loopback port.
+pub async fn simulator(config: SimConfig) -> anyhow::Result<Simulator> {
+    Simulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+/// The server for `halo` on one end of a pipe, rmcp's client on the other.
+pub async fn connect(halo: HaloClient) -> anyhow::Result<(Client, LocalClient)> {
+    let server = HaloMcp::new(Shared::new(halo));
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        match server.serve(server_io).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => tracing::warn!(error = %e, "in-process server failed to start"),
+        }
+    });
+    let handler = LocalClient::default();
+    let client = handler.clone().serve(client_io).await?;
+    Ok((client, handler))
+}
+
+/// Calls a tool; `args` must be a JSON object (anything else sends no arguments).
+pub async fn call(client: &Client, name: &str, args: Value) -> anyhow::Result<CallToolResult> {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    if let Value::Object(m) = args {
+        params.arguments = Some(m);
+    }
+    Ok(client.call_tool(params).await?)
+}
+
+/// The text content of a result.
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
