@@ -221,7 +221,13 @@ async fn reference_data_is_cached_and_a_write_refreshes_it() {
     let h = Harness::start().await;
     h.navigate("ticket_setup").await;
     let first = h.ok("halo_statuses_list", json!({})).await;
+    let used = h.ok("halo_status", json!({})).await["halo"]["rate_budget"]["used"].clone();
     let again = h.ok("halo_statuses_list", json!({"page_size": 5})).await;
+    let status = h.ok("halo_status", json!({})).await;
+    assert_eq!(
+        status["halo"]["rate_budget"]["used"], used,
+        "a hit spends no budget"
+    );
     assert_eq!(
         requests_to(&h, "/api/status"),
         1,
@@ -402,4 +408,27 @@ async fn a_refused_connection_is_retried_even_for_a_create() {
         .count();
     assert_eq!(landed, 1);
     let _: Value = r.structured_content.unwrap();
+}
+
+#[tokio::test]
+async fn prewarm_fills_the_cache_before_the_first_question() {
+    let sim = halo_mcp::local::simulator(SimConfig::default())
+        .await
+        .unwrap();
+    let halo = HaloClient::new(halo_config(&sim)).unwrap();
+    let report = halo_mcp::tools::prewarm(&halo).await;
+    assert_eq!(report.failed, 0);
+    assert!(report.loaded >= 15, "{report:?}");
+    let h = Harness::connect(sim, halo).await;
+    let before = h.api_requests();
+    h.navigate("ticket_setup").await;
+    h.ok("halo_statuses_list", json!({})).await;
+    h.ok("halo_ticket_types_list", json!({})).await;
+    h.navigate("sla").await;
+    h.ok("halo_priorities_list", json!({})).await;
+    assert_eq!(
+        h.api_requests(),
+        before,
+        "answered from the prewarmed cache"
+    );
 }
