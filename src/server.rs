@@ -16,17 +16,21 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-        Tool, ToolAnnotations,
+        ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+        ProtocolVersion, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
     },
-    service::RequestContext,
+    service::{Peer, RequestContext},
 };
+use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use crate::{
     catalog,
     halo::HaloClient,
-    tools::{self, ToolDef, ToolError, args, composite::Ctx},
+    tools::{
+        self, ToolDef, ToolError, args,
+        composite::ProgressSink,
+    },
 };
 
 pub const NAVIGATE: &str = "halo_navigate";
@@ -41,14 +45,29 @@ to choose fields or detail \"full\" for raw records.";
 /// What every session shares.
 pub struct Shared {
     pub halo: HaloClient,
-    pub ctx: Ctx,
 }
 
 impl Shared {
     pub fn new(halo: HaloClient) -> Arc<Shared> {
-        Arc::new(Shared {
-            ctx: tools::context(halo.clone()),
-            halo,
+        Arc::new(Shared { halo })
+    }
+}
+
+/// MCP progress notifications for one call whose caller sent a progress token.
+struct PeerProgress {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+}
+
+impl ProgressSink for PeerProgress {
+    fn report(&self, done: f64, total: Option<f64>, message: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut param = ProgressNotificationParam::new(self.token.clone(), done);
+            param.total = total;
+            param.message = Some(message);
+            if let Err(e) = self.peer.notify_progress(param).await {
+                tracing::debug!(error = %e, "could not send a progress notification");
+            }
         })
     }
 }
@@ -236,9 +255,21 @@ impl HaloMcp {
         }
     }
 
-    async fn run_tool(&self, def: &ToolDef, args: Map<String, Value>) -> CallToolResponse {
+    async fn run_tool(
+        &self,
+        def: &ToolDef,
+        args: Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
         let started = std::time::Instant::now();
-        let result = def.call(&self.shared.ctx, args).await;
+        let mut ctx = tools::context(self.shared.halo.clone());
+        if let Some(token) = context.meta.get_progress_token() {
+            ctx.progress = Some(Arc::new(PeerProgress {
+                peer: context.peer.clone(),
+                token,
+            }));
+        }
+        let result = def.call(&ctx, args).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(value) => {
@@ -337,7 +368,7 @@ impl ServerHandler for HaloMcp {
                     .and_then(|d| tools::toolset(d).ok())
                     .and_then(|ts| ts.iter().find(|t| t.name() == name));
                 match def {
-                    Some(def) => self.run_tool(def, args).await,
+                    Some(def) => self.run_tool(def, args, &context).await,
                     None => fail(self.outside_domain(name).message()),
                 }
             }

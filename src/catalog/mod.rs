@@ -38,6 +38,7 @@ static DOMAIN_FILES: &[(&str, &str)] = domain_files![
     "custom_fields",
     "custom_tables",
     "custom_ui",
+    "duplicates",
     "invoices",
     "items",
     "knowledge",

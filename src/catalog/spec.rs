@@ -320,9 +320,6 @@ pub fn parse_domain(name: &str, source: &str) -> Result<Domain, String> {
         let rname = r.name.clone();
         resources.push(convert_resource(r).map_err(|e| format!("resource `{rname}`: {e}"))?);
     }
-    if resources.is_empty() {
-        return Err("a domain needs at least one resource".into());
-    }
     Ok(Domain {
         name: name.to_owned(),
         area: file.area,

@@ -100,7 +100,7 @@ impl ToolDef {
             ToolKind::Extra { resource, op } => {
                 crud::run_extra(&ctx.halo, resource, op, self.name(), args).await
             }
-            ToolKind::Composite(c) => (c.run)(ctx, args).await,
+            ToolKind::Composite(c) => c.call(ctx, args).await,
         }
     }
 }
@@ -202,9 +202,9 @@ pub fn all() -> Vec<&'static ToolDef> {
         .collect()
 }
 
-/// The HaloClient handle tools run with, plus what composites need.
+/// The context tools run with (no progress reporting).
 pub fn context(halo: HaloClient) -> composite::Ctx {
-    composite::Ctx { halo }
+    composite::Ctx::new(halo)
 }
 
 /// What [`prewarm`] did.

@@ -1,0 +1,747 @@
+//! Duplicate matchers: the records that inflate per-device and per-seat bills.
+//!
+//! Scores and recommended actions:
+//! - assets: same normalised serial → 100 (auto-update the existing asset); same hostname with a
+//!   different or missing serial → 85 (manual review); nothing → 0 (create new);
+//! - users: same email, ignoring case → 100; same UPN (a `login` of the form user@domain) → 95
+//!   (both: update the existing user); same name only → 70 (manual review);
+//! - sites: same normalised name → 100; a similar name ([`SITE_NAME_SIMILAR`], Jaro-Winkler on
+//!   normalised names, or one name containing the other) with the same address (postcode, or
+//!   first address line at least [`SITE_ADDRESS_SIMILAR`] alike) → 95; a similar name alone →
+//!   85.
+//!
+//! Scans scale by *blocking*: records are grouped by their normalised keys, and only records that
+//! share a key are compared, so 50,000 assets cost one pass and a few comparisons instead of
+//! 1.25 billion. Billing only counts *active* records — assets with status Active and not
+//! inactive, users not inactive — so every group says how many of its members are billable.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::FutureExt;
+use serde_json::{Map, Value, json};
+
+use super::{
+    Composite, Ctx, int_arg, resource, str_arg,
+    fetch::{Pages, Reads},
+};
+use crate::tools::{ToolError, args::as_int, compact};
+
+/// Similar site names: Jaro-Winkler on normalised names at or above this.
+pub const SITE_NAME_SIMILAR: f64 = 0.88;
+/// Similar first address lines: Jaro-Winkler at or above this.
+pub const SITE_ADDRESS_SIMILAR: f64 = 0.90;
+/// Groups listed in a scan's answer (the summary counts them all).
+const MAX_GROUPS: usize = 50;
+
+/// Serials that are not serials: OEM placeholders would otherwise make one giant group.
+const PLACEHOLDER_SERIALS: &[&str] = &[
+    "", "0", "NA", "NONE", "NULL", "UNKNOWN", "DEFAULTSTRING", "TOBEFILLEDBYOEM",
+    "SYSTEMSERIALNUMBER", "CHASSISSERIALNUMBER", "123456789", "0123456789", "XXXXXXXX",
+];
+
+/// Upper case, letters and digits only: `5cg-1234 xyz` and `5CG1234XYZ` are one serial.
+pub fn normalise_serial(s: &str) -> Option<String> {
+    let n: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let one_char_repeated = n.len() > 1 && n.chars().all(|c| Some(c) == n.chars().next());
+    (!PLACEHOLDER_SERIALS.contains(&n.as_str()) && !one_char_repeated).then_some(n)
+}
+
+/// Lower case, without the DNS suffix or a trailing `$` (machine accounts): `KB-WS-01.corp.local`
+/// and `kb-ws-01` are one host.
+pub fn normalise_hostname(s: &str) -> Option<String> {
+    let host = s.trim().trim_end_matches('$');
+    let short = host.split('.').next().unwrap_or(host).to_ascii_lowercase();
+    (!short.is_empty()).then_some(short)
+}
+
+pub fn normalise_email(s: &str) -> Option<String> {
+    let e = s.trim().to_lowercase();
+    (e.contains('@') && e.len() > 2).then_some(e)
+}
+
+/// A UPN is a login of the form user@domain.
+pub fn normalise_upn(s: &str) -> Option<String> {
+    normalise_email(s)
+}
+
+/// Lower case words without punctuation: "O'Brien,  Ann" and "obrien ann" are one name.
+pub fn normalise_name(s: &str) -> Option<String> {
+    let words: Vec<String> = s
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '-' || c == '/')
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn id_of(v: &Value) -> i64 {
+    v.get("id").and_then(as_int).unwrap_or(0)
+}
+
+/// Billable asset: not inactive, and its status (when Halo says one) is an active one.
+pub fn asset_billable(a: &Value) -> bool {
+    let status = text(a, "status_name").to_ascii_lowercase();
+    a.get("inactive") != Some(&Value::Bool(true))
+        && (status.is_empty() || (status.contains("active") && !status.contains("inactive")))
+}
+
+/// Billable user: not inactive.
+pub fn user_billable(u: &Value) -> bool {
+    u.get("inactive") != Some(&Value::Bool(true))
+}
+
+/// A group of records that look like one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// What they share: "serial", "hostname", "email", "upn" or "name".
+    pub matched_on: &'static str,
+    pub key: String,
+    pub score: u8,
+    pub action: &'static str,
+    /// Indexes into the scanned records.
+    pub members: Vec<usize>,
+}
+
+/// What a scan did: records read, blocks formed, pairs compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanStats {
+    pub records: usize,
+    pub blocks: usize,
+    pub comparisons: u64,
+}
+
+impl ScanStats {
+    /// Pairs an all-against-all comparison would need.
+    pub fn naive_comparisons(&self) -> u64 {
+        let n = self.records as u64;
+        n * n.saturating_sub(1) / 2
+    }
+}
+
+fn blocks<'a>(
+    records: &'a [Value],
+    key: impl Fn(&'a Value) -> Option<String>,
+) -> HashMap<String, Vec<usize>> {
+    let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if let Some(k) = key(r) {
+            map.entry(k).or_default().push(i);
+        }
+    }
+    map
+}
+
+/// Pairs compared inside a block, for the stats (every member against every other).
+fn pairs(n: usize) -> u64 {
+    let n = n as u64;
+    n * n.saturating_sub(1) / 2
+}
+
+/// Duplicate assets by serial (100) and by hostname with differing serials (85).
+pub fn scan_assets(records: &[Value]) -> (Vec<Group>, ScanStats) {
+    let serials: Vec<Option<String>> = records
+        .iter()
+        .map(|r| normalise_serial(text(r, "key_field")))
+        .collect();
+    let mut stats = ScanStats {
+        records: records.len(),
+        ..ScanStats::default()
+    };
+    let mut groups = Vec::new();
+    let by_serial = blocks(records, |r| normalise_serial(text(r, "key_field")));
+    for (key, members) in by_serial.into_iter().filter(|(_, m)| m.len() > 1) {
+        stats.blocks += 1;
+        stats.comparisons += pairs(members.len());
+        groups.push(Group {
+            matched_on: "serial",
+            key,
+            score: 100,
+            action: "auto-update: one device; keep one record and update it",
+            members,
+        });
+    }
+    let by_host = blocks(records, |r| normalise_hostname(text(r, "key_field2")));
+    for (key, members) in by_host.into_iter().filter(|(_, m)| m.len() > 1) {
+        stats.blocks += 1;
+        stats.comparisons += pairs(members.len());
+        let distinct: HashSet<Option<&String>> =
+            members.iter().map(|i| serials.get(*i).and_then(Option::as_ref)).collect();
+        // All members share one serial: the serial group already says it.
+        if distinct.len() == 1 && !distinct.contains(&None) {
+            continue;
+        }
+        groups.push(Group {
+            matched_on: "hostname",
+            key,
+            score: 85,
+            action: "manual review: same hostname, different serials (a rebuild or a reused name?)",
+            members,
+        });
+    }
+    sort_groups(&mut groups);
+    (groups, stats)
+}
+
+/// Duplicate users by email (100), UPN (95) and name alone (70).
+pub fn scan_users(records: &[Value]) -> (Vec<Group>, ScanStats) {
+    let emails: Vec<Option<String>> = records
+        .iter()
+        .map(|r| normalise_email(text(r, "emailaddress")))
+        .collect();
+    let mut stats = ScanStats {
+        records: records.len(),
+        ..ScanStats::default()
+    };
+    let mut groups = Vec::new();
+    let mut covered: HashSet<Vec<usize>> = HashSet::new();
+    let by_email = blocks(records, |r| normalise_email(text(r, "emailaddress")));
+    for (key, members) in by_email.into_iter().filter(|(_, m)| m.len() > 1) {
+        stats.blocks += 1;
+        stats.comparisons += pairs(members.len());
+        covered.insert(members.clone());
+        groups.push(Group {
+            matched_on: "email",
+            key,
+            score: 100,
+            action: "update existing: same person; merge into one user",
+            members,
+        });
+    }
+    let distinct_emails = |members: &[usize]| {
+        members
+            .iter()
+            .map(|i| emails.get(*i).and_then(Option::as_ref))
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    let by_upn = blocks(records, |r| normalise_upn(text(r, "login")));
+    for (key, members) in by_upn.into_iter().filter(|(_, m)| m.len() > 1) {
+        stats.blocks += 1;
+        stats.comparisons += pairs(members.len());
+        if distinct_emails(&members) < 2 || !covered.insert(members.clone()) {
+            continue;
+        }
+        groups.push(Group {
+            matched_on: "upn",
+            key,
+            score: 95,
+            action: "update existing: same sign-in (UPN); merge into one user",
+            members,
+        });
+    }
+    let by_name = blocks(records, |r| normalise_name(text(r, "name")));
+    for (key, members) in by_name.into_iter().filter(|(_, m)| m.len() > 1) {
+        stats.blocks += 1;
+        stats.comparisons += pairs(members.len());
+        if distinct_emails(&members) < 2 || !covered.insert(members.clone()) {
+            continue;
+        }
+        groups.push(Group {
+            matched_on: "name",
+            key,
+            score: 70,
+            action: "manual review: same name, different emails (two people, or one with two addresses?)",
+            members,
+        });
+    }
+    sort_groups(&mut groups);
+    (groups, stats)
+}
+
+fn sort_groups(groups: &mut [Group]) {
+    groups.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then(b.members.len().cmp(&a.members.len()))
+            .then(a.key.cmp(&b.key))
+    });
+}
+
+/// The score of one existing asset against a candidate serial and hostname.
+pub fn asset_score(candidate_serial: Option<&str>, candidate_host: Option<&str>, a: &Value) -> (u8, &'static str) {
+    let serial = normalise_serial(text(a, "key_field"));
+    let host = normalise_hostname(text(a, "key_field2"));
+    let want_serial = candidate_serial.and_then(normalise_serial);
+    let want_host = candidate_host.and_then(normalise_hostname);
+    if want_serial.is_some() && want_serial == serial {
+        (100, "serial")
+    } else if want_host.is_some() && want_host == host {
+        (85, "hostname")
+    } else {
+        (0, "none")
+    }
+}
+
+pub fn user_score(email: Option<&str>, upn: Option<&str>, name: Option<&str>, u: &Value) -> (u8, &'static str) {
+    let eq = |want: Option<String>, have: Option<String>| want.is_some() && want == have;
+    if eq(email.and_then(normalise_email), normalise_email(text(u, "emailaddress"))) {
+        (100, "email")
+    } else if eq(upn.and_then(normalise_upn), normalise_upn(text(u, "login"))) {
+        (95, "upn")
+    } else if eq(name.and_then(normalise_name), normalise_name(text(u, "name"))) {
+        (70, "name")
+    } else {
+        (0, "none")
+    }
+}
+
+fn site_address(s: &Value) -> (Option<String>, Option<String>) {
+    let addr = s.get("delivery_address").filter(|a| a.is_object());
+    let line1 = addr
+        .map(|a| text(a, "line1"))
+        .filter(|l| !l.is_empty())
+        .or_else(|| Some(text(s, "delivery_address_line1")).filter(|l| !l.is_empty()));
+    let postcode = addr
+        .map(|a| text(a, "postcode"))
+        .filter(|p| !p.is_empty())
+        .or_else(|| Some(text(s, "postcode")).filter(|p| !p.is_empty()));
+    (
+        line1.and_then(normalise_name),
+        postcode.map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase()),
+    )
+}
+
+/// The score of one existing site against a candidate name and address.
+pub fn site_score(name: &str, line1: Option<&str>, postcode: Option<&str>, s: &Value) -> (u8, &'static str) {
+    let (Some(want), Some(have)) = (normalise_name(name), normalise_name(text(s, "name"))) else {
+        return (0, "none");
+    };
+    if want == have {
+        return (100, "name");
+    }
+    let similar = strsim::jaro_winkler(&want, &have) >= SITE_NAME_SIMILAR
+        || have.contains(&want)
+        || want.contains(&have);
+    if !similar {
+        return (0, "none");
+    }
+    let (have_line, have_post) = site_address(s);
+    let want_post = postcode.map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase());
+    let post_match = want_post.is_some() && want_post == have_post;
+    let line_match = match (line1.and_then(normalise_name), have_line) {
+        (Some(a), Some(b)) => strsim::jaro_winkler(&a, &b) >= SITE_ADDRESS_SIMILAR,
+        _ => false,
+    };
+    if post_match || line_match {
+        (95, "similar name and address")
+    } else {
+        (85, "similar name")
+    }
+}
+
+fn action(kind: &str, score: u8) -> &'static str {
+    match (kind, score) {
+        (_, 0) => "create new",
+        ("asset", 100) | ("site", 100) => "auto-update the existing record",
+        ("user", s) if s >= 95 => "update the existing user",
+        _ => "manual review before creating",
+    }
+}
+
+// ---- the tools -------------------------------------------------------------------------------
+
+pub const FIND_ASSET: Composite = Composite {
+    domain: "duplicates",
+    name: "halo_assets_find_match",
+    title: "Match an asset",
+    description: "Does this device exist? Serial match 100 (update), hostname only 85 (review), \
+                  none 0 (create).",
+    params: &[
+        ("serial", "string"),
+        ("hostname", "string"),
+        ("client_id", "integer"),
+    ],
+    run: |ctx, args| find_asset(ctx, args).boxed(),
+};
+
+pub const SCAN_ASSETS: Composite = Composite {
+    domain: "duplicates",
+    name: "halo_assets_scan_duplicates",
+    title: "Scan assets for duplicates",
+    description: "Duplicate assets by serial (100) and hostname (85), with billable counts; one \
+                  client or all.",
+    params: &[("client_id", "integer: Omit for the whole tenant")],
+    run: |ctx, args| scan_asset_tool(ctx, args).boxed(),
+};
+
+pub const FIND_USER: Composite = Composite {
+    domain: "duplicates",
+    name: "halo_users_find_match",
+    title: "Match a user",
+    description: "Does this person exist? Email 100, UPN 95 (update), name only 70 (review), \
+                  none 0 (create).",
+    params: &[
+        ("email", "string"),
+        ("upn", "string: Sign-in, user@domain"),
+        ("name", "string"),
+        ("client_id", "integer"),
+    ],
+    run: |ctx, args| find_user(ctx, args).boxed(),
+};
+
+pub const SCAN_USERS: Composite = Composite {
+    domain: "duplicates",
+    name: "halo_users_scan_duplicates",
+    title: "Scan users for duplicates",
+    description: "Duplicate users by email (100), UPN (95) and name (70), with billable counts; \
+                  one client or all.",
+    params: &[("client_id", "integer: Omit for the whole tenant")],
+    run: |ctx, args| scan_user_tool(ctx, args).boxed(),
+};
+
+pub const FIND_SITE: Composite = Composite {
+    domain: "duplicates",
+    name: "halo_sites_find_match",
+    title: "Match a site",
+    description: "Does this site exist? Same name 100, similar name and address 95, similar name \
+                  85, none 0.",
+    params: &[
+        ("name", "string!"),
+        ("address", "string: First address line"),
+        ("postcode", "string"),
+        ("client_id", "integer"),
+    ],
+    run: |ctx, args| find_site(ctx, args).boxed(),
+};
+
+fn scope_query(client: Option<i64>) -> Vec<(String, String)> {
+    // Inactive records are read too: a retired duplicate still explains a bill.
+    let mut q = vec![("includeinactive".to_owned(), "true".to_owned())];
+    if let Some(c) = client {
+        q.push(("client_id".into(), c.to_string()));
+    }
+    q
+}
+
+/// Candidates Halo's search finds for each term (searching key fields is Halo's own matching).
+async fn search_candidates(
+    ctx: &Ctx,
+    domain: &str,
+    name: &str,
+    terms: &[&str],
+    client: Option<i64>,
+    reads: &mut Reads,
+) -> Result<Vec<Value>, ToolError> {
+    let r = resource(domain, name)?;
+    let mut pages = Pages::new(ctx, terms.len() as u64);
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for term in terms {
+        let mut q = scope_query(client);
+        q.push(("search".into(), (*term).to_owned()));
+        for rec in pages.all(r, &q, reads).await? {
+            if seen.insert(id_of(&rec)) {
+                out.push(rec);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn ranked(
+    kind: &'static str,
+    r: &crate::catalog::Resource,
+    records: Vec<Value>,
+    score: impl Fn(&Value) -> (u8, &'static str),
+    reads: &Reads,
+) -> Value {
+    let mut scored: Vec<(u8, &'static str, Value)> = records
+        .into_iter()
+        .map(|rec| {
+            let (s, why) = score(&rec);
+            (s, why, rec)
+        })
+        .filter(|(s, _, _)| *s > 0)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(id_of(&a.2).cmp(&id_of(&b.2))));
+    let best = scored.first().map(|(s, _, _)| *s).unwrap_or(0);
+    let candidates: Vec<Value> = scored
+        .iter()
+        .take(10)
+        .map(|(s, why, rec)| {
+            json!({
+                "score": s, "matched_on": why, "action": action(kind, *s),
+                "record": compact::shape(rec, &r.list_fields, &r.label, compact::Detail::Compact),
+            })
+        })
+        .collect();
+    json!({
+        "score": best,
+        "action": action(kind, best),
+        "best": candidates.first().cloned(),
+        "candidates": candidates,
+        "records_read": reads.records,
+    })
+}
+
+async fn find_asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let serial = str_arg(&args, "serial").filter(|s| !s.trim().is_empty());
+    let host = str_arg(&args, "hostname").filter(|s| !s.trim().is_empty());
+    if serial.is_none() && host.is_none() {
+        return Err(ToolError::new("give `serial`, `hostname` or both"));
+    }
+    let client = int_arg(&args, "client_id");
+    let mut reads = Reads::default();
+    let terms: Vec<&str> = serial.into_iter().chain(host).map(str::trim).collect();
+    let mut found = search_candidates(ctx, "assets", "assets", &terms, client, &mut reads).await?;
+    // Halo's search may not cover key fields on every version: with a client to bound it, read
+    // that client's assets and match locally.
+    let hit = found.iter().any(|a| asset_score(serial, host, a).0 > 0);
+    if !hit && let Some(c) = client {
+        let r = resource("assets", "assets")?;
+        found = Pages::new(ctx, 1).all(r, &scope_query(Some(c)), &mut reads).await?;
+    }
+    let r = resource("assets", "assets")?;
+    Ok(ranked("asset", r, found, |a| asset_score(serial, host, a), &reads))
+}
+
+async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let email = str_arg(&args, "email").filter(|s| !s.trim().is_empty());
+    let upn = str_arg(&args, "upn").filter(|s| !s.trim().is_empty());
+    let name = str_arg(&args, "name").filter(|s| !s.trim().is_empty());
+    if email.is_none() && upn.is_none() && name.is_none() {
+        return Err(ToolError::new("give `email`, `upn` or `name`"));
+    }
+    let client = int_arg(&args, "client_id");
+    let mut reads = Reads::default();
+    let terms: Vec<&str> = [email, upn, name].into_iter().flatten().map(str::trim).collect();
+    let found = search_candidates(ctx, "users", "users", &terms, client, &mut reads).await?;
+    let r = resource("users", "users")?;
+    Ok(ranked("user", r, found, |u| user_score(email, upn, name, u), &reads))
+}
+
+async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let name = str_arg(&args, "name").unwrap_or("").trim().to_owned();
+    if normalise_name(&name).is_none() {
+        return Err(ToolError::new("`name` must contain letters or digits"));
+    }
+    let line1 = str_arg(&args, "address");
+    let postcode = str_arg(&args, "postcode");
+    let client = int_arg(&args, "client_id");
+    let r = resource("sites", "sites")?;
+    let mut reads = Reads::default();
+    // Sites are few per client: read them all and compare every one (fuzzy names need it).
+    let sites = Pages::new(ctx, 1).all(r, &scope_query(client), &mut reads).await?;
+    Ok(ranked("site", r, sites, |s| site_score(&name, line1, postcode, s), &reads))
+}
+
+fn group_json(
+    g: &Group,
+    records: &[Value],
+    r: &crate::catalog::Resource,
+    billable: impl Fn(&Value) -> bool,
+) -> (Value, usize) {
+    let members: Vec<Value> = g
+        .members
+        .iter()
+        .filter_map(|i| records.get(*i))
+        .map(|rec| {
+            let mut m = compact::shape(rec, &r.list_fields, &r.label, compact::Detail::Compact);
+            if let Value::Object(o) = &mut m {
+                o.insert("billable".into(), json!(billable(rec)));
+            }
+            m
+        })
+        .collect();
+    let billable_n = g
+        .members
+        .iter()
+        .filter_map(|i| records.get(*i))
+        .filter(|rec| billable(rec))
+        .count();
+    (
+        json!({
+            "matched_on": g.matched_on, "key": g.key, "score": g.score, "action": g.action,
+            "members": members, "billable": billable_n,
+            "extra_billable": billable_n.saturating_sub(1),
+        }),
+        billable_n.saturating_sub(1),
+    )
+}
+
+fn scan_answer(
+    what: &str,
+    client: Option<i64>,
+    records: &[Value],
+    groups: &[Group],
+    stats: ScanStats,
+    r: &crate::catalog::Resource,
+    billable: impl Fn(&Value) -> bool + Copy,
+    reads: &Reads,
+) -> Value {
+    let mut listed = Vec::new();
+    let mut extra_billable = 0;
+    let mut duplicate_records = 0;
+    for (i, g) in groups.iter().enumerate() {
+        let (j, extra) = group_json(g, records, r, billable);
+        extra_billable += extra;
+        duplicate_records += g.members.len().saturating_sub(1);
+        if i < MAX_GROUPS {
+            listed.push(j);
+        }
+    }
+    let mut by_score: std::collections::BTreeMap<u8, usize> = std::collections::BTreeMap::new();
+    for g in groups {
+        *by_score.entry(g.score).or_default() += 1;
+    }
+    json!({
+        "client_id": client,
+        "records_read": reads.records,
+        "requests": reads.requests,
+        "summary": {
+            "groups": groups.len(),
+            "groups_by_score": by_score.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<Map<String, Value>>(),
+            "duplicate_records": duplicate_records,
+            "extra_billable": extra_billable,
+            "note": format!("extra_billable = active {what} beyond one per group: what duplicates add to a per-unit bill"),
+        },
+        "groups": listed,
+        "groups_listed": listed.len(),
+        "method": {
+            "blocking": "records grouped by normalised keys; only records sharing a key are compared",
+            "comparisons": stats.comparisons,
+            "all_pairs_would_be": stats.naive_comparisons(),
+        },
+    })
+}
+
+async fn scan_asset_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let client = int_arg(&args, "client_id");
+    let r = resource("assets", "assets")?;
+    let mut reads = Reads::default();
+    let records = Pages::new(ctx, 1).all(r, &scope_query(client), &mut reads).await?;
+    let (groups, stats) = scan_assets(&records);
+    Ok(scan_answer("assets", client, &records, &groups, stats, r, asset_billable, &reads))
+}
+
+async fn scan_user_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let client = int_arg(&args, "client_id");
+    let r = resource("users", "users")?;
+    let mut reads = Reads::default();
+    let records = Pages::new(ctx, 1).all(r, &scope_query(client), &mut reads).await?;
+    let (groups, stats) = scan_users(&records);
+    Ok(scan_answer("users", client, &records, &groups, stats, r, user_billable, &reads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisers() {
+        assert_eq!(normalise_serial(" 5cg-1234 xyz "), Some("5CG1234XYZ".into()));
+        assert_eq!(normalise_serial("To be filled by O.E.M."), None);
+        assert_eq!(normalise_serial("0000000"), None);
+        assert_eq!(normalise_hostname("KB-WS-01.corp.local"), Some("kb-ws-01".into()));
+        assert_eq!(normalise_hostname("SRV01$"), Some("srv01".into()));
+        assert_eq!(normalise_email(" Ann.Lee@Example.COM "), Some("ann.lee@example.com".into()));
+        assert_eq!(normalise_email("not-an-email"), None);
+        assert_eq!(normalise_name("O'Brien,  Ann"), Some("obrien ann".into()));
+    }
+
+    fn asset(id: i64, serial: &str, host: &str, active: bool) -> Value {
+        json!({"id": id, "key_field": serial, "key_field2": host,
+               "inactive": !active, "status_name": if active { "Active" } else { "Retired" }})
+    }
+
+    #[test]
+    fn asset_scan_groups_and_scores() {
+        let rows = vec![
+            asset(1, "ABC-123", "pc-1", true),
+            asset(2, "abc 123", "pc-9", true),
+            asset(3, "XYZ", "PC-1.corp", false),
+            asset(4, "QQQ", "pc-4", true),
+            asset(5, "", "pc-4", true),
+            asset(6, "N/A", "pc-6", true),
+            asset(7, "n/a", "pc-7", true),
+        ];
+        let (groups, stats) = scan_assets(&rows);
+        let summary: Vec<(&str, u8, Vec<usize>)> = groups
+            .iter()
+            .map(|g| (g.matched_on, g.score, g.members.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("serial", 100, vec![0, 1]),
+                ("hostname", 85, vec![0, 2]),
+                ("hostname", 85, vec![3, 4]),
+            ]
+        );
+        assert_eq!(stats.comparisons, 3);
+        assert_eq!(stats.naive_comparisons(), 21);
+        assert!(!asset_billable(&rows[2]));
+        assert!(!asset_billable(&json!({"status_name": "In Stock"})));
+        assert!(asset_billable(&json!({"status_name": "Active", "inactive": false})));
+    }
+
+    #[test]
+    fn user_scan_orders_email_upn_name() {
+        let rows = vec![
+            json!({"id": 1, "name": "Ann Lee", "emailaddress": "ann@x.com", "login": "ann@x.com"}),
+            json!({"id": 2, "name": "Ann Lee", "emailaddress": "ANN@x.com", "login": ""}),
+            json!({"id": 3, "name": "Bo Sun", "emailaddress": "bo@x.com", "login": "bsun@corp.x"}),
+            json!({"id": 4, "name": "Bo Sun Jr", "emailaddress": "bo.sun@y.com", "login": "BSun@corp.x"}),
+            json!({"id": 5, "name": "Cy Fox", "emailaddress": "cy@x.com", "login": ""}),
+            json!({"id": 6, "name": "cy  fox", "emailaddress": "cy@y.com", "login": "", "inactive": true}),
+        ];
+        let (groups, _) = scan_users(&rows);
+        let got: Vec<(&str, u8, Vec<usize>)> = groups
+            .iter()
+            .map(|g| (g.matched_on, g.score, g.members.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("email", 100, vec![0, 1]),
+                ("upn", 95, vec![2, 3]),
+                ("name", 70, vec![4, 5]),
+            ]
+        );
+        assert!(!user_billable(&rows[5]));
+    }
+
+    #[test]
+    fn single_candidate_scores() {
+        let a = asset(1, "ABC-123", "pc-1", true);
+        assert_eq!(asset_score(Some("abc123"), None, &a), (100, "serial"));
+        assert_eq!(asset_score(Some("zzz"), Some("PC-1"), &a), (85, "hostname"));
+        assert_eq!(asset_score(Some("zzz"), Some("pc-2"), &a), (0, "none"));
+        let u = json!({"name": "Ann Lee", "emailaddress": "ann@x.com", "login": "alee@corp.x"});
+        assert_eq!(user_score(Some("ANN@X.com"), None, None, &u).0, 100);
+        assert_eq!(user_score(Some("other@x.com"), Some("ALee@corp.x"), None, &u).0, 95);
+        assert_eq!(user_score(None, None, Some("ann  lee"), &u).0, 70);
+        let s = json!({"name": "Head Office - Bristol",
+                       "delivery_address": {"line1": "10 Wharf Street", "postcode": "BS1 4DJ"}});
+        assert_eq!(site_score("head office - bristol", None, None, &s).0, 100);
+        assert_eq!(site_score("Head Office", None, Some("bs14dj"), &s).0, 95);
+        assert_eq!(site_score("Head Office Bristl", Some("10 Wharf St"), None, &s).0, 95);
+        assert_eq!(site_score("Head Office", None, None, &s).0, 85);
+        assert_eq!(site_score("Leeds Studio", None, Some("BS1 4DJ"), &s).0, 0);
+    }
+
+    #[test]
+    fn blocking_compares_only_within_blocks() {
+        let rows: Vec<Value> = (0..2000)
+            .map(|i| asset(i, &format!("SN{i:06}"), &format!("host-{i}"), true))
+            .chain([asset(9001, "SN000007", "other", true)])
+            .collect();
+        let (groups, stats) = scan_assets(&rows);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(stats.comparisons, 1);
+        assert_eq!(stats.naive_comparisons(), 2_001_000);
+    }
+}

@@ -1,0 +1,381 @@
+//! Drill-down views: one call that answers "tell me about this ticket / client / contract /
+//! asset" with what an assistant would otherwise gather in four to six calls.
+
+use futures::FutureExt;
+use serde_json::{Map, Value, json};
+
+use super::{
+    Composite, Ctx, int_arg, resource,
+    fetch::{Pages, Reads},
+    revenue::{Date, months_per_period},
+};
+use crate::{
+    catalog::Resource,
+    halo::{Caching, HaloError},
+    tools::{ToolError, args::{as_int, to_query}, compact},
+};
+
+/// Actions shown by default in a ticket overview, and at most.
+const DEFAULT_ACTIONS: i64 = 5;
+const MAX_ACTIONS: i64 = 20;
+
+pub const TICKET: Composite = Composite {
+    domain: "tickets",
+    name: "halo_tickets_overview",
+    title: "Ticket overview",
+    description: "A ticket with its latest actions (notes, time entries), time totals and SLA \
+                  state.",
+    params: &[("id", "integer!"), ("actions", "integer: Latest actions, 1-20; default 5")],
+    run: |ctx, args| ticket(ctx, args).boxed(),
+};
+
+pub const CLIENT: Composite = Composite {
+    domain: "clients",
+    name: "halo_clients_overview",
+    title: "Client overview",
+    description: "A client with its sites, number of contacts and number of open tickets.",
+    params: &[("id", "integer!")],
+    run: |ctx, args| client(ctx, args).boxed(),
+};
+
+pub const CONTRACT: Composite = Composite {
+    domain: "contracts",
+    name: "halo_contracts_overview",
+    title: "Contract overview",
+    description: "A contract with its billing lines (recurring invoice lines) and monthly value.",
+    params: &[("id", "integer!")],
+    run: |ctx, args| contract(ctx, args).boxed(),
+};
+
+pub const ASSET: Composite = Composite {
+    domain: "assets",
+    name: "halo_assets_overview",
+    title: "Asset overview",
+    description: "An asset with its field values and a readable schema of its type's fields.",
+    params: &[("id", "integer!")],
+    run: |ctx, args| asset(ctx, args).boxed(),
+};
+
+/// GET one record of a catalogue resource, with its fixed query; 404 becomes a clear error.
+async fn one(ctx: &Ctx, r: &Resource, id: i64) -> Result<Value, ToolError> {
+    let query: Vec<(String, String)> = r
+        .get_query
+        .iter()
+        .map(|(k, v)| (k.clone(), to_query(v)))
+        .collect();
+    let caching = if r.reference {
+        Caching::Reference
+    } else {
+        Caching::Live
+    };
+    match ctx
+        .halo
+        .get(&format!("{}/{id}", r.path), &query, caching)
+        .await
+    {
+        Ok(v) if !(v.is_null() || v.as_object().is_some_and(Map::is_empty)) => Ok(v),
+        Ok(_) | Err(HaloError::NotFound { .. }) => Err(ToolError::new(format!(
+            "No {} with id {id} in Halo (404). Use {} to find it.",
+            r.singular,
+            r.tool_name("list")
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `record_count` of a list, asking Halo for one row.
+async fn count(
+    ctx: &Ctx,
+    r: &Resource,
+    mut query: Vec<(String, String)>,
+) -> Result<u64, ToolError> {
+    query.push(("pageinate".into(), "true".into()));
+    query.push(("page_size".into(), "1".into()));
+    query.push(("page_no".into(), "1".into()));
+    let page = ctx
+        .halo
+        .list(&r.path, r.envelope.as_deref(), &query, Caching::Live)
+        .await?;
+    Ok(page.record_count.unwrap_or(page.records.len() as u64))
+}
+
+fn shape(r: &Resource, v: &Value, list: bool) -> Value {
+    let keep = if list { &r.list_fields } else { &r.get_fields };
+    compact::shape(v, keep, &r.label, compact::Detail::Compact)
+}
+
+fn hours(v: Option<&Value>) -> f64 {
+    v.and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// Where the ticket stands against its SLA, in words.
+fn sla_state(t: &Value) -> Value {
+    let date = |k: &str| t.get(k).and_then(Value::as_str).and_then(Date::parse);
+    let text = |k: &str| {
+        t.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && !compact::is_sentinel_date(s))
+            .map(str::to_owned)
+    };
+    let today = Date::today();
+    let closed = date("dateclosed").is_some() || t.get("status_id").and_then(as_int) == Some(9);
+    let state = if t.get("excludefromsla") == Some(&Value::Bool(true)) {
+        "excluded from SLA"
+    } else if closed {
+        "closed"
+    } else if t.get("onhold") == Some(&Value::Bool(true)) {
+        "on hold (SLA clock paused)"
+    } else if date("fixbydate").is_some_and(|d| d < today) {
+        "fix target breached"
+    } else if date("respondbydate").is_some_and(|d| d < today) && date("responsedate").is_none() {
+        "response target breached"
+    } else {
+        "within target"
+    };
+    let mut out = Map::new();
+    out.insert("state".into(), json!(state));
+    for (k, label) in [
+        ("sla_name", "sla"),
+        ("respondbydate", "respond_by"),
+        ("responsedate", "responded"),
+        ("fixbydate", "fix_by"),
+        ("slaactiondate", "next_sla_action"),
+    ] {
+        if let Some(v) = text(k) {
+            out.insert(label.into(), json!(v));
+        }
+    }
+    if let Some(p) = t.get("slapercused").and_then(Value::as_f64) {
+        out.insert("percent_used".into(), json!(p));
+    }
+    Value::Object(out)
+}
+
+async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let id = int_arg(&args, "id").unwrap_or(0);
+    let n = int_arg(&args, "actions").unwrap_or(DEFAULT_ACTIONS);
+    if !(1..=MAX_ACTIONS).contains(&n) {
+        return Err(ToolError::new(format!(
+            "`actions` must be from 1 to {MAX_ACTIONS} (got {n})"
+        )));
+    }
+    let tickets = resource("tickets", "tickets")?;
+    let actions_r = resource("actions", "actions")?;
+    let t = one(ctx, tickets, id).await?;
+    let mut reads = Reads::default();
+    let mut actions = Pages::new(ctx, 1)
+        .all(actions_r, &[("ticket_id".into(), id.to_string())], &mut reads)
+        .await?;
+    let total_hours: f64 = actions.iter().map(|a| hours(a.get("timetaken"))).sum();
+    let billable: f64 = actions
+        .iter()
+        .filter(|a| a.get("actisbillable") == Some(&Value::Bool(true)))
+        .map(|a| hours(a.get("timetaken")))
+        .sum();
+    let all = actions.len();
+    // Newest first: by date, then by the per-ticket action number.
+    actions.sort_by(|a, b| {
+        let d = |v: &Value| v.get("datetime").and_then(Value::as_str).unwrap_or("").to_owned();
+        d(b).cmp(&d(a)).then(
+            b.get("id")
+                .and_then(as_int)
+                .cmp(&a.get("id").and_then(as_int)),
+        )
+    });
+    let latest: Vec<Value> = actions
+        .iter()
+        .take(usize::try_from(n).unwrap_or(5))
+        .map(|a| shape(actions_r, a, true))
+        .collect();
+    Ok(json!({
+        "ticket": shape(tickets, &t, false),
+        "sla": sla_state(&t),
+        "time": {
+            "hours": (total_hours * 100.0).round() / 100.0,
+            "billable_hours": (billable * 100.0).round() / 100.0,
+        },
+        "actions": {"total": all, "latest": latest},
+    }))
+}
+
+async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let id = int_arg(&args, "id").unwrap_or(0);
+    let clients = resource("clients", "clients")?;
+    let sites_r = resource("sites", "sites")?;
+    let users_r = resource("users", "users")?;
+    let tickets_r = resource("tickets", "tickets")?;
+    let by_client = vec![("client_id".to_owned(), id.to_string())];
+    let c = one(ctx, clients, id).await?;
+    let mut reads = Reads::default();
+    let (sites, contacts, open) = tokio::join!(
+        async {
+            let mut p = Pages::new(ctx, 1);
+            p.all(sites_r, &by_client, &mut reads).await
+        },
+        count(ctx, users_r, by_client.clone()),
+        count(ctx, tickets_r, {
+            let mut q = by_client.clone();
+            q.push(("open_only".into(), "true".into()));
+            q
+        }),
+    );
+    let sites: Vec<Value> = sites?.iter().map(|s| shape(sites_r, s, true)).collect();
+    Ok(json!({
+        "client": shape(clients, &c, false),
+        "sites": sites,
+        "contacts": contacts?,
+        "open_tickets": open?,
+    }))
+}
+
+async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let id = int_arg(&args, "id").unwrap_or(0);
+    let contracts = resource("contracts", "contracts")?;
+    let recurring = resource("recurring_invoices", "recurring_invoices")?;
+    let c = one(ctx, contracts, id).await?;
+    let mut reads = Reads::default();
+    let schedules = Pages::new(ctx, 1)
+        .all(recurring, &[("contract_id".into(), id.to_string())], &mut reads)
+        .await?;
+    let mut monthly = 0.0;
+    let mut billing = Vec::new();
+    for s in schedules
+        .iter()
+        .filter(|s| s.get("contract_id").and_then(as_int) == Some(id))
+    {
+        let months = months_per_period(
+            s.get("periodname").and_then(Value::as_str),
+            s.get("period").and_then(Value::as_f64),
+        );
+        let lines: Vec<Value> = s
+            .get("lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                compact::shape(
+                    l,
+                    &[
+                        "item_code".into(),
+                        "item_shortdescription".into(),
+                        "qty_order".into(),
+                        "unit_price".into(),
+                        "net_amount".into(),
+                        "tax_amount".into(),
+                    ],
+                    "item_shortdescription",
+                    compact::Detail::Compact,
+                )
+            })
+            .collect();
+        let net: f64 = s
+            .get("lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.get("net_amount").and_then(Value::as_f64))
+            .sum();
+        if let Some(m) = months
+            && s.get("disabled") != Some(&Value::Bool(true))
+        {
+            monthly += net / m;
+        }
+        billing.push(json!({
+            "recurring_invoice_id": s.get("id"),
+            "period": s.get("periodname").or_else(|| s.get("period")),
+            "next_invoice": s.get("nextcreationdate"),
+            "net_per_period": (net * 100.0).round() / 100.0,
+            "lines": lines,
+        }));
+    }
+    if billing.is_empty() {
+        // Billed by the contract itself.
+        if let (Some(charge), Some(m)) = (
+            c.get("periodchargeamount").and_then(Value::as_f64),
+            months_per_period(
+                c.get("billing_period_string").and_then(Value::as_str),
+                c.get("billingperiod").and_then(Value::as_f64),
+            ),
+        ) {
+            monthly = charge / m;
+        }
+    }
+    Ok(json!({
+        "contract": shape(contracts, &c, false),
+        "billing": billing,
+        "monthly_value": (monthly * 100.0).round() / 100.0,
+        "note": "Amounts exclude tax; monthly_value normalises each billing period to a month.",
+    }))
+}
+
+async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let id = int_arg(&args, "id").unwrap_or(0);
+    let assets = resource("assets", "assets")?;
+    let types = resource("asset_setup", "asset_types")?;
+    let a = one(ctx, assets, id).await?;
+    // Field values: Halo's FieldHelper list ({id, name, value, display}); `id` is the field id.
+    let mut values = Map::new();
+    for f in a.get("fields").and_then(Value::as_array).into_iter().flatten() {
+        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+        let shown = f
+            .get("display")
+            .filter(|d| d.as_str().is_some_and(|s| !s.is_empty()))
+            .or_else(|| f.get("value"))
+            .and_then(|v| compact::clean(v, 1));
+        if let (false, Some(v)) = (name.is_empty(), shown) {
+            values.insert(name.to_owned(), v);
+        }
+    }
+    let mut schema: Vec<Value> = Vec::new();
+    let mut type_name = a.get("assettype_name").cloned();
+    if let Some(type_id) = a.get("assettype_id").and_then(as_int).filter(|t| *t > 0) {
+        let t = one(ctx, types, type_id).await?;
+        type_name = t.get("name").cloned().or(type_name);
+        for (slot, id_key, name_key) in [
+            ("key field 1 (serial number slot)", "keyfield_id", "keyfield_name"),
+            ("key field 2 (hostname slot)", "keyfield2_id", "keyfield2_name"),
+            ("key field 3", "keyfield3_id", "keyfield3_name"),
+        ] {
+            if let Some(name) = t.get(name_key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                schema.push(json!({"field": name, "id": t.get(id_key), "role": slot}));
+            }
+        }
+        // The type's own field list, where Halo sends one (`field_list` of Field, `fields` of
+        // TypeInfo).
+        for f in t.get("field_list").and_then(Value::as_array).into_iter().flatten() {
+            let mut row = Map::new();
+            row.insert("field".into(), f.get("name").cloned().unwrap_or(Value::Null));
+            row.insert("id".into(), f.get("id").cloned().unwrap_or(Value::Null));
+            if let Some(m) = f.get("mandatory") {
+                row.insert("required".into(), m.clone());
+            }
+            if let Some(options) = f.get("values").and_then(Value::as_array).filter(|v| !v.is_empty()) {
+                let names: Vec<Value> = options
+                    .iter()
+                    .filter_map(|o| o.get("name").or_else(|| o.get("value")).cloned())
+                    .collect();
+                row.insert("options".into(), Value::Array(names));
+            }
+            if let Some(tab) = f.get("tab_name").filter(|t| t.as_str().is_some_and(|s| !s.is_empty())) {
+                row.insert("tab".into(), tab.clone());
+            }
+            schema.push(Value::Object(row));
+        }
+        for f in t.get("fields").and_then(Value::as_array).into_iter().flatten() {
+            let name = f.get("field_name").cloned().unwrap_or(Value::Null);
+            if schema.iter().any(|s| s["field"] == name) {
+                continue;
+            }
+            schema.push(json!({"field": name, "id": f.get("field_id"), "tab": f.get("tab_name")}));
+        }
+    }
+    Ok(json!({
+        "asset": shape(assets, &a, false),
+        "type": type_name,
+        "field_values": values,
+        "field_schema": schema,
+        "custom_fields": compact::shape(&a, &["customfields".into()], "", compact::Detail::Compact)
+            .get("customfields")
+            .cloned(),
+    }))
+}

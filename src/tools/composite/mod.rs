@@ -1,0 +1,176 @@
+//! Composite tools: Rust code registered into a domain, for work that is more than one Halo call
+//! (drill-downs, breakdowns, matchers, batch reads, reports). Each entry names its domain; the
+//! domain's tool set lists it after the generated CRUD tools.
+//!
+//! Arguments are declared in the same type-spec language as domain files
+//! (`"integer!: description"`), so schemas stay as small as the generated tools' and every value
+//! is checked by the same code before a composite runs.
+
+pub mod batch;
+pub mod dedup;
+pub mod drill;
+pub mod fetch;
+pub mod reports;
+pub mod revenue;
+pub mod search;
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use futures::future::BoxFuture;
+use rmcp::model::Tool;
+use serde_json::{Map, Value};
+
+use super::{
+    ToolError,
+    args::{check, reject_unknown},
+    generate::{annotations, param_schema},
+};
+use crate::{
+    catalog::{self, Param, Resource},
+    halo::HaloClient,
+};
+
+/// Where a composite reports progress (MCP progress notifications when the caller asked for
+/// them). Tools do not know their transport; the server supplies this.
+pub trait ProgressSink: Send + Sync {
+    fn report(&self, done: f64, total: Option<f64>, message: String) -> BoxFuture<'_, ()>;
+}
+
+/// What a tool runs with.
+#[derive(Clone)]
+pub struct Ctx {
+    pub halo: HaloClient,
+    pub progress: Option<Arc<dyn ProgressSink>>,
+}
+
+impl Ctx {
+    pub fn new(halo: HaloClient) -> Ctx {
+        Ctx {
+            halo,
+            progress: None,
+        }
+    }
+
+    /// Reports progress if the caller asked for it.
+    pub async fn progress(&self, done: f64, total: Option<f64>, message: impl Into<String>) {
+        if let Some(p) = &self.progress {
+            p.report(done, total, message.into()).await;
+        }
+    }
+}
+
+pub type ToolFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ToolError>> + Send + 'a>>;
+
+/// A hand-written tool registered into a domain. All of them only read.
+pub struct Composite {
+    pub domain: &'static str,
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// Arguments as (name, type spec), in schema order.
+    pub params: &'static [(&'static str, &'static str)],
+    pub run: for<'a> fn(&'a Ctx, Map<String, Value>) -> ToolFuture<'a>,
+}
+
+impl Composite {
+    fn parsed_params(&self) -> Vec<Param> {
+        self.params
+            .iter()
+            .filter_map(|(name, spec)| match Param::parse(name, spec) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::error!(tool = self.name, error = %e, "bad composite argument spec");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    pub fn tool(&self) -> Tool {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for p in self.parsed_params() {
+            props.insert(p.name.clone(), param_schema(&p));
+            if p.required {
+                required.push(Value::String(p.name.clone()));
+            }
+        }
+        let mut schema = Map::new();
+        schema.insert("type".into(), Value::String("object".into()));
+        schema.insert("properties".into(), Value::Object(props));
+        if !required.is_empty() {
+            schema.insert("required".into(), Value::Array(required));
+        }
+        Tool::new(self.name, self.description, Arc::new(schema))
+            .with_title(self.title)
+            .with_annotations(annotations(true, false, true))
+    }
+
+    /// Checks and normalises the arguments, then runs the composite.
+    pub async fn call(&self, ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+        let params = self.parsed_params();
+        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+        let args: Map<String, Value> = args.into_iter().filter(|(_, v)| !v.is_null()).collect();
+        reject_unknown(&args, &names, self.name)?;
+        let mut checked = Map::new();
+        for p in &params {
+            match args.get(&p.name) {
+                Some(v) => {
+                    checked.insert(p.name.clone(), check(p, v)?);
+                }
+                None if p.required => {
+                    return Err(ToolError::new(format!(
+                        "`{}` is required{}",
+                        p.name,
+                        p.description
+                            .as_ref()
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default()
+                    )));
+                }
+                None => {}
+            }
+        }
+        (self.run)(ctx, checked).await
+    }
+}
+
+/// A catalogue resource by name (its path, envelope and fields are the one source of truth).
+pub fn resource(domain: &str, name: &str) -> Result<&'static Resource, ToolError> {
+    let d = catalog::catalog().domain(domain)?;
+    d.resources
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| ToolError::new(format!("the catalogue has no `{name}` in `{domain}`")))
+}
+
+/// Typed access to checked arguments.
+pub fn int_arg(args: &Map<String, Value>, name: &str) -> Option<i64> {
+    args.get(name).and_then(Value::as_i64)
+}
+
+pub fn str_arg<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    args.get(name).and_then(Value::as_str)
+}
+
+/// Every composite tool.
+pub static COMPOSITES: &[Composite] = &[
+    revenue::REVENUE,
+    dedup::FIND_ASSET,
+    dedup::SCAN_ASSETS,
+    dedup::FIND_USER,
+    dedup::SCAN_USERS,
+    dedup::FIND_SITE,
+    search::ASSETS,
+    search::USERS,
+    search::CLIENTS,
+    batch::ASSETS,
+    batch::USERS,
+    batch::SITES,
+    drill::TICKET,
+    drill::CLIENT,
+    drill::CONTRACT,
+    drill::ASSET,
+    reports::RUN,
+    reports::QUERY,
+];

@@ -1,0 +1,174 @@
+//! Exact lookups people ask for by the value they have in hand: an asset by serial number
+//! (`key_field`) or hostname (`key_field2`), a user by email, a client by name (exact first,
+//! then the closest names). Halo's `search` finds candidates; the exact comparison happens here,
+//! on normalised values, so "5cg 1234" finds "5CG-1234".
+
+use futures::FutureExt;
+use serde_json::{Map, Value, json};
+
+use super::{
+    Composite, Ctx, int_arg, resource, str_arg,
+    dedup::{normalise_email, normalise_hostname, normalise_name, normalise_serial},
+    fetch::{Pages, Reads},
+};
+use crate::tools::{ToolError, compact};
+
+/// Fuzzy client names listed when there is no exact match.
+const CLOSEST: usize = 5;
+/// Least Jaro-Winkler similarity for a fuzzy client name.
+const CLIENT_SIMILAR: f64 = 0.75;
+
+pub const ASSETS: Composite = Composite {
+    domain: "assets",
+    name: "halo_assets_search",
+    title: "Find assets by serial or hostname",
+    description: "Assets whose serial number (key_field) or hostname (key_field2) equals the \
+                  value, ignoring case and spacing.",
+    params: &[
+        ("serial", "string"),
+        ("hostname", "string"),
+        ("client_id", "integer"),
+    ],
+    run: |ctx, args| assets(ctx, args).boxed(),
+};
+
+pub const USERS: Composite = Composite {
+    domain: "users",
+    name: "halo_users_search",
+    title: "Find users by email",
+    description: "Users whose email address equals the value, ignoring case.",
+    params: &[("email", "string!"), ("client_id", "integer")],
+    run: |ctx, args| users(ctx, args).boxed(),
+};
+
+pub const CLIENTS: Composite = Composite {
+    domain: "clients",
+    name: "halo_clients_find",
+    title: "Find a client by name",
+    description: "The client with this name; if none matches exactly, the closest names with \
+                  similarity scores.",
+    params: &[("name", "string!")],
+    run: |ctx, args| clients(ctx, args).boxed(),
+};
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+async fn searched(
+    ctx: &Ctx,
+    r: &crate::catalog::Resource,
+    term: &str,
+    client: Option<i64>,
+    reads: &mut Reads,
+) -> Result<Vec<Value>, ToolError> {
+    let mut q = vec![
+        ("search".to_owned(), term.to_owned()),
+        ("includeinactive".to_owned(), "true".to_owned()),
+    ];
+    if let Some(c) = client {
+        q.push(("client_id".into(), c.to_string()));
+    }
+    Pages::new(ctx, 1).all(r, &q, reads).await
+}
+
+fn shaped(r: &crate::catalog::Resource, rows: &[&Value]) -> Vec<Value> {
+    rows.iter()
+        .map(|rec| compact::shape(rec, &r.list_fields, &r.label, compact::Detail::Compact))
+        .collect()
+}
+
+async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let serial = str_arg(&args, "serial").and_then(normalise_serial);
+    let host = str_arg(&args, "hostname").and_then(normalise_hostname);
+    if serial.is_none() && host.is_none() {
+        return Err(ToolError::new(
+            "give `serial` or `hostname` (placeholder serials such as \"To be filled by O.E.M.\" \
+             match nothing)",
+        ));
+    }
+    let client = int_arg(&args, "client_id");
+    let r = resource("assets", "assets")?;
+    let mut reads = Reads::default();
+    let mut out = Map::new();
+    for (arg, field, want, norm) in [
+        ("serial", "key_field", &serial, normalise_serial as fn(&str) -> Option<String>),
+        ("hostname", "key_field2", &host, normalise_hostname),
+    ] {
+        let Some(want) = want else { continue };
+        let term = str_arg(&args, arg).unwrap_or("").trim();
+        let rows = searched(ctx, r, term, client, &mut reads).await?;
+        let hits: Vec<&Value> = rows
+            .iter()
+            .filter(|a| norm(text(a, field)).as_ref() == Some(want))
+            .collect();
+        out.insert(format!("by_{arg}"), Value::Array(shaped(r, &hits)));
+    }
+    out.insert("records_read".into(), json!(reads.records));
+    Ok(Value::Object(out))
+}
+
+async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let raw = str_arg(&args, "email").unwrap_or("");
+    let Some(want) = normalise_email(raw) else {
+        return Err(ToolError::new(format!("`email` must be an email address (got {raw:?})")));
+    };
+    let r = resource("users", "users")?;
+    let mut reads = Reads::default();
+    let rows = searched(ctx, r, raw.trim(), int_arg(&args, "client_id"), &mut reads).await?;
+    let hits: Vec<&Value> = rows
+        .iter()
+        .filter(|u| {
+            ["emailaddress", "email2", "email3"]
+                .iter()
+                .any(|f| normalise_email(text(u, f)).as_ref() == Some(&want))
+        })
+        .collect();
+    Ok(json!({"users": shaped(r, &hits), "records_read": reads.records}))
+}
+
+async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let raw = str_arg(&args, "name").unwrap_or("").trim().to_owned();
+    let Some(want) = normalise_name(&raw) else {
+        return Err(ToolError::new("`name` must contain letters or digits"));
+    };
+    let r = resource("clients", "clients")?;
+    let mut reads = Reads::default();
+    let rows = searched(ctx, r, &raw, None, &mut reads).await?;
+    let exact: Vec<&Value> = rows
+        .iter()
+        .filter(|c| normalise_name(text(c, "name")).as_ref() == Some(&want))
+        .collect();
+    if !exact.is_empty() {
+        return Ok(json!({"match": "exact", "clients": shaped(r, &exact), "records_read": reads.records}));
+    }
+    // No exact name: compare against every client (client lists are short) and rank.
+    let all = Pages::new(ctx, 1)
+        .all(r, &[("includeinactive".into(), "true".into())], &mut reads)
+        .await?;
+    let mut scored: Vec<(f64, &Value)> = all
+        .iter()
+        .filter_map(|c| {
+            let have = normalise_name(text(c, "name"))?;
+            let contains = have.contains(&want) || want.contains(&have);
+            let score = strsim::jaro_winkler(&want, &have).max(if contains { 0.9 } else { 0.0 });
+            (score >= CLIENT_SIMILAR).then_some((score, c))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let closest: Vec<Value> = scored
+        .iter()
+        .take(CLOSEST)
+        .map(|(s, c)| {
+            json!({
+                "similarity": (s * 100.0).round() / 100.0,
+                "client": compact::shape(c, &r.list_fields, &r.label, compact::Detail::Compact),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "match": if closest.is_empty() { "none" } else { "fuzzy" },
+        "closest": closest,
+        "records_read": reads.records,
+    }))
+}
