@@ -13,7 +13,10 @@ use std::{
 
 use rmcp::{
     ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult},
+    model::{
+        CallToolRequestParams, CallToolResult, NumberOrString, ProgressNotificationParam,
+        ProgressToken, RequestParamsMeta,
+    },
     service::{NotificationContext, RunningService},
 };
 use serde_json::Value;
@@ -25,17 +28,27 @@ use crate::{
     sim::{SimConfig, Simulator},
 };
 
-/// An MCP client that counts `notifications/tools/list_changed`.
+/// An MCP client that counts `notifications/tools/list_changed` and keeps progress
+/// notifications.
 #[derive(Clone, Default)]
 pub struct LocalClient {
     pub list_changed: Arc<AtomicUsize>,
     pub notified: Arc<tokio::sync::Notify>,
+    pub progress: Arc<parking_lot::Mutex<Vec<ProgressNotificationParam>>>,
 }
 
 impl ClientHandler for LocalClient {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.list_changed.fetch_add(1, Ordering::SeqCst);
         self.notified.notify_waiters();
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().push(params);
     }
 }
 
@@ -83,6 +96,21 @@ pub async fn call(client: &Client, name: &str, args: Value) -> anyhow::Result<Ca
     if let Value::Object(m) = args {
         params.arguments = Some(m);
     }
+    Ok(client.call_tool(params).await?)
+}
+
+/// Calls a tool with a progress token, so the server reports progress for it.
+pub async fn call_with_progress(
+    client: &Client,
+    name: &str,
+    args: Value,
+    token: i64,
+) -> anyhow::Result<CallToolResult> {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    if let Value::Object(m) = args {
+        params.arguments = Some(m);
+    }
+    params.set_progress_token(ProgressToken(NumberOrString::Number(token)));
     Ok(client.call_tool(params).await?)
 }
 

@@ -10,6 +10,7 @@
 
 use std::{borrow::Cow, sync::Arc};
 
+use futures::future::BoxFuture;
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 use rmcp::{
@@ -21,16 +22,12 @@ use rmcp::{
     },
     service::{Peer, RequestContext},
 };
-use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use crate::{
     catalog,
     halo::HaloClient,
-    tools::{
-        self, ToolDef, ToolError, args,
-        composite::ProgressSink,
-    },
+    tools::{self, ToolDef, ToolError, args, composite::ProgressSink},
 };
 
 pub const NAVIGATE: &str = "halo_navigate";

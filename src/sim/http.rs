@@ -26,6 +26,7 @@ use super::clock;
 use super::error::ApiError;
 use super::faults::{self, Fate, Fault, is_api};
 use super::query::{self, Params};
+use super::reports;
 use super::resources;
 use super::writes;
 use super::{LoggedRequest, Shared};
@@ -258,6 +259,14 @@ fn collection(
                 }),
             )
         }
+        // Running report SQL (`_loadreportonly` / `_testonly`) saves nothing: it takes the
+        // read lock and the read-only engine, so no statement a client sends can write.
+        Method::POST if res.name == "Report" && reports::is_run_request(body) => {
+            match reports::run_post(&s.db.read(), body) {
+                Ok((status, body)) => json_response(status, body),
+                Err(e) => error_response(e),
+            }
+        }
         Method::POST => match writes::post(&mut s.db.write(), res, body, clock::now_ticks()) {
             Ok((status, body)) => json_response(status, body),
             Err(e) => error_response(e),
@@ -301,6 +310,7 @@ fn member(
         return not_found_route();
     };
     let result = match *method {
+        Method::GET if res.name == "Report" => reports::get(&s.db.read(), res, id, p),
         Method::GET => query::get_one(&s.db.read(), res, id, p),
         Method::DELETE => writes::delete(&mut s.db.write(), res, id, p, clock::now_ticks()),
         _ => Err(ApiError::MethodNotAllowed),

@@ -19,6 +19,8 @@
 //!   [`shapes`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
 //! * [`query`]: list/get semantics; [`writes`]: POST/DELETE semantics; [`error`]: Halo's
 //!   error bodies.
+//! * [`reports`]: `/Report` runs (ad-hoc SQL and saved reports) over [`sql`], a small
+//!   read-only SQL engine on Halo's table names (`FAULTS`, `AREA`, `USERS`, …).
 //! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
 //!   gate (fault injection, then the bearer check).
 //! * [`faults`]: what can be injected ([`Faults`]: 429 rate limits with or without
@@ -32,9 +34,11 @@ mod faults;
 mod http;
 mod prng;
 mod query;
+mod reports;
 mod resources;
 mod seed;
 mod shapes;
+mod sql;
 mod store;
 mod writes;
 
@@ -75,6 +79,14 @@ pub struct SimConfig {
     /// Faults injected into `/api` requests from the start (default: none). Change them while
     /// running with [`Simulator::set_faults`].
     pub faults: Faults,
+    /// Additional generated assets after the seeded ones (default 0), for scale tests. The
+    /// rule, and how many duplicate groups it adds, is documented on the `seed` module:
+    /// `extra_assets / 50` serial-duplicate pairs and `(extra_assets + 25) / 50`
+    /// hostname-duplicate pairs.
+    pub extra_assets: usize,
+    /// Additional generated end users after the seeded ones (default 0): emails unique except
+    /// `extra_users / 40` pairs that differ only in case (see the `seed` module).
+    pub extra_users: usize,
 }
 
 impl Default for SimConfig {
@@ -86,6 +98,8 @@ impl Default for SimConfig {
             token_lifetime: Duration::from_secs(3600),
             seed: 0x4A10_5EED,
             faults: Faults::default(),
+            extra_assets: 0,
+            extra_users: 0,
         }
     }
 }
@@ -132,7 +146,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn new(config: SimConfig, base_url: String) -> Self {
-        let db = seed::build(config.seed);
+        let db = seed::build(
+            config.seed,
+            seed::Extras {
+                assets: config.extra_assets,
+                users: config.extra_users,
+            },
+        );
         let clock_seed = clock::now_ticks() as u64 ^ u64::from(std::process::id()).rotate_left(32);
         Shared {
             auth: Mutex::new(AuthState {

@@ -238,7 +238,14 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             }
             continue;
         }
-        if let Some(field) = row.get(k.as_str())
+        // Halo quirk: /Report filters by `reportgroup_id` (SW24), but a report carries its
+        // group as `group_id` (AnalyzerProfile).
+        let k = if res.name == "Report" && k == "reportgroup_id" {
+            "group_id"
+        } else {
+            k.as_str()
+        };
+        if let Some(field) = row.get(k)
             && !field.is_array()
             && !field.is_object()
             && !field.is_null()

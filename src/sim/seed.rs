@@ -30,6 +30,84 @@
 //!   line whose net equals the contract's `periodchargeamount`; `total` = net × 1.2.
 //! * `/ClientContract` holds 10 contracts (one expired, `active: false`) with `billingperiod` in
 //!   the same months encoding (also spelled out in `billing_period_string`).
+//!
+//! # Seeded duplicates (the expected answers of duplicate scanners)
+//! User and site ids are fixed by construction; asset ids are those of the default seed
+//! (`0x4A10_5EED`; another seed draws a different number of laptops before them, shifting
+//! the asset ids, but not the shape of the groups). "Serial" is `key_field`, "hostname"
+//! `key_field2`; a normalised serial drops whitespace and ignores case.
+//!
+//! Assets, same serial (differing only in case/spacing), same client, site and hostname: the
+//! same device entered twice. Every member is active (`status_name` "Active").
+//! * 1001 `HHPSNBG` / 1072 `hhpsnbg` (HLX-LT-001)
+//! * 1005 `5CG9875FEL` / 1073 `5CG98 75FEL` (HLX-LT-005)
+//! * 1009 `BUS5H28` / 1074 `BUS5H28 ` (HLX-LT-009)
+//! * 1022 `PFYA4VAF` / 1075 ` pfya4vaf ` (BOS-LT-004)
+//!
+//! Assets, same hostname with a different serial (a replacement given the old name), client 11,
+//! site 18:
+//! * HLX-LT-002: 1002 and 1076, both active (a genuine conflict)
+//! * HLX-LT-007: 1007 active, 1077 retired (`inactive: true`, status "Retired")
+//! * HLX-LT-010: 1010 active, 1078 retired
+//!
+//! (The serial pairs above also share a hostname, but with the same normalised serial; the
+//! retired `…-OLD` laptops have hostnames of their own.)
+//!
+//! Users (`inactive` in brackets):
+//! * Email differing only in case: 141 `j.fairweather@harbourline.co.uk` (active) / 142
+//!   `J.Fairweather@Harbourline.co.uk` (active); same name, client 11, sites 18 and 19.
+//! * Identical email: 147 / 148 `tom.ashdown@copperfield-arch.co.uk`, 147 active, 148
+//!   inactive; same name, client 14, site 27.
+//! * Same name, different people: 143 "Sam Okafor" (client 12) / 144 "Sam Okafor" (client 15),
+//!   both active, different emails.
+//! * Same name, old address: 149 "Marta Kovac" `marta.kovac@…` (active) / 150 `m.kovac@…`
+//!   (inactive), client 11, site 20.
+//! * Same login, different emails and names: 145 "Priya Nair" / 146 "P. Nair", both active,
+//!   login `priya.nair@meadowgatevets.co.uk`, client 13. (Compared case-insensitively, the
+//!   141/142 and 147/148 logins also match: login = email for them.)
+//! * So: same-name groups {141,142}, {143,144}, {147,148}, {149,150}; case-insensitive email
+//!   groups {141,142}, {147,148}; exact-login groups {145,146}, {147,148}.
+//!
+//! Sites (added last by `near_duplicate_sites`, so no other record moved):
+//! * 18 "Head Office - Bristol" / 34 "Head Office": client 11, both active, identical address
+//!   (28 Chapel Street, EC4A 1NE).
+//! * 25 "Northfield Branch" (active) / 35 "Northfield" (inactive): client 13, same address
+//!   spelled "35 Wharf Street" / "35 Wharf St", EC4A 8AB.
+//!
+//! # Bulk extras (`SimConfig::extra_assets`, `SimConfig::extra_users`)
+//! Generated after everything above from their own random streams, so they move no seeded
+//! record and neither depends on the other's size; ids continue after the seeded ones (assets
+//! from 1089 with the default seed, users from 151). Extra *i* (0-based) is:
+//!
+//! Assets:
+//! * `i % 50 == 49`: a serial duplicate of extra *i − 1*: same client, site, type and hostname,
+//!   the serial in one of the seed's four mangled forms (lower case; a space in the middle; a
+//!   trailing space; lower case padded with spaces, in turn). Active.
+//! * `i % 50 == 24`: a hostname duplicate of extra *i − 1*: same client, site, type and
+//!   hostname, a new serial. Retired (`inactive`, status "Retired") when `i % 100 == 74`,
+//!   otherwise active (so half the pairs are genuine conflicts).
+//! * otherwise a fresh asset of client `CLIENTS[i % 7]` (ids 11, 12, …, 17 in turn) at one of its
+//!   active seeded sites, a laptop (type 1) or desktop (type 2), serial `SN-` + 8 characters
+//!   (unique), hostname `<client prefix>-WS-<i, 5 digits>` (e.g. `HLX-WS-00014`, unique).
+//!   Active.
+//!
+//! So `n` extra assets add exactly `n / 50` serial-duplicate groups and `(n + 25) / 50`
+//! hostname-with-different-serial groups (`(n + 25) / 100` of them with a retired member),
+//! each of two assets, none touching a seeded asset: 2,000 extras add 40 + 40 groups (20 with
+//! a retired member), giving 44 serial groups and 43 hostname groups in all.
+//!
+//! Users:
+//! * `i % 40 == 39`: a duplicate of extra *i − 1*: same name, client and site, the email (and
+//!   login) differing only in case (`Oliver.Carver@Harbourline.co.uk` beside
+//!   `oliver.carver@harbourline.co.uk`). Inactive when `i % 80 == 79`, otherwise active.
+//! * otherwise a new person of client `CLIENTS[i % 7]` at one of its active sites, with a
+//!   first/surname pair no other user has (after the 1,600 plain pairs, a middle initial is
+//!   added: "Oliver B. Carver"), email and login `first.surname@<client domain>` (lower case,
+//!   unique). Inactive when `i % 10 == 4`.
+//!
+//! So `n` extra users add exactly `n / 40` groups of emails equal ignoring case (also same
+//! name, and same login ignoring case), `(n + 1) / 80` of them with an inactive member, and no
+//! other duplicate: 2,000 extras add 50 groups (25 with an inactive member).
 
 use std::collections::HashSet;
 
@@ -55,8 +133,16 @@ pub(crate) fn seed_now() -> i128 {
     date_ticks(2026, 3, 31) + 17 * 3600 * TICKS_PER_SEC
 }
 
+/// Bulk records added after the seeded tenant, for scale tests (`SimConfig::extra_assets` /
+/// `extra_users`; the rules are in the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Extras {
+    pub assets: usize,
+    pub users: usize,
+}
+
 /// Builds the whole tenant.
-pub(crate) fn build(seed: u64) -> Db {
+pub(crate) fn build(seed: u64, extras: Extras) -> Db {
     let mut s = Seeder {
         p: Prng::new(seed),
         db: Db::new(seed),
@@ -76,6 +162,10 @@ pub(crate) fn build(seed: u64) -> Db {
     s.recurring_invoices();
     s.sales();
     s.agent_counts();
+    // Everything below comes after the seeded tenant, so it moves no seeded id or value.
+    s.extra_assets(seed, extras.assets);
+    s.extra_users(seed, extras.users);
+    s.near_duplicate_sites();
     s.templates();
     s.db
 }
@@ -104,6 +194,75 @@ fn slug(s: &str) -> String {
 /// 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
 fn weekday(ticks: i128) -> i128 {
     (ticks.div_euclid(TICKS_PER_DAY) + 3).rem_euclid(7)
+}
+
+/// A seeded site's street address: `(line1, postcode)`, derived from its id.
+fn site_address(site_id: i64) -> (String, String) {
+    let pick = |items: &[&'static str], n: i64| -> &'static str {
+        items
+            .get(n.rem_euclid(items.len() as i64) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    let postcode = format!(
+        "{} {}{}",
+        pick(&["BS1", "LS2", "M1", "GU1", "EC4A", "G2", "IP11"], site_id),
+        site_id % 9 + 1,
+        pick(&["AB", "QT", "XR", "NE", "HW"], site_id)
+    );
+    let line1 = format!(
+        "{} {} Street",
+        10 + site_id,
+        pick(&["Wharf", "Mill", "Station", "Chapel", "Market"], site_id)
+    );
+    (line1, postcode)
+}
+
+/// The `k`-th way a serial gets mangled on re-entry (as in the seed): lower case, a space in
+/// the middle, a trailing space, or lower case padded with spaces.
+fn serial_variant(serial: &str, k: usize) -> String {
+    let mid = serial.chars().count() / 2;
+    match k % 4 {
+        0 => serial.to_ascii_lowercase(),
+        1 => {
+            let (a, b): (String, String) = (
+                serial.chars().take(mid).collect(),
+                serial.chars().skip(mid).collect(),
+            );
+            format!("{a} {b}")
+        }
+        2 => format!("{serial} "),
+        _ => format!(" {} ", serial.to_ascii_lowercase()),
+    }
+}
+
+/// `oliver.carver@harbourline.co.uk` → `Oliver.Carver@Harbourline.co.uk`.
+fn capitalise_email(email: &str) -> String {
+    let cap = |w: &str| {
+        let mut c = w.chars();
+        match c.next() {
+            Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+            None => String::new(),
+        }
+    };
+    match email.split_once('@') {
+        Some((local, domain)) => format!(
+            "{}@{}",
+            local.split('.').map(cap).collect::<Vec<_>>().join("."),
+            cap(domain)
+        ),
+        None => cap(email),
+    }
+}
+
+/// A first name for an email local part: `Oliver` → `oliver`, `Oliver B.` → `oliver.b`.
+fn dotted(first: &str) -> String {
+    first
+        .split_whitespace()
+        .map(slug)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 struct ClientDef {
@@ -1310,32 +1469,60 @@ impl Seeder {
             );
         }
 
-        let reports: &[(i64, &str, &str)] = &[
+        // Saved reports whose SQL the simulator's engine runs (see `sql.rs` for the tables).
+        // Halo would filter dates through `reportingperioddatefield`; these put them in the
+        // SQL, since the seed's "this month" is fixed (March 2026, the seed day's month).
+        let reports: &[(i64, &str, &str, i64, &str, &str)] = &[
             (
                 1,
                 "Open tickets by client",
-                "SELECT areaint AS client_id, COUNT(*) AS open_tickets FROM FAULTS WHERE status <> 9 AND fdeleted = 0 GROUP BY areaint",
+                "Open (not closed, not deleted) faults per client: tickets, projects and opportunities, which Halo keeps in one table.",
+                1,
+                "Faults",
+                "SELECT Areaint AS client_id, COUNT(*) AS open_tickets FROM FAULTS WHERE Status <> 9 AND FDeleted = 0 GROUP BY Areaint",
             ),
             (
                 2,
-                "Time logged this month",
-                "SELECT who AS agent, SUM(timetaken) AS hours FROM ACTIONS WHERE whe_ >= DATEADD(month, DATEDIFF(month, 0, GETDATE()), 0) GROUP BY who",
+                "Tickets logged in March 2026",
+                "Faults logged in the seed's current month, newest first.",
+                1,
+                "Faults",
+                "SELECT TOP 500 Faultid, Symptom, Areaint AS client_id, Status, dateoccured FROM FAULTS WHERE dateoccured >= '2026-03-01' AND dateoccured < '2026-04-01' AND FDeleted = 0 ORDER BY dateoccured DESC",
             ),
             (
                 3,
-                "SLA compliance",
-                "SELECT slaid, SUM(CASE WHEN fixbydate >= datecleared THEN 1 ELSE 0 END) AS met, COUNT(*) AS total FROM FAULTS WHERE status = 9 GROUP BY slaid",
+                "Active users per site",
+                "End users who are not inactive, counted per site.",
+                2,
+                "Users",
+                "SELECT Usite AS site_id, COUNT(*) AS active_users FROM USERS WHERE Uinactive = 0 GROUP BY Usite",
             ),
             (
                 4,
-                "Invoiced revenue by client",
-                "SELECT ihaarea AS client_id, SUM(ihtotal) AS total FROM INVOICEHEADER GROUP BY ihaarea",
+                "Invoice totals by client",
+                "One-off invoices per client: count, gross total and VAT (credit notes included).",
+                3,
+                "InvoiceHeader",
+                "SELECT IHaarea AS client_id, COUNT(*) AS invoices, SUM(IHTotal) AS total, SUM(IHTax_Total) AS tax FROM INVOICEHEADER GROUP BY IHaarea",
+            ),
+            (
+                5,
+                "Top 5 agents by open tickets",
+                "Agents with the most open faults.",
+                1,
+                "Faults",
+                "SELECT TOP 5 Assignedtoint AS agent_id, COUNT(*) AS open_tickets FROM FAULTS WHERE Status <> 9 AND FDeleted = 0 AND Assignedtoint > 0 GROUP BY Assignedtoint ORDER BY open_tickets DESC",
             ),
         ];
-        for &(id, name, sql) in reports {
+        let groups = ["", "Service Desk", "Customers", "Finance"];
+        for &(id, name, description, group, entity, sql) in reports {
+            let group_name = groups.get(group as usize).copied().unwrap_or_default();
             self.put(
                 "Report",
-                json!({"id": id, "name": name, "sql": sql, "reportingperiod": 0, "reportingperioddatefield": "", "charttitle": name, "charttype": 0, "xaxis": "", "yaxis": "", "count": true, "is_published": id != 3, "reportgroup_id": 1, "reportgroup_name": "Service Desk", "type": 0, "lastrun": SENTINEL}),
+                merge(
+                    json!({"id": id, "name": name, "description": description, "group_id": group, "group_name": group_name, "type": 0, "datasource_id": 0, "mainentity": entity, "sql": sql, "reportingperiod": 0, "reportingperioddatefield": "", "charttitle": name, "charttype": 0, "xaxis": "", "yaxis": ""}),
+                    json!({"count": true, "is_published": id != 3, "restrictaccess": false, "canbeaccessedbyallusers": true, "systemreportid": 0, "apiquery_id": 0}),
+                ),
             );
         }
     }
@@ -1369,21 +1556,13 @@ impl Seeder {
 
             let mut sites = Vec::new();
             for (i, &(name, inactive)) in c.sites.iter().enumerate() {
-                let g = self.guid();
-                let postcode = format!(
-                    "{} {}{}",
-                    ["BS1", "LS2", "M1", "GU1", "EC4A", "G2", "IP11"][(site_id % 7) as usize],
-                    site_id % 9 + 1,
-                    ["AB", "QT", "XR", "NE", "HW"][(site_id % 5) as usize]
-                );
-                let address = json!({"id": site_id * 2, "type": -2, "line1": format!("{} {} Street", 10 + site_id, ["Wharf", "Mill", "Station", "Chapel", "Market"][(site_id % 5) as usize]), "line2": name, "line3": "", "line4": "", "postcode": postcode, "primary": true, "inactive": false, "site_id": site_id});
-                self.put(
-                    "Site",
-                    merge(
-                        json!({"id": site_id, "name": name, "client_id": c.id, "client_name": "", "clientsite_name": "", "inactive": inactive, "sla_id": c.sla, "sla_name": "", "phonenumber": format!("01632 96{:04}", 2000 + site_id), "colour": "#2bd3c6", "timezone": "GMT Standard Time", "delivery_address": address.clone(), "invoice_address": address, "isinvoicesite": i == 0, "invoice_address_isdelivery": true, "maincontact_id": 0, "maincontact_name": ""}),
-                        json!({"notes": if inactive { "Office closed Nov 2025" } else { "" }, "emaildomain": c.domain, "refnumber": 0, "isstocklocation": false, "datecreated": format_ts(created), "guid": g, "customfields": [], "use": "site"}),
-                    ),
-                );
+                let addr = site_address(site_id);
+                let notes = if inactive {
+                    "Office closed Nov 2025"
+                } else {
+                    ""
+                };
+                self.site(site_id, c, name, inactive, i == 0, addr, notes, created);
                 sites.push((site_id, inactive));
                 site_id += 1;
             }
@@ -1546,6 +1725,242 @@ impl Seeder {
             );
             user_id += 1;
         }
+    }
+
+    /// Stores a site. `address` is `(line1, postcode)`.
+    #[allow(clippy::too_many_arguments)]
+    fn site(
+        &mut self,
+        id: i64,
+        c: &ClientDef,
+        name: &str,
+        inactive: bool,
+        invoice_site: bool,
+        (line1, postcode): (String, String),
+        notes: &str,
+        created: i128,
+    ) {
+        let g = self.guid();
+        let address = json!({"id": id * 2, "type": -2, "line1": line1, "line2": name, "line3": "", "line4": "", "postcode": postcode, "primary": true, "inactive": false, "site_id": id});
+        self.put(
+            "Site",
+            merge(
+                json!({"id": id, "name": name, "client_id": c.id, "client_name": "", "clientsite_name": "", "inactive": inactive, "sla_id": c.sla, "sla_name": "", "phonenumber": format!("01632 96{:04}", 2000 + id), "colour": "#2bd3c6", "timezone": "GMT Standard Time", "delivery_address": address.clone(), "invoice_address": address, "isinvoicesite": invoice_site, "invoice_address_isdelivery": true, "maincontact_id": 0, "maincontact_name": ""}),
+                json!({"notes": notes, "emaildomain": c.domain, "refnumber": 0, "isstocklocation": false, "datecreated": format_ts(created), "guid": g, "customfields": [], "use": "site"}),
+            ),
+        );
+    }
+
+    /// Two near-duplicate sites, added after everything else so no seeded record moves: a
+    /// second "Head Office" for Harbourline at the Bristol head office's address, and an
+    /// inactive "Northfield" beside Meadowgate's "Northfield Branch", its street abbreviated.
+    fn near_duplicate_sites(&mut self) {
+        let first = self.db.table("Site").map(|t| t.next_id).unwrap_or(34);
+        let created = self.recent(30, 200);
+        let pairs: [(i64, i64, &str, bool, &str); 2] = [
+            (
+                11,
+                18,
+                "Head Office",
+                false,
+                "Created by the client portal; same building as Head Office - Bristol",
+            ),
+            (
+                13,
+                25,
+                "Northfield",
+                true,
+                "Duplicate of Northfield Branch, kept for old tickets",
+            ),
+        ];
+        for (n, (client, original, name, inactive, notes)) in pairs.into_iter().enumerate() {
+            let Some(c) = CLIENTS.iter().find(|c| c.id == client) else {
+                continue;
+            };
+            let (line1, postcode) = site_address(original);
+            let line1 = if inactive {
+                line1.replace(" Street", " St")
+            } else {
+                line1
+            };
+            self.site(
+                first + n as i64,
+                c,
+                name,
+                inactive,
+                false,
+                (line1, postcode),
+                notes,
+                created,
+            );
+        }
+    }
+
+    /// Runs `f` with its own random stream (from `seed` and `salt`), restoring the seeded
+    /// stream afterwards, so bulk extras never depend on each other's size.
+    fn with_stream(&mut self, seed: u64, salt: u64, f: impl FnOnce(&mut Self)) {
+        let saved = std::mem::replace(&mut self.p, Prng::new(seed ^ salt));
+        f(self);
+        self.p = saved;
+    }
+
+    /// Active sites of a client, from the sites seeded so far.
+    fn active_sites(&self, client: i64) -> Vec<i64> {
+        self.db
+            .table("Site")
+            .map(|t| {
+                t.rows
+                    .values()
+                    .filter(|s| {
+                        int_field(s, "client_id") == client
+                            && s.get("inactive") == Some(&Value::Bool(false))
+                    })
+                    .map(|s| int_field(s, "id"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `SimConfig::extra_assets` (rule in the module docs).
+    fn extra_assets(&mut self, seed: u64, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.with_stream(seed, 0xA55E_7000_0000_0001, |s| {
+            const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
+            let first = s.db.table("Asset").map(|t| t.next_id).unwrap_or(1001);
+            let sites: Vec<Vec<i64>> = CLIENTS.iter().map(|c| s.active_sites(c.id)).collect();
+            let mut used: HashSet<String> = HashSet::new();
+            // (client, site, type, serial, host, model) of each extra asset, by index.
+            let mut made: Vec<(i64, i64, i64, String, String, &'static str)> =
+                Vec::with_capacity(n);
+            for i in 0..n {
+                let id = first + i as i64;
+                let prev = i.checked_sub(1).and_then(|p| made.get(p)).cloned();
+                let fresh_serial = |s: &mut Self, used: &mut HashSet<String>| loop {
+                    let tail: String = (0..8)
+                        .map(|_| {
+                            ALNUM
+                                .get(s.p.below(ALNUM.len() as u64) as usize)
+                                .map_or('0', |b| *b as char)
+                        })
+                        .collect();
+                    let serial = format!("SN-{tail}");
+                    if used.insert(serial.clone()) {
+                        break serial;
+                    }
+                };
+                let entry = match (i % 50, prev) {
+                    // The same device entered twice: the serial differs only in case/spacing.
+                    (49, Some((client, site, ty, serial, host, model))) => {
+                        let variant = serial_variant(&serial, i / 50);
+                        let age = s.p.range(30, 900);
+                        s.asset(
+                            id, client, site, ty, &variant, &host, model, None, false, age,
+                        );
+                        (client, site, ty, variant, host, model)
+                    }
+                    // A replacement given the old machine's hostname, with its own serial.
+                    (24, Some((client, site, ty, _, host, model))) => {
+                        let serial = fresh_serial(s, &mut used);
+                        let retired = i % 100 == 74;
+                        s.asset(
+                            id, client, site, ty, &serial, &host, model, None, retired, 1200,
+                        );
+                        (client, site, ty, serial, host, model)
+                    }
+                    _ => {
+                        let k = i % CLIENTS.len();
+                        let (Some(c), Some(client_sites)) = (CLIENTS.get(k), sites.get(k)) else {
+                            continue;
+                        };
+                        let site = s.p.pick(client_sites).copied().unwrap_or(c.id);
+                        let laptop = s.p.chance(65);
+                        let (ty, model) = if laptop {
+                            (1, "Dell Latitude 5440")
+                        } else {
+                            (2, "Dell OptiPlex 7020")
+                        };
+                        let serial = fresh_serial(s, &mut used);
+                        let host = format!("{}-WS-{i:05}", c.prefix);
+                        let age = s.p.range(30, 1100);
+                        s.asset(id, c.id, site, ty, &serial, &host, model, None, false, age);
+                        (c.id, site, ty, serial, host, model)
+                    }
+                };
+                made.push(entry);
+            }
+        });
+    }
+
+    /// `SimConfig::extra_users` (rule in the module docs).
+    fn extra_users(&mut self, seed: u64, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.with_stream(seed, 0x05E7_0000_0000_0002, |s| {
+            let first_id = s.db.table("Users").map(|t| t.next_id).unwrap_or(101);
+            let sites: Vec<Vec<i64>> = CLIENTS.iter().map(|c| s.active_sites(c.id)).collect();
+            let taken: HashSet<String> = s.users.iter().map(|u| u.name.to_lowercase()).collect();
+            let mut emails: HashSet<String> =
+                s.users.iter().map(|u| u.email.to_lowercase()).collect();
+            let mut combo = 0usize;
+            // (client, site, first, surname, email) by index.
+            let mut made: Vec<(i64, i64, String, String, String)> = Vec::with_capacity(n);
+            for i in 0..n {
+                let id = first_id + i as i64;
+                let prev = i.checked_sub(1).and_then(|p| made.get(p)).cloned();
+                let entry = match (i % 40, prev) {
+                    // The same person entered twice, the email differing only in case.
+                    (39, Some((client, site, first, sur, email))) => {
+                        let shouty = capitalise_email(&email);
+                        let inactive = i % 80 == 79;
+                        s.user(
+                            id, client, site, &first, &sur, &shouty, &shouty, inactive, false,
+                        );
+                        (client, site, first, sur, shouty)
+                    }
+                    _ => {
+                        // The next first/surname pair no seeded user has: a walk through all
+                        // 40×40 pairs, then the same with a middle initial.
+                        let (first, sur) = loop {
+                            let a = combo % FIRST_NAMES.len();
+                            let b = (combo / FIRST_NAMES.len() + a) % SURNAMES.len();
+                            let round = combo / (FIRST_NAMES.len() * SURNAMES.len());
+                            combo += 1;
+                            let (Some(f), Some(l)) = (FIRST_NAMES.get(a), SURNAMES.get(b)) else {
+                                continue;
+                            };
+                            let first = match round {
+                                0 => (*f).to_string(),
+                                r => format!("{f} {}.", char::from(b'A' + ((r - 1) % 26) as u8)),
+                            };
+                            if !taken.contains(&format!("{first} {l}").to_lowercase()) {
+                                break (first, (*l).to_string());
+                            }
+                        };
+                        let k = i % CLIENTS.len();
+                        let (Some(c), Some(client_sites)) = (CLIENTS.get(k), sites.get(k)) else {
+                            continue;
+                        };
+                        let site = s.p.pick(client_sites).copied().unwrap_or(c.id);
+                        let local = format!("{}.{}", dotted(&first), slug(&sur));
+                        let mut email = format!("{local}@{}", c.domain);
+                        let mut n2 = 2;
+                        while !emails.insert(email.to_lowercase()) {
+                            email = format!("{local}{n2}@{}", c.domain);
+                            n2 += 1;
+                        }
+                        let inactive = i % 10 == 4;
+                        s.user(
+                            id, c.id, site, &first, &sur, &email, &email, inactive, false,
+                        );
+                        (c.id, site, first, sur, email)
+                    }
+                };
+                made.push(entry);
+            }
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -3124,4 +3539,235 @@ pub(crate) fn blank_like(r: &Row) -> Row {
             (k.clone(), blank)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Instant;
+
+    use super::*;
+
+    const DEFAULT_SEED: u64 = 0x4A10_5EED;
+
+    fn rows<'a>(db: &'a Db, table: &str) -> Vec<&'a Value> {
+        db.table(table).unwrap().rows.values().collect()
+    }
+
+    /// Groups of ids (each sorted, two or more members) sharing `key`; empty keys skipped.
+    fn groups(items: &[&Value], key: impl Fn(&Value) -> String) -> BTreeSet<Vec<i64>> {
+        let mut by: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for v in items {
+            let k = key(v);
+            if !k.is_empty() {
+                by.entry(k).or_default().push(v["id"].as_i64().unwrap());
+            }
+        }
+        by.into_values()
+            .filter(|g| g.len() > 1)
+            .map(|mut g| {
+                g.sort_unstable();
+                g
+            })
+            .collect()
+    }
+
+    fn norm(s: &str) -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    }
+
+    fn serial_groups(db: &Db) -> BTreeSet<Vec<i64>> {
+        groups(&rows(db, "Asset"), |a| {
+            norm(a["key_field"].as_str().unwrap())
+        })
+    }
+
+    /// Same hostname, more than one distinct normalised serial.
+    fn host_groups(db: &Db) -> BTreeSet<Vec<i64>> {
+        let assets = rows(db, "Asset");
+        groups(&assets, |a| a["key_field2"].as_str().unwrap().to_string())
+            .into_iter()
+            .filter(|g| {
+                let serials: BTreeSet<String> = g
+                    .iter()
+                    .map(|id| norm(db.get("Asset", *id).unwrap()["key_field"].as_str().unwrap()))
+                    .collect();
+                serials.len() > 1
+            })
+            .collect()
+    }
+
+    fn email_groups(db: &Db) -> BTreeSet<Vec<i64>> {
+        groups(&rows(db, "Users"), |u| {
+            u["emailaddress"].as_str().unwrap().to_lowercase()
+        })
+    }
+
+    fn set(groups: &[&[i64]]) -> BTreeSet<Vec<i64>> {
+        groups.iter().map(|g| g.to_vec()).collect()
+    }
+
+    fn inactive(db: &Db, table: &str, id: i64) -> bool {
+        db.get(table, id).unwrap()["inactive"] == true
+    }
+
+    #[test]
+    fn seeded_duplicate_groups_are_the_documented_ones() {
+        let db = build(DEFAULT_SEED, Extras::default());
+        assert_eq!(
+            serial_groups(&db),
+            set(&[&[1001, 1072], &[1005, 1073], &[1009, 1074], &[1022, 1075]])
+        );
+        assert_eq!(
+            host_groups(&db),
+            set(&[&[1002, 1076], &[1007, 1077], &[1010, 1078]])
+        );
+        let retired: Vec<i64> = [1002, 1076, 1007, 1077, 1010, 1078]
+            .into_iter()
+            .filter(|id| inactive(&db, "Asset", *id))
+            .collect();
+        assert_eq!(retired, [1077, 1078]);
+        assert!(
+            serial_groups(&db)
+                .iter()
+                .flatten()
+                .all(|id| !inactive(&db, "Asset", *id))
+        );
+
+        let users = rows(&db, "Users");
+        assert_eq!(email_groups(&db), set(&[&[141, 142], &[147, 148]]));
+        assert_eq!(
+            groups(&users, |u| u["name"].as_str().unwrap().to_lowercase()),
+            set(&[&[141, 142], &[143, 144], &[147, 148], &[149, 150]])
+        );
+        assert_eq!(
+            groups(&users, |u| u["login"].as_str().unwrap().to_string()),
+            set(&[&[145, 146], &[147, 148]])
+        );
+        let inactive_users: Vec<i64> = (141..=150)
+            .filter(|id| inactive(&db, "Users", *id))
+            .collect();
+        assert_eq!(inactive_users, [148, 150]);
+
+        let site = |id: i64| db.get("Site", id).unwrap().clone();
+        for (a, b, b_inactive) in [(18, 34, false), (25, 35, true)] {
+            let (a, b) = (site(a), site(b));
+            assert_eq!(a["client_id"], b["client_id"]);
+            assert_eq!(a["inactive"], false);
+            assert_eq!(b["inactive"], b_inactive);
+            assert_eq!(
+                a["delivery_address"]["postcode"],
+                b["delivery_address"]["postcode"]
+            );
+            let (an, bn) = (a["name"].as_str().unwrap(), b["name"].as_str().unwrap());
+            assert!(an.starts_with(bn), "{an} / {bn}");
+        }
+    }
+
+    #[test]
+    fn extras_add_exactly_the_documented_duplicates() {
+        let base = build(DEFAULT_SEED, Extras::default());
+        for (assets, users) in [(0, 0), (1, 1), (49, 39), (50, 40), (2000, 2000), (777, 123)] {
+            let db = build(DEFAULT_SEED, Extras { assets, users });
+            assert_eq!(
+                rows(&db, "Asset").len(),
+                rows(&base, "Asset").len() + assets
+            );
+            assert_eq!(rows(&db, "Users").len(), rows(&base, "Users").len() + users);
+            let serials = serial_groups(&db);
+            let hosts = host_groups(&db);
+            let emails = email_groups(&db);
+            assert_eq!(serials.len(), 4 + assets / 50, "{assets} assets");
+            assert_eq!(hosts.len(), 3 + (assets + 25) / 50, "{assets} assets");
+            assert_eq!(emails.len(), 2 + users / 40, "{users} users");
+            // Extras never join a seeded group, and every extra group is a pair.
+            assert!(serials.is_superset(&serial_groups(&base)));
+            assert!(hosts.is_superset(&host_groups(&base)));
+            assert!(emails.is_superset(&email_groups(&base)));
+            let extra_hosts: Vec<&Vec<i64>> = hosts.iter().filter(|g| g[0] > 1088).collect();
+            assert!(extra_hosts.iter().all(|g| g.len() == 2));
+            let retired = extra_hosts
+                .iter()
+                .filter(|g| g.iter().any(|id| inactive(&db, "Asset", *id)))
+                .count();
+            assert_eq!(retired, (assets + 25) / 100);
+            let extra_emails: Vec<&Vec<i64>> = emails.iter().filter(|g| g[0] > 150).collect();
+            assert!(extra_emails.iter().all(|g| g.len() == 2));
+            let with_inactive = extra_emails
+                .iter()
+                .filter(|g| g.iter().any(|id| inactive(&db, "Users", *id)))
+                .count();
+            assert_eq!(with_inactive, (users + 1) / 80);
+            // Same name only where the email repeats.
+            let names = groups(&rows(&db, "Users"), |u| {
+                u["name"].as_str().unwrap().to_lowercase()
+            });
+            assert_eq!(names.len(), 4 + users / 40);
+            // The seeded records are untouched.
+            for t in ["Asset", "Users", "Faults", "Invoice"] {
+                let seeded: Vec<&Value> = rows(&base, t);
+                let now: Vec<&Value> = rows(&db, t).into_iter().take(seeded.len()).collect();
+                assert_eq!(seeded, now, "{t} changed with extras");
+            }
+        }
+        // Shapes: realistic serials and hostnames, spread over clients, sites and two types.
+        let db = build(
+            DEFAULT_SEED,
+            Extras {
+                assets: 100,
+                users: 100,
+            },
+        );
+        let a = db.get("Asset", 1089).unwrap();
+        let serial = a["key_field"].as_str().unwrap();
+        assert!(serial.starts_with("SN-") && serial.len() == 11, "{serial}");
+        assert_eq!(a["key_field2"], "HLX-WS-00000");
+        assert_eq!(a["client_name"], "Harbourline Logistics Ltd");
+        let extra: Vec<&Value> = rows(&db, "Asset")
+            .into_iter()
+            .filter(|a| int_field(a, "id") > 1088)
+            .collect();
+        let clients: BTreeSet<i64> = extra.iter().map(|a| int_field(a, "client_id")).collect();
+        let types: BTreeSet<i64> = extra.iter().map(|a| int_field(a, "assettype_id")).collect();
+        assert_eq!(clients.len(), 7);
+        assert_eq!(types, BTreeSet::from([1, 2]));
+        let u = db.get("Users", 151).unwrap();
+        assert_eq!(u["emailaddress"], u["login"]);
+        assert_eq!(
+            db.get("Users", 190).unwrap()["emailaddress"]
+                .as_str()
+                .unwrap()
+                .to_lowercase(),
+            db.get("Users", 189).unwrap()["emailaddress"]
+                .as_str()
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn two_thousand_extra_assets_seed_quickly() {
+        // The budget is 100 ms in a release build; a debug build is far slower, so this only
+        // guards against something quadratic. Best of three, against the plain seed.
+        let best = |extras: Extras| {
+            (0..3)
+                .map(|_| {
+                    let start = Instant::now();
+                    let db = build(DEFAULT_SEED, extras);
+                    (start.elapsed(), rows(&db, "Asset").len())
+                })
+                .min()
+                .unwrap()
+        };
+        let (plain, n0) = best(Extras::default());
+        let (bulk, n) = best(Extras {
+            assets: 2000,
+            users: 0,
+        });
+        assert_eq!(n, n0 + 2000);
+        eprintln!("seed: {plain:?}; with 2,000 extra assets: {bulk:?}");
+        assert!(bulk.saturating_sub(plain).as_secs_f64() < 5.0, "{bulk:?}");
+    }
 }

@@ -1709,3 +1709,276 @@ async fn the_token_endpoint_is_never_faulted() {
     assert!(sim.stats().per_path.is_empty());
     sim.shutdown().await;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Reports: ad-hoc SQL and saved reports
+// ------------------------------------------------------------------------------------------------
+
+/// `POST /Report` running `sql` without saving, as HAPI's `Invoke-HaloSQL` sends it.
+async fn run_sql(api: &Api, sql: &str) -> Value {
+    let (status, v) = api
+        .post(
+            "/Report",
+            json!([{"id": 0, "name": "", "sql": sql, "apiquery_id": 0, "_testonly": false, "_loadreportonly": true}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sql}: {v}");
+    v
+}
+
+/// Every Faults row: tickets, projects and opportunities (Halo's FAULTS table holds all three).
+fn all_faults(sim: &Simulator) -> Vec<Value> {
+    ["Tickets", "Projects", "Opportunities"]
+        .iter()
+        .flat_map(|r| sim.records(r))
+        .collect()
+}
+
+#[tokio::test]
+async fn adhoc_sql_answers_from_the_seeded_data() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let reports_before = sim.count("Report");
+
+    let v = run_sql(&api, "SELECT COUNT(*) AS n FROM FAULTS WHERE FDeleted = 0").await;
+    let live = all_faults(&sim)
+        .iter()
+        .filter(|t| t["deleted"] == false)
+        .count();
+    assert_eq!(v["report"]["rows"], json!([{"n": live}]), "{v}");
+    assert_eq!(v["report"]["loaded"], true);
+    assert_eq!(v["report"]["load_error"], Value::Null);
+    assert_eq!(v["available_columns"][0]["name"], "n");
+    // Tickets alone, by type (projects are type 37, opportunities 38 in the seed).
+    let tickets = sim
+        .records("Tickets")
+        .iter()
+        .filter(|t| t["deleted"] == false)
+        .count();
+    let v = run_sql(
+        &api,
+        "SELECT COUNT(*) AS n FROM FAULTS WHERE FDeleted = 0 AND Requesttypenew NOT IN (37, 38)",
+    )
+    .await;
+    assert_eq!(v["report"]["rows"], json!([{"n": tickets}]), "{v}");
+
+    // GROUP BY with an independent answer.
+    let mut per_site: HashMap<i64, i64> = HashMap::new();
+    for u in sim.records("Users") {
+        if u["inactive"] == false {
+            // `site_id` is a double on users (Halo quirk).
+            *per_site
+                .entry(u["site_id"].as_f64().unwrap() as i64)
+                .or_default() += 1;
+        }
+    }
+    let v = run_sql(
+        &api,
+        "select usite, count(*) as users from users where uinactive = 0 group by usite order by usite",
+    )
+    .await;
+    let rows = v["report"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), per_site.len());
+    for r in rows {
+        assert_eq!(
+            r["users"].as_i64(),
+            per_site.get(&r["usite"].as_i64().unwrap()).copied()
+        );
+    }
+
+    // TOP + ORDER BY + LIKE.
+    let mut printers: Vec<i64> = all_faults(&sim)
+        .iter()
+        .filter(|t| {
+            t["summary"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("printer")
+        })
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    printers.sort_unstable_by(|a, b| b.cmp(a));
+    let v = run_sql(
+        &api,
+        "SELECT TOP 2 Faultid AS id, Symptom FROM FAULTS WHERE Symptom LIKE '%Printer%' ORDER BY Faultid DESC",
+    )
+    .await;
+    let got: Vec<i64> = v["report"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, printers[..2]);
+    let names: Vec<&str> = v["available_columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["id", "Symptom"]);
+
+    // Running SQL saves nothing.
+    assert_eq!(sim.count("Report"), reports_before);
+}
+
+#[tokio::test]
+async fn sql_errors_come_back_in_load_error_and_nothing_changes() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let snapshot = |sim: &Simulator| {
+        (
+            all_faults(sim),
+            sim.records("Client"),
+            sim.records("Users"),
+            sim.records("Report"),
+        )
+    };
+    let before = snapshot(&sim);
+    for (sql, message) in [
+        ("SELECT * FROM TICKETS", "Invalid object name 'TICKETS'."),
+        (
+            "DELETE FROM FAULTS",
+            "Incorrect syntax near the keyword 'DELETE'.",
+        ),
+        ("SELECT 1; DROP TABLE FAULTS", "Incorrect syntax near ';'."),
+        (
+            "UPDATE FAULTS SET FDeleted = 1",
+            "Incorrect syntax near the keyword 'UPDATE'.",
+        ),
+        ("SELECT Nope FROM AREA", "Invalid column name 'Nope'."),
+    ] {
+        let v = run_sql(&api, sql).await;
+        assert_eq!(v["report"]["load_error"], message, "{sql}: {v}");
+        assert_eq!(v["report"]["loaded"], false);
+        assert_eq!(v["report"]["rows"], json!([]));
+        assert_eq!(v["available_columns"], json!([]));
+    }
+    let v = run_sql(
+        &api,
+        "SELECT * FROM FAULTS f JOIN AREA a ON a.Aarea = f.Areaint",
+    )
+    .await;
+    assert!(
+        v["report"]["load_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Incorrect syntax near the keyword 'JOIN'."),
+        "{v}"
+    );
+    // `_testonly` runs too; and a saved report with a write in it cannot write either.
+    let (status, v) = api
+        .post(
+            "/Report",
+            json!([{"sql": "DELETE FROM USERS", "_testonly": true}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        v["report"]["load_error"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE")
+    );
+    assert_eq!(snapshot(&sim), before);
+}
+
+#[tokio::test]
+async fn saved_reports_list_and_run() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (reports, _) = api.items("/Report", "reports").await;
+    assert!(reports.len() >= 3, "{reports:?}");
+    for r in &reports {
+        for k in ["id", "name", "sql", "description", "group_id", "group_name"] {
+            assert!(r.get(k).is_some(), "{k} missing in {r}");
+        }
+        // Every saved report runs without error.
+        let id = r["id"].as_i64().unwrap();
+        let (status, v) = api.get(&format!("/Report/{id}?loadreport=true")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["report"]["load_error"], Value::Null, "report {id}: {v}");
+        assert!(!v["report"]["rows"].as_array().unwrap().is_empty());
+    }
+    let (by_group, _) = api.items("/Report?reportgroup_id=1", "reports").await;
+    assert!(!by_group.is_empty() && by_group.len() < reports.len());
+    assert!(by_group.iter().all(|r| r["group_id"] == 1));
+
+    // Without loadreport: the definition only.
+    let (status, def) = api.get("/Report/1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(def["name"], "Open tickets by client");
+    assert!(def.get("report").is_none() && def.get("available_columns").is_none());
+
+    // With it: rows computed from the data.
+    let mut open: std::collections::BTreeMap<i64, i64> = Default::default();
+    for t in all_faults(&sim) {
+        if t["status_id"] != 9 && t["deleted"] == false {
+            *open.entry(t["client_id"].as_i64().unwrap()).or_default() += 1;
+        }
+    }
+    let want: Vec<Value> = open
+        .iter()
+        .map(|(c, n)| json!({"client_id": c, "open_tickets": n}))
+        .collect();
+    let (_, run) = api
+        .get("/Report/1?loadreport=true&reportingperiodstartdate=2026-01-01&reportingperiodenddate=2026-03-31")
+        .await;
+    assert_eq!(run["report"]["rows"], json!(want));
+    assert_eq!(run["name"], "Open tickets by client");
+
+    // Closing a ticket through the API changes the next run.
+    let (client, n) = open.iter().next().map(|(c, n)| (*c, *n)).unwrap();
+    let ticket = all_faults(&sim)
+        .into_iter()
+        .find(|t| t["client_id"] == client && t["status_id"] != 9 && t["deleted"] == false)
+        .unwrap();
+    let (status, _) = api
+        .post("/Tickets", json!([{"id": ticket["id"], "status_id": 9}]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, run) = api.get("/Report/1?loadreport=true").await;
+    assert_eq!(run["report"]["rows"][0]["open_tickets"], n - 1);
+
+    // Invoice totals: exact to the penny.
+    let mut totals: std::collections::BTreeMap<i64, i64> = Default::default();
+    for i in sim.records("Invoice") {
+        *totals.entry(i["client_id"].as_i64().unwrap()).or_default() += pence(&i["total"]);
+    }
+    let (_, run) = api.get("/Report/4?loadreport=true").await;
+    let rows = run["report"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), totals.len());
+    for r in rows {
+        assert_eq!(
+            Some(pence(&r["total"])),
+            totals.get(&r["client_id"].as_i64().unwrap()).copied()
+        );
+    }
+
+    // POST with a saved report's id and no SQL runs the saved SQL.
+    let (status, v) = api
+        .post("/Report", json!([{"id": 4, "_loadreportonly": true}]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["report"]["rows"], run["report"]["rows"]);
+    assert_eq!(v["name"], "Invoice totals by client");
+
+    // A POST without the flags is an ordinary save.
+    let count = sim.count("Report");
+    let (status, saved) = api
+        .post(
+            "/Report",
+            json!([{"name": "My report", "sql": "SELECT COUNT(*) FROM AREA"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(sim.count("Report"), count + 1);
+    let (_, run) = api
+        .get(&format!("/Report/{}?loadreport=true", saved["id"]))
+        .await;
+    assert_eq!(
+        run["report"]["rows"],
+        json!([{"Column1": sim.count("Client")}])
+    );
+}

@@ -142,7 +142,85 @@ pub async fn mcp_client(halo: HaloClient) -> (Client, LocalClient) {
     local::connect(halo).await.expect("client connects")
 }
 
+impl Harness {
+    /// Calls a tool with a progress token; returns the structured result.
+    pub async fn ok_with_progress(&self, name: &str, args: Value, token: i64) -> Value {
+        let r = local::call_with_progress(&self.client, name, args.clone(), token)
+            .await
+            .expect("tools/call");
+        assert_ne!(
+            r.is_error,
+            Some(true),
+            "{name}({args}) failed: {}",
+            text(&r)
+        );
+        r.structured_content.expect("structured content")
+    }
+}
+
 /// Calls a tool on a bare client.
 pub async fn call_on(client: &Client, name: &str, args: Value) -> CallToolResult {
     local::call(client, name, args).await.expect("tools/call")
+}
+
+/// A session spoken in raw JSON-RPC lines, for what rmcp's client would not send.
+pub struct RawSession {
+    write: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+}
+
+impl RawSession {
+    /// Connects a fresh server for `sim` and completes the handshake.
+    pub async fn open(sim: &Simulator) -> RawSession {
+        use rmcp::ServiceExt;
+        use tokio::io::AsyncBufReadExt;
+        let halo = HaloClient::new(halo_config(sim)).expect("client builds");
+        let server = halo_mcp::server::HaloMcp::new(halo_mcp::server::Shared::new(halo));
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let (read, write) = tokio::io::split(client_io);
+        let mut s = RawSession {
+            write,
+            lines: tokio::io::BufReader::new(read).lines(),
+        };
+        s.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        )
+        .await;
+        s.until_response(1).await;
+        s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        s
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        use tokio::io::AsyncWriteExt;
+        self.write
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .expect("write");
+    }
+
+    /// Reads until the response with `id`; returns it and the messages before it.
+    pub async fn until_response(&mut self, id: i64) -> (Value, Vec<Value>) {
+        let mut before = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+                .await
+                .expect("an answer in time")
+                .expect("read")
+                .expect("a line");
+            let message: Value = serde_json::from_str(&line).expect("JSON-RPC line");
+            if message["id"] == id {
+                return (message, before);
+            }
+            before.push(message);
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod catalogue;
 mod common;
+mod composites;
 mod config_errors;
 mod registry;
 mod resilience;

@@ -72,7 +72,9 @@ async fn get_many(
         )));
     }
     if let Some(bad) = ids.iter().find(|i| **i <= 0) {
-        return Err(ToolError::new(format!("`ids` must be positive (got {bad})")));
+        return Err(ToolError::new(format!(
+            "`ids` must be positive (got {bad})"
+        )));
     }
     let detail = match args.get("detail").and_then(Value::as_str) {
         Some("full") => compact::Detail::Full,
@@ -81,14 +83,22 @@ async fn get_many(
     let keep: Vec<String> = args
         .get("fields")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_else(|| r.get_fields.clone());
     let query: Vec<(String, String)> = r
         .get_query
         .iter()
         .map(|(k, v)| (k.clone(), to_query(v)))
         .collect();
-    let caching = if r.reference { Caching::Reference } else { Caching::Live };
+    let caching = if r.reference {
+        Caching::Reference
+    } else {
+        Caching::Live
+    };
     let results: Vec<(i64, Result<Value, HaloError>)> = stream::iter(ids.iter().copied())
         .map(|id| {
             let path = format!("{}/{id}", r.path);

@@ -21,8 +21,9 @@ use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Composite, Ctx, int_arg, resource, str_arg,
+    Composite, Ctx,
     fetch::{Pages, Reads},
+    int_arg, resource, str_arg,
 };
 use crate::tools::{ToolError, args::as_int, compact};
 
@@ -35,8 +36,19 @@ const MAX_GROUPS: usize = 50;
 
 /// Serials that are not serials: OEM placeholders would otherwise make one giant group.
 const PLACEHOLDER_SERIALS: &[&str] = &[
-    "", "0", "NA", "NONE", "NULL", "UNKNOWN", "DEFAULTSTRING", "TOBEFILLEDBYOEM",
-    "SYSTEMSERIALNUMBER", "CHASSISSERIALNUMBER", "123456789", "0123456789", "XXXXXXXX",
+    "",
+    "0",
+    "NA",
+    "NONE",
+    "NULL",
+    "UNKNOWN",
+    "DEFAULTSTRING",
+    "TOBEFILLEDBYOEM",
+    "SYSTEMSERIALNUMBER",
+    "CHASSISSERIALNUMBER",
+    "123456789",
+    "0123456789",
+    "XXXXXXXX",
 ];
 
 /// Upper case, letters and digits only: `5cg-1234 xyz` and `5CG1234XYZ` are one serial.
@@ -46,7 +58,7 @@ pub fn normalise_serial(s: &str) -> Option<String> {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    let one_char_repeated = n.len() > 1 && n.chars().all(|c| Some(c) == n.chars().next());
+    let one_char_repeated = n.len() > 1 && n.chars().all(|c| n.starts_with(c));
     (!PLACEHOLDER_SERIALS.contains(&n.as_str()) && !one_char_repeated).then_some(n)
 }
 
@@ -177,8 +189,10 @@ pub fn scan_assets(records: &[Value]) -> (Vec<Group>, ScanStats) {
     for (key, members) in by_host.into_iter().filter(|(_, m)| m.len() > 1) {
         stats.blocks += 1;
         stats.comparisons += pairs(members.len());
-        let distinct: HashSet<Option<&String>> =
-            members.iter().map(|i| serials.get(*i).and_then(Option::as_ref)).collect();
+        let distinct: HashSet<Option<&String>> = members
+            .iter()
+            .map(|i| serials.get(*i).and_then(Option::as_ref))
+            .collect();
         // All members share one serial: the serial group already says it.
         if distinct.len() == 1 && !distinct.contains(&None) {
             continue;
@@ -271,7 +285,11 @@ fn sort_groups(groups: &mut [Group]) {
 }
 
 /// The score of one existing asset against a candidate serial and hostname.
-pub fn asset_score(candidate_serial: Option<&str>, candidate_host: Option<&str>, a: &Value) -> (u8, &'static str) {
+pub fn asset_score(
+    candidate_serial: Option<&str>,
+    candidate_host: Option<&str>,
+    a: &Value,
+) -> (u8, &'static str) {
     let serial = normalise_serial(text(a, "key_field"));
     let host = normalise_hostname(text(a, "key_field2"));
     let want_serial = candidate_serial.and_then(normalise_serial);
@@ -285,13 +303,24 @@ pub fn asset_score(candidate_serial: Option<&str>, candidate_host: Option<&str>,
     }
 }
 
-pub fn user_score(email: Option<&str>, upn: Option<&str>, name: Option<&str>, u: &Value) -> (u8, &'static str) {
+pub fn user_score(
+    email: Option<&str>,
+    upn: Option<&str>,
+    name: Option<&str>,
+    u: &Value,
+) -> (u8, &'static str) {
     let eq = |want: Option<String>, have: Option<String>| want.is_some() && want == have;
-    if eq(email.and_then(normalise_email), normalise_email(text(u, "emailaddress"))) {
+    if eq(
+        email.and_then(normalise_email),
+        normalise_email(text(u, "emailaddress")),
+    ) {
         (100, "email")
     } else if eq(upn.and_then(normalise_upn), normalise_upn(text(u, "login"))) {
         (95, "upn")
-    } else if eq(name.and_then(normalise_name), normalise_name(text(u, "name"))) {
+    } else if eq(
+        name.and_then(normalise_name),
+        normalise_name(text(u, "name")),
+    ) {
         (70, "name")
     } else {
         (0, "none")
@@ -310,12 +339,22 @@ fn site_address(s: &Value) -> (Option<String>, Option<String>) {
         .or_else(|| Some(text(s, "postcode")).filter(|p| !p.is_empty()));
     (
         line1.and_then(normalise_name),
-        postcode.map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase()),
+        postcode.map(|p| {
+            p.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_uppercase()
+        }),
     )
 }
 
 /// The score of one existing site against a candidate name and address.
-pub fn site_score(name: &str, line1: Option<&str>, postcode: Option<&str>, s: &Value) -> (u8, &'static str) {
+pub fn site_score(
+    name: &str,
+    line1: Option<&str>,
+    postcode: Option<&str>,
+    s: &Value,
+) -> (u8, &'static str) {
     let (Some(want), Some(have)) = (normalise_name(name), normalise_name(text(s, "name"))) else {
         return (0, "none");
     };
@@ -329,7 +368,12 @@ pub fn site_score(name: &str, line1: Option<&str>, postcode: Option<&str>, s: &V
         return (0, "none");
     }
     let (have_line, have_post) = site_address(s);
-    let want_post = postcode.map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase());
+    let want_post = postcode.map(|p| {
+        p.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    });
     let post_match = want_post.is_some() && want_post == have_post;
     let line_match = match (line1.and_then(normalise_name), have_line) {
         (Some(a), Some(b)) => strsim::jaro_winkler(&a, &b) >= SITE_ADDRESS_SIMILAR,
@@ -495,17 +539,37 @@ async fn find_asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolEr
     }
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
-    let terms: Vec<&str> = serial.into_iter().chain(host).map(str::trim).collect();
-    let mut found = search_candidates(ctx, "assets", "assets", &terms, client, &mut reads).await?;
-    // Halo's search may not cover key fields on every version: with a client to bound it, read
-    // that client's assets and match locally.
-    let hit = found.iter().any(|a| asset_score(serial, host, a).0 > 0);
-    if !hit && let Some(c) = client {
-        let r = resource("assets", "assets")?;
-        found = Pages::new(ctx, 1).all(r, &scope_query(Some(c)), &mut reads).await?;
-    }
     let r = resource("assets", "assets")?;
-    Ok(ranked("asset", r, found, |a| asset_score(serial, host, a), &reads))
+    // With a client, every one of its assets is compared (Halo's search matches substrings and
+    // misses serials stored with odd spacing); without one, Halo's search finds candidates for
+    // each value as typed and normalised.
+    let found = match client {
+        Some(c) => {
+            Pages::new(ctx, 1)
+                .all(r, &scope_query(Some(c)), &mut reads)
+                .await?
+        }
+        None => {
+            let mut terms: Vec<String> = Vec::new();
+            for (raw, norm) in [
+                (serial, serial.and_then(normalise_serial)),
+                (host, host.and_then(normalise_hostname)),
+            ] {
+                terms.extend(raw.map(|s| s.trim().to_owned()));
+                terms.extend(norm);
+            }
+            terms.dedup();
+            let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+            search_candidates(ctx, "assets", "assets", &terms, None, &mut reads).await?
+        }
+    };
+    Ok(ranked(
+        "asset",
+        r,
+        found,
+        |a| asset_score(serial, host, a),
+        &reads,
+    ))
 }
 
 async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -517,10 +581,27 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     }
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
-    let terms: Vec<&str> = [email, upn, name].into_iter().flatten().map(str::trim).collect();
+    // Each value as typed and normalised: Halo's search is a substring match.
+    let mut terms: Vec<String> = Vec::new();
+    for (raw, norm) in [
+        (email, email.and_then(normalise_email)),
+        (upn, upn.and_then(normalise_upn)),
+        (name, name.and_then(normalise_name)),
+    ] {
+        terms.extend(raw.map(|s| s.trim().to_owned()));
+        terms.extend(norm);
+    }
+    terms.dedup();
+    let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
     let found = search_candidates(ctx, "users", "users", &terms, client, &mut reads).await?;
     let r = resource("users", "users")?;
-    Ok(ranked("user", r, found, |u| user_score(email, upn, name, u), &reads))
+    Ok(ranked(
+        "user",
+        r,
+        found,
+        |u| user_score(email, upn, name, u),
+        &reads,
+    ))
 }
 
 async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -534,8 +615,16 @@ async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     let r = resource("sites", "sites")?;
     let mut reads = Reads::default();
     // Sites are few per client: read them all and compare every one (fuzzy names need it).
-    let sites = Pages::new(ctx, 1).all(r, &scope_query(client), &mut reads).await?;
-    Ok(ranked("site", r, sites, |s| site_score(&name, line1, postcode, s), &reads))
+    let sites = Pages::new(ctx, 1)
+        .all(r, &scope_query(client), &mut reads)
+        .await?;
+    Ok(ranked(
+        "site",
+        r,
+        sites,
+        |s| site_score(&name, line1, postcode, s),
+        &reads,
+    ))
 }
 
 fn group_json(
@@ -572,16 +661,27 @@ fn group_json(
     )
 }
 
-fn scan_answer(
-    what: &str,
+/// A finished scan, ready to be told.
+struct ScanReport<'a> {
+    what: &'a str,
     client: Option<i64>,
-    records: &[Value],
-    groups: &[Group],
+    records: &'a [Value],
+    groups: &'a [Group],
     stats: ScanStats,
-    r: &crate::catalog::Resource,
-    billable: impl Fn(&Value) -> bool + Copy,
-    reads: &Reads,
-) -> Value {
+    resource: &'a crate::catalog::Resource,
+    reads: &'a Reads,
+}
+
+fn scan_answer(s: ScanReport<'_>, billable: impl Fn(&Value) -> bool + Copy) -> Value {
+    let ScanReport {
+        what,
+        client,
+        records,
+        groups,
+        stats,
+        resource: r,
+        reads,
+    } = s;
     let mut listed = Vec::new();
     let mut extra_billable = 0;
     let mut duplicate_records = 0;
@@ -622,18 +722,40 @@ async fn scan_asset_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, T
     let client = int_arg(&args, "client_id");
     let r = resource("assets", "assets")?;
     let mut reads = Reads::default();
-    let records = Pages::new(ctx, 1).all(r, &scope_query(client), &mut reads).await?;
+    let records = Pages::new(ctx, 1)
+        .all(r, &scope_query(client), &mut reads)
+        .await?;
     let (groups, stats) = scan_assets(&records);
-    Ok(scan_answer("assets", client, &records, &groups, stats, r, asset_billable, &reads))
+    let report = ScanReport {
+        what: "assets",
+        client,
+        records: &records,
+        groups: &groups,
+        stats,
+        resource: r,
+        reads: &reads,
+    };
+    Ok(scan_answer(report, asset_billable))
 }
 
 async fn scan_user_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let client = int_arg(&args, "client_id");
     let r = resource("users", "users")?;
     let mut reads = Reads::default();
-    let records = Pages::new(ctx, 1).all(r, &scope_query(client), &mut reads).await?;
+    let records = Pages::new(ctx, 1)
+        .all(r, &scope_query(client), &mut reads)
+        .await?;
     let (groups, stats) = scan_users(&records);
-    Ok(scan_answer("users", client, &records, &groups, stats, r, user_billable, &reads))
+    let report = ScanReport {
+        what: "users",
+        client,
+        records: &records,
+        groups: &groups,
+        stats,
+        resource: r,
+        reads: &reads,
+    };
+    Ok(scan_answer(report, user_billable))
 }
 
 #[cfg(test)]
@@ -642,12 +764,21 @@ mod tests {
 
     #[test]
     fn normalisers() {
-        assert_eq!(normalise_serial(" 5cg-1234 xyz "), Some("5CG1234XYZ".into()));
+        assert_eq!(
+            normalise_serial(" 5cg-1234 xyz "),
+            Some("5CG1234XYZ".into())
+        );
         assert_eq!(normalise_serial("To be filled by O.E.M."), None);
         assert_eq!(normalise_serial("0000000"), None);
-        assert_eq!(normalise_hostname("KB-WS-01.corp.local"), Some("kb-ws-01".into()));
+        assert_eq!(
+            normalise_hostname("KB-WS-01.corp.local"),
+            Some("kb-ws-01".into())
+        );
         assert_eq!(normalise_hostname("SRV01$"), Some("srv01".into()));
-        assert_eq!(normalise_email(" Ann.Lee@Example.COM "), Some("ann.lee@example.com".into()));
+        assert_eq!(
+            normalise_email(" Ann.Lee@Example.COM "),
+            Some("ann.lee@example.com".into())
+        );
         assert_eq!(normalise_email("not-an-email"), None);
         assert_eq!(normalise_name("O'Brien,  Ann"), Some("obrien ann".into()));
     }
@@ -685,7 +816,9 @@ mod tests {
         assert_eq!(stats.naive_comparisons(), 21);
         assert!(!asset_billable(&rows[2]));
         assert!(!asset_billable(&json!({"status_name": "In Stock"})));
-        assert!(asset_billable(&json!({"status_name": "Active", "inactive": false})));
+        assert!(asset_billable(
+            &json!({"status_name": "Active", "inactive": false})
+        ));
     }
 
     #[test]
@@ -722,13 +855,19 @@ mod tests {
         assert_eq!(asset_score(Some("zzz"), Some("pc-2"), &a), (0, "none"));
         let u = json!({"name": "Ann Lee", "emailaddress": "ann@x.com", "login": "alee@corp.x"});
         assert_eq!(user_score(Some("ANN@X.com"), None, None, &u).0, 100);
-        assert_eq!(user_score(Some("other@x.com"), Some("ALee@corp.x"), None, &u).0, 95);
+        assert_eq!(
+            user_score(Some("other@x.com"), Some("ALee@corp.x"), None, &u).0,
+            95
+        );
         assert_eq!(user_score(None, None, Some("ann  lee"), &u).0, 70);
         let s = json!({"name": "Head Office - Bristol",
                        "delivery_address": {"line1": "10 Wharf Street", "postcode": "BS1 4DJ"}});
         assert_eq!(site_score("head office - bristol", None, None, &s).0, 100);
         assert_eq!(site_score("Head Office", None, Some("bs14dj"), &s).0, 95);
-        assert_eq!(site_score("Head Office Bristl", Some("10 Wharf St"), None, &s).0, 95);
+        assert_eq!(
+            site_score("Head Office Bristl", Some("10 Wharf St"), None, &s).0,
+            95
+        );
         assert_eq!(site_score("Head Office", None, None, &s).0, 85);
         assert_eq!(site_score("Leeds Studio", None, Some("BS1 4DJ"), &s).0, 0);
     }

@@ -5,14 +5,19 @@ use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Composite, Ctx, int_arg, resource,
+    Composite, Ctx,
     fetch::{Pages, Reads},
+    int_arg, resource,
     revenue::{Date, months_per_period},
 };
 use crate::{
     catalog::Resource,
     halo::{Caching, HaloError},
-    tools::{ToolError, args::{as_int, to_query}, compact},
+    tools::{
+        ToolError,
+        args::{as_int, to_query},
+        compact,
+    },
 };
 
 /// Actions shown by default in a ticket overview, and at most.
@@ -25,7 +30,10 @@ pub const TICKET: Composite = Composite {
     title: "Ticket overview",
     description: "A ticket with its latest actions (notes, time entries), time totals and SLA \
                   state.",
-    params: &[("id", "integer!"), ("actions", "integer: Latest actions, 1-20; default 5")],
+    params: &[
+        ("id", "integer!"),
+        ("actions", "integer: Latest actions, 1-20; default 5"),
+    ],
     run: |ctx, args| ticket(ctx, args).boxed(),
 };
 
@@ -164,7 +172,11 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let t = one(ctx, tickets, id).await?;
     let mut reads = Reads::default();
     let mut actions = Pages::new(ctx, 1)
-        .all(actions_r, &[("ticket_id".into(), id.to_string())], &mut reads)
+        .all(
+            actions_r,
+            &[("ticket_id".into(), id.to_string())],
+            &mut reads,
+        )
         .await?;
     let total_hours: f64 = actions.iter().map(|a| hours(a.get("timetaken"))).sum();
     let billable: f64 = actions
@@ -175,7 +187,12 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let all = actions.len();
     // Newest first: by date, then by the per-ticket action number.
     actions.sort_by(|a, b| {
-        let d = |v: &Value| v.get("datetime").and_then(Value::as_str).unwrap_or("").to_owned();
+        let d = |v: &Value| {
+            v.get("datetime")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         d(b).cmp(&d(a)).then(
             b.get("id")
                 .and_then(as_int)
@@ -235,7 +252,11 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
     let c = one(ctx, contracts, id).await?;
     let mut reads = Reads::default();
     let schedules = Pages::new(ctx, 1)
-        .all(recurring, &[("contract_id".into(), id.to_string())], &mut reads)
+        .all(
+            recurring,
+            &[("contract_id".into(), id.to_string())],
+            &mut reads,
+        )
         .await?;
     let mut monthly = 0.0;
     let mut billing = Vec::new();
@@ -315,7 +336,12 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
     let a = one(ctx, assets, id).await?;
     // Field values: Halo's FieldHelper list ({id, name, value, display}); `id` is the field id.
     let mut values = Map::new();
-    for f in a.get("fields").and_then(Value::as_array).into_iter().flatten() {
+    for f in a
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = f.get("name").and_then(Value::as_str).unwrap_or("");
         let shown = f
             .get("display")
@@ -332,36 +358,68 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
         let t = one(ctx, types, type_id).await?;
         type_name = t.get("name").cloned().or(type_name);
         for (slot, id_key, name_key) in [
-            ("key field 1 (serial number slot)", "keyfield_id", "keyfield_name"),
-            ("key field 2 (hostname slot)", "keyfield2_id", "keyfield2_name"),
+            (
+                "key field 1 (serial number slot)",
+                "keyfield_id",
+                "keyfield_name",
+            ),
+            (
+                "key field 2 (hostname slot)",
+                "keyfield2_id",
+                "keyfield2_name",
+            ),
             ("key field 3", "keyfield3_id", "keyfield3_name"),
         ] {
-            if let Some(name) = t.get(name_key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            if let Some(name) = t
+                .get(name_key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
                 schema.push(json!({"field": name, "id": t.get(id_key), "role": slot}));
             }
         }
         // The type's own field list, where Halo sends one (`field_list` of Field, `fields` of
         // TypeInfo).
-        for f in t.get("field_list").and_then(Value::as_array).into_iter().flatten() {
+        for f in t
+            .get("field_list")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let mut row = Map::new();
-            row.insert("field".into(), f.get("name").cloned().unwrap_or(Value::Null));
+            row.insert(
+                "field".into(),
+                f.get("name").cloned().unwrap_or(Value::Null),
+            );
             row.insert("id".into(), f.get("id").cloned().unwrap_or(Value::Null));
             if let Some(m) = f.get("mandatory") {
                 row.insert("required".into(), m.clone());
             }
-            if let Some(options) = f.get("values").and_then(Value::as_array).filter(|v| !v.is_empty()) {
+            if let Some(options) = f
+                .get("values")
+                .and_then(Value::as_array)
+                .filter(|v| !v.is_empty())
+            {
                 let names: Vec<Value> = options
                     .iter()
                     .filter_map(|o| o.get("name").or_else(|| o.get("value")).cloned())
                     .collect();
                 row.insert("options".into(), Value::Array(names));
             }
-            if let Some(tab) = f.get("tab_name").filter(|t| t.as_str().is_some_and(|s| !s.is_empty())) {
+            if let Some(tab) = f
+                .get("tab_name")
+                .filter(|t| t.as_str().is_some_and(|s| !s.is_empty()))
+            {
                 row.insert("tab".into(), tab.clone());
             }
             schema.push(Value::Object(row));
         }
-        for f in t.get("fields").and_then(Value::as_array).into_iter().flatten() {
+        for f in t
+            .get("fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = f.get("field_name").cloned().unwrap_or(Value::Null);
             if schema.iter().any(|s| s["field"] == name) {
                 continue;

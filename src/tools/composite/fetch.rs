@@ -3,11 +3,7 @@
 use serde_json::Value;
 
 use super::Ctx;
-use crate::{
-    catalog::Resource,
-    halo::Caching,
-    tools::ToolError,
-};
+use crate::{catalog::Resource, halo::Caching, tools::ToolError};
 
 /// Most records a composite reads from one list (a guard against runaway scans).
 pub const MAX_RECORDS: usize = 200_000;

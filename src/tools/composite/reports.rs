@@ -58,10 +58,39 @@ pub const QUERY: Composite = Composite {
 
 /// Keywords that write, execute, or reach outside the database.
 const FORBIDDEN: &[&str] = &[
-    "INSERT", "UPDATE", "DELETE", "MERGE", "DROP", "ALTER", "CREATE", "TRUNCATE", "EXEC",
-    "EXECUTE", "GRANT", "REVOKE", "DENY", "BACKUP", "RESTORE", "SHUTDOWN", "DBCC", "INTO",
-    "OPENROWSET", "OPENQUERY", "OPENDATASOURCE", "OPENXML", "BULK", "WAITFOR", "DECLARE", "SET",
-    "USE", "KILL", "RECONFIGURE", "CHECKPOINT", "READTEXT", "WRITETEXT", "UPDATETEXT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "DROP",
+    "ALTER",
+    "CREATE",
+    "TRUNCATE",
+    "EXEC",
+    "EXECUTE",
+    "GRANT",
+    "REVOKE",
+    "DENY",
+    "BACKUP",
+    "RESTORE",
+    "SHUTDOWN",
+    "DBCC",
+    "INTO",
+    "OPENROWSET",
+    "OPENQUERY",
+    "OPENDATASOURCE",
+    "OPENXML",
+    "BULK",
+    "WAITFOR",
+    "DECLARE",
+    "SET",
+    "USE",
+    "KILL",
+    "RECONFIGURE",
+    "CHECKPOINT",
+    "READTEXT",
+    "WRITETEXT",
+    "UPDATETEXT",
 ];
 
 /// Why a query is refused.
@@ -72,7 +101,9 @@ fn refuse(why: &str) -> String {
 /// Checks that `sql` is one read-only SELECT; returns it without comments and a trailing `;`.
 pub fn read_only_select(sql: &str) -> Result<String, String> {
     if sql.len() > MAX_SQL {
-        return Err(refuse(&format!("the query is longer than {MAX_SQL} characters")));
+        return Err(refuse(&format!(
+            "the query is longer than {MAX_SQL} characters"
+        )));
     }
     // One pass: drop comments, keep literals as written (for Halo) and masked (for checking).
     let mut kept = String::with_capacity(sql.len());
@@ -138,8 +169,14 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             }
         }
     }
-    let kept = kept.trim().trim_end_matches(';').trim_end().to_owned();
-    let masked = masked.trim().trim_end_matches(';').trim_end().to_owned();
+    // One trailing `;` is tolerated (and dropped: Halo refuses it); any other is a second
+    // statement.
+    let one_semicolon = |s: &str| {
+        let s = s.trim();
+        s.strip_suffix(';').unwrap_or(s).trim_end().to_owned()
+    };
+    let kept = one_semicolon(&kept);
+    let masked = one_semicolon(&masked);
     if masked.is_empty() {
         return Err(refuse("the query is empty"));
     }
@@ -165,10 +202,17 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
         .iter()
         .find(|w| w.starts_with("XP_") || w.starts_with("SP_"))
     {
-        return Err(refuse(&format!("stored procedures such as `{proc}` are not allowed")));
+        return Err(refuse(&format!(
+            "stored procedures such as `{proc}` are not allowed"
+        )));
     }
-    if words.iter().any(|w| w.starts_with('#') || w.starts_with("@@")) {
-        return Err(refuse("temporary tables and server variables are not allowed"));
+    if words
+        .iter()
+        .any(|w| w.starts_with('#') || w.starts_with("@@"))
+    {
+        return Err(refuse(
+            "temporary tables and server variables are not allowed",
+        ));
     }
     Ok(kept)
 }
@@ -182,7 +226,9 @@ fn paging(args: &Map<String, Value>) -> Result<(usize, usize), ToolError> {
         )));
     }
     if no < 1 {
-        return Err(ToolError::new(format!("`page_no` must be 1 or more (got {no})")));
+        return Err(ToolError::new(format!(
+            "`page_no` must be 1 or more (got {no})"
+        )));
     }
     Ok((
         usize::try_from(size).unwrap_or(50),
@@ -192,7 +238,10 @@ fn paging(args: &Map<String, Value>) -> Result<(usize, usize), ToolError> {
 
 /// The rows, columns and error of a report answer, wherever this Halo version put them.
 fn rows_of(answer: &Value) -> Result<(Vec<Value>, Option<Value>), String> {
-    let report = answer.get("report").filter(|r| r.is_object()).unwrap_or(answer);
+    let report = answer
+        .get("report")
+        .filter(|r| r.is_object())
+        .unwrap_or(answer);
     if let Some(err) = report
         .get("load_error")
         .or_else(|| answer.get("load_error"))
@@ -207,10 +256,22 @@ fn rows_of(answer: &Value) -> Result<(Vec<Value>, Option<Value>), String> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    // Halo lists columns as objects ({name, sys_name, data_type, ...}); names are what matter.
     let columns = report
         .get("available_columns")
         .or_else(|| answer.get("available_columns"))
-        .cloned();
+        .and_then(Value::as_array)
+        .map(|cols| {
+            Value::Array(
+                cols.iter()
+                    .filter_map(|c| match c {
+                        Value::String(_) => Some(c.clone()),
+                        Value::Object(o) => o.get("name").or_else(|| o.get("sys_name")).cloned(),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        });
     Ok((rows, columns))
 }
 
@@ -242,7 +303,9 @@ fn page_answer(
     if capped {
         out.insert(
             "capped".into(),
-            json!(format!("only the first {MAX_ROWS} rows are kept; add TOP or WHERE")),
+            json!(format!(
+                "only the first {MAX_ROWS} rows are kept; add TOP or WHERE"
+            )),
         );
     }
     out.insert("rows".into(), Value::Array(page));
@@ -266,8 +329,8 @@ async fn run_saved(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
             )),
             other => other.into(),
         })?;
-    let (rows, columns) =
-        rows_of(&answer).map_err(|e| ToolError::new(format!("Halo could not run report {id}: {e}")))?;
+    let (rows, columns) = rows_of(&answer)
+        .map_err(|e| ToolError::new(format!("Halo could not run report {id}: {e}")))?;
     let mut head = Map::new();
     head.insert(
         "report".into(),
@@ -320,7 +383,11 @@ mod tests {
             "SELECT 'drop table; delete' AS joke, \"update\" FROM FAULTS /* insert */",
             "SELECT symptom FROM FAULTS WHERE symptom LIKE '%can''t print%'",
         ] {
-            assert!(read_only_select(ok).is_ok(), "{ok}: {:?}", read_only_select(ok));
+            assert!(
+                read_only_select(ok).is_ok(),
+                "{ok}: {:?}",
+                read_only_select(ok)
+            );
         }
         assert_eq!(
             read_only_select("SELECT 1 -- note\n;").unwrap(),
@@ -355,8 +422,11 @@ mod tests {
 
     #[test]
     fn rows_are_found_wherever_halo_puts_them() {
-        let a = json!({"report": {"rows": [{"a": 1}], "available_columns": ["a"]}});
-        assert_eq!(rows_of(&a).unwrap().0.len(), 1);
+        let a =
+            json!({"report": {"rows": [{"a": 1}]}, "available_columns": [{"id": 1, "name": "a"}]});
+        let (rows, cols) = rows_of(&a).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(cols, Some(json!(["a"])));
         let b = json!({"rows": [{"a": 1}, {"a": 2}]});
         assert_eq!(rows_of(&b).unwrap().0.len(), 2);
         let c = json!({"report": {"load_error": "Invalid object name 'X'."}});

@@ -18,8 +18,9 @@ use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Composite, Ctx, int_arg, resource, str_arg,
+    Composite, Ctx,
     fetch::{Pages, Reads},
+    int_arg, resource, str_arg,
 };
 use crate::tools::{ToolError, args::as_int, compact::is_sentinel_date};
 
@@ -83,9 +84,17 @@ impl Date {
 
     fn next_month(self) -> Date {
         if self.m == 12 {
-            Date { y: self.y + 1, m: 1, d: 1 }
+            Date {
+                y: self.y + 1,
+                m: 1,
+                d: 1,
+            }
         } else {
-            Date { m: self.m + 1, d: 1, ..self }
+            Date {
+                m: self.m + 1,
+                d: 1,
+                ..self
+            }
         }
     }
 
@@ -149,7 +158,10 @@ pub fn overlap_months(from: Date, to: Date, start: Option<Date>, end: Option<Dat
 
 /// Months per billing period, from a period name or a number of months.
 pub fn months_per_period(name: Option<&str>, number: Option<f64>) -> Option<f64> {
-    if let Some(n) = name.map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()) {
+    if let Some(n) = name
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+    {
         let n = n.replace(['-', '_'], " ");
         let named = match n.as_str() {
             "weekly" => Some(12.0 / 52.0),
@@ -254,7 +266,8 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let invoices = pages.all(invoices_r, &query, &mut inv_reads).await?;
     let schedules = pages.all(recurring_r, &query, &mut rec_reads).await?;
     let contracts = pages.all(contracts_r, &query, &mut con_reads).await?;
-    let for_client = |r: &Value| client.is_none_or(|c| r.get("client_id").and_then(as_int) == Some(c));
+    let for_client =
+        |r: &Value| client.is_none_or(|c| r.get("client_id").and_then(as_int) == Some(c));
 
     // One-off invoices, and the period they span when no range was given.
     let one_offs: Vec<&Value> = invoices
@@ -343,8 +356,8 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let mut by_client: BTreeMap<i64, (String, Buckets)> = BTreeMap::new();
     let run_rate_day = to.unwrap_or_else(Date::today);
     for s in &sources {
-        let active_now = s.start.is_none_or(|d| d <= run_rate_day)
-            && s.end.is_none_or(|d| d >= run_rate_day);
+        let active_now =
+            s.start.is_none_or(|d| d <= run_rate_day) && s.end.is_none_or(|d| d >= run_rate_day);
         let in_period = period.map_or(0.0, |(a, b)| overlap_months(a, b, s.start, s.end));
         for b in [
             by_currency.entry(s.currency.clone()).or_default(),
@@ -521,7 +534,10 @@ mod tests {
     fn dates_and_overlaps() {
         assert_eq!(Date::parse("1900-01-01T00:00:00"), None);
         assert_eq!(Date::parse("2025-02-30"), None);
-        assert_eq!(civil_from_days(d("2026-11-21").days_since_epoch()), d("2026-11-21"));
+        assert_eq!(
+            civil_from_days(d("2026-11-21").days_since_epoch()),
+            d("2026-11-21")
+        );
         let (a, b) = (d("2025-04-01"), d("2026-03-31"));
         assert_eq!(overlap_months(a, b, None, None), 12.0);
         assert_eq!(overlap_months(a, b, Some(d("2025-10-01")), None), 6.0);

@@ -7,9 +7,10 @@ use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Composite, Ctx, int_arg, resource, str_arg,
+    Composite, Ctx,
     dedup::{normalise_email, normalise_hostname, normalise_name, normalise_serial},
     fetch::{Pages, Reads},
+    int_arg, resource, str_arg,
 };
 use crate::tools::{ToolError, compact};
 
@@ -23,7 +24,7 @@ pub const ASSETS: Composite = Composite {
     name: "halo_assets_search",
     title: "Find assets by serial or hostname",
     description: "Assets whose serial number (key_field) or hostname (key_field2) equals the \
-                  value, ignoring case and spacing.",
+                  value, ignoring case and spacing; client_id makes it exhaustive.",
     params: &[
         ("serial", "string"),
         ("hostname", "string"),
@@ -91,27 +92,64 @@ async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let r = resource("assets", "assets")?;
     let mut reads = Reads::default();
     let mut out = Map::new();
+    // With a client, read its assets and compare every one: Halo's search matches substrings,
+    // so a serial stored as "5CG98 75FEL" is invisible to a search for "5CG9875FEL". Without a
+    // client, Halo's search (as typed, and normalised) finds the candidates.
+    let client_assets = match client {
+        Some(c) => {
+            let q = vec![
+                ("client_id".to_owned(), c.to_string()),
+                ("includeinactive".to_owned(), "true".to_owned()),
+            ];
+            Some(Pages::new(ctx, 1).all(r, &q, &mut reads).await?)
+        }
+        None => None,
+    };
     for (arg, field, want, norm) in [
-        ("serial", "key_field", &serial, normalise_serial as fn(&str) -> Option<String>),
+        (
+            "serial",
+            "key_field",
+            &serial,
+            normalise_serial as fn(&str) -> Option<String>,
+        ),
         ("hostname", "key_field2", &host, normalise_hostname),
     ] {
         let Some(want) = want else { continue };
-        let term = str_arg(&args, arg).unwrap_or("").trim();
-        let rows = searched(ctx, r, term, client, &mut reads).await?;
+        let rows = match &client_assets {
+            Some(all) => all.clone(),
+            None => {
+                let typed = str_arg(&args, arg).unwrap_or("").trim();
+                let mut rows = searched(ctx, r, typed, None, &mut reads).await?;
+                if typed != want {
+                    rows.extend(searched(ctx, r, want, None, &mut reads).await?);
+                }
+                rows
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
         let hits: Vec<&Value> = rows
             .iter()
             .filter(|a| norm(text(a, field)).as_ref() == Some(want))
+            .filter(|a| seen.insert(a.get("id").and_then(Value::as_i64)))
             .collect();
         out.insert(format!("by_{arg}"), Value::Array(shaped(r, &hits)));
     }
     out.insert("records_read".into(), json!(reads.records));
+    if client.is_none() {
+        out.insert(
+            "note".into(),
+            json!("found through Halo's search; give client_id for a complete check"),
+        );
+    }
     Ok(Value::Object(out))
 }
 
 async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let raw = str_arg(&args, "email").unwrap_or("");
     let Some(want) = normalise_email(raw) else {
-        return Err(ToolError::new(format!("`email` must be an email address (got {raw:?})")));
+        return Err(ToolError::new(format!(
+            "`email` must be an email address (got {raw:?})"
+        )));
     };
     let r = resource("users", "users")?;
     let mut reads = Reads::default();
@@ -140,7 +178,9 @@ async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError
         .filter(|c| normalise_name(text(c, "name")).as_ref() == Some(&want))
         .collect();
     if !exact.is_empty() {
-        return Ok(json!({"match": "exact", "clients": shaped(r, &exact), "records_read": reads.records}));
+        return Ok(
+            json!({"match": "exact", "clients": shaped(r, &exact), "records_read": reads.records}),
+        );
     }
     // No exact name: compare against every client (client lists are short) and rank.
     let all = Pages::new(ctx, 1)
