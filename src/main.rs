@@ -183,6 +183,14 @@ struct SimulateArgs {
     #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
           default_value_t = 0.0, help_heading = "Faults")]
     drop_rate: f64,
+    /// Generate this many extra assets (about 2 % of them duplicates), for scale tests
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=200_000))]
+    extra_assets: u32,
+    /// Generate this many extra users (one in 40 a duplicate), for scale tests
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=40_000))]
+    extra_users: u32,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -271,6 +279,8 @@ async fn simulate(args: SimulateArgs) -> ExitCode {
             malformed_rate: args.malformed_rate,
             drop_rate: args.drop_rate,
         },
+        extra_assets: args.extra_assets as usize,
+        extra_users: args.extra_users as usize,
         ..SimConfig::default()
     };
     match halo_mcp::sim::run_standalone(config, SocketAddr::new(args.host, args.port)).await {
