@@ -14,8 +14,8 @@ use std::{
 use rmcp::{
     ClientHandler, RoleClient, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResult, NumberOrString, ProgressNotificationParam,
-        ProgressToken, RequestParamsMeta,
+        CallToolRequestParams, CallToolResult, ClientConfig, Implementation, NumberOrString,
+        ProgressNotificationParam, ProgressToken, RequestParamsMeta,
     },
     service::{NotificationContext, RunningService},
 };
@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::{
     halo::{HaloClient, HaloConfig, Resilience},
     secret::Secret,
-    server::{HaloMcp, Shared},
+    server::{HaloMcp, Mode, Options, Shared},
     sim::{SimConfig, Simulator},
 };
 
@@ -35,9 +35,19 @@ pub struct LocalClient {
     pub list_changed: Arc<AtomicUsize>,
     pub notified: Arc<tokio::sync::Notify>,
     pub progress: Arc<parking_lot::Mutex<Vec<ProgressNotificationParam>>>,
+    /// How the client introduces itself (default: rmcp's own name).
+    pub info: Option<Implementation>,
 }
 
 impl ClientHandler for LocalClient {
+    fn get_info(&self) -> ClientConfig {
+        let mut config = ClientConfig::default();
+        if let Some(info) = &self.info {
+            config.client_info = info.clone();
+        }
+        config
+    }
+
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.list_changed.fetch_add(1, Ordering::SeqCst);
         self.notified.notify_waiters();
@@ -73,9 +83,24 @@ pub async fn simulator(config: SimConfig) -> anyhow::Result<Simulator> {
     Simulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
 }
 
-/// The server for `halo` on one end of a pipe, rmcp's client on the other.
+/// The server for `halo` in tree mode on one end of a pipe, rmcp's client on the other.
 pub async fn connect(halo: HaloClient) -> anyhow::Result<(Client, LocalClient)> {
-    let server = HaloMcp::new(Shared::new(halo));
+    let options = Options {
+        mode: Mode::Tree,
+        ..Options::default()
+    };
+    connect_with(halo, options, Implementation::new("halo-mcp-local", "1")).await
+}
+
+/// The server with `options`, and a client that introduces itself as `client_info` (which is
+/// what `auto` mode decides by).
+pub async fn connect_with(
+    halo: HaloClient,
+    options: Options,
+    client_info: Implementation,
+) -> anyhow::Result<(Client, LocalClient)> {
+    let shared = Shared::with_options(halo, options).map_err(anyhow::Error::msg)?;
+    let server = HaloMcp::new(shared);
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         match server.serve(server_io).await {
@@ -85,7 +110,10 @@ pub async fn connect(halo: HaloClient) -> anyhow::Result<(Client, LocalClient)> 
             Err(e) => tracing::warn!(error = %e, "in-process server failed to start"),
         }
     });
-    let handler = LocalClient::default();
+    let handler = LocalClient {
+        info: Some(client_info),
+        ..LocalClient::default()
+    };
     let client = handler.clone().serve(client_io).await?;
     Ok((client, handler))
 }

@@ -11,7 +11,7 @@ use halo_mcp::{
     catalog, config,
     halo::{HaloClient, HaloConfig},
     secret::Secret,
-    server::{HaloMcp, Shared},
+    server::{HaloMcp, Mode, Options, Shared},
     sim::{SimConfig, Simulator},
     tools,
 };
@@ -33,6 +33,10 @@ Environment (flags win over variables; aliases in brackets):
   HALO_BREAKER_COOLDOWN   seconds calls stay paused before a probe (default: 30)
   HALO_CACHE_TTL       seconds reference data stays cached; 0 = off (default: 600)
   HALO_PREWARM         true: load reference data into the cache at start
+  HALO_MCP_MODE        auto (default), tree, dispatch or flat
+  HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
+  HALO_MCP_READ_ONLY   true: offer only tools that read
+  HALO_MCP_MAX_TOOLS   most tools in flat mode (default: 128)
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
 
 In Halo: Configuration > Integrations > Halo API > New application, authentication method
@@ -63,6 +67,12 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the domain catalogue
     Domains {
+        /// Print a Markdown table (as in the README)
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Print the MCP clients `auto` mode knows, and the mode each gets
+    Clients {
         /// Print a Markdown table (as in the README)
         #[arg(long)]
         markdown: bool,
@@ -120,6 +130,19 @@ struct ServeArgs {
     /// Load reference data into the cache in the background at start [env: HALO_PREWARM=true]
     #[arg(long)]
     prewarm: bool,
+    /// How tools are offered: auto (by client), tree, dispatch or flat (default: auto)
+    /// [env: HALO_MCP_MODE]
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
+    /// Domains to offer, comma-separated, or `all` (flat mode needs it) [env: HALO_MCP_DOMAINS]
+    #[arg(long, value_name = "LIST")]
+    domains: Option<String>,
+    /// Offer only tools that read; wins over every other setting [env: HALO_MCP_READ_ONLY=true]
+    #[arg(long)]
+    read_only: bool,
+    /// Most tools flat mode may expose (default: 128, VS Code's limit) [env: HALO_MCP_MAX_TOOLS]
+    #[arg(long, value_name = "N")]
+    max_tools: Option<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -194,7 +217,45 @@ struct SimulateArgs {
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn truthy(v: &str) -> bool {
+    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+/// Mode, domains, read-only and the flat ceiling, from flags then the environment.
+fn server_options(args: &ServeArgs) -> Result<Options, String> {
+    let mut options = Options::default();
+    if let Some(m) = args.mode.clone().or_else(|| env("HALO_MCP_MODE")) {
+        options.mode = m
+            .parse::<Mode>()
+            .map_err(|e| format!("HALO_MCP_MODE / --mode: {e}"))?;
+    }
+    if let Some(d) = args.domains.clone().or_else(|| env("HALO_MCP_DOMAINS")) {
+        let list: Vec<String> = d
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        options.domains = match list.as_slice() {
+            [one] if one == "all" => Some(catalog::catalog().names().map(str::to_owned).collect()),
+            [] => return Err("HALO_MCP_DOMAINS / --domains is empty".into()),
+            _ => Some(list),
+        };
+    }
+    options.read_only = args.read_only || env("HALO_MCP_READ_ONLY").is_some_and(|v| truthy(&v));
+    if let Some(n) = args.max_tools.clone().or_else(|| env("HALO_MCP_MAX_TOOLS")) {
+        options.max_tools = match n.trim().parse::<usize>() {
+            Ok(n) if n >= 2 => n,
+            _ => {
+                return Err(format!(
+                    "HALO_MCP_MAX_TOOLS / --max-tools must be a whole number of 2 or more, got {n:?}"
+                ));
+            }
+        };
+    }
+    Ok(options)
 }
 
 /// Prints one line and exits with code 2: the contract for configuration problems.
@@ -250,6 +311,11 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(tools::domain_table(markdown).as_bytes());
             ExitCode::SUCCESS
         }
+        Some(Command::Clients { markdown }) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(halo_mcp::clients::table(markdown).as_bytes());
+            ExitCode::SUCCESS
+        }
         Some(Command::Simulate(args)) => {
             if let Err(e) = init_logging(args.log_level.as_deref()) {
                 return config_exit(&e);
@@ -296,6 +362,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Err(e) = init_logging(args.log_level.as_deref()) {
         return config_exit(&e);
     }
+    let options = match server_options(&args) {
+        Ok(o) => o,
+        Err(e) => return config_exit(&e),
+    };
     // The demo simulator is seeded in the background: its address is known as soon as the
     // listener is bound, so `initialize` is answered without waiting for the seed. Early tool
     // calls simply wait on the socket until it serves. The receiver keeps it alive.
@@ -386,7 +456,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
             );
         });
     }
-    let handler = HaloMcp::new(Shared::new(client));
+    let shared = match Shared::with_options(client, options) {
+        Ok(s) => s,
+        Err(e) => return config_exit(&e),
+    };
+    let handler = HaloMcp::new(shared);
     let running = match handler.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,
         Err(e) => {

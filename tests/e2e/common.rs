@@ -170,12 +170,26 @@ pub struct RawSession {
 }
 
 impl RawSession {
-    /// Connects a fresh server for `sim` and completes the handshake.
+    /// Connects a fresh tree-mode server for `sim` and completes the handshake.
     pub async fn open(sim: &Simulator) -> RawSession {
+        let tree = halo_mcp::server::Options {
+            mode: halo_mcp::server::Mode::Tree,
+            ..halo_mcp::server::Options::default()
+        };
+        let mut s = RawSession::connect(sim, tree).await;
+        s.initialize("2025-11-25", "raw").await;
+        s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        s
+    }
+
+    /// Connects a fresh server with `options`, without a handshake.
+    pub async fn connect(sim: &Simulator, options: halo_mcp::server::Options) -> RawSession {
         use rmcp::ServiceExt;
         use tokio::io::AsyncBufReadExt;
         let halo = HaloClient::new(halo_config(sim)).expect("client builds");
-        let server = halo_mcp::server::HaloMcp::new(halo_mcp::server::Shared::new(halo));
+        let shared = halo_mcp::server::Shared::with_options(halo, options).expect("options");
+        let server = halo_mcp::server::HaloMcp::new(shared);
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {
@@ -183,20 +197,19 @@ impl RawSession {
             }
         });
         let (read, write) = tokio::io::split(client_io);
-        let mut s = RawSession {
+        RawSession {
             write,
             lines: tokio::io::BufReader::new(read).lines(),
-        };
-        s.send(
-            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}}),
-        )
-        .await;
-        s.until_response(1).await;
-        s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        }
+    }
+
+    /// Sends `initialize` (id 1) as the named client; returns the answer.
+    pub async fn initialize(&mut self, version: &str, client: &str) -> Value {
+        self.send(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {},
+            "clientInfo": {"name": client, "version": "1.0.0"}}}))
             .await;
-        s
+        self.until_response(1).await.0
     }
 
     pub async fn send(&mut self, message: Value) {

@@ -266,36 +266,22 @@ async fn status_reports_menu_connection_and_no_secret() {
 /// is answered with 2025-11-25; older versions are kept as asked.
 #[tokio::test]
 async fn protocol_is_pinned_to_versions_with_sessions() {
-    use halo_mcp::server::{HaloMcp, Shared};
-    use rmcp::ServiceExt;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use crate::common::RawSession;
+    use halo_mcp::server::{Mode, Options};
 
     let h = Harness::start().await;
+    let tree = Options {
+        mode: Mode::Tree,
+        ..Options::default()
+    };
     for (asked, answered) in [
         ("2026-07-28", "2025-11-25"),
         ("2025-11-25", "2025-11-25"),
         ("2025-06-18", "2025-06-18"),
         ("2024-11-05", "2024-11-05"),
     ] {
-        let halo = halo_mcp::halo::HaloClient::new(crate::common::halo_config(&h.sim)).unwrap();
-        let server = HaloMcp::new(Shared::new(halo));
-        let (server_io, client_io) = tokio::io::duplex(1 << 16);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_io).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let (read, mut write) = tokio::io::split(client_io);
-        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": asked, "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}});
-        write
-            .write_all(format!("{init}\n").as_bytes())
-            .await
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(read).read_line(&mut line).await.unwrap();
-        let answer: Value = serde_json::from_str(&line).unwrap();
+        let mut raw = RawSession::connect(&h.sim, tree.clone()).await;
+        let answer = raw.initialize(asked, "raw").await;
         assert_eq!(
             answer["result"]["protocolVersion"], answered,
             "asked {asked}: {answer}"
@@ -306,3 +292,4 @@ async fn protocol_is_pinned_to_versions_with_sessions() {
         );
     }
 }
+

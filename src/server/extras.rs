@@ -1,0 +1,468 @@
+//! Resources, prompts and completions: context a client can pull in without a tool call.
+//!
+//! Resources are read-only and served through the same tools (so reference data comes from the
+//! cache): statuses, priorities, ticket types, teams, agents, the catalogue, the rate budget.
+//! Templates give a domain's tools (`halo://domains/{domain}`), one tool's schema
+//! (`halo://tools/{tool}`) and a client's overview (`halo://clients/{client_id}`); their
+//! arguments are what completions complete — MCP completes prompt and resource-template
+//! arguments, not tool arguments, so this is how domain names (for `halo_navigate`), tool names
+//! (for `halo_call`) and client ids (from names) reach a client's pickers.
+
+use rmcp::{
+    ErrorData as McpError,
+    model::{
+        CompleteRequestParams, CompleteResult, CompletionInfo, GetPromptResult, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, Prompt, PromptArgument, PromptMessage,
+        ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
+    },
+};
+use serde_json::{Map, Value, json};
+
+use super::{Active, HaloMcp, signature};
+use crate::{
+    catalog::{self, Verb},
+    halo::Caching,
+    tools::{self, composite::Ctx, crud},
+};
+
+/// The reference lists offered as resources: (uri, domain, resource, title).
+const LISTS: &[(&str, &str, &str, &str)] = &[
+    ("halo://statuses", "ticket_setup", "statuses", "Ticket statuses"),
+    ("halo://priorities", "sla", "priorities", "Priorities"),
+    ("halo://ticket-types", "ticket_setup", "ticket_types", "Ticket types"),
+    ("halo://teams", "teams", "teams", "Teams"),
+    ("halo://agents", "agents", "agents", "Agents"),
+];
+
+const JSON: &str = "application/json";
+
+pub fn list_resources() -> ListResourcesResult {
+    let mut all: Vec<Resource> = LISTS
+        .iter()
+        .map(|(uri, _, _, title)| {
+            Resource::new(*uri, uri.trim_start_matches("halo://"))
+                .with_title(*title)
+                .with_description(format!("{title} in this Halo (cached reference data)"))
+                .with_mime_type(JSON)
+        })
+        .collect();
+    all.push(
+        Resource::new("halo://domains", "domains")
+            .with_title("Domains")
+            .with_description("The catalogue: areas, domains, what each holds, its tools")
+            .with_mime_type(JSON),
+    );
+    all.push(
+        Resource::new("halo://rate-limit", "rate-limit")
+            .with_title("Rate budget")
+            .with_description("Halo rate budget, circuit breaker and cache state")
+            .with_mime_type(JSON),
+    );
+    ListResourcesResult::with_all_items(all)
+}
+
+pub fn list_templates() -> ListResourceTemplatesResult {
+    ListResourceTemplatesResult::with_all_items(vec![
+        ResourceTemplate::new("halo://domains/{domain}", "domain")
+            .with_title("A domain's tools")
+            .with_description("The tools of one domain with their arguments")
+            .with_mime_type(JSON),
+        ResourceTemplate::new("halo://tools/{tool}", "tool")
+            .with_title("A tool")
+            .with_description("One tool's full definition and argument schema")
+            .with_mime_type(JSON),
+        ResourceTemplate::new("halo://clients/{client_id}", "client")
+            .with_title("A client")
+            .with_description("A client with its sites, contacts and open tickets")
+            .with_mime_type(JSON),
+    ])
+}
+
+fn contents(uri: &str, value: &Value) -> ReadResourceResult {
+    ReadResourceResult::new(vec![
+        ResourceContents::text(value.to_string(), uri).with_mime_type(JSON),
+    ])
+}
+
+fn not_found(uri: &str, why: impl Into<String>) -> McpError {
+    McpError::resource_not_found(format!("{uri}: {}", why.into()), None)
+}
+
+/// A catalogue resource's whole list, through the list tool (cached for reference data).
+async fn reference_list(
+    ctx: &Ctx,
+    uri: &str,
+    domain: &str,
+    name: &str,
+) -> Result<Value, McpError> {
+    let r = tools::composite::resource(domain, name).map_err(|e| not_found(uri, e.message()))?;
+    let mut args = Map::new();
+    args.insert("page_size".into(), json!(r.max_page_size));
+    crud::run(&ctx.halo, r, Verb::List, &r.tool_name("list"), args)
+        .await
+        .map_err(|e| McpError::internal_error(e.message().to_owned(), None))
+}
+
+fn domain_view(mcp: &HaloMcp, domain: &str) -> Value {
+    let entry = catalog::catalog().entry(domain).ok();
+    json!({
+        "domain": domain,
+        "summary": entry.map(|e| e.header.summary.clone()),
+        "tools": mcp.shared.domain_tools(domain).iter().map(|t| json!({
+            "call": signature::signature(&t.tool),
+            "does": t.tool.description,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn read_resource(
+    mcp: &HaloMcp,
+    uri: &str,
+    ctx: &Ctx,
+) -> Result<ReadResourceResult, McpError> {
+    if let Some((_, domain, name, _)) = LISTS.iter().find(|(u, ..)| *u == uri) {
+        return Ok(contents(uri, &reference_list(ctx, uri, domain, name).await?));
+    }
+    match uri {
+        "halo://domains" => {
+            let cat = catalog::catalog();
+            let rows: Vec<Value> = cat
+                .entries()
+                .iter()
+                .filter(|e| mcp.shared.allowed_domains().contains(&e.name))
+                .map(|e| {
+                    json!({
+                        "domain": e.name, "area": e.header.area, "summary": e.header.summary,
+                        "tools": mcp.shared.domain_tools(e.name).iter().map(|t| t.name()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            return Ok(contents(uri, &json!({"mode": mcp.active().as_str(), "domains": rows})));
+        }
+        "halo://rate-limit" => {
+            let s = mcp.shared.halo.status();
+            return Ok(contents(
+                uri,
+                &json!({"rate_budget": s.rate_budget, "circuit_breaker": s.circuit_breaker, "cache": s.cache}),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(domain) = uri.strip_prefix("halo://domains/") {
+        if !mcp.shared.allowed_domains().contains(&domain) {
+            return Err(not_found(uri, "no such domain here"));
+        }
+        return Ok(contents(uri, &domain_view(mcp, domain)));
+    }
+    if let Some(name) = uri.strip_prefix("halo://tools/") {
+        return match tools::find(name).filter(|d| mcp.shared.visible(d)) {
+            Some(def) => Ok(contents(
+                uri,
+                &serde_json::to_value(&def.tool).unwrap_or(Value::Null),
+            )),
+            None => Err(not_found(uri, "no such tool here")),
+        };
+    }
+    if let Some(raw) = uri.strip_prefix("halo://clients/") {
+        // Completions offer "12 (Name)": the id is the leading number.
+        let digits: String = raw
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let Ok(id) = digits.parse::<i64>() else {
+            return Err(not_found(uri, "the client id must be a number"));
+        };
+        let overview = &tools::composite::drill::CLIENT;
+        let mut args = Map::new();
+        args.insert("id".into(), json!(id));
+        return match overview.call(ctx, args).await {
+            Ok(v) => Ok(contents(uri, &v)),
+            Err(e) => Err(not_found(uri, e.message())),
+        };
+    }
+    Err(not_found(uri, "unknown resource; resources/list and resources/templates/list name them"))
+}
+
+/// A prompt's arguments: (name, description, required).
+struct PromptSpec {
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    arguments: &'static [(&'static str, &'static str, bool)],
+}
+
+const PROMPTS: &[PromptSpec] = &[
+    PromptSpec {
+        name: "triage_client_tickets",
+        title: "Triage a client's open tickets",
+        description: "Review a client's open tickets: oldest, breached, unassigned first; propose next steps",
+        arguments: &[("client", "Client name or id", true)],
+    },
+    PromptSpec {
+        name: "revenue_review",
+        title: "Monthly recurring vs one-off revenue review",
+        description: "Recurring against one-off revenue for a month, with the largest contributors",
+        arguments: &[
+            ("month", "Month as YYYY-MM (default: last month)", false),
+            ("client", "Client name or id (default: all clients)", false),
+        ],
+    },
+    PromptSpec {
+        name: "billing_cleanup",
+        title: "Clean up duplicate assets and users before billing",
+        description: "Find duplicate assets and users, say what they add to the bill, propose merges",
+        arguments: &[("client", "Client name or id (default: all clients)", false)],
+    },
+    PromptSpec {
+        name: "new_starter",
+        title: "New starter setup",
+        description: "Set up a new user at a client, with their site and device, without duplicates",
+        arguments: &[
+            ("client", "Client name or id", true),
+            ("name", "The starter's full name", true),
+            ("email", "Their email address", true),
+            ("site", "Site name (default: the client's main site)", false),
+            ("device", "Their device's serial number or hostname", false),
+        ],
+    },
+];
+
+pub fn list_prompts() -> ListPromptsResult {
+    ListPromptsResult::with_all_items(
+        PROMPTS
+            .iter()
+            .map(|p| {
+                let args = p
+                    .arguments
+                    .iter()
+                    .map(|(n, d, req)| {
+                        let mut a = PromptArgument::new(*n).with_description(*d);
+                        a.required = Some(*req);
+                        a
+                    })
+                    .collect();
+                Prompt::new(p.name, Some(p.description), Some(args)).with_title(p.title)
+            })
+            .collect(),
+    )
+}
+
+/// How tools are reached in this mode, for prompt texts.
+fn how_to_call(active: Active) -> &'static str {
+    match active {
+        Active::Tree => {
+            "Open each tool's domain with halo_navigate before calling it (the domain is named \
+             in brackets)."
+        }
+        Active::Dispatch => {
+            "Run each tool with halo_call {\"tool\": name, \"arguments\": {...}}; \
+             halo_navigate(domain) shows a domain's tools and their arguments (the domain is named \
+             in brackets)."
+        }
+        Active::Flat => "Call the tools directly (their domains are named in brackets).",
+    }
+}
+
+pub fn get_prompt(
+    mcp: &HaloMcp,
+    name: &str,
+    arguments: Map<String, Value>,
+) -> Result<GetPromptResult, McpError> {
+    let Some(spec) = PROMPTS.iter().find(|p| p.name == name) else {
+        let names: Vec<&str> = PROMPTS.iter().map(|p| p.name).collect();
+        return Err(McpError::invalid_params(
+            format!("unknown prompt {name:?}; prompts: {}", names.join(", ")),
+            None,
+        ));
+    };
+    let arg = |key: &str| -> Option<String> {
+        arguments.get(key).and_then(|v| match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    for (n, _, required) in spec.arguments {
+        if *required && arg(n).is_none() {
+            return Err(McpError::invalid_params(
+                format!("prompt {name:?} needs the argument `{n}`"),
+                None,
+            ));
+        }
+    }
+    let client = arg("client");
+    let client_step = |c: &Option<String>| match c {
+        Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) => format!("client {c}"),
+        Some(c) => format!(
+            "the client \"{c}\" (find its id with halo_clients_find [clients])"
+        ),
+        None => "all clients".to_owned(),
+    };
+    let text = match spec.name {
+        "triage_client_tickets" => format!(
+            "Triage the open tickets of {client}.\n\
+             1. List them with halo_tickets_list [tickets] (client_id, open_only: true, \
+             order: dateoccurred), page by page.\n\
+             2. For breached, unassigned or long-untouched tickets, read halo_tickets_overview \
+             [tickets] (latest actions, time, SLA state).\n\
+             3. Group them: needs action now, waiting on the user, can be closed; for each, give \
+             the reason and a proposed next step (assignee, priority, reply).\n\
+             Change nothing in Halo until I confirm.\n{how}",
+            client = client_step(&client),
+            how = how_to_call(mcp.active()),
+        ),
+        "revenue_review" => {
+            let month = arg("month").unwrap_or_else(|| "last month".to_owned());
+            format!(
+                "Review revenue for {month} for {client}.\n\
+                 1. Run halo_revenue_breakdown [invoices] with start and end covering {month}{for_client}.\n\
+                 2. Report recurring (monthly-normalised) against one-off revenue, credits, the \
+                 total and the recurring share, in its currency.\n\
+                 3. Name the largest recurring contributors and the largest one-off invoices \
+                 (halo_invoices_list [invoices]), and anything unusual (credits, no recurring \
+                 revenue, a contract billed without a recurring invoice).\n{how}",
+                client = client_step(&client),
+                for_client = if client.is_some() { " and that client's id" } else { "" },
+                how = how_to_call(mcp.active()),
+            )
+        }
+        "billing_cleanup" => format!(
+            "Before billing, clean up duplicates for {client}.\n\
+             1. Run halo_assets_scan_duplicates and halo_users_scan_duplicates [duplicates].\n\
+             2. For each group say what it adds to a per-device or per-seat bill \
+             (extra_billable) and the recommended action: score 100/95 update the existing \
+             record, 85/70 review by hand.\n\
+             3. Propose merges as a list (keep which record, retire which); make changes only \
+             after I confirm, with halo_assets_update [assets] or halo_users_update [users].\n{how}",
+            client = client_step(&client),
+            how = how_to_call(mcp.active()),
+        ),
+        _ => {
+            let name_ = arg("name").unwrap_or_default();
+            let email = arg("email").unwrap_or_default();
+            format!(
+                "Set up a new starter at {client}: {name_} <{email}>.\n\
+                 1. Check they do not exist already: halo_users_find_match [duplicates] with the \
+                 email and name. Score 100/95: update that user instead of creating one.\n\
+                 2. Site: {site} — check with halo_sites_find_match [duplicates]; use the \
+                 existing site when the score is 100 or 95.\n\
+                 3. Create the user with halo_users_create [users] (name, emailaddress, site_id).\n\
+                 4. Device: {device}\n\
+                 Show me the plan before creating anything.\n{how}",
+                client = client_step(&client),
+                site = arg("site").unwrap_or_else(|| "the client's main site".to_owned()),
+                device = match arg("device") {
+                    Some(d) => format!(
+                        "\"{d}\" — check halo_assets_find_match [duplicates]; at 100 update that \
+                         asset (assign the user), at 85 ask me, at 0 create it with \
+                         halo_assets_create [assets]."
+                    ),
+                    None => "none given; ask me whether they need one.".to_owned(),
+                },
+                how = how_to_call(mcp.active()),
+            )
+        }
+    };
+    Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+        .with_description(spec.title))
+}
+
+/// Most completion values returned.
+const MAX_COMPLETIONS: usize = 20;
+
+/// Values starting with what was typed, then values containing it.
+fn matching<'a>(values: impl IntoIterator<Item = &'a str>, typed: &str) -> Vec<String> {
+    let typed = typed.to_lowercase();
+    let (mut starts, mut contains) = (Vec::new(), Vec::new());
+    for v in values {
+        let lower = v.to_lowercase();
+        if lower.starts_with(&typed) {
+            starts.push(v.to_owned());
+        } else if lower.contains(&typed) {
+            contains.push(v.to_owned());
+        }
+    }
+    starts.extend(contains);
+    starts
+}
+
+/// Clients whose name contains what was typed, as "id (name)".
+async fn client_values(ctx: &Ctx, typed: &str) -> Vec<String> {
+    let Ok(r) = tools::composite::resource("clients", "clients") else {
+        return Vec::new();
+    };
+    let mut query = vec![
+        ("pageinate".to_owned(), "true".to_owned()),
+        ("page_size".to_owned(), MAX_COMPLETIONS.to_string()),
+        ("page_no".to_owned(), "1".to_owned()),
+    ];
+    if !typed.trim().is_empty() {
+        query.push(("search".into(), typed.trim().to_owned()));
+    }
+    match ctx
+        .halo
+        .list(&r.path, r.envelope.as_deref(), &query, Caching::Live)
+        .await
+    {
+        Ok(page) => page
+            .records
+            .iter()
+            .filter_map(|c| {
+                let id = c.get("id").and_then(Value::as_i64)?;
+                let name = c.get("name").and_then(Value::as_str)?;
+                Some(format!("{id} ({name})"))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "client completion failed");
+            Vec::new()
+        }
+    }
+}
+
+/// The last twelve months, newest first, as YYYY-MM.
+fn recent_months() -> Vec<String> {
+    let today = tools::composite::revenue::Date::today();
+    let (mut y, mut m) = (today.y, today.m);
+    (0..12)
+        .map(|_| {
+            let s = format!("{y:04}-{m:02}");
+            if m == 1 {
+                y -= 1;
+                m = 12;
+            } else {
+                m -= 1;
+            }
+            s
+        })
+        .collect()
+}
+
+pub async fn complete(mcp: &HaloMcp, req: &CompleteRequestParams, ctx: &Ctx) -> CompleteResult {
+    let typed = req.argument.value.as_str();
+    let values: Vec<String> = match (&req.r#ref, req.argument.name.as_str()) {
+        (Reference::Resource(r), "domain") if r.uri == "halo://domains/{domain}" => {
+            matching(mcp.shared.allowed_domains().iter().copied(), typed)
+        }
+        (Reference::Resource(r), "tool") if r.uri == "halo://tools/{tool}" => {
+            let all = mcp.shared.all_tools();
+            matching(all.iter().map(|t| t.name()), typed)
+        }
+        (Reference::Resource(r), "client_id") if r.uri == "halo://clients/{client_id}" => {
+            client_values(ctx, typed).await
+        }
+        (Reference::Prompt(_), "client") => client_values(ctx, typed).await,
+        (Reference::Prompt(p), "month") if p.name == "revenue_review" => {
+            let months = recent_months();
+            matching(months.iter().map(String::as_str), typed)
+        }
+        _ => Vec::new(),
+    };
+    let total = values.len();
+    let shown: Vec<String> = values.into_iter().take(MAX_COMPLETIONS).collect();
+    let mut info = CompletionInfo::new(shown).unwrap_or_default();
+    info.total = u32::try_from(total).ok();
+    info.has_more = Some(total > MAX_COMPLETIONS);
+    CompleteResult::new(info)
+}

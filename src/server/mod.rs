@@ -1,0 +1,859 @@
+//! The MCP handler: the catalogue as a decision tree, or in forms every client can use.
+//!
+//! Modes (`--mode`):
+//! - `tree`: three tools; `halo_navigate(domain)` swaps that domain's tools in and sends
+//!   `notifications/tools/list_changed` before it answers. Needs sessions, so it is pinned to
+//!   protocol versions ≤ 2025-11-25.
+//! - `dispatch`: a list that never changes — navigate (returns the domain's tools as compact
+//!   signatures), status, back, and `halo_call(tool, arguments)`. Works in every client and under
+//!   2026-07-28; navigation keeps no state.
+//! - `flat`: the chosen domains' tools up front, plus `halo_status`.
+//! - `auto` (default): `tree` for clients known to honour list_changed, `dispatch` for the rest,
+//!   decided from `clientInfo` at `initialize` (see [`crate::clients`]).
+//!
+//! `--read-only` hides every tool that is not read-only, in every mode, whatever else is set;
+//! `--domains` limits which domains exist at all. Each connection gets its own handler value
+//! (its own place in the tree); the Halo client and the catalogue are shared.
+
+mod extras;
+pub mod signature;
+
+use std::{borrow::Cow, str::FromStr, sync::Arc};
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+        CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+        InitializeRequestParams, InitializeResult, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+        ToolAnnotations,
+    },
+    service::{Peer, RequestContext},
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    catalog, clients,
+    halo::HaloClient,
+    tools::{
+        self, ToolDef, ToolError, args,
+        composite::{Ctx, ProgressSink},
+    },
+};
+
+pub const NAVIGATE: &str = "halo_navigate";
+pub const STATUS: &str = "halo_status";
+pub const BACK: &str = "halo_back";
+pub const CALL: &str = "halo_call";
+
+/// VS Code's hard limit on tools, the default ceiling for flat mode.
+pub const DEFAULT_MAX_TOOLS: usize = 128;
+
+/// How the catalogue is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Auto,
+    Tree,
+    Dispatch,
+    Flat,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "tree" => Ok(Mode::Tree),
+            "dispatch" => Ok(Mode::Dispatch),
+            "flat" => Ok(Mode::Flat),
+            other => Err(format!(
+                "unknown mode {other:?}: expected auto, tree, dispatch or flat"
+            )),
+        }
+    }
+}
+
+/// The mode a session actually runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Active {
+    Tree,
+    Dispatch,
+    Flat,
+}
+
+impl Active {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Active::Tree => "tree",
+            Active::Dispatch => "dispatch",
+            Active::Flat => "flat",
+        }
+    }
+}
+
+/// Server options (flags and environment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub mode: Mode,
+    /// Hide every tool that is not read-only, in every mode.
+    pub read_only: bool,
+    /// The domains that exist; `None` is all of them.
+    pub domains: Option<Vec<String>>,
+    /// Most tools flat mode may expose.
+    pub max_tools: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            mode: Mode::Auto,
+            read_only: false,
+            domains: None,
+            max_tools: DEFAULT_MAX_TOOLS,
+        }
+    }
+}
+
+/// What every session shares.
+pub struct Shared {
+    pub halo: HaloClient,
+    pub options: Options,
+    /// Allowed domains, in catalogue order.
+    allowed: Vec<&'static str>,
+    /// navigate, status, back, call: built once for the allowed domains.
+    navigate: Tool,
+    status: Tool,
+    back: Tool,
+    call: Tool,
+    /// Flat mode's tools (empty in other modes).
+    flat: Vec<&'static ToolDef>,
+}
+
+fn nav_annotations() -> ToolAnnotations {
+    ToolAnnotations::new()
+        .read_only(true)
+        .destructive(false)
+        .idempotent(true)
+        .open_world(false)
+}
+
+fn object(value: Value) -> Arc<Map<String, Value>> {
+    match value {
+        Value::Object(m) => Arc::new(m),
+        _ => Arc::new(Map::new()),
+    }
+}
+
+impl Shared {
+    /// Default options: `auto` mode, every domain, writes allowed.
+    pub fn new(halo: HaloClient) -> Arc<Shared> {
+        // Default options always validate: every domain, no flat selection.
+        match Shared::with_options(halo.clone(), Options::default()) {
+            Ok(s) => s,
+            Err(_) => Arc::new(Shared::build(halo, Options::default(), Vec::new(), Vec::new())),
+        }
+    }
+
+    /// Checks the options (unknown domains, flat mode's tool ceiling) and builds the shared
+    /// state. The error is one line for the user.
+    pub fn with_options(halo: HaloClient, options: Options) -> Result<Arc<Shared>, String> {
+        let cat = catalog::catalog();
+        let allowed: Vec<&'static str> = match &options.domains {
+            None => cat.names().collect(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for d in list {
+                    let entry = cat.entry(d.trim()).map_err(|_| {
+                        let near = args::suggest(d, cat.names());
+                        format!(
+                            "unknown domain {d:?} in --domains{}; valid: {}",
+                            if near.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (did you mean {}?)", args::quote_list(&near))
+                            },
+                            cat.names().collect::<Vec<_>>().join(", ")
+                        )
+                    })?;
+                    if !out.contains(&entry.name) {
+                        out.push(entry.name);
+                    }
+                }
+                // Catalogue order, whatever order they were given in.
+                cat.names().filter(|n| out.contains(n)).collect()
+            }
+        };
+        let mut flat = Vec::new();
+        if options.mode == Mode::Flat {
+            if options.domains.is_none() {
+                return Err(format!(
+                    "--mode flat needs --domains (e.g. tickets,actions,clients) or --domains all; \
+                     all {} domains are {} tools",
+                    allowed.len(),
+                    tools::all().len()
+                ));
+            }
+            for d in &allowed {
+                let set = tools::toolset(d).map_err(|e| e.to_string())?;
+                flat.extend(set.iter().filter(|t| !options.read_only || t.read_only()));
+            }
+            let count = flat.len() + 1;
+            if count > options.max_tools {
+                let sizes: Vec<String> = allowed
+                    .iter()
+                    .map(|d| {
+                        let n = tools::toolset(d)
+                            .map(|s| {
+                                s.iter()
+                                    .filter(|t| !options.read_only || t.read_only())
+                                    .count()
+                            })
+                            .unwrap_or(0);
+                        format!("{d} {n}")
+                    })
+                    .collect();
+                return Err(format!(
+                    "--mode flat with these domains exposes {count} tools, over --max-tools {} \
+                     (VS Code refuses more than 128); choose fewer domains or use dispatch \
+                     mode. Tools per domain: {}",
+                    options.max_tools,
+                    sizes.join(", ")
+                ));
+            }
+        }
+        Ok(Arc::new(Shared::build(halo, options, allowed, flat)))
+    }
+
+    fn build(
+        halo: HaloClient,
+        options: Options,
+        allowed: Vec<&'static str>,
+        flat: Vec<&'static ToolDef>,
+    ) -> Shared {
+        let empty = json!({"type": "object", "properties": {}});
+        Shared {
+            navigate: Tool::new(
+                NAVIGATE,
+                "Open a Halo domain and see its tools. halo_status describes each domain.",
+                object(json!({
+                    "type": "object",
+                    "properties": {"domain": {"type": "string", "enum": allowed}},
+                    "required": ["domain"]
+                })),
+            )
+            .with_title("Open a domain")
+            .with_annotations(nav_annotations()),
+            status: Tool::new(
+                STATUS,
+                "The menu of domains, the mode, and the Halo connection.",
+                object(empty.clone()),
+            )
+            .with_title("Status and menu")
+            .with_annotations(nav_annotations()),
+            back: Tool::new(
+                BACK,
+                "Close the current domain and return to the menu.",
+                object(empty),
+            )
+            .with_title("Back to the menu")
+            .with_annotations(nav_annotations()),
+            call: Tool::new(
+                CALL,
+                "Run a Halo tool by name with its arguments (halo_navigate lists them).",
+                object(json!({
+                    "type": "object",
+                    "properties": {
+                        "tool": {"type": "string"},
+                        "arguments": {"type": "object"}
+                    },
+                    "required": ["tool"]
+                })),
+            )
+            .with_title("Call a Halo tool")
+            // Whether a call writes depends on the tool it runs.
+            .with_annotations(
+                ToolAnnotations::new()
+                    .read_only(options.read_only)
+                    .destructive(!options.read_only)
+                    .idempotent(false)
+                    .open_world(true),
+            ),
+            halo,
+            options,
+            allowed,
+            flat,
+        }
+    }
+
+    pub fn allowed_domains(&self) -> &[&'static str] {
+        &self.allowed
+    }
+
+    /// Whether a tool exists under the options: its domain allowed, and read-only if asked.
+    pub fn visible(&self, def: &ToolDef) -> bool {
+        self.allowed.contains(&def.domain) && (!self.options.read_only || def.read_only())
+    }
+
+    /// An allowed domain's visible tools.
+    pub fn domain_tools(&self, domain: &str) -> Vec<&'static ToolDef> {
+        if !self.allowed.contains(&domain) {
+            return Vec::new();
+        }
+        tools::toolset(domain)
+            .map(|set| set.iter().filter(|t| self.visible(t)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every visible tool of every allowed domain.
+    pub fn all_tools(&self) -> Vec<&'static ToolDef> {
+        self.allowed
+            .iter()
+            .flat_map(|d| self.domain_tools(d))
+            .collect()
+    }
+}
+
+/// MCP progress notifications for one call whose caller sent a progress token.
+struct PeerProgress {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+}
+
+impl ProgressSink for PeerProgress {
+    fn report(&self, done: f64, total: Option<f64>, message: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut param = ProgressNotificationParam::new(self.token.clone(), done);
+            param.total = total;
+            param.message = Some(message);
+            if let Err(e) = self.peer.notify_progress(param).await {
+                tracing::debug!(error = %e, "could not send a progress notification");
+            }
+        })
+    }
+}
+
+/// Per-connection state.
+#[derive(Default)]
+struct Session {
+    domain: Option<&'static str>,
+    /// Decided at `initialize` in auto mode.
+    auto: Option<clients::Verdict>,
+    client: Option<String>,
+}
+
+/// One MCP session's handler.
+#[derive(Clone)]
+pub struct HaloMcp {
+    shared: Arc<Shared>,
+    session: Arc<Mutex<Session>>,
+}
+
+fn ok(value: Value) -> CallToolResponse {
+    CallToolResult::structured(value).into()
+}
+
+fn fail(message: impl Into<String>) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(message.into())]).into()
+}
+
+impl HaloMcp {
+    pub fn new(shared: Arc<Shared>) -> HaloMcp {
+        HaloMcp {
+            shared,
+            session: Arc::new(Mutex::new(Session::default())),
+        }
+    }
+
+    /// The mode this session runs in.
+    pub fn active(&self) -> Active {
+        match self.shared.options.mode {
+            Mode::Tree => Active::Tree,
+            Mode::Dispatch => Active::Dispatch,
+            Mode::Flat => Active::Flat,
+            Mode::Auto => match &self.session.lock().auto {
+                Some(v) if v.tree => Active::Tree,
+                _ => Active::Dispatch,
+            },
+        }
+    }
+
+    /// The domain this session is in (tree mode only).
+    pub fn current_domain(&self) -> Option<&'static str> {
+        self.session.lock().domain
+    }
+
+    /// The tools this session sees now, in a fixed order.
+    pub fn visible_tools(&self) -> Vec<Tool> {
+        let s = &self.shared;
+        match self.active() {
+            Active::Tree => {
+                let mut list = vec![s.navigate.clone(), s.status.clone(), s.back.clone()];
+                if let Some(d) = self.current_domain() {
+                    list.extend(s.domain_tools(d).iter().map(|t| t.tool.clone()));
+                }
+                list
+            }
+            Active::Dispatch => vec![
+                s.navigate.clone(),
+                s.status.clone(),
+                s.back.clone(),
+                s.call.clone(),
+            ],
+            Active::Flat => {
+                let mut list = vec![s.status.clone()];
+                list.extend(s.flat.iter().map(|t| t.tool.clone()));
+                list
+            }
+        }
+    }
+
+    fn mode_report(&self) -> Value {
+        let session = self.session.lock();
+        let (chosen_by, why) = match (self.shared.options.mode, &session.auto) {
+            (Mode::Auto, Some(v)) => ("auto", v.reason.clone()),
+            (Mode::Auto, None) => (
+                "auto",
+                "no initialize (2026-07-28 or a stateless request): dispatch works everywhere"
+                    .to_owned(),
+            ),
+            _ => ("--mode", "set by the operator".to_owned()),
+        };
+        drop(session);
+        let known: Vec<Value> = clients::KNOWN
+            .iter()
+            .map(|k| json!({"client": k.product, "list_changed": k.list_changed.to_string(), "auto_mode": clients::mode_of(k)}))
+            .collect();
+        json!({
+            "mode": self.active().as_str(),
+            "chosen_by": chosen_by,
+            "why": why,
+            "client": self.session.lock().client,
+            "read_only": self.shared.options.read_only,
+            "domains_allowed": if self.shared.options.domains.is_some() {
+                json!(self.shared.allowed)
+            } else {
+                json!("all")
+            },
+            "known_clients": known,
+        })
+    }
+
+    fn status(&self) -> Value {
+        let cat = catalog::catalog();
+        let mut areas = Map::new();
+        for (area, entries) in cat.by_area() {
+            let rows: Vec<Value> = entries
+                .iter()
+                .filter(|e| self.shared.allowed.contains(&e.name))
+                .map(|e| json!({"domain": e.name, "summary": e.header.summary}))
+                .collect();
+            if !rows.is_empty() {
+                areas.insert(area.to_owned(), Value::Array(rows));
+            }
+        }
+        let next = match (self.active(), self.current_domain()) {
+            (Active::Tree, Some(_)) => {
+                "Call this domain's tools, halo_navigate to switch, or halo_back."
+            }
+            (Active::Tree, None) => "Call halo_navigate with one of the domains above.",
+            (Active::Dispatch, _) => {
+                "halo_navigate(domain) lists a domain's tools; run them with halo_call(tool, arguments)."
+            }
+            (Active::Flat, _) => "Call the tools directly.",
+        };
+        json!({
+            "current_domain": self.current_domain(),
+            "domains": areas,
+            "mode": self.mode_report(),
+            "halo": self.shared.halo.status(),
+            "next": next,
+        })
+    }
+
+    fn unknown_domain(&self, name: &str) -> String {
+        let cat = catalog::catalog();
+        let allowed = self.shared.allowed.iter().copied();
+        let near = args::suggest(name, allowed.clone());
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!("Did you mean {}? ", args::quote_list(&near))
+        };
+        let menu: Vec<String> = cat
+            .entries()
+            .iter()
+            .filter(|e| self.shared.allowed.contains(&e.name))
+            .map(|e| format!("{} ({})", e.name, e.header.summary))
+            .collect();
+        format!(
+            "Unknown domain `{name}`. {hint}Valid domains: {}",
+            menu.join("; ")
+        )
+    }
+
+    async fn navigate(
+        &self,
+        args: &Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        if let Err(e) = args::reject_unknown(args, &["domain"], NAVIGATE) {
+            return fail(e.message());
+        }
+        let Some(name) = args.get("domain").and_then(Value::as_str) else {
+            return fail(format!(
+                "`domain` is required; one of: {}",
+                self.shared.allowed.join(", ")
+            ));
+        };
+        let Some(&domain) = self.shared.allowed.iter().find(|d| **d == name.trim()) else {
+            return fail(self.unknown_domain(name));
+        };
+        let summary = catalog::catalog()
+            .entry(domain)
+            .map(|e| e.header.summary.clone())
+            .unwrap_or_default();
+        if let Err(e) = tools::toolset(domain) {
+            return fail(e.to_string());
+        }
+        let tools = self.shared.domain_tools(domain);
+        if self.active() == Active::Dispatch {
+            // Stateless: the answer carries everything needed to call the tools.
+            return ok(json!({
+                "domain": domain,
+                "summary": summary,
+                "tools": tools.iter().map(|t| json!({
+                    "call": signature::signature(&t.tool),
+                    "does": t.tool.description,
+                })).collect::<Vec<_>>(),
+                "next": "Run one with halo_call {\"tool\": name, \"arguments\": {...}}; `?` marks optional arguments.",
+            }));
+        }
+        let changed = self.session.lock().domain.replace(domain) != Some(domain);
+        if changed {
+            // The notification goes out before the answer, so a client that re-lists on it has
+            // the new tools by the time it reads the result.
+            if let Err(e) = context.peer.notify_tool_list_changed().await {
+                tracing::warn!(error = %e, "could not send tools/list_changed");
+            }
+        }
+        let listed: Vec<Value> = tools
+            .iter()
+            .map(|t| json!({"name": t.name(), "title": t.tool.title}))
+            .collect();
+        ok(json!({
+            "domain": domain,
+            "summary": summary,
+            "tools": listed,
+            "next": "These tools are now in your tool list; call them directly. halo_back returns to the menu.",
+        }))
+    }
+
+    async fn back(&self, context: &RequestContext<RoleServer>) -> CallToolResponse {
+        if self.active() == Active::Dispatch {
+            return ok(json!({"left": null, "next": "At the menu: halo_navigate lists a domain's tools, halo_status describes every domain."}));
+        }
+        let previous = self.session.lock().domain.take();
+        match previous {
+            Some(d) => {
+                if let Err(e) = context.peer.notify_tool_list_changed().await {
+                    tracing::warn!(error = %e, "could not send tools/list_changed");
+                }
+                ok(json!({"left": d, "next": "Back at the menu: halo_navigate opens a domain."}))
+            }
+            None => ok(
+                json!({"left": null, "next": "Already at the menu: halo_navigate opens a domain."}),
+            ),
+        }
+    }
+
+    fn context_for(&self, context: &RequestContext<RoleServer>) -> Ctx {
+        let mut ctx = tools::context(self.shared.halo.clone());
+        if let Some(token) = context.meta.get_progress_token() {
+            ctx.progress = Some(Arc::new(PeerProgress {
+                peer: context.peer.clone(),
+                token,
+            }));
+        }
+        ctx
+    }
+
+    async fn run_tool(
+        &self,
+        def: &ToolDef,
+        args: Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        let started = std::time::Instant::now();
+        let ctx = self.context_for(context);
+        let result = def.call(&ctx, args).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(value) => {
+                tracing::info!(tool = def.name(), elapsed_ms, "tool call");
+                ok(value)
+            }
+            Err(e) => {
+                tracing::info!(tool = def.name(), elapsed_ms, error = %e, "tool call failed");
+                fail(e.message())
+            }
+        }
+    }
+
+    /// Why a tool that exists cannot be called here, or that it does not exist.
+    fn unavailable(&self, name: &str) -> ToolError {
+        let s = &self.shared;
+        if let Some(def) = tools::find(name) {
+            if !s.allowed.contains(&def.domain) {
+                return ToolError::new(format!(
+                    "`{name}` is in the `{}` domain, which this server does not offer \
+                     (--domains {})",
+                    def.domain,
+                    s.allowed.join(",")
+                ));
+            }
+            if s.options.read_only && !def.read_only() {
+                return ToolError::new(format!(
+                    "`{name}` changes data, and this server is read-only (--read-only)"
+                ));
+            }
+            if self.active() == Active::Tree {
+                let current = self.current_domain();
+                return ToolError::new(format!(
+                    "`{name}` belongs to the `{domain}` domain{now}; call {NAVIGATE} with domain \
+                     \"{domain}\" first.",
+                    domain = def.domain,
+                    now = current
+                        .map(|c| format!(" (you are in `{c}`)"))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        let mut known: Vec<String> = self
+            .visible_tools()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        if self.active() == Active::Dispatch {
+            known.extend(s.all_tools().iter().map(|t| t.name().to_owned()));
+        }
+        let near = args::suggest(name, known.iter().map(String::as_str));
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!(" Did you mean {}?", args::quote_list(&near))
+        };
+        let how = match self.active() {
+            Active::Tree => format!("{STATUS} lists the domains; {NAVIGATE} loads their tools."),
+            Active::Dispatch => format!("{NAVIGATE} lists a domain's tools."),
+            Active::Flat => format!("{STATUS} lists what this server offers."),
+        };
+        ToolError::new(format!("Unknown tool `{name}`.{hint} {how}"))
+    }
+
+    async fn call(
+        &self,
+        args: Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        if let Err(e) = args::reject_unknown(&args, &["tool", "arguments"], CALL) {
+            return fail(e.message());
+        }
+        let Some(name) = args.get("tool").and_then(Value::as_str) else {
+            return fail("`tool` is required: the name of a tool, as halo_navigate lists it");
+        };
+        let inner = match args.get("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(other) => {
+                return fail(format!("`arguments` must be an object (got {other})"));
+            }
+        };
+        if [NAVIGATE, STATUS, BACK, CALL].contains(&name) {
+            return fail(format!("call `{name}` directly, not through {CALL}"));
+        }
+        match tools::find(name).filter(|d| self.shared.visible(d)) {
+            Some(def) => self.run_tool(def, inner, context).await,
+            None => fail(self.unavailable(name).message()),
+        }
+    }
+}
+
+impl ServerHandler for HaloMcp {
+    fn get_info(&self) -> ServerConfig {
+        let active = self.active();
+        let mut caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_prompts()
+            .enable_completions()
+            .build();
+        // Advertised only where the server sends it.
+        if active == Active::Tree
+            && let Some(t) = caps.tools.as_mut()
+        {
+            t.list_changed = Some(true);
+        }
+        let instructions = match active {
+            Active::Tree => {
+                "Halo PSA/ITSM tools, arranged as a menu. halo_status lists the domains (tickets, \
+                 clients, assets, invoices, ...) with what each holds; halo_navigate(domain) loads \
+                 a domain's tools; halo_back returns to the menu. Lists return compact rows: \
+                 `fields` chooses fields, detail \"full\" gives raw records."
+            }
+            Active::Dispatch => {
+                "Halo PSA/ITSM tools. halo_status lists the domains (tickets, clients, assets, \
+                 invoices, ...); halo_navigate(domain) shows a domain's tools and their arguments; \
+                 halo_call(tool, arguments) runs one. Lists return compact rows: `fields` chooses \
+                 fields, detail \"full\" gives raw records."
+            }
+            Active::Flat => {
+                "Halo PSA/ITSM tools. halo_status describes the domains and the connection. Lists \
+                 return compact rows: `fields` chooses fields, detail \"full\" gives raw records."
+            }
+        };
+        ServerConfig::new(caps)
+            .with_server_info(
+                Implementation::new("halo-mcp", env!("CARGO_PKG_VERSION"))
+                    .with_title("Halo PSA / ITSM"),
+            )
+            .with_instructions(instructions)
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        match self.active() {
+            // The tree keeps per-session state; 2026-07-28 has no sessions.
+            Active::Tree => Cow::Borrowed(ProtocolVersion::known_up_to(
+                &ProtocolVersion::V_2025_11_25,
+            )),
+            Active::Dispatch | Active::Flat => Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS),
+        }
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        let info = &request.client_info;
+        {
+            let mut session = self.session.lock();
+            session.client = Some(format!("{} {}", info.name, info.version));
+            if self.shared.options.mode == Mode::Auto {
+                let verdict = clients::verdict(&info.name, &info.version);
+                tracing::info!(
+                    client = %info.name,
+                    version = %info.version,
+                    mode = if verdict.tree { "tree" } else { "dispatch" },
+                    why = %verdict.reason,
+                    "auto mode chose"
+                );
+                session.auto = Some(verdict);
+            }
+        }
+        // The mode is known now, so the versions and capabilities below are the mode's.
+        self.negotiate_initialize(&request)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.visible_tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = request.arguments.unwrap_or_default();
+        let name = request.name.as_ref();
+        let active = self.active();
+        Ok(match (name, active) {
+            (STATUS, _) => {
+                if let Err(e) = args::reject_unknown(&args, &[], STATUS) {
+                    fail(e.message())
+                } else {
+                    ok(self.status())
+                }
+            }
+            (NAVIGATE, Active::Tree | Active::Dispatch) => self.navigate(&args, &context).await,
+            (BACK, Active::Tree | Active::Dispatch) => self.back(&context).await,
+            (CALL, Active::Dispatch) => self.call(args, &context).await,
+            _ => {
+                let def = match active {
+                    Active::Tree => self.current_domain().and_then(|d| {
+                        self.shared
+                            .domain_tools(d)
+                            .into_iter()
+                            .find(|t| t.name() == name)
+                    }),
+                    Active::Flat => self.shared.flat.iter().copied().find(|t| t.name() == name),
+                    Active::Dispatch => None,
+                };
+                match def {
+                    Some(def) => self.run_tool(def, args, &context).await,
+                    None => fail(self.unavailable(name).message()),
+                }
+            }
+        })
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(extras::list_resources())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(extras::list_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        extras::read_resource(self, &request.uri, &self.context_for(&context))
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(extras::list_prompts())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        extras::get_prompt(self, &request.name, request.arguments.unwrap_or_default())
+            .map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        Ok(extras::complete(self, &request, &self.context_for(&context)).await)
+    }
+}
