@@ -235,16 +235,24 @@ fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
     let core = v.trim().trim_start_matches('v');
     let core = core.split(['-', '+', ' ']).next().unwrap_or(core);
     let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
-    Some((parts.next()??, parts.next().flatten().unwrap_or(0), parts.next().flatten().unwrap_or(0)))
+    Some((
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 fn matches(p: &Pattern, name: &str, folded: bool) -> bool {
-    let eq = |a: &str, b: &str| if folded { a.eq_ignore_ascii_case(b) } else { a == b };
+    let eq = |a: &str, b: &str| {
+        if folded {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    };
     match p {
         Exact(e) => eq(e, name),
-        Prefix(pre) => name
-            .get(..pre.len())
-            .is_some_and(|head| eq(pre, head)),
+        Prefix(pre) => name.get(..pre.len()).is_some_and(|head| eq(pre, head)),
     }
 }
 
@@ -264,9 +272,7 @@ pub fn verdict(name: &str, version: &str) -> Verdict {
         return Verdict {
             tree: false,
             product: None,
-            reason: format!(
-                "unknown client {name:?}: the dispatch tools work in every client"
-            ),
+            reason: format!("unknown client {name:?}: the dispatch tools work in every client"),
         };
     };
     let (tree, why) = match (k.list_changed, k.tree_from_version) {
@@ -274,11 +280,28 @@ pub fn verdict(name: &str, version: &str) -> Verdict {
         (Honoured, Some(min)) => {
             let v = version.trim();
             if k.constant_versions.contains(&v) {
-                (false, format!("version {v:?} is a constant that does not tell whether it honours tools/list_changed"))
+                (
+                    false,
+                    format!(
+                        "version {v:?} is a constant that does not tell whether it honours tools/list_changed"
+                    ),
+                )
             } else {
                 match parse_version(v) {
-                    Some(have) if have >= min => (true, format!("honours tools/list_changed from {}.{}.{}", min.0, min.1, min.2)),
-                    Some(_) => (false, format!("honours tools/list_changed only from {}.{}.{}", min.0, min.1, min.2)),
+                    Some(have) if have >= min => (
+                        true,
+                        format!(
+                            "honours tools/list_changed from {}.{}.{}",
+                            min.0, min.1, min.2
+                        ),
+                    ),
+                    Some(_) => (
+                        false,
+                        format!(
+                            "honours tools/list_changed only from {}.{}.{}",
+                            min.0, min.1, min.2
+                        ),
+                    ),
                     None => (false, format!("version {v:?} is unreadable")),
                 }
             }
@@ -369,12 +392,22 @@ mod tests {
         assert!(verdict("zed", "0.1.0").tree, "case-folded fallback");
         assert!(!verdict("claude-ai", "0.1.0").tree);
         assert!(!verdict("claude-ai (via mcp-remote 0.1.38)", "0.1.0").tree);
-        assert_eq!(verdict("claude-ai (via mcp-remote 0.1.38)", "").product, Some("Claude Desktop (chat, Cowork)"));
+        assert_eq!(
+            verdict("claude-ai (via mcp-remote 0.1.38)", "").product,
+            Some("Claude Desktop (chat, Cowork)")
+        );
         assert!(!verdict("local-agent-mode-halo", "1.0.0").tree);
         assert!(!verdict("@n8n/n8n-nodes-langchain.mcpClientTool", "1.2").tree);
-        assert!(!verdict("claude-code", "2.1.258").tree, "ambiguous by design");
+        assert!(
+            !verdict("claude-code", "2.1.258").tree,
+            "ambiguous by design"
+        );
         assert!(!verdict("my-own-client", "9.9").tree);
-        assert!(verdict("my-own-client", "9.9").reason.contains("unknown client"));
+        assert!(
+            verdict("my-own-client", "9.9")
+                .reason
+                .contains("unknown client")
+        );
         // No substring guessing: "claude" alone is not Claude Desktop.
         assert!(lookup("claude").is_none());
     }
@@ -385,7 +418,10 @@ mod tests {
         assert!(verdict("Cline", "4.2.0").tree);
         assert!(!verdict("Cline", "4.1.3").tree);
         assert!(verdict("gemini-cli-mcp-client", "0.26.0").tree);
-        assert!(!verdict("gemini-cli-mcp-client", "0.0.1").tree, "a constant says nothing");
+        assert!(
+            !verdict("gemini-cli-mcp-client", "0.0.1").tree,
+            "a constant says nothing"
+        );
         assert!(!verdict("Cline", "nightly").tree);
         assert_eq!(parse_version("v2.1.0-beta"), Some((2, 1, 0)));
     }

@@ -62,7 +62,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve MCP over stdio (the default when no command is given)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the simulated Halo alone, for pointing any client at it
     Simulate(SimulateArgs),
     /// Print the domain catalogue
@@ -221,7 +221,10 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
 }
 
 /// Mode, domains, read-only and the flat ceiling, from flags then the environment.
@@ -322,7 +325,7 @@ fn main() -> ExitCode {
             }
             runtime.block_on(simulate(args))
         }
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         None => runtime.block_on(serve(cli.serve)),
     }
 }

@@ -27,9 +27,19 @@ use crate::{
 
 /// The reference lists offered as resources: (uri, domain, resource, title).
 const LISTS: &[(&str, &str, &str, &str)] = &[
-    ("halo://statuses", "ticket_setup", "statuses", "Ticket statuses"),
+    (
+        "halo://statuses",
+        "ticket_setup",
+        "statuses",
+        "Ticket statuses",
+    ),
     ("halo://priorities", "sla", "priorities", "Priorities"),
-    ("halo://ticket-types", "ticket_setup", "ticket_types", "Ticket types"),
+    (
+        "halo://ticket-types",
+        "ticket_setup",
+        "ticket_types",
+        "Ticket types",
+    ),
     ("halo://teams", "teams", "teams", "Teams"),
     ("halo://agents", "agents", "agents", "Agents"),
 ];
@@ -89,12 +99,7 @@ fn not_found(uri: &str, why: impl Into<String>) -> McpError {
 }
 
 /// A catalogue resource's whole list, through the list tool (cached for reference data).
-async fn reference_list(
-    ctx: &Ctx,
-    uri: &str,
-    domain: &str,
-    name: &str,
-) -> Result<Value, McpError> {
+async fn reference_list(ctx: &Ctx, uri: &str, domain: &str, name: &str) -> Result<Value, McpError> {
     let r = tools::composite::resource(domain, name).map_err(|e| not_found(uri, e.message()))?;
     let mut args = Map::new();
     args.insert("page_size".into(), json!(r.max_page_size));
@@ -121,7 +126,10 @@ pub async fn read_resource(
     ctx: &Ctx,
 ) -> Result<ReadResourceResult, McpError> {
     if let Some((_, domain, name, _)) = LISTS.iter().find(|(u, ..)| *u == uri) {
-        return Ok(contents(uri, &reference_list(ctx, uri, domain, name).await?));
+        return Ok(contents(
+            uri,
+            &reference_list(ctx, uri, domain, name).await?,
+        ));
     }
     match uri {
         "halo://domains" => {
@@ -137,7 +145,10 @@ pub async fn read_resource(
                     })
                 })
                 .collect();
-            return Ok(contents(uri, &json!({"mode": mcp.active().as_str(), "domains": rows})));
+            return Ok(contents(
+                uri,
+                &json!({"mode": mcp.active().as_str(), "domains": rows}),
+            ));
         }
         "halo://rate-limit" => {
             let s = mcp.shared.halo.status();
@@ -181,7 +192,10 @@ pub async fn read_resource(
             Err(e) => Err(not_found(uri, e.message())),
         };
     }
-    Err(not_found(uri, "unknown resource; resources/list and resources/templates/list name them"))
+    Err(not_found(
+        uri,
+        "unknown resource; resources/list and resources/templates/list name them",
+    ))
 }
 
 /// A prompt's arguments: (name, description, required).
@@ -294,9 +308,7 @@ pub fn get_prompt(
     let client = arg("client");
     let client_step = |c: &Option<String>| match c {
         Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) => format!("client {c}"),
-        Some(c) => format!(
-            "the client \"{c}\" (find its id with halo_clients_find [clients])"
-        ),
+        Some(c) => format!("the client \"{c}\" (find its id with halo_clients_find [clients])"),
         None => "all clients".to_owned(),
     };
     let text = match spec.name {
@@ -323,7 +335,11 @@ pub fn get_prompt(
                  (halo_invoices_list [invoices]), and anything unusual (credits, no recurring \
                  revenue, a contract billed without a recurring invoice).\n{how}",
                 client = client_step(&client),
-                for_client = if client.is_some() { " and that client's id" } else { "" },
+                for_client = if client.is_some() {
+                    " and that client's id"
+                } else {
+                    ""
+                },
                 how = how_to_call(mcp.active()),
             )
         }
@@ -364,8 +380,10 @@ pub fn get_prompt(
             )
         }
     };
-    Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-        .with_description(spec.title))
+    Ok(
+        GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+            .with_description(spec.title),
+    )
 }
 
 /// Most completion values returned.

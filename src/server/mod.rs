@@ -27,11 +27,10 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
         CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
-        InitializeRequestParams, InitializeResult, ListPromptsResult,
-        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-        PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
-        ToolAnnotations,
+        InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+        ProgressToken, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
     },
     service::{Peer, RequestContext},
 };
@@ -155,7 +154,12 @@ impl Shared {
         // Default options always validate: every domain, no flat selection.
         match Shared::with_options(halo.clone(), Options::default()) {
             Ok(s) => s,
-            Err(_) => Arc::new(Shared::build(halo, Options::default(), Vec::new(), Vec::new())),
+            Err(_) => Arc::new(Shared::build(
+                halo,
+                Options::default(),
+                Vec::new(),
+                Vec::new(),
+            )),
         }
     }
 
@@ -555,7 +559,9 @@ impl HaloMcp {
 
     async fn back(&self, context: &RequestContext<RoleServer>) -> CallToolResponse {
         if self.active() == Active::Dispatch {
-            return ok(json!({"left": null, "next": "At the menu: halo_navigate lists a domain's tools, halo_status describes every domain."}));
+            return ok(
+                json!({"left": null, "next": "At the menu: halo_navigate lists a domain's tools, halo_status describes every domain."}),
+            );
         }
         let previous = self.session.lock().domain.take();
         match previous {
@@ -727,9 +733,9 @@ impl ServerHandler for HaloMcp {
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
         match self.active() {
             // The tree keeps per-session state; 2026-07-28 has no sessions.
-            Active::Tree => Cow::Borrowed(ProtocolVersion::known_up_to(
-                &ProtocolVersion::V_2025_11_25,
-            )),
+            Active::Tree => {
+                Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+            }
             Active::Dispatch | Active::Flat => Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS),
         }
     }

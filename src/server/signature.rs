@@ -24,7 +24,10 @@ fn type_of(schema: &Value) -> String {
         Some("string") => "string".into(),
         Some("array") => format!(
             "{}[]",
-            schema.get("items").map(type_of).unwrap_or_else(|| "any".into())
+            schema
+                .get("items")
+                .map(type_of)
+                .unwrap_or_else(|| "any".into())
         ),
         Some("object") => "object".into(),
         _ => "any".into(),
@@ -48,7 +51,11 @@ pub fn signature(tool: &Tool) -> String {
     let args: Vec<String> = props
         .iter()
         .map(|(name, schema)| {
-            let optional = if required.contains(&name.as_str()) { "" } else { "?" };
+            let optional = if required.contains(&name.as_str()) {
+                ""
+            } else {
+                "?"
+            };
             let mut s = format!("{name}{optional}: {}", type_of(schema));
             if let Some(d) = schema.get("description").and_then(Value::as_str) {
                 s.push_str(&format!(" ({d})"));
@@ -74,7 +81,9 @@ mod tests {
             "detail": {"type": "string", "enum": ["compact", "full"]},
             "team": {"type": "string", "description": "Team name"}
         }, "required": ["id"]});
-        let Value::Object(m) = schema else { unreachable!() };
+        let Value::Object(m) = schema else {
+            unreachable!()
+        };
         let tool = Tool::new("halo_x_get", "d", Arc::new(m));
         assert_eq!(
             signature(&tool),

@@ -205,10 +205,12 @@ impl RawSession {
 
     /// Sends `initialize` (id 1) as the named client; returns the answer.
     pub async fn initialize(&mut self, version: &str, client: &str) -> Value {
-        self.send(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": version, "capabilities": {},
-            "clientInfo": {"name": client, "version": "1.0.0"}}}))
-            .await;
+            "clientInfo": {"name": client, "version": "1.0.0"}}}),
+        )
+        .await;
         self.until_response(1).await.0
     }
 

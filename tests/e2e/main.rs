@@ -8,6 +8,7 @@ mod catalogue;
 mod common;
 mod composites;
 mod config_errors;
+mod modes;
 mod registry;
 mod resilience;
 mod tree;

@@ -292,4 +292,3 @@ async fn protocol_is_pinned_to_versions_with_sessions() {
         );
     }
 }
-
