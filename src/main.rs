@@ -365,7 +365,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Err(e) = init_logging(args.log_level.as_deref()) {
         return config_exit(&e);
     }
-    let options = match server_options(&args) {
+    let options = match server_options(&args).and_then(|o| {
+        halo_mcp::server::check_options(&o)?;
+        Ok(o)
+    }) {
         Ok(o) => o,
         Err(e) => return config_exit(&e),
     };

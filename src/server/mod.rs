@@ -166,70 +166,7 @@ impl Shared {
     /// Checks the options (unknown domains, flat mode's tool ceiling) and builds the shared
     /// state. The error is one line for the user.
     pub fn with_options(halo: HaloClient, options: Options) -> Result<Arc<Shared>, String> {
-        let cat = catalog::catalog();
-        let allowed: Vec<&'static str> = match &options.domains {
-            None => cat.names().collect(),
-            Some(list) => {
-                let mut out = Vec::new();
-                for d in list {
-                    let entry = cat.entry(d.trim()).map_err(|_| {
-                        let near = args::suggest(d, cat.names());
-                        format!(
-                            "unknown domain {d:?} in --domains{}; valid: {}",
-                            if near.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (did you mean {}?)", args::quote_list(&near))
-                            },
-                            cat.names().collect::<Vec<_>>().join(", ")
-                        )
-                    })?;
-                    if !out.contains(&entry.name) {
-                        out.push(entry.name);
-                    }
-                }
-                // Catalogue order, whatever order they were given in.
-                cat.names().filter(|n| out.contains(n)).collect()
-            }
-        };
-        let mut flat = Vec::new();
-        if options.mode == Mode::Flat {
-            if options.domains.is_none() {
-                return Err(format!(
-                    "--mode flat needs --domains (e.g. tickets,actions,clients) or --domains all; \
-                     all {} domains are {} tools",
-                    allowed.len(),
-                    tools::all().len()
-                ));
-            }
-            for d in &allowed {
-                let set = tools::toolset(d).map_err(|e| e.to_string())?;
-                flat.extend(set.iter().filter(|t| !options.read_only || t.read_only()));
-            }
-            let count = flat.len() + 1;
-            if count > options.max_tools {
-                let sizes: Vec<String> = allowed
-                    .iter()
-                    .map(|d| {
-                        let n = tools::toolset(d)
-                            .map(|s| {
-                                s.iter()
-                                    .filter(|t| !options.read_only || t.read_only())
-                                    .count()
-                            })
-                            .unwrap_or(0);
-                        format!("{d} {n}")
-                    })
-                    .collect();
-                return Err(format!(
-                    "--mode flat with these domains exposes {count} tools, over --max-tools {} \
-                     (VS Code refuses more than 128); choose fewer domains or use dispatch \
-                     mode. Tools per domain: {}",
-                    options.max_tools,
-                    sizes.join(", ")
-                ));
-            }
-        }
+        let (allowed, flat) = plan(&options)?;
         Ok(Arc::new(Shared::build(halo, options, allowed, flat)))
     }
 
@@ -320,6 +257,80 @@ impl Shared {
             .flat_map(|d| self.domain_tools(d))
             .collect()
     }
+}
+
+/// The domains the options allow and flat mode's tools, or why the options cannot work.
+fn plan(options: &Options) -> Result<(Vec<&'static str>, Vec<&'static ToolDef>), String> {
+    let cat = catalog::catalog();
+    let allowed: Vec<&'static str> = match &options.domains {
+        None => cat.names().collect(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for d in list {
+                let entry = cat.entry(d.trim()).map_err(|_| {
+                    let near = args::suggest(d, cat.names());
+                    format!(
+                        "unknown domain {d:?} in --domains{}; valid: {}",
+                        if near.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (did you mean {}?)", args::quote_list(&near))
+                        },
+                        cat.names().collect::<Vec<_>>().join(", ")
+                    )
+                })?;
+                if !out.contains(&entry.name) {
+                    out.push(entry.name);
+                }
+            }
+            // Catalogue order, whatever order they were given in.
+            cat.names().filter(|n| out.contains(n)).collect()
+        }
+    };
+    let mut flat = Vec::new();
+    if options.mode == Mode::Flat {
+        if options.domains.is_none() {
+            return Err(format!(
+                "--mode flat needs --domains (e.g. tickets,actions,clients) or --domains all; \
+                 all {} domains are {} tools",
+                allowed.len(),
+                tools::all().len()
+            ));
+        }
+        for d in &allowed {
+            let set = tools::toolset(d).map_err(|e| e.to_string())?;
+            flat.extend(set.iter().filter(|t| !options.read_only || t.read_only()));
+        }
+        let count = flat.len() + 1;
+        if count > options.max_tools {
+            let sizes: Vec<String> = allowed
+                .iter()
+                .map(|d| {
+                    let n = tools::toolset(d)
+                        .map(|s| {
+                            s.iter()
+                                .filter(|t| !options.read_only || t.read_only())
+                                .count()
+                        })
+                        .unwrap_or(0);
+                    format!("{d} {n}")
+                })
+                .collect();
+            return Err(format!(
+                "--mode flat with these domains exposes {count} tools, over --max-tools {} \
+                 (VS Code refuses more than 128); choose fewer domains or use dispatch \
+                 mode. Tools per domain: {}",
+                options.max_tools,
+                sizes.join(", ")
+            ));
+        }
+    }
+    Ok((allowed, flat))
+}
+
+/// Checks server options before anything starts (one line for the user when they cannot work).
+pub fn check_options(options: &Options) -> Result<(), String> {
+    plan(options).map(|_| ())
 }
 
 /// MCP progress notifications for one call whose caller sent a progress token.

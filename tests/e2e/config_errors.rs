@@ -70,6 +70,46 @@ fn missing_and_bad_values_exit_2() {
     ]);
     assert_eq!(code, Some(2));
     assert_one_line(&err, "LOG_LEVEL must be");
+
+    // Server options are checked at start too (with the demo Halo, so nothing else is missing).
+    let demo_with = |pairs: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
+        cmd.env_clear().arg("--demo");
+        for (k, v) in pairs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("binary runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (pairs, expected) in [
+        (
+            vec![("HALO_MCP_MODE", "sideways")],
+            "unknown mode \"sideways\"",
+        ),
+        (
+            vec![("HALO_MCP_MODE", "flat")],
+            "--mode flat needs --domains",
+        ),
+        (
+            vec![("HALO_MCP_MODE", "flat"), ("HALO_MCP_DOMAINS", "all")],
+            "over --max-tools 128",
+        ),
+        (
+            vec![("HALO_MCP_DOMAINS", "tickets,assests")],
+            "unknown domain \"assests\"",
+        ),
+        (
+            vec![("HALO_MCP_MAX_TOOLS", "many")],
+            "--max-tools must be a whole number",
+        ),
+    ] {
+        let (code, err) = demo_with(&pairs);
+        assert_eq!(code, Some(2), "{pairs:?}");
+        assert_one_line(&err, expected);
+    }
 }
 
 #[test]
@@ -97,6 +137,11 @@ fn help_documents_the_environment() {
         "HALO_RATE_WAIT",
         "LOG_LEVEL",
         "RUST_LOG",
+        "HALO_MCP_MODE",
+        "HALO_MCP_DOMAINS",
+        "HALO_MCP_READ_ONLY",
+        "HALO_MCP_MAX_TOOLS",
+        "--read-only",
         "--demo",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");

@@ -85,6 +85,10 @@ async fn auto_picks_the_mode_from_client_info() {
                 !list_changed_advertised(&c),
                 "{client}: no listChanged in dispatch"
             );
+            let bytes = serde_json::to_string(&c.list_all_tools().await.unwrap())
+                .unwrap()
+                .len();
+            assert!(bytes <= 2048, "dispatch start-up list is {bytes} bytes");
             assert_eq!(status["mode"]["mode"], "dispatch");
         }
         assert_eq!(status["mode"]["chosen_by"], "auto");

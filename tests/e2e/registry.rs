@@ -133,3 +133,18 @@ fn readme_domain_table_is_current() {
         "README domain table is stale: regenerate it with `cargo run -- domains --markdown`"
     );
 }
+
+#[test]
+fn readme_client_table_is_current() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = "<!-- clients:start -->\n";
+    let end = "<!-- clients:end -->";
+    let a = readme.find(start).expect("README has the clients:start marker") + start.len();
+    let b = readme.find(end).expect("README has the clients:end marker");
+    assert_eq!(
+        &readme[a..b],
+        halo_mcp::clients::table(true),
+        "README client table is stale: regenerate it with `cargo run -- clients --markdown`"
+    );
+}
