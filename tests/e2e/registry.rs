@@ -116,34 +116,26 @@ async fn start_up_list_is_small() {
     );
 }
 
-#[test]
-fn readme_domain_table_is_current() {
+/// The README section between `<!-- name:start -->` and `<!-- name:end -->`.
+fn readme_section(name: &str) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let start = "<!-- domains:start -->\n";
-    let end = "<!-- domains:end -->";
-    let a = readme
-        .find(start)
-        .expect("README has the domains:start marker")
-        + start.len();
-    let b = readme.find(end).expect("README has the domains:end marker");
-    assert_eq!(
-        &readme[a..b],
-        tools::domain_table(true),
-        "README domain table is stale: regenerate it with `cargo run -- domains --markdown`"
-    );
+    let start = format!("<!-- {name}:start -->\n");
+    let end = format!("<!-- {name}:end -->");
+    let a = readme.find(&start).expect("start marker") + start.len();
+    let b = readme.find(&end).expect("end marker");
+    readme[a..b].to_owned()
 }
 
 #[test]
-fn readme_client_table_is_current() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let start = "<!-- clients:start -->\n";
-    let end = "<!-- clients:end -->";
-    let a = readme.find(start).expect("README has the clients:start marker") + start.len();
-    let b = readme.find(end).expect("README has the clients:end marker");
+fn readme_tables_are_current() {
     assert_eq!(
-        &readme[a..b],
+        readme_section("domains"),
+        tools::domain_table(true),
+        "README domain table is stale: regenerate it with `cargo run -- domains --markdown`"
+    );
+    assert_eq!(
+        readme_section("clients"),
         halo_mcp::clients::table(true),
         "README client table is stale: regenerate it with `cargo run -- clients --markdown`"
     );
