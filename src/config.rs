@@ -101,6 +101,16 @@ pub fn halo_config(
     sources: Sources,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HaloConfig, ConfigError> {
+    halo_config_for(sources, env, true)
+}
+
+/// Like [`halo_config`]; without `credentials` the client id and secret may be absent (the
+/// OAuth proxy takes them from each MCP client instead) and are left empty.
+pub fn halo_config_for(
+    sources: Sources,
+    env: &dyn Fn(&str) -> Option<String>,
+    credentials: bool,
+) -> Result<HaloConfig, ConfigError> {
     let (base_raw, base_var) = pick(sources.base_url, BASE_URL_VARS, env).ok_or_else(|| {
         ConfigError(
             "HALO_BASE_URL is not set: give your Halo web address (e.g. \
@@ -113,20 +123,29 @@ pub fn halo_config(
     if let Some(stripped) = base_url.strip_suffix("/api") {
         base_url = stripped.to_owned();
     }
-    let (client_id, _) = pick(sources.client_id, CLIENT_ID_VARS, env).ok_or_else(|| {
-        ConfigError(
-            "HALO_CLIENT_ID is not set: create an API application in Halo (Configuration > \
-             Integrations > Halo API) and copy its Client ID"
-                .into(),
-        )
-    })?;
+    let client_id = match pick(sources.client_id, CLIENT_ID_VARS, env) {
+        Some((v, _)) => v,
+        None if !credentials => String::new(),
+        None => {
+            return Err(ConfigError(
+                "HALO_CLIENT_ID is not set: create an API application in Halo (Configuration > \
+                 Integrations > Halo API) and copy its Client ID"
+                    .into(),
+            ));
+        }
+    };
     let secret_flag = sources.client_secret.map(|s| s.expose().to_owned());
-    let (client_secret, _) = pick(secret_flag, CLIENT_SECRET_VARS, env).ok_or_else(|| {
-        ConfigError(
-            "HALO_CLIENT_SECRET is not set: copy the Client Secret of your Halo API application"
-                .into(),
-        )
-    })?;
+    let client_secret = match pick(secret_flag, CLIENT_SECRET_VARS, env) {
+        Some((v, _)) => v,
+        None if !credentials => String::new(),
+        None => {
+            return Err(ConfigError(
+                "HALO_CLIENT_SECRET is not set: copy the Client Secret of your Halo API \
+                 application"
+                    .into(),
+            ));
+        }
+    };
     let tenant = pick(sources.tenant, TENANT_VARS, env).map(|(v, _)| v);
     if let Some(t) = &tenant
         && (t.len() > 200 || t.chars().any(|c| c.is_whitespace() || c.is_control()))

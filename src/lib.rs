@@ -10,6 +10,7 @@ pub mod clients;
 pub mod config;
 pub mod halo;
 pub mod local;
+pub mod remote;
 pub mod secret;
 pub mod server;
 pub mod sim;

@@ -99,7 +99,7 @@ pub async fn connect_with(
     options: Options,
     client_info: Implementation,
 ) -> anyhow::Result<(Client, LocalClient)> {
-    let shared = Shared::with_options(halo, options).map_err(anyhow::Error::msg)?;
+    let shared = Shared::with_options(Some(halo), options).map_err(anyhow::Error::msg)?;
     let server = HaloMcp::new(shared);
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {

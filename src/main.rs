@@ -37,6 +37,17 @@ Environment (flags win over variables; aliases in brackets):
   HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
   HALO_MCP_READ_ONLY   true: offer only tools that read
   HALO_MCP_MAX_TOOLS   most tools in flat mode (default: 128)
+  MCP_TRANSPORT        stdio (default) or http
+  MCP_BIND / MCP_PORT  HTTP address (default: 127.0.0.1:3000)
+  MCP_AUTH             env (bearer token) or oauth (OAuth proxy); HTTP needs one
+  MCP_AUTH_TOKEN       the bearer token clients must send in env mode (16+ characters)
+  MCP_PUBLIC_URL       external URL, for OAuth metadata behind a proxy
+  MCP_ALLOWED_HOSTS    extra Host names accepted, comma-separated
+  MCP_ALLOWED_ORIGINS  browser origins accepted, comma-separated
+  MCP_TRUST_PROXY      true: trust X-Forwarded-Host/Proto from a reverse proxy
+  MCP_SESSION_IDLE     seconds before an idle HTTP session closes (default: 1800)
+  MCP_OAUTH_REDIRECT_URIS    redirect URIs allowed for unregistered OAuth clients
+  MCP_OAUTH_CREDENTIAL_TTL   seconds Halo credentials are kept by the OAuth proxy (default: 86400)
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
 
 In Halo: Configuration > Integrations > Halo API > New application, authentication method
@@ -143,6 +154,22 @@ struct ServeArgs {
     /// Most tools flat mode may expose (default: 128, VS Code's limit) [env: HALO_MCP_MAX_TOOLS]
     #[arg(long, value_name = "N")]
     max_tools: Option<String>,
+    /// stdio (default) or http [env: MCP_TRANSPORT]
+    #[arg(long, value_name = "TRANSPORT")]
+    transport: Option<String>,
+    /// Address for HTTP (default: 127.0.0.1:3000) [env: MCP_BIND, or MCP_PORT for the port]
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// How HTTP clients authenticate: env (a bearer token, MCP_AUTH_TOKEN) or oauth (the OAuth
+    /// proxy) [env: MCP_AUTH]
+    #[arg(long, value_name = "MODE")]
+    auth: Option<String>,
+    /// Serve HTTP without authentication; allowed only on a loopback address
+    #[arg(long)]
+    no_auth: bool,
+    /// External URL of this server, used in OAuth metadata [env: MCP_PUBLIC_URL]
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -372,6 +399,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return config_exit(&e),
     };
+    let remote = match remote_plan(&args) {
+        Ok(r) => r,
+        Err(e) => return config_exit(&e),
+    };
+    let oauth = matches!(&remote, Some((_, AuthChoice::OAuth)));
     // The demo simulator is seeded in the background: its address is known as soon as the
     // listener is bound, so `initialize` is answered without waiting for the seed. Early tool
     // calls simply wait on the socket until it serves. The receiver keeps it alive.
@@ -431,7 +463,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             breaker_cooldown_secs: args.breaker_cooldown,
             cache_ttl_secs: args.cache_ttl,
         };
-        match config::halo_config(sources, &env) {
+        // The OAuth proxy takes Halo credentials from each MCP client instead.
+        match config::halo_config_for(sources, &env, !oauth) {
             Ok(cfg) => cfg,
             Err(e) => return config_exit(&e.0),
         }
@@ -446,11 +479,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
     tracing::info!(
         base_url = %client.config().base_url,
         domains = catalog::catalog().entries().len(),
-        "halo-mcp serving MCP on stdio"
+        transport = if remote.is_some() { "http" } else { "stdio" },
+        "halo-mcp starting"
     );
     let prewarm = args.prewarm
         || env("HALO_PREWARM").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
-    if prewarm {
+    if prewarm && !oauth {
         let halo = client.clone();
         tokio::spawn(async move {
             let report = tools::prewarm(&halo).await;
@@ -462,10 +496,21 @@ async fn serve(args: ServeArgs) -> ExitCode {
             );
         });
     }
-    let shared = match Shared::with_options(client, options) {
+    let template = client.config().clone();
+    let operator = (!oauth).then_some(client);
+    let shared = match Shared::with_options(operator, options) {
         Ok(s) => s,
         Err(e) => return config_exit(&e),
     };
+    if let Some((bind, auth)) = remote {
+        let result = serve_http(shared, bind, auth, template).await;
+        if let Some(rx) = demo
+            && let Ok(sim) = rx.await
+        {
+            sim.shutdown().await;
+        }
+        return result;
+    }
     let handler = HaloMcp::new(shared);
     let running = match handler.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,
@@ -484,6 +529,191 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("halo-mcp: MCP session ended with an error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// How HTTP clients authenticate, as configured.
+enum AuthChoice {
+    None,
+    Token(Secret),
+    OAuth,
+}
+
+/// For `--transport http`: the address and the authentication, checked before anything starts
+/// (HTTP is never open by accident). `None` means stdio.
+fn remote_plan(args: &ServeArgs) -> Result<Option<(SocketAddr, AuthChoice)>, String> {
+    let transport = args
+        .transport
+        .clone()
+        .or_else(|| env("MCP_TRANSPORT"))
+        .unwrap_or_else(|| "stdio".into())
+        .to_ascii_lowercase();
+    match transport.as_str() {
+        "stdio" => return Ok(None),
+        "http" | "streamable-http" => {}
+        other => return Err(format!("MCP_TRANSPORT / --transport must be stdio or http, got {other:?}")),
+    }
+    let bind: SocketAddr = match args.bind.clone().or_else(|| env("MCP_BIND")) {
+        Some(b) => b
+            .parse()
+            .map_err(|_| format!("MCP_BIND / --bind must be an address such as 127.0.0.1:3000, got {b:?}"))?,
+        None => {
+            let port = match env("MCP_PORT") {
+                Some(p) => p
+                    .trim()
+                    .parse::<u16>()
+                    .map_err(|_| format!("MCP_PORT must be a port number, got {p:?}"))?,
+                None => 3000,
+            };
+            SocketAddr::from(([127, 0, 0, 1], port))
+        }
+    };
+    let auth = match args
+        .auth
+        .clone()
+        .or_else(|| env("MCP_AUTH"))
+        .map(|a| a.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("env") | Some("token") => {
+            let token = env("MCP_AUTH_TOKEN").ok_or(
+                "MCP_AUTH=env needs MCP_AUTH_TOKEN: the bearer token clients must send",
+            )?;
+            if token.trim().len() < 16 {
+                return Err("MCP_AUTH_TOKEN must be at least 16 characters".into());
+            }
+            AuthChoice::Token(Secret::new(token.trim()))
+        }
+        Some("oauth") => AuthChoice::OAuth,
+        Some("none") | None => {
+            if args.no_auth && bind.ip().is_loopback() {
+                AuthChoice::None
+            } else if args.no_auth {
+                return Err(format!(
+                    "--no-auth is allowed only on a loopback address, not {bind}; set MCP_AUTH=env \
+                     (with MCP_AUTH_TOKEN) or MCP_AUTH=oauth"
+                ));
+            } else {
+                return Err(
+                    "HTTP needs authentication: set MCP_AUTH=env (with MCP_AUTH_TOKEN) or \
+                     MCP_AUTH=oauth; on 127.0.0.1 only, --no-auth serves without it"
+                        .into(),
+                );
+            }
+        }
+        Some(other) => return Err(format!("MCP_AUTH must be env or oauth, got {other:?}")),
+    };
+    Ok(Some((bind, auth)))
+}
+
+fn list_env(name: &str) -> Vec<String> {
+    env(name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn seconds_env(name: &str, default: u64) -> Result<Duration, String> {
+    match env(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{name} must be a whole number of seconds, got {v:?}")),
+    }
+}
+
+async fn serve_http(
+    shared: std::sync::Arc<Shared>,
+    bind: SocketAddr,
+    auth: AuthChoice,
+    template: HaloConfig,
+) -> ExitCode {
+    use halo_mcp::remote::{Auth, HttpConfig, OAuthConfig, OAuthStore};
+    let public_url = env("MCP_PUBLIC_URL");
+    if let Some(u) = &public_url
+        && let Err(e) = config::normalise_url(u, "MCP_PUBLIC_URL")
+    {
+        return config_exit(&e.0);
+    }
+    let session_idle = match seconds_env("MCP_SESSION_IDLE", 1800) {
+        Ok(d) => d,
+        Err(e) => return config_exit(&e),
+    };
+    let auth_name;
+    let auth = match auth {
+        AuthChoice::None => {
+            auth_name = "none (loopback only)";
+            tracing::warn!("serving HTTP without authentication (--no-auth, loopback only)");
+            Auth::None
+        }
+        AuthChoice::Token(t) => {
+            auth_name = "bearer token";
+            Auth::Token(t)
+        }
+        AuthChoice::OAuth => {
+            auth_name = "OAuth proxy";
+            let mut oauth = OAuthConfig::default();
+            let extra = list_env("MCP_OAUTH_REDIRECT_URIS");
+            if !extra.is_empty() {
+                oauth.redirect_uris = extra;
+            }
+            oauth.credential_ttl = match seconds_env("MCP_OAUTH_CREDENTIAL_TTL", 86_400) {
+                Ok(d) => d,
+                Err(e) => return config_exit(&e),
+            };
+            Auth::OAuth(OAuthStore::new(oauth, template))
+        }
+    };
+    let mut http = HttpConfig::new(bind, auth);
+    http.public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
+    http.allowed_hosts = list_env("MCP_ALLOWED_HOSTS");
+    http.allowed_origins = list_env("MCP_ALLOWED_ORIGINS");
+    http.trust_proxy = env("MCP_TRUST_PROXY").is_some_and(|v| truthy(&v));
+    http.session_idle = session_idle;
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("halo-mcp: cannot listen on {bind}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(bind);
+    tracing::info!(url = %format!("http://{local}/mcp"), auth = auth_name, "serving MCP over HTTP");
+    // Ctrl-C, or SIGTERM from a container runtime.
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async {
+                    match term.as_mut() {
+                        Some(t) => { t.recv().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    match halo_mcp::remote::serve(shared, http, listener, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("halo-mcp: HTTP server failed: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -22,6 +22,22 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Whether `candidate` is this secret, in time that does not depend on where they differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        same_bytes(self.0.as_bytes(), candidate.as_bytes())
+    }
+}
+
+/// Compares through SHA-256 digests (equal length) with no early exit.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let da = ring::digest::digest(&ring::digest::SHA256, a);
+    let db = ring::digest::digest(&ring::digest::SHA256, b);
+    da.as_ref()
+        .iter()
+        .zip(db.as_ref())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 impl fmt::Debug for Secret {
@@ -48,5 +64,7 @@ mod tests {
             "[redacted] [redacted] Some([redacted])"
         );
         assert_eq!(s.expose(), "hunter2");
+        assert!(s.matches("hunter2"));
+        assert!(!s.matches("hunter3") && !s.matches(""));
     }
 }

@@ -212,6 +212,15 @@ impl HaloClient {
         }
     }
 
+    /// Fetches a token now: proves the credentials (used by the OAuth proxy and `doctor`).
+    pub async fn check_credentials(&self) -> Result<(), HaloError> {
+        self.inner
+            .tokens
+            .bearer(&self.inner.http, &self.inner.cfg)
+            .await
+            .map(|_| ())
+    }
+
     /// `GET /api{path}`.
     pub async fn get(
         &self,

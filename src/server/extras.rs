@@ -151,7 +151,7 @@ pub async fn read_resource(
             ));
         }
         "halo://rate-limit" => {
-            let s = mcp.shared.halo.status();
+            let s = ctx.halo.status();
             return Ok(contents(
                 uri,
                 &json!({"rate_budget": s.rate_budget, "circuit_breaker": s.circuit_breaker, "cache": s.cache}),

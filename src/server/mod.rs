@@ -118,9 +118,15 @@ impl Default for Options {
     }
 }
 
+/// The Halo client of one HTTP session, put in the request's extensions by the HTTP layer
+/// (OAuth proxy: each session brings its own Halo credentials).
+#[derive(Clone)]
+pub struct SessionHalo(pub HaloClient);
+
 /// What every session shares.
 pub struct Shared {
-    pub halo: HaloClient,
+    /// The operator's Halo client; `None` when each session brings its own (OAuth proxy).
+    pub halo: Option<HaloClient>,
     pub options: Options,
     /// Allowed domains, in catalogue order.
     allowed: Vec<&'static str>,
@@ -152,10 +158,10 @@ impl Shared {
     /// Default options: `auto` mode, every domain, writes allowed.
     pub fn new(halo: HaloClient) -> Arc<Shared> {
         // Default options always validate: every domain, no flat selection.
-        match Shared::with_options(halo.clone(), Options::default()) {
+        match Shared::with_options(Some(halo.clone()), Options::default()) {
             Ok(s) => s,
             Err(_) => Arc::new(Shared::build(
-                halo,
+                Some(halo),
                 Options::default(),
                 Vec::new(),
                 Vec::new(),
@@ -165,13 +171,16 @@ impl Shared {
 
     /// Checks the options (unknown domains, flat mode's tool ceiling) and builds the shared
     /// state. The error is one line for the user.
-    pub fn with_options(halo: HaloClient, options: Options) -> Result<Arc<Shared>, String> {
+    pub fn with_options(
+        halo: Option<HaloClient>,
+        options: Options,
+    ) -> Result<Arc<Shared>, String> {
         let (allowed, flat) = plan(&options)?;
         Ok(Arc::new(Shared::build(halo, options, allowed, flat)))
     }
 
     fn build(
-        halo: HaloClient,
+        halo: Option<HaloClient>,
         options: Options,
         allowed: Vec<&'static str>,
         flat: Vec<&'static ToolDef>,
@@ -458,7 +467,7 @@ impl HaloMcp {
         })
     }
 
-    fn status(&self) -> Value {
+    fn status(&self, context: &RequestContext<RoleServer>) -> Value {
         let cat = catalog::catalog();
         let mut areas = Map::new();
         for (area, entries) in cat.by_area() {
@@ -485,7 +494,7 @@ impl HaloMcp {
             "current_domain": self.current_domain(),
             "domains": areas,
             "mode": self.mode_report(),
-            "halo": self.shared.halo.status(),
+            "halo": self.halo_for(context).ok().map(|h| h.status()),
             "next": next,
         })
     }
@@ -588,15 +597,26 @@ impl HaloMcp {
         }
     }
 
-    fn context_for(&self, context: &RequestContext<RoleServer>) -> Ctx {
-        let mut ctx = tools::context(self.shared.halo.clone());
+    /// The Halo client for a request: the session's own (HTTP with OAuth), else the operator's.
+    pub fn halo_for(&self, context: &RequestContext<RoleServer>) -> Result<HaloClient, ToolError> {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<SessionHalo>())
+            .map(|s| s.0.clone())
+            .or_else(|| self.shared.halo.clone())
+            .ok_or_else(|| ToolError::new("this session has no Halo credentials"))
+    }
+
+    fn context_for(&self, context: &RequestContext<RoleServer>) -> Result<Ctx, ToolError> {
+        let mut ctx = tools::context(self.halo_for(context)?);
         if let Some(token) = context.meta.get_progress_token() {
             ctx.progress = Some(Arc::new(PeerProgress {
                 peer: context.peer.clone(),
                 token,
             }));
         }
-        ctx
+        Ok(ctx)
     }
 
     async fn run_tool(
@@ -606,7 +626,10 @@ impl HaloMcp {
         context: &RequestContext<RoleServer>,
     ) -> CallToolResponse {
         let started = std::time::Instant::now();
-        let ctx = self.context_for(context);
+        let ctx = match self.context_for(context) {
+            Ok(c) => c,
+            Err(e) => return fail(e.message()),
+        };
         let result = def.call(&ctx, args).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
@@ -798,7 +821,7 @@ impl ServerHandler for HaloMcp {
                 if let Err(e) = args::reject_unknown(&args, &[], STATUS) {
                     fail(e.message())
                 } else {
-                    ok(self.status())
+                    ok(self.status(&context))
                 }
             }
             (NAVIGATE, Active::Tree | Active::Dispatch) => self.navigate(&args, &context).await,
@@ -844,7 +867,10 @@ impl ServerHandler for HaloMcp {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        extras::read_resource(self, &request.uri, &self.context_for(&context))
+        let ctx = self
+            .context_for(&context)
+            .map_err(|e| McpError::internal_error(e.message().to_owned(), None))?;
+        extras::read_resource(self, &request.uri, &ctx)
             .await
             .map(Into::into)
     }
@@ -871,6 +897,9 @@ impl ServerHandler for HaloMcp {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        Ok(extras::complete(self, &request, &self.context_for(&context)).await)
+        match self.context_for(&context) {
+            Ok(ctx) => Ok(extras::complete(self, &request, &ctx).await),
+            Err(e) => Err(McpError::internal_error(e.message().to_owned(), None)),
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! not), so there is a single fallback handler rather than an axum route table. Two layers
 //! wrap it: [`log_requests`] (every request, for `Simulator::requests`, stamped with its
 //! arrival time) and [`api_gate`], which every `/api` request passes through: it applies the
-//! injected faults ([`super::faults`]) and then the bearer check.
+//! injected faults ([`super::faults`]) and then the bearer check, which also decides the tenant:
+//! the gate hands the tenant of the token to the handler ([`TenantIdx`] in the request's
+//! extensions), so a handler can only reach the database of the tenant the token belongs to,
+//! and hands it to the logger (in the response's extensions).
 //!
 //! A dropped connection is a response whose body fails on its first poll: hyper buffers the
 //! response head, polls the body before flushing, gets the error and closes the connection
@@ -20,6 +23,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use parking_lot::RwLock;
 use serde_json::{Value, json};
 
 use super::clock;
@@ -28,8 +32,9 @@ use super::faults::{self, Fate, Fault, is_api};
 use super::query::{self, Params};
 use super::reports;
 use super::resources;
+use super::store::Db;
 use super::writes;
-use super::{LoggedRequest, Shared};
+use super::{LoggedRequest, Shared, Tenant};
 
 /// Largest request body accepted (attachments arrive base64-encoded in JSON).
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -51,6 +56,11 @@ struct Arrival(Instant);
 #[derive(Clone, Copy)]
 struct Injected(Fault);
 
+/// The tenant of the request's live bearer token, set by [`api_gate`] on the request (for
+/// [`dispatch`]) and on the response (for [`log_requests`]).
+#[derive(Clone, Copy)]
+struct TenantIdx(usize);
+
 async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let at = Instant::now();
     let method = req.method().to_string();
@@ -59,12 +69,13 @@ async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next
     req.extensions_mut().insert(Arrival(at));
     let resp = next.run(req).await;
     let fault = resp.extensions().get::<Injected>().map(|f| f.0);
+    let tenant = resp.extensions().get::<TenantIdx>().map(|t| t.0);
     let status = match fault {
         Some(f) if f.is_drop() => 0,
         _ => resp.status().as_u16(),
     };
     let fault = fault.map(|f| f.as_str().to_string());
-    tracing::debug!(%method, %path, %query, status, ?fault, "sim request");
+    tracing::debug!(%method, %path, %query, status, ?fault, ?tenant, "sim request");
     s.log.lock().push(LoggedRequest {
         method,
         path,
@@ -72,6 +83,7 @@ async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next
         status,
         at,
         fault,
+        tenant,
     });
     resp
 }
@@ -85,7 +97,8 @@ fn is_authinfo(path: &str) -> bool {
 /// (a 429 uses no budget), then the dice for drops, gateway errors and truncated bodies, then
 /// the latency. Faults come before the token check so they hit authenticated and
 /// unauthenticated calls alike. Then `GET /api/authinfo` is public (clients call it before they
-/// have a token); everything else needs a live bearer token.
+/// have a token); everything else needs a live bearer token, whose tenant the handler then
+/// serves. Every answer, faulted ones included, is tagged with that tenant for the log.
 async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !is_api(path) {
@@ -100,7 +113,28 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    match &fate {
+    let tenant = s.token_tenant(req.headers());
+    let resp = gate(&fate, public, tenant, req, next).await;
+    match tenant {
+        Some(t) => with_tenant(resp, t),
+        None => resp,
+    }
+}
+
+fn with_tenant(mut resp: Response, tenant: usize) -> Response {
+    resp.extensions_mut().insert(TenantIdx(tenant));
+    resp
+}
+
+/// [`api_gate`] once the fate is decided and the token looked up.
+async fn gate(
+    fate: &Fate,
+    public: bool,
+    tenant: Option<usize>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match fate {
         Fate::RateLimited {
             message,
             retry_at,
@@ -127,7 +161,10 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
         Fate::Drop { after: false } => return tagged(dropped(), Fault::DroppedBefore),
         _ => {}
     }
-    let resp = if public || s.token_valid(req.headers()) {
+    if let Some(t) = tenant {
+        req.extensions_mut().insert(TenantIdx(t));
+    }
+    let resp = if public || tenant.is_some() {
         next.run(req).await
     } else {
         // Halo's 401 body is unverified (halo-api.md §6.2): empty body plus the standard
@@ -139,7 +176,7 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
             .into_response()
     };
     match fate {
-        Fate::Error { status, .. } => tagged(gateway_error(status), Fault::ErrorAfter),
+        Fate::Error { status, .. } => tagged(gateway_error(*status), Fault::ErrorAfter),
         Fate::Drop { .. } => tagged(dropped(), Fault::DroppedAfter),
         Fate::Pass { malformed: true } if resp.status().is_success() => {
             tagged(malform(resp).await, Fault::Malformed)
@@ -219,16 +256,20 @@ async fn dispatch(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let lower: Vec<String> = segments.iter().map(|x| x.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     let method = &parts.method;
+    // Set by the gate from the bearer token: the only way a handler reaches a database.
+    let db = parts.extensions.get::<TenantIdx>().and_then(|t| s.db(t.0));
     match lower.as_slice() {
         ["auth", "token"] => token(&s, method, &parts.headers, &params, &bytes),
         ["api", "authinfo"] => authinfo(&s, &parts.headers),
-        ["api", name] => match resources::find(name) {
-            Some(res) => collection(&s, res, method, &parts.headers, &params, &bytes),
-            None => not_found_route(),
+        ["api", name] => match (resources::find(name), db) {
+            (None, _) => not_found_route(),
+            (Some(res), Some(db)) => collection(db, res, method, &parts.headers, &params, &bytes),
+            (Some(_), None) => StatusCode::UNAUTHORIZED.into_response(),
         },
-        ["api", name, id] => match resources::find(name) {
-            Some(res) => member(&s, res, id, method, &params),
-            None => not_found_route(),
+        ["api", name, id] => match (resources::find(name), db) {
+            (None, _) => not_found_route(),
+            (Some(res), Some(db)) => member(db, res, id, method, &params),
+            (Some(_), None) => StatusCode::UNAUTHORIZED.into_response(),
         },
         _ => not_found_route(),
     }
@@ -239,7 +280,7 @@ fn not_found_route() -> Response {
 }
 
 fn collection(
-    s: &Shared,
+    db: &RwLock<Db>,
     res: &'static resources::Resource,
     method: &Method,
     headers: &HeaderMap,
@@ -247,7 +288,7 @@ fn collection(
     body: &Bytes,
 ) -> Response {
     match *method {
-        Method::GET => json_response(200, query::list(&s.db.read(), res, p)),
+        Method::GET => json_response(200, query::list(&db.read(), res, p)),
         Method::POST if !is_json(headers) => {
             // ASP.NET Core refuses a body it has no formatter for before any Halo code runs.
             json_response(
@@ -262,12 +303,12 @@ fn collection(
         // Running report SQL (`_loadreportonly` / `_testonly`) saves nothing: it takes the
         // read lock and the read-only engine, so no statement a client sends can write.
         Method::POST if res.name == "Report" && reports::is_run_request(body) => {
-            match reports::run_post(&s.db.read(), body) {
+            match reports::run_post(&db.read(), body) {
                 Ok((status, body)) => json_response(status, body),
                 Err(e) => error_response(e),
             }
         }
-        Method::POST => match writes::post(&mut s.db.write(), res, body, clock::now_ticks()) {
+        Method::POST => match writes::post(&mut db.write(), res, body, clock::now_ticks()) {
             Ok((status, body)) => json_response(status, body),
             Err(e) => error_response(e),
         },
@@ -292,14 +333,14 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 fn member(
-    s: &Shared,
+    db: &RwLock<Db>,
     res: &'static resources::Resource,
     id: &str,
     method: &Method,
     p: &Params,
 ) -> Response {
     if res.name == "Agent" && id.eq_ignore_ascii_case("me") && *method == Method::GET {
-        let db = s.db.read();
+        let db = db.read();
         return match db.get("Agent", db.api_agent_id) {
             Some(agent) => json_response(200, agent.clone()),
             None => not_found_route(),
@@ -310,9 +351,9 @@ fn member(
         return not_found_route();
     };
     let result = match *method {
-        Method::GET if res.name == "Report" => reports::get(&s.db.read(), res, id, p),
-        Method::GET => query::get_one(&s.db.read(), res, id, p),
-        Method::DELETE => writes::delete(&mut s.db.write(), res, id, p, clock::now_ticks()),
+        Method::GET if res.name == "Report" => reports::get(&db.read(), res, id, p),
+        Method::GET => query::get_one(&db.read(), res, id, p),
+        Method::DELETE => writes::delete(&mut db.write(), res, id, p, clock::now_ticks()),
         _ => Err(ApiError::MethodNotAllowed),
     };
     match result {
@@ -385,7 +426,8 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// `POST /auth/token`, client-credentials only.
+/// `POST /auth/token`, client-credentials only. The token goes to the first tenant whose
+/// credentials match and whose `?tenant=` requirement (if any) the request meets.
 fn token(
     s: &Shared,
     method: &Method,
@@ -396,15 +438,19 @@ fn token(
     if *method != Method::POST {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    // `tenant` rides on the token URL's query string for hosted multi-tenant Halo.
-    if let Some(tenant) = &s.config.tenant
-        && query.get("tenant") != Some(tenant.as_str())
-    {
-        return oauth_error(
+    // `tenant` rides on the token URL's query string for hosted multi-tenant Halo, which routes
+    // on it before reading the body: a request no tenant can be reached with fails first.
+    let asked = query.get("tenant");
+    let reachable = |t: &Tenant| t.tenant.as_deref().is_none_or(|want| asked == Some(want));
+    let bad_tenant = || {
+        oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "The specified 'tenant' parameter is missing or invalid.",
-        );
+        )
+    };
+    if !s.tenants.iter().any(reachable) {
+        return bad_tenant();
     }
     let form_ct = headers
         .get(header::CONTENT_TYPE)
@@ -438,22 +484,29 @@ fn token(
             );
         }
     }
-    if form.get("client_id") != Some(s.config.client_id.as_str())
-        || form.get("client_secret") != Some(s.config.client_secret.as_str())
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "The specified client credentials are invalid.",
-        );
-    }
+    let (id, secret) = (form.get("client_id"), form.get("client_secret"));
+    let mut matching = s.tenants.iter().enumerate().filter(|(_, t)| {
+        id == Some(t.client_id.as_str()) && secret == Some(t.client_secret.as_str())
+    });
+    let tenant = match matching.clone().find(|(_, t)| reachable(t)) {
+        Some((i, _)) => i,
+        // Right credentials, wrong (or missing) tenant for them.
+        None if matching.next().is_some() => return bad_tenant(),
+        None => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "The specified client credentials are invalid.",
+            );
+        }
+    };
     let scope = form
         .get("scope")
         .map(str::trim)
         .filter(|x| !x.is_empty())
         .unwrap_or("all")
         .to_string();
-    let (access_token, lifetime) = s.issue_token();
+    let (access_token, lifetime) = s.issue_token(tenant);
     let mut resp = (
         StatusCode::OK,
         axum::Json(json!({

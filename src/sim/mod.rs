@@ -8,6 +8,14 @@
 //! pagination spelling and clamp, array-only POST upserts answered with `201` and a single
 //! object, per-ticket action numbers, soft-deleted tickets, double-typed ids and sentinel dates.
 //!
+//! Tenants: one simulator can serve several tenants ([`SimConfig::extra_tenants`]), told apart
+//! by the API credentials their tokens were issued for, as one Halo server hosting several
+//! customers would. Each has its own database, seeded from its own seed (so the same id means a
+//! different record), with its own id sequences; the server around them (request log, injected
+//! faults, rate limit, token lifetime) is shared. This exists so the MCP server's HTTP
+//! transport, where every session brings its own Halo credentials, can be tested for leaks
+//! between sessions: a token only ever reaches the data of the tenant it was issued for.
+//!
 //! Independence: this module imports nothing from the rest of the crate and reads no
 //! `domains/*.toml`. Its resource table ([`resources`]) is written separately from the client's
 //! catalog, so a misreading of Halo cannot hide in both.
@@ -23,6 +31,7 @@
 //!   read-only SQL engine on Halo's table names (`FAULTS`, `AREA`, `USERS`, …).
 //! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
 //!   gate (fault injection, then the bearer check).
+//! * [`names`]: the company names a non-default seed gives its tenant.
 //! * [`faults`]: what can be injected ([`Faults`]: 429 rate limits with or without
 //!   `Retry-After`, gateway 5xx before or after the write lands, latency, truncated JSON,
 //!   dropped connections) and the request statistics tests read ([`RequestStats`]).
@@ -32,6 +41,7 @@ mod derive;
 mod error;
 mod faults;
 mod http;
+mod names;
 mod prng;
 mod query;
 mod reports;
@@ -62,7 +72,8 @@ use self::store::Db;
 
 pub use self::faults::{Faults, RequestStats, parse_fraction, parse_rate_limit};
 
-/// How the simulated tenant is set up.
+/// How the simulated Halo is set up. Its own credentials, tenant and seed are those of tenant 0;
+/// [`SimConfig::extra_tenants`] adds more.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// OAuth client id the token endpoint accepts. Default `"demo-client"`.
@@ -87,6 +98,61 @@ pub struct SimConfig {
     /// Additional generated end users after the seeded ones (default 0): emails unique except
     /// `extra_users / 40` pairs that differ only in case (see the `seed` module).
     pub extra_users: usize,
+    /// Tenants 1, 2, … after tenant 0 (default none). Each gets its own data from its own seed;
+    /// `extra_assets` and `extra_users` apply to every tenant. When two tenants accept the same
+    /// credentials, the token goes to the first whose `tenant` requirement the request meets.
+    pub extra_tenants: Vec<SimTenant>,
+}
+
+/// Another tenant of the same simulated Halo (see [`SimConfig::extra_tenants`]).
+#[derive(Debug, Clone)]
+pub struct SimTenant {
+    pub client_id: String,
+    pub client_secret: String,
+    /// If Some, this tenant's token requests must carry ?tenant=<it>.
+    pub tenant: Option<String>,
+    /// Seed of this tenant's data (a different seed gives different data).
+    pub seed: u64,
+}
+
+/// Parses `CLIENT_ID:SECRET[:SEED]` (`halo-mcp simulate --extra-tenant`). The secret cannot
+/// contain `:`. SEED is decimal or `0x` hex; without it the seed is derived from the client id,
+/// so tenants with different client ids get different data. The tenant has no `?tenant=`
+/// requirement.
+pub fn parse_extra_tenant(s: &str) -> Result<SimTenant, String> {
+    let bad = |why: &str| format!("expected CLIENT_ID:SECRET[:SEED] ({why}), got {s:?}");
+    let mut parts = s.trim().splitn(3, ':');
+    let client_id = parts.next().unwrap_or_default().trim();
+    let client_secret = parts.next().map(str::trim).unwrap_or_default();
+    if client_id.is_empty() {
+        return Err(bad("the client id is empty"));
+    }
+    if client_secret.is_empty() {
+        return Err(bad("the secret is empty"));
+    }
+    let seed = match parts.next().map(str::trim) {
+        None => derived_seed(client_id),
+        Some(n) => {
+            let parsed = match n.strip_prefix("0x").or_else(|| n.strip_prefix("0X")) {
+                Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+                None => n.replace('_', "").parse::<u64>(),
+            };
+            parsed.map_err(|_| bad("SEED must be a whole number, decimal or 0x hex"))?
+        }
+    };
+    Ok(SimTenant {
+        client_id: client_id.to_string(),
+        client_secret: client_secret.to_string(),
+        tenant: None,
+        seed,
+    })
+}
+
+/// FNV-1a of the client id: a stable seed per client id.
+fn derived_seed(client_id: &str) -> u64 {
+    client_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Default for SimConfig {
@@ -96,10 +162,11 @@ impl Default for SimConfig {
             client_secret: "demo-secret".to_string(),
             tenant: None,
             token_lifetime: Duration::from_secs(3600),
-            seed: 0x4A10_5EED,
+            seed: seed::DEFAULT_SEED,
             faults: Faults::default(),
             extra_assets: 0,
             extra_users: 0,
+            extra_tenants: Vec::new(),
         }
     }
 }
@@ -119,12 +186,15 @@ pub struct LoggedRequest {
     /// The injected fault, if any: `"rate_limited"`, `"error_before"`, `"error_after"`,
     /// `"malformed"`, `"dropped_before"` or `"dropped_after"`.
     pub fault: Option<String>,
+    /// The tenant whose live bearer token the request carried (0 is [`SimConfig`]'s own);
+    /// `None` for token requests and calls without a live token.
+    pub tenant: Option<usize>,
 }
 
 /// Token bookkeeping.
 struct AuthState {
-    /// Live tokens and when they expire.
-    tokens: HashMap<String, Instant>,
+    /// Live tokens: when each expires and the tenant it was issued for.
+    tokens: HashMap<String, (Instant, usize)>,
     /// Lifetime of tokens issued from now on.
     lifetime: Duration,
     /// Successful token requests.
@@ -133,12 +203,33 @@ struct AuthState {
     rng: Prng,
 }
 
+/// One tenant: the credentials that reach it and its data.
+pub(crate) struct Tenant {
+    client_id: String,
+    client_secret: String,
+    /// The `?tenant=` its token requests must carry, if any.
+    tenant: Option<String>,
+    db: RwLock<Db>,
+}
+
+impl Tenant {
+    fn seeded(spec: SimTenant, extras: seed::Extras) -> Self {
+        Tenant {
+            db: RwLock::new(seed::build(spec.seed, extras)),
+            client_id: spec.client_id,
+            client_secret: spec.client_secret,
+            tenant: spec.tenant,
+        }
+    }
+}
+
 /// Everything a request handler needs, fault-injection state included; behind one `Arc` so
 /// new state can be added here without touching the handlers' signatures.
 pub(crate) struct Shared {
     config: SimConfig,
     base_url: String,
-    db: RwLock<Db>,
+    /// Tenant 0 (from the config's own credentials and seed), then the extra tenants.
+    tenants: Vec<Tenant>,
     auth: Mutex<AuthState>,
     log: Mutex<Vec<LoggedRequest>>,
     faults: Mutex<FaultState>,
@@ -146,13 +237,20 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn new(config: SimConfig, base_url: String) -> Self {
-        let db = seed::build(
-            config.seed,
-            seed::Extras {
-                assets: config.extra_assets,
-                users: config.extra_users,
-            },
-        );
+        let extras = seed::Extras {
+            assets: config.extra_assets,
+            users: config.extra_users,
+        };
+        let first = SimTenant {
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            tenant: config.tenant.clone(),
+            seed: config.seed,
+        };
+        let tenants = std::iter::once(first)
+            .chain(config.extra_tenants.iter().cloned())
+            .map(|spec| Tenant::seeded(spec, extras))
+            .collect();
         let clock_seed = clock::now_ticks() as u64 ^ u64::from(std::process::id()).rotate_left(32);
         Shared {
             auth: Mutex::new(AuthState {
@@ -164,43 +262,44 @@ impl Shared {
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             config,
             base_url,
-            db: RwLock::new(db),
+            tenants,
             log: Mutex::new(Vec::new()),
         }
     }
 
-    /// Mints an opaque token and remembers it until it expires.
-    fn issue_token(&self) -> (String, Duration) {
+    /// A tenant's data.
+    fn db(&self, tenant: usize) -> Option<&RwLock<Db>> {
+        self.tenants.get(tenant).map(|t| &t.db)
+    }
+
+    /// Mints an opaque token for `tenant` and remembers it until it expires.
+    fn issue_token(&self, tenant: usize) -> (String, Duration) {
         let mut auth = self.auth.lock();
         let token: String = (0..4)
             .map(|_| format!("{:016x}", auth.rng.next_u64()))
             .collect();
         let lifetime = auth.lifetime;
         let now = Instant::now();
-        auth.tokens.retain(|_, exp| *exp > now);
-        auth.tokens.insert(token.clone(), now + lifetime);
+        auth.tokens.retain(|_, (exp, _)| *exp > now);
+        auth.tokens.insert(token.clone(), (now + lifetime, tenant));
         auth.issued += 1;
         (token, lifetime)
     }
 
-    /// True when the request carries `Authorization: Bearer <live token>`.
-    fn token_valid(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers
+    /// The tenant of the live token in `Authorization: Bearer <token>`, if there is one.
+    fn token_tenant(&self, headers: &HeaderMap) -> Option<usize> {
+        let value = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return false;
-        };
-        let Some((scheme, token)) = value.trim().split_once(' ') else {
-            return false;
-        };
+            .and_then(|v| v.to_str().ok())?;
+        let (scheme, token) = value.trim().split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return false;
+            return None;
         }
         let auth = self.auth.lock();
         auth.tokens
             .get(token.trim())
-            .is_some_and(|exp| *exp > Instant::now())
+            .filter(|(exp, _)| *exp > Instant::now())
+            .map(|(_, tenant)| *tenant)
     }
 }
 
@@ -264,33 +363,47 @@ impl Simulator {
         &self.shared.config
     }
 
-    /// Every stored record of a resource (Halo path name, case-insensitive: `"Tickets"`,
-    /// `"actions"`), including soft-deleted tickets. `"Tickets"` is the ticket domain only;
-    /// projects and opportunities are under `"Projects"` / `"Opportunities"`.
+    /// Number of tenants (1 + `extra_tenants`).
+    pub fn tenant_count(&self) -> usize {
+        self.shared.tenants.len()
+    }
+
+    /// Every stored record of a resource in tenant 0 (Halo path name, case-insensitive:
+    /// `"Tickets"`, `"actions"`), including soft-deleted tickets. `"Tickets"` is the ticket
+    /// domain only; projects and opportunities are under `"Projects"` / `"Opportunities"`.
     pub fn records(&self, resource: &str) -> Vec<Value> {
-        let Some(res) = resources::find(resource) else {
+        self.records_in(0, resource)
+    }
+
+    /// [`Simulator::records`] of tenant `tenant` (empty for an unknown tenant).
+    pub fn records_in(&self, tenant: usize, resource: &str) -> Vec<Value> {
+        let (Some(res), Some(db)) = (resources::find(resource), self.shared.db(tenant)) else {
             return Vec::new();
         };
-        self.shared
-            .db
-            .read()
-            .rows(res, None)
-            .into_iter()
-            .cloned()
-            .collect()
+        db.read().rows(res, None).into_iter().cloned().collect()
     }
 
-    /// One record as `GET /X/{id}` would find it (for `"Tickets"` any Faults row, deleted or
-    /// not). Actions need a ticket: see [`Simulator::action`].
+    /// One record of tenant 0 as `GET /X/{id}` would find it (for `"Tickets"` any Faults row,
+    /// deleted or not). Actions need a ticket: see [`Simulator::action`].
     pub fn record(&self, resource: &str, id: i64) -> Option<Value> {
-        let res = resources::find(resource)?;
-        self.shared.db.read().by_id(res, id).cloned()
+        self.record_in(0, resource, id)
     }
 
-    /// Action `action_id` of ticket `ticket_id`.
+    /// [`Simulator::record`] of tenant `tenant`.
+    pub fn record_in(&self, tenant: usize, resource: &str, id: i64) -> Option<Value> {
+        let res = resources::find(resource)?;
+        self.shared.db(tenant)?.read().by_id(res, id).cloned()
+    }
+
+    /// Action `action_id` of ticket `ticket_id` in tenant 0.
     pub fn action(&self, ticket_id: i64, action_id: i64) -> Option<Value> {
+        self.action_in(0, ticket_id, action_id)
+    }
+
+    /// [`Simulator::action`] of tenant `tenant`.
+    pub fn action_in(&self, tenant: usize, ticket_id: i64, action_id: i64) -> Option<Value> {
         self.shared
-            .db
+            .db(tenant)?
             .read()
             .actions
             .get(&(ticket_id, action_id))
@@ -299,13 +412,18 @@ impl Simulator {
 
     /// Number of records [`Simulator::records`] would return.
     pub fn count(&self, resource: &str) -> usize {
-        match resources::find(resource) {
-            Some(res) => self.shared.db.read().rows(res, None).len(),
-            None => 0,
+        self.count_in(0, resource)
+    }
+
+    /// Number of records [`Simulator::records_in`] would return.
+    pub fn count_in(&self, tenant: usize, resource: &str) -> usize {
+        match (resources::find(resource), self.shared.db(tenant)) {
+            (Some(res), Some(db)) => db.read().rows(res, None).len(),
+            _ => 0,
         }
     }
 
-    /// Successful `POST /auth/token` calls so far.
+    /// Successful `POST /auth/token` calls so far, all tenants together.
     pub fn token_requests(&self) -> usize {
         self.shared.auth.lock().issued
     }
@@ -339,7 +457,7 @@ impl Simulator {
         faults::max_in(&self.shared.log.lock(), window)
     }
 
-    /// Forgets every issued token: the next API call with one gets 401.
+    /// Forgets every issued token, of every tenant: the next API call with one gets 401.
     pub fn revoke_tokens(&self) {
         self.shared.auth.lock().tokens.clear();
     }
@@ -390,6 +508,16 @@ pub async fn run_standalone(config: SimConfig, addr: SocketAddr) -> anyhow::Resu
         seed = cfg.seed,
         "credentials: grant_type=client_credentials, scope=all"
     );
+    for (i, t) in cfg.extra_tenants.iter().enumerate() {
+        tracing::info!(
+            tenant_index = i + 1,
+            client_id = %t.client_id,
+            client_secret = %t.client_secret,
+            tenant = %t.tenant.as_deref().unwrap_or("(none required)"),
+            seed = t.seed,
+            "credentials of another tenant (its own data)"
+        );
+    }
     if cfg.faults.is_active() {
         tracing::info!(faults = %cfg.faults, "injecting faults into /api requests");
     }

@@ -9,6 +9,10 @@
 //! clock, so the same seed gives byte-identical data on any day. Only records created at
 //! runtime carry real timestamps.
 //!
+//! Company names: the names below are those of the default seed ([`DEFAULT_SEED`]); any other
+//! seed gives the seven companies other names and codes (`names` module), everything else
+//! staying as described.
+//!
 //! Ids use a separate range per table (clients 11–17, sites 18–33, users 101–, agents 2–11,
 //! assets 1001–, tickets 4001–, contracts 301–, recurring invoices 701–, invoices 5001–), so a
 //! client that passes a client id where a site id belongs finds nothing instead of something.
@@ -117,9 +121,14 @@ use super::clock::{
     self, SENTINEL, TICKS_PER_DAY, TICKS_PER_SEC, date_ticks, format_date, format_ts,
 };
 use super::derive::derive;
+use super::names;
 use super::prng::Prng;
 use super::shapes::{action_template, reference, set_sla_dates, ticket_template};
 use super::store::{Db, Row, as_i64, int_field, pounds};
+
+/// The seed of `SimConfig::default()`: the tenant these docs describe. Any other seed also
+/// renames the seven companies (see the `names` module).
+pub(crate) const DEFAULT_SEED: u64 = 0x4A10_5EED;
 
 /// The agent the API logs in as (`/Agent/me`): Morgan Hale, Service Desk Lead.
 pub(crate) const API_AGENT_ID: i64 = 7;
@@ -167,6 +176,9 @@ pub(crate) fn build(seed: u64, extras: Extras) -> Db {
     s.extra_users(seed, extras.users);
     s.near_duplicate_sites();
     s.templates();
+    if seed != DEFAULT_SEED {
+        names::rename(&mut s.db, &names::draw(seed));
+    }
     s.db
 }
 
@@ -3547,8 +3559,6 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-
-    const DEFAULT_SEED: u64 = 0x4A10_5EED;
 
     fn rows<'a>(db: &'a Db, table: &str) -> Vec<&'a Value> {
         db.table(table).unwrap().rows.values().collect()

@@ -1982,3 +1982,443 @@ async fn saved_reports_list_and_run() {
         json!([{"Column1": sim.count("Client")}])
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// Tenants
+// ------------------------------------------------------------------------------------------------
+
+use super::{SimTenant, parse_extra_tenant};
+
+fn other_tenant(client_id: &str, tenant: Option<&str>, seed: u64) -> SimTenant {
+    SimTenant {
+        client_id: client_id.into(),
+        client_secret: format!("{client_id}-secret"),
+        tenant: tenant.map(Into::into),
+        seed,
+    }
+}
+
+/// Seed 1 for tenant 0 (`demo-client`), seed 2 for tenant 1 (`other`).
+fn two_tenants() -> SimConfig {
+    SimConfig {
+        seed: 1,
+        extra_tenants: vec![other_tenant("other", None, 2)],
+        ..SimConfig::default()
+    }
+}
+
+/// `POST /auth/token{suffix}` with these credentials: the status and the body.
+async fn token_for(sim: &Simulator, id: &str, secret: &str, suffix: &str) -> (StatusCode, Value) {
+    let r = http()
+        .post(format!("{}/auth/token{suffix}", sim.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+impl Api {
+    /// Logged in with these credentials (the token request must succeed).
+    async fn login(sim: &Simulator, id: &str, secret: &str, suffix: &str) -> Api {
+        let (status, v) = token_for(sim, id, secret, suffix).await;
+        assert_eq!(status, StatusCode::OK, "{id}{suffix}: {v}");
+        Api {
+            c: http(),
+            base: sim.base_url(),
+            token: v["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Which tenant this token reads: the one whose client 11 and ticket 4001 it gets.
+    async fn tenant(&self, sim: &Simulator) -> usize {
+        let (_, client) = self.get("/Client/11").await;
+        let (_, ticket) = self.get("/Tickets/4001").await;
+        let found: Vec<usize> = (0..sim.tenant_count())
+            .filter(|&t| {
+                sim.record_in(t, "Client", 11).as_ref() == Some(&client)
+                    && sim.record_in(t, "Tickets", 4001).as_ref() == Some(&ticket)
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{client}");
+        found[0]
+    }
+}
+
+#[tokio::test]
+async fn two_tenants_see_different_data_under_the_same_ids() {
+    let sim = start(two_tenants()).await;
+    assert_eq!(sim.tenant_count(), 2);
+    let zero = Api::login(&sim, "demo-client", "demo-secret", "").await;
+    let one = Api::login(&sim, "other", "other-secret", "").await;
+
+    // Every client has a different name, over HTTP and in the store.
+    for id in 11..=17 {
+        let (s0, c0) = zero.get(&format!("/Client/{id}")).await;
+        let (s1, c1) = one.get(&format!("/Client/{id}")).await;
+        assert_eq!((s0, s1), (StatusCode::OK, StatusCode::OK));
+        assert_ne!(c0["name"], c1["name"], "client {id}");
+        assert_eq!(Some(&c0), sim.record_in(0, "Client", id).as_ref());
+        assert_eq!(Some(&c1), sim.record_in(1, "Client", id).as_ref());
+        assert_eq!(sim.record("Client", id), sim.record_in(0, "Client", id));
+    }
+    // Neither is the default tenant's.
+    let names: Vec<String> = sim
+        .records_in(1, "Client")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("Harbourline")),
+        "{names:?}"
+    );
+
+    // Same ticket ids, (nearly all) different summaries, and never the same record.
+    let (t0, _) = zero
+        .items("/Tickets?pageinate=false&includedeleted=true", "tickets")
+        .await;
+    let summaries = |tickets: &[Value]| -> HashMap<i64, String> {
+        tickets
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_i64().unwrap(),
+                    t["summary"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let s0 = summaries(&sim.records_in(0, "Tickets"));
+    let s1 = summaries(&sim.records_in(1, "Tickets"));
+    assert_eq!(
+        t0.len() as u64,
+        sim.count_in(0, "Tickets") as u64 - 4,
+        "deleted ones hidden"
+    );
+    let shared: Vec<i64> = s0
+        .keys()
+        .filter(|id| s1.contains_key(id))
+        .copied()
+        .collect();
+    assert!(shared.len() > 200, "{}", shared.len());
+    let same = shared.iter().filter(|id| s0[id] == s1[id]).count();
+    assert!(
+        same * 10 < shared.len(),
+        "{same} of {} summaries equal",
+        shared.len()
+    );
+    let (_, a) = zero.get("/Tickets/4001").await;
+    let (_, b) = one.get("/Tickets/4001").await;
+    assert_ne!(a["summary"], b["summary"]);
+    for id in shared {
+        assert_ne!(
+            sim.record_in(0, "Tickets", id),
+            sim.record_in(1, "Tickets", id),
+            "ticket {id}"
+        );
+    }
+    assert_eq!(zero.tenant(&sim).await, 0);
+    assert_eq!(one.tenant(&sim).await, 1);
+    assert!(sim.records_in(2, "Client").is_empty());
+    assert_eq!(sim.count_in(2, "Client"), 0);
+    assert_eq!(sim.record_in(2, "Client", 11), None);
+}
+
+#[tokio::test]
+async fn a_write_in_one_tenant_is_invisible_in_the_other() {
+    let sim = start(two_tenants()).await;
+    let zero = Api::login(&sim, "demo-client", "demo-secret", "").await;
+    let one = Api::login(&sim, "other", "other-secret", "").await;
+    let (n0, n1) = (sim.count_in(0, "Tickets"), sim.count_in(1, "Tickets"));
+
+    // Tenant 1 creates a ticket: tenant 0 cannot see it, by id or by search.
+    let (s, t) = one
+        .post(
+            "/Tickets",
+            json!([{"summary": "Only in tenant one", "user_id": 101}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_i64().unwrap();
+    assert_eq!(sim.count_in(1, "Tickets"), n1 + 1);
+    assert_eq!(sim.count_in(0, "Tickets"), n0);
+    assert_eq!(
+        zero.get(&format!("/Tickets/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (found, _) = zero
+        .items("/Tickets?search=Only%20in%20tenant%20one", "tickets")
+        .await;
+    assert!(found.is_empty(), "{found:?}");
+    let (found, _) = one
+        .items("/Tickets?search=Only%20in%20tenant%20one", "tickets")
+        .await;
+    assert_eq!(found.len(), 1);
+
+    // Each tenant has its own id sequence: tenant 0's next ticket takes the same id.
+    let (s, t0) = zero
+        .post(
+            "/Tickets",
+            json!([{"summary": "Only in tenant zero", "user_id": 101}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t0}");
+    assert_eq!(t0["id"].as_i64(), Some(id));
+    assert_eq!(
+        sim.record_in(0, "Tickets", id).unwrap()["summary"],
+        "Only in tenant zero"
+    );
+    assert_eq!(
+        sim.record_in(1, "Tickets", id).unwrap()["summary"],
+        "Only in tenant one"
+    );
+    assert_eq!(
+        one.get(&format!("/Tickets/{id}")).await.1["summary"],
+        "Only in tenant one"
+    );
+
+    // An update in tenant 0 leaves tenant 1's record alone, and an action numbers per tenant.
+    let before = sim.record_in(1, "Client", 12).unwrap();
+    let (s, _) = zero
+        .post("/Client", json!([{"id": 12, "name": "Renamed in zero"}]))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        sim.record_in(0, "Client", 12).unwrap()["name"],
+        "Renamed in zero"
+    );
+    assert_eq!(sim.record_in(1, "Client", 12).unwrap(), before);
+    assert_eq!(one.get("/Client/12").await.1, before);
+    let (s, a) = zero
+        .post(
+            "/Actions",
+            json!([{"ticket_id": id, "note": "zero's note", "outcome": "Note"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let action = a["id"].as_i64().unwrap();
+    assert!(sim.action_in(0, id, action).is_some());
+    assert!(sim.action_in(1, id, action).is_none());
+    assert_eq!(sim.action(id, action), sim.action_in(0, id, action));
+
+    // A delete too.
+    assert_eq!(
+        one.delete(&format!("/Tickets/{id}")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(zero.get(&format!("/Tickets/{id}")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tenant_requirements_are_per_tenant() {
+    let sim = start(SimConfig {
+        tenant: Some("acme".into()),
+        extra_tenants: vec![
+            other_tenant("other", None, 2),
+            other_tenant("beta", Some("beta"), 3),
+            // The same credentials on two hosted tenants: `?tenant=` picks the data.
+            other_tenant("shared", Some("north"), 4),
+            other_tenant("shared", Some("south"), 5),
+        ],
+        ..SimConfig::default()
+    })
+    .await;
+    for (id, suffix, want) in [
+        ("demo-client", "", Some(StatusCode::BAD_REQUEST)),
+        ("demo-client", "?tenant=beta", Some(StatusCode::BAD_REQUEST)),
+        ("demo-client", "?tenant=acme", None),
+        // No requirement: any or no tenant parameter.
+        ("other", "", None),
+        ("other", "?tenant=acme", None),
+        ("beta", "?tenant=acme", Some(StatusCode::BAD_REQUEST)),
+        ("beta", "", Some(StatusCode::BAD_REQUEST)),
+        ("beta", "?tenant=beta", None),
+        ("shared", "?tenant=acme", Some(StatusCode::BAD_REQUEST)),
+        ("shared", "?tenant=north", None),
+        ("shared", "?tenant=south", None),
+    ] {
+        let (status, v) = token_for(&sim, id, &format!("{id}-secret"), suffix).await;
+        let (status, v) = if id == "demo-client" {
+            token_for(&sim, id, "demo-secret", suffix).await
+        } else {
+            (status, v)
+        };
+        match want {
+            Some(want) => {
+                assert_eq!(status, want, "{id}{suffix}: {v}");
+                assert_eq!(v["error"], "invalid_request", "{id}{suffix}");
+            }
+            None => assert_eq!(status, StatusCode::OK, "{id}{suffix}: {v}"),
+        }
+    }
+    // Wrong secrets are still 401 once a tenant is reachable.
+    let (status, v) = token_for(&sim, "other", "nope", "?tenant=acme").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["error"], "invalid_client");
+
+    // Each token reads the tenant it was issued for.
+    for (id, secret, suffix, tenant) in [
+        ("demo-client", "demo-secret", "?tenant=acme", 0),
+        ("other", "other-secret", "?tenant=acme", 1),
+        ("other", "other-secret", "", 1),
+        ("beta", "beta-secret", "?tenant=beta", 2),
+        ("shared", "shared-secret", "?tenant=north", 3),
+        ("shared", "shared-secret", "?tenant=south", 4),
+    ] {
+        let api = Api::login(&sim, id, secret, suffix).await;
+        assert_eq!(api.tenant(&sim).await, tenant, "{id}{suffix}");
+    }
+
+    // When no tenant can be reached without `?tenant=`, that is refused first, whatever the
+    // credentials (as with a single tenant).
+    let sim = start(SimConfig {
+        tenant: Some("acme".into()),
+        extra_tenants: vec![other_tenant("beta", Some("beta"), 3)],
+        ..SimConfig::default()
+    })
+    .await;
+    let (status, v) = token_for(&sim, "nobody", "nothing", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "invalid_request");
+    let (status, _) = token_for(&sim, "nobody", "nothing", "?tenant=beta").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tokens_route_to_their_own_tenant_only() {
+    let sim = start(two_tenants()).await;
+    let zero = Api::login(&sim, "demo-client", "demo-secret", "").await;
+    let one = Api::login(&sim, "other", "other-secret", "").await;
+    assert_ne!(zero.token, one.token);
+    let name = |t: usize| sim.record_in(t, "Client", 11).unwrap()["name"].clone();
+
+    // Interleaved, concurrent requests with both tokens: each answer is its token's tenant's.
+    let calls = (0..20).map(|i| {
+        let api = if i % 2 == 0 { &zero } else { &one };
+        async move { (i % 2, api.get("/Client/11").await) }
+    });
+    for (tenant, (status, client)) in futures::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(client["name"], name(tenant));
+        assert_ne!(client["name"], name(1 - tenant));
+    }
+    // Lists too: every ticket tenant 0 lists is tenant 0's record, none tenant 1's.
+    let (tickets, _) = zero
+        .items("/Tickets?page_size=50&page_no=1", "tickets")
+        .await;
+    assert_eq!(tickets.len(), 50);
+    for t in &tickets {
+        let id = t["id"].as_i64().unwrap();
+        assert_eq!(
+            t["summary"],
+            sim.record_in(0, "Tickets", id).unwrap()["summary"]
+        );
+    }
+    let listed: Vec<&Value> = tickets.iter().map(|t| &t["summary"]).collect();
+    let theirs: Vec<Value> = tickets
+        .iter()
+        .map(|t| {
+            sim.record_in(1, "Tickets", t["id"].as_i64().unwrap())
+                .unwrap()["summary"]
+                .clone()
+        })
+        .collect();
+    assert_ne!(listed, theirs.iter().collect::<Vec<_>>());
+
+    // The log says whose token each request carried.
+    let _ = http()
+        .get(format!("{}/api/Client/11", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let log = sim.requests();
+    let tenant_of = |path: &str| -> Vec<Option<usize>> {
+        log.iter()
+            .filter(|r| r.path.eq_ignore_ascii_case(path))
+            .map(|r| r.tenant)
+            .collect()
+    };
+    assert!(tenant_of("/auth/token").iter().all(Option::is_none));
+    let clients = tenant_of("/api/Client/11");
+    assert_eq!(clients.len(), 21);
+    assert_eq!(clients.iter().filter(|t| **t == Some(0)).count(), 10);
+    assert_eq!(clients.iter().filter(|t| **t == Some(1)).count(), 10);
+    assert_eq!(clients.last(), Some(&None), "unauthenticated");
+    assert_eq!(sim.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn faulted_requests_are_attributed_to_their_tenant() {
+    let sim = start(two_tenants()).await;
+    let one = Api::login(&sim, "other", "other-secret", "").await;
+    sim.set_faults(super::Faults {
+        error_rate: 1.0,
+        ..super::Faults::default()
+    });
+    let (status, _) = one.get("/Client/11").await;
+    assert!(status.is_server_error());
+    let last = sim.requests().pop().unwrap();
+    assert_eq!(
+        (last.tenant, last.fault.as_deref()),
+        (Some(1), Some("error_before"))
+    );
+}
+
+#[tokio::test]
+async fn revoking_tokens_covers_every_tenant() {
+    let sim = start(two_tenants()).await;
+    let zero = Api::login(&sim, "demo-client", "demo-secret", "").await;
+    let one = Api::login(&sim, "other", "other-secret", "").await;
+    assert_eq!(zero.get("/Client/11").await.0, StatusCode::OK);
+    assert_eq!(one.get("/Client/11").await.0, StatusCode::OK);
+    sim.revoke_tokens();
+    assert_eq!(zero.get("/Client/11").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(one.get("/Client/11").await.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        sim.requests()
+            .iter()
+            .rev()
+            .take(2)
+            .all(|r| r.tenant.is_none())
+    );
+    // New tokens work again, each for its own tenant.
+    let one = Api::login(&sim, "other", "other-secret", "").await;
+    assert_eq!(one.tenant(&sim).await, 1);
+}
+
+#[test]
+fn extra_tenants_parse_from_the_command_line() {
+    let t = parse_extra_tenant("acme-client:s3cret:42").unwrap();
+    assert_eq!(
+        (
+            t.client_id.as_str(),
+            t.client_secret.as_str(),
+            t.seed,
+            t.tenant
+        ),
+        ("acme-client", "s3cret", 42, None)
+    );
+    assert_eq!(parse_extra_tenant("a:b:0x2A").unwrap().seed, 42);
+    // Without a seed, one derived from the client id: stable, and different per client id.
+    let (a, b) = (
+        parse_extra_tenant("a:b").unwrap(),
+        parse_extra_tenant("c:b").unwrap(),
+    );
+    assert_eq!(a.seed, parse_extra_tenant("a:other").unwrap().seed);
+    assert_ne!(a.seed, b.seed);
+    assert_ne!(a.seed, SimConfig::default().seed);
+    for bad in [
+        "",
+        "only-id",
+        ":secret",
+        "id:",
+        "id:secret:x",
+        "id:secret:-1",
+    ] {
+        assert!(parse_extra_tenant(bad).is_err(), "{bad:?}");
+    }
+}

@@ -188,7 +188,7 @@ impl RawSession {
         use rmcp::ServiceExt;
         use tokio::io::AsyncBufReadExt;
         let halo = HaloClient::new(halo_config(sim)).expect("client builds");
-        let shared = halo_mcp::server::Shared::with_options(halo, options).expect("options");
+        let shared = halo_mcp::server::Shared::with_options(Some(halo), options).expect("options");
         let server = halo_mcp::server::HaloMcp::new(shared);
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {

@@ -269,14 +269,14 @@ async fn flat_mode_exposes_chosen_domains_within_the_ceiling() {
     // Over the ceiling, or unknown domains: refused at start with the reason.
     let halo = HaloClient::new(halo_config(&h.sim)).unwrap();
     let all: Vec<&str> = halo_mcp::catalog::catalog().names().collect();
-    let e = halo_mcp::server::Shared::with_options(halo.clone(), flat(&all))
+    let e = halo_mcp::server::Shared::with_options(Some(halo.clone()), flat(&all))
         .err()
         .unwrap();
     assert!(
         e.contains("over --max-tools 128") && e.contains("tickets 6"),
         "{e}"
     );
-    let e = halo_mcp::server::Shared::with_options(halo.clone(), flat(&["tickts"]))
+    let e = halo_mcp::server::Shared::with_options(Some(halo.clone()), flat(&["tickts"]))
         .err()
         .unwrap();
     assert!(
@@ -287,7 +287,7 @@ async fn flat_mode_exposes_chosen_domains_within_the_ceiling() {
         mode: Mode::Flat,
         ..Options::default()
     };
-    let e = halo_mcp::server::Shared::with_options(halo, no_domains)
+    let e = halo_mcp::server::Shared::with_options(Some(halo), no_domains)
         .err()
         .unwrap();
     assert!(e.contains("--mode flat needs --domains"), "{e}");

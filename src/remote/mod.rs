@@ -1,0 +1,622 @@
+//! Streamable HTTP: the same handler as stdio, behind authentication and hardening.
+//!
+//! Routes: `/mcp` (rmcp's Streamable HTTP service: POST, GET for the SSE stream, DELETE to end
+//! a session; one handler value — one place in the tree — per session), `/health`, and in OAuth
+//! mode the authorization server (`/.well-known/*`, `/register`, `/authorize`, `/token`).
+//!
+//! Every request passes the same layers, outermost first: security headers on the answer; Host
+//! and Origin checks (DNS rebinding); a body cap (413); authentication for `/mcp` (a static
+//! bearer in `env` mode, the OAuth proxy's tokens in `oauth` mode), which also binds each MCP
+//! session to the principal that opened it. Logs name method, path (never the query, which can
+//! hold codes) and status; never a header value.
+
+pub mod oauth;
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Query, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use parking_lot::Mutex;
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use serde_json::{Value, json};
+
+use crate::{
+    secret::Secret,
+    server::{HaloMcp, SessionHalo, Shared},
+};
+
+pub use oauth::{OAuthConfig, OAuthStore};
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// How MCP clients authenticate.
+pub enum Auth {
+    /// No authentication (loopback with an explicit `--no-auth` only).
+    None,
+    /// A bearer token the operator configured (`MCP_AUTH_TOKEN`).
+    Token(Secret),
+    /// The OAuth proxy.
+    OAuth(Arc<OAuthStore>),
+}
+
+/// HTTP settings.
+pub struct HttpConfig {
+    pub bind: SocketAddr,
+    pub auth: Auth,
+    /// The external URL (`MCP_PUBLIC_URL`), used in OAuth metadata.
+    pub public_url: Option<String>,
+    /// Extra hosts accepted in `Host` (besides loopback names and the public URL's host).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted (besides the public URL's origin).
+    pub allowed_origins: Vec<String>,
+    /// Trust `X-Forwarded-*` from a reverse proxy.
+    pub trust_proxy: bool,
+    /// Sessions idle this long are closed.
+    pub session_idle: Duration,
+    pub max_body: usize,
+}
+
+impl HttpConfig {
+    pub fn new(bind: SocketAddr, auth: Auth) -> HttpConfig {
+        HttpConfig {
+            bind,
+            auth,
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            trust_proxy: false,
+            session_idle: Duration::from_secs(1800),
+            max_body: MAX_BODY,
+        }
+    }
+}
+
+struct App {
+    config: HttpConfig,
+    /// MCP session id → the principal that opened it (and when it was last seen).
+    sessions: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"error": error, "error_description": description}).to_string(),
+    )
+        .into_response()
+}
+
+/// The host part of a `Host` header value (`example.com:443` → `example.com`).
+fn host_only(value: &str) -> &str {
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    value.rsplit_once(':').map_or(value, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            value
+        }
+    })
+}
+
+impl App {
+    /// The external base URL, for metadata and `WWW-Authenticate`.
+    fn public_base(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.config.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let header_str = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(',').next().unwrap_or(s).trim().to_owned())
+        };
+        if self.config.trust_proxy
+            && let Some(host) = header_str("x-forwarded-host")
+        {
+            let proto = header_str("x-forwarded-proto").unwrap_or_else(|| "https".into());
+            return format!("{proto}://{host}");
+        }
+        let host = header_str("host").unwrap_or_else(|| self.config.bind.to_string());
+        format!("http://{host}")
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let h = host_only(host).to_ascii_lowercase();
+        if ["localhost", "127.0.0.1", "::1"].contains(&h.as_str()) {
+            return true;
+        }
+        if !self.config.bind.ip().is_unspecified() && h == self.config.bind.ip().to_string() {
+            return true;
+        }
+        let public_host = self
+            .config
+            .public_url
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        if public_host.as_deref() == Some(h.as_str()) {
+            return true;
+        }
+        self.config
+            .allowed_hosts
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&h) || a.eq_ignore_ascii_case(host))
+    }
+
+    fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {
+        let origin = origin.trim_end_matches('/');
+        let public = self.public_base(headers);
+        origin.eq_ignore_ascii_case(&public)
+            || self
+                .config
+                .allowed_origins
+                .iter()
+                .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    }
+}
+
+/// Security headers on every answer.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Host and Origin checks (DNS rebinding), body cap, and a log line per request.
+async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let headers = req.headers();
+    let host_ok = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|h| app.host_allowed(h))
+        || (app.config.trust_proxy
+            && headers
+                .get("x-forwarded-host")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|h| app.host_allowed(h.split(',').next().unwrap_or(h).trim())));
+    let response = if !host_ok {
+        json_error(StatusCode::FORBIDDEN, "forbidden", "this Host is not served here")
+    } else if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !app.origin_allowed(origin, headers)
+    {
+        json_error(StatusCode::FORBIDDEN, "forbidden", "this Origin is not allowed")
+    } else if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > app.config.max_body)
+    {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is over 1 MB",
+        )
+    } else {
+        let (parts, body) = req.into_parts();
+        // Bodies without a length are capped while they stream.
+        let limited = Body::new(http_body_util::Limited::new(body, app.config.max_body));
+        let response = next.run(Request::from_parts(parts, limited)).await;
+        if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is over 1 MB",
+            )
+        } else {
+            response
+        }
+    };
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "http"
+    );
+    response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn unauthorized(app: &App, headers: &HeaderMap, why: &str) -> Response {
+    let challenge = match &app.config.auth {
+        Auth::OAuth(_) => format!(
+            "Bearer error=\"invalid_token\", error_description=\"{why}\", \
+             resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            app.public_base(headers)
+        ),
+        _ => format!("Bearer realm=\"halo-mcp\", error=\"invalid_token\", error_description=\"{why}\""),
+    };
+    let mut r = json_error(StatusCode::UNAUTHORIZED, "unauthorized", why);
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// Authentication for `/mcp`, and the binding of each MCP session to who opened it.
+async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let principal = match &app.config.auth {
+        Auth::None => "anonymous".to_owned(),
+        Auth::Token(expected) => match bearer(req.headers()) {
+            Some(t) if expected.matches(t) => {
+                "operator".to_owned()
+            }
+            Some(_) => return unauthorized(&app, req.headers(), "the bearer token is not valid"),
+            None => return unauthorized(&app, req.headers(), "a bearer token is required"),
+        },
+        Auth::OAuth(store) => {
+            let Some(p) = bearer(req.headers()).and_then(|t| store.principal(t)) else {
+                let why = if bearer(req.headers()).is_some() {
+                    "the access token is not valid or has expired"
+                } else {
+                    "an access token is required"
+                };
+                return unauthorized(&app, req.headers(), why);
+            };
+            req.extensions_mut().insert(SessionHalo(p.halo));
+            // Sessions are bound to the credentials' client id.
+            format!("client:{}", p.client_id)
+        }
+    };
+    let session = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(sid) = &session {
+        let owner = app.sessions.lock().get(sid).map(|(o, _)| o.clone());
+        if owner.is_some_and(|o| o != principal) {
+            // Another principal's session: it does not exist, as far as this caller knows.
+            return json_error(StatusCode::NOT_FOUND, "not_found", "no such session");
+        }
+    }
+    let ending = req.method() == Method::DELETE;
+    let response = next.run(req).await;
+    let mut sessions = app.sessions.lock();
+    if ending {
+        if let Some(sid) = &session {
+            sessions.remove(sid);
+        }
+    } else if let Some(sid) = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        let idle = app.config.session_idle;
+        sessions.retain(|_, (_, seen)| seen.elapsed() < idle * 2);
+        sessions.insert(sid.to_owned(), (principal, Instant::now()));
+    } else if let Some(sid) = &session
+        && let Some(entry) = sessions.get_mut(sid)
+    {
+        entry.1 = Instant::now();
+    }
+    response
+}
+
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "not_found", "no such path")
+}
+
+fn oauth_store(app: &App) -> Option<&Arc<OAuthStore>> {
+    match &app.config.auth {
+        Auth::OAuth(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn oauth_response(result: Result<Value, oauth::OAuthError>, created: bool) -> Response {
+    match result {
+        Ok(v) => (
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            [(header::CONTENT_TYPE, "application/json")],
+            v.to_string(),
+        )
+            .into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut r = (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                e.body().to_string(),
+            )
+                .into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"halo-mcp\""),
+                );
+            }
+            r
+        }
+    }
+}
+
+async fn as_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let base = app.public_base(&headers);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "registration_endpoint": format!("{base}/register"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "scopes_supported": ["halo"],
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+async fn resource_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let base = app.public_base(&headers);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({
+            "resource": format!("{base}/mcp"),
+            "authorization_servers": [base],
+            "bearer_methods_supported": ["header"],
+            "scopes_supported": ["halo"],
+            "resource_name": "halo-mcp",
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+async fn register(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let Some(store) = oauth_store(&app) else {
+        return not_found().await;
+    };
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                "the body must be a JSON object",
+            );
+        }
+    };
+    oauth_response(store.register(&request), true)
+}
+
+async fn authorize(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(store) = oauth_store(&app) else {
+        return not_found().await;
+    };
+    match store.authorize(&params) {
+        Ok(location) => match HeaderValue::from_str(&location) {
+            Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+            Err(_) => json_error(StatusCode::BAD_REQUEST, "invalid_request", "bad redirect_uri"),
+        },
+        Err(e) => oauth_response(Err(e), false),
+    }
+}
+
+/// Client authentication: HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the form.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Option<(String, Option<String>)> {
+    if let Some(basic) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        && let Ok(decoded) = STANDARD.decode(basic.trim())
+        && let Ok(text) = String::from_utf8(decoded)
+        && let Some((id, secret)) = text.split_once(':')
+    {
+        let un = |s: &str| {
+            url_decode(s).unwrap_or_else(|| s.to_owned())
+        };
+        return Some((un(id), Some(un(secret)).filter(|s| !s.is_empty())));
+    }
+    let id = form.get("client_id").filter(|v| !v.is_empty())?.clone();
+    Some((id, form.get("client_secret").filter(|v| !v.is_empty()).cloned()))
+}
+
+fn url_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(store) = oauth_store(&app) else {
+        return not_found().await;
+    };
+    let form: HashMap<String, String> = match serde_urlencoded_form(&body) {
+        Some(f) => f,
+        None => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded",
+            );
+        }
+    };
+    let client = client_credentials(&headers, &form);
+    let result = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => store.exchange_code(&form, client).await,
+        Some("refresh_token") => store.refresh(&form, client).await,
+        _ => Err(oauth::OAuthError {
+            status: 400,
+            error: "unsupported_grant_type",
+            description: "grant_type must be authorization_code or refresh_token".into(),
+        }),
+    };
+    oauth_response(result, false)
+}
+
+/// Parses a form body; `None` if it is not one.
+fn serde_urlencoded_form(body: &[u8]) -> Option<HashMap<String, String>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut map = HashMap::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.insert(url_decode(k)?, url_decode(v)?);
+    }
+    Some(map)
+}
+
+/// Whether an address is loopback (the only place `--no-auth` is allowed).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+/// The router: `/mcp`, `/health`, and the OAuth endpoints in OAuth mode.
+pub fn router(shared: Arc<Shared>, config: HttpConfig) -> Router {
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(config.session_idle);
+    // Host and Origin are checked by `guard` for every route; rmcp's own checks are off so the
+    // two cannot disagree.
+    let mcp_config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_max_request_body_bytes(config.max_body);
+    let factory_shared = shared.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(HaloMcp::new(factory_shared.clone())),
+        Arc::new(sessions),
+        mcp_config,
+    );
+    let app = Arc::new(App {
+        config,
+        sessions: Mutex::new(HashMap::new()),
+    });
+    let mcp_routes = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(app.clone(), mcp_auth));
+    let mut routes = Router::new()
+        .route("/health", get(health))
+        .merge(mcp_routes);
+    if matches!(app.config.auth, Auth::OAuth(_)) {
+        routes = routes
+            .route("/.well-known/oauth-authorization-server", get(as_metadata))
+            .route("/.well-known/oauth-protected-resource", get(resource_metadata))
+            .route("/.well-known/oauth-protected-resource/mcp", get(resource_metadata))
+            .route("/register", post(register))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token));
+    }
+    routes
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    shared: Arc<Shared>,
+    config: HttpConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router(shared, config);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_forms() {
+        assert_eq!(host_only("example.com:443"), "example.com");
+        assert_eq!(host_only("[::1]:3000"), "::1");
+        assert_eq!(host_only("localhost"), "localhost");
+        assert_eq!(url_decode("a%20b+c"), Some("a b c".into()));
+        assert_eq!(url_decode("%zz"), None);
+        let f = serde_urlencoded_form(b"grant_type=authorization_code&code=x%2By").unwrap();
+        assert_eq!(f["code"], "x+y");
+    }
+}
