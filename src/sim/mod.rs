@@ -502,6 +502,7 @@ pub async fn run_standalone(config: SimConfig, addr: SocketAddr) -> anyhow::Resu
     let cfg = sim.config();
     tracing::info!(%base, api = %format!("{base}/api"), token_url = %format!("{base}/auth/token"), "simulated Halo listening");
     tracing::info!(
+        tenant_index = 0,
         client_id = %cfg.client_id,
         client_secret = %cfg.client_secret,
         tenant = %cfg.tenant.as_deref().unwrap_or("(none required)"),

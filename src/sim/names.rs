@@ -263,6 +263,63 @@ mod tests {
         }
     }
 
+    /// Every string of a database, in any table.
+    fn strings(db: &Db) -> Vec<String> {
+        fn collect(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+                Value::Object(m) => m.values().for_each(|x| collect(x, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for t in db.tables.values() {
+            t.rows.values().for_each(|r| collect(r, &mut out));
+        }
+        db.actions.values().for_each(|r| collect(r, &mut out));
+        out
+    }
+
+    #[test]
+    fn another_seed_leaves_no_trace_of_the_default_names() {
+        use super::super::seed::{DEFAULT_SEED, Extras, build};
+        let original = strings(&build(DEFAULT_SEED, Extras::default()));
+        assert!(original.iter().any(|s| s.contains("Harbourline")));
+        let db = build(
+            1,
+            Extras {
+                assets: 100,
+                users: 100,
+            },
+        );
+        let names = draw(1);
+        let all = strings(&db);
+        for s in &all {
+            let lower = s.to_ascii_lowercase();
+            for o in &ORIGINALS {
+                assert!(!lower.contains(o.slug), "{s}");
+                assert!(!s.contains(&format!("{}-", o.code)) && s != o.code, "{s}");
+                for d in o.display.iter().chain(o.bare) {
+                    assert!(!s.contains(d), "{s}");
+                }
+            }
+        }
+        // The renamed forms are where the originals were.
+        let client = |id: i64| db.text("Client", id, "name");
+        assert_eq!(client(11), format!("{} Logistics Ltd", names[0].word));
+        assert_eq!(client(12), format!("{} Solicitors", names[1].word));
+        assert_eq!(client(17), format!("{} Technology", names[6].word));
+        assert_eq!(db.text("Client", 11, "ref"), names[0].code);
+        assert!(all.contains(&format!("{}-MSA", names[0].code)));
+        let host = format!("{}-LT-", names[0].code);
+        assert!(all.iter().any(|s| s.starts_with(&host)));
+        let w = names[0].word.to_ascii_lowercase();
+        assert!(all.contains(&format!("j.fairweather@{w}.co.uk")));
+        assert!(all.contains(&format!("J.Fairweather@{}.co.uk", names[0].word)));
+        assert!(all.contains(&format!("{} Client Portal", names[6].word)));
+    }
+
     #[test]
     fn case_insensitive_replacement_keeps_the_capital() {
         assert_eq!(

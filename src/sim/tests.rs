@@ -2078,9 +2078,6 @@ async fn two_tenants_see_different_data_under_the_same_ids() {
     );
 
     // Same ticket ids, (nearly all) different summaries, and never the same record.
-    let (t0, _) = zero
-        .items("/Tickets?pageinate=false&includedeleted=true", "tickets")
-        .await;
     let summaries = |tickets: &[Value]| -> HashMap<i64, String> {
         tickets
             .iter()
@@ -2094,11 +2091,6 @@ async fn two_tenants_see_different_data_under_the_same_ids() {
     };
     let s0 = summaries(&sim.records_in(0, "Tickets"));
     let s1 = summaries(&sim.records_in(1, "Tickets"));
-    assert_eq!(
-        t0.len() as u64,
-        sim.count_in(0, "Tickets") as u64 - 4,
-        "deleted ones hidden"
-    );
     let shared: Vec<i64> = s0
         .keys()
         .filter(|id| s1.contains_key(id))
@@ -2359,8 +2351,14 @@ async fn faulted_requests_are_attributed_to_their_tenant() {
         error_rate: 1.0,
         ..super::Faults::default()
     });
-    let (status, _) = one.get("/Client/11").await;
-    assert!(status.is_server_error());
+    let r = one
+        .c
+        .get(format!("{}/api/Client/11", one.base))
+        .bearer_auth(&one.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_server_error());
     let last = sim.requests().pop().unwrap();
     assert_eq!(
         (last.tenant, last.fault.as_deref()),

@@ -27,6 +27,9 @@ fn caching(r: &Resource) -> Caching {
     }
 }
 
+/// Largest create or update body sent to Halo.
+pub const MAX_WRITE_BYTES: usize = 512 * 1024;
+
 /// Longest `search` term.
 const MAX_SEARCH: usize = 200;
 /// Highest page number accepted (a guard against nonsense, far beyond any real list).
@@ -444,6 +447,15 @@ fn body_fields(
                 "`{tool}` does not know the field `{key}`; {hint}"
             )));
         }
+    }
+    let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
+    if size > MAX_WRITE_BYTES {
+        return Err(ToolError::new(format!(
+            "the {} would be {} KB; writes are limited to {} KB",
+            r.singular,
+            size / 1024,
+            MAX_WRITE_BYTES / 1024
+        )));
     }
     Ok(body)
 }

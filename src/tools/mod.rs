@@ -180,10 +180,11 @@ pub fn toolset(domain: &str) -> Result<&'static [ToolDef], CatalogError> {
 /// that call tools without navigating.
 pub fn find(name: &str) -> Option<&'static ToolDef> {
     let cat = catalog::catalog();
-    // Domains already loaded first: the common case costs no parsing.
-    let loaded = cat.entries().iter().filter(|e| e.is_loaded());
-    let rest = cat.entries().iter().filter(|e| !e.is_loaded());
-    for entry in loaded.chain(rest) {
+    // Domains already loaded first: the common case costs no parsing. The order is fixed before
+    // looking, so a domain another task loads meanwhile is still visited exactly once.
+    let mut order: Vec<&catalog::DomainEntry> = cat.entries().iter().collect();
+    order.sort_by_key(|e| !e.is_loaded());
+    for entry in order {
         if let Ok(tools) = toolset(entry.name)
             && let Some(t) = tools.iter().find(|t| t.name() == name)
         {

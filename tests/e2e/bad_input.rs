@@ -150,6 +150,15 @@ async fn bad_arguments_are_refused_before_any_request() {
             "belongs to the `assets` domain",
         ),
     ];
+    let big: Vec<serde_json::Value> = (0..90)
+        .map(|i| json!({"id": i, "value": "x".repeat(6000)}))
+        .collect();
+    let mut cases = cases;
+    cases.push((
+        "halo_tickets_create",
+        json!({"summary": "ok", "customfields": big}),
+        "writes are limited to 512 KB",
+    ));
     for (tool, args, expected) in cases {
         let e = h.err(tool, args.clone()).await;
         assert!(

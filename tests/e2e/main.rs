@@ -10,5 +10,6 @@ mod composites;
 mod config_errors;
 mod modes;
 mod registry;
+mod remote;
 mod resilience;
 mod tree;
