@@ -415,7 +415,22 @@ async fn serve(args: ServeArgs) -> ExitCode {
     // listener is bound, so `initialize` is answered without waiting for the seed. Early tool
     // calls simply wait on the socket until it serves. The receiver keeps it alive.
     let mut demo: Option<tokio::sync::oneshot::Receiver<Simulator>> = None;
-    let halo_config = if args.demo {
+    let mut sources = config::Sources {
+        base_url: args.base_url,
+        client_id: args.client_id,
+        client_secret: args.client_secret.map(Secret::new),
+        tenant: args.tenant,
+        scope: args.scope,
+        auth_url: args.auth_url,
+        timeout_secs: args.timeout,
+        rate_limit: args.rate_limit,
+        rate_wait_secs: args.rate_wait,
+        retries: args.retries,
+        breaker_threshold: args.breaker_threshold,
+        breaker_cooldown_secs: args.breaker_cooldown,
+        cache_ttl_secs: args.cache_ttl,
+    };
+    if args.demo {
         let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
             Ok(l) => l,
             Err(e) => {
@@ -431,16 +446,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         let sim_config = SimConfig::default();
-        let cfg = HaloConfig {
-            auth_url: format!("{base_url}/auth"),
-            base_url: base_url.clone(),
-            client_id: sim_config.client_id.clone(),
-            client_secret: Secret::new(sim_config.client_secret.clone()),
-            tenant: sim_config.tenant.clone(),
-            scope: "all".into(),
-            timeout: config::DEFAULT_TIMEOUT,
-            resilience: halo_mcp::halo::Resilience::default(),
-        };
+        // The demo replaces where Halo is and who we are; timeouts, rate budget, retries,
+        // breaker and cache settings still come from the flags and environment.
+        sources.base_url = Some(base_url.clone());
+        sources.auth_url = Some(format!("{base_url}/auth"));
+        sources.client_id = Some(sim_config.client_id.clone());
+        sources.client_secret = Some(Secret::new(sim_config.client_secret.clone()));
+        sources.tenant = sim_config.tenant.clone();
+        sources.scope = Some("all".into());
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             match Simulator::start_on(sim_config, listener).await {
@@ -453,28 +466,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         });
         tracing::info!(url = %base_url, "demo mode: using the built-in simulated Halo");
         demo = Some(rx);
-        cfg
-    } else {
-        let sources = config::Sources {
-            base_url: args.base_url,
-            client_id: args.client_id,
-            client_secret: args.client_secret.map(Secret::new),
-            tenant: args.tenant,
-            scope: args.scope,
-            auth_url: args.auth_url,
-            timeout_secs: args.timeout,
-            rate_limit: args.rate_limit,
-            rate_wait_secs: args.rate_wait,
-            retries: args.retries,
-            breaker_threshold: args.breaker_threshold,
-            breaker_cooldown_secs: args.breaker_cooldown,
-            cache_ttl_secs: args.cache_ttl,
-        };
-        // The OAuth proxy takes Halo credentials from each MCP client instead.
-        match config::halo_config_for(sources, &env, !oauth) {
-            Ok(cfg) => cfg,
-            Err(e) => return config_exit(&e.0),
-        }
+    }
+    // The OAuth proxy takes Halo credentials from each MCP client instead.
+    let halo_config = match config::halo_config_for(sources, &env, !oauth) {
+        Ok(cfg) => cfg,
+        Err(e) => return config_exit(&e.0),
     };
     let client = match HaloClient::new(halo_config) {
         Ok(c) => c,
@@ -504,13 +500,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
         });
     }
     let template = client.config().clone();
+    let public_url = args.public_url.clone().or_else(|| env("MCP_PUBLIC_URL"));
     let operator = (!oauth).then_some(client);
     let shared = match Shared::with_options(operator, options) {
         Ok(s) => s,
         Err(e) => return config_exit(&e),
     };
     if let Some((bind, auth)) = remote {
-        let result = serve_http(shared, bind, auth, template).await;
+        let result = serve_http(shared, bind, auth, template, public_url).await;
         if let Some(rx) = demo
             && let Ok(sim) = rx.await
         {
@@ -647,9 +644,9 @@ async fn serve_http(
     bind: SocketAddr,
     auth: AuthChoice,
     template: HaloConfig,
+    public_url: Option<String>,
 ) -> ExitCode {
     use halo_mcp::remote::{Auth, HttpConfig, OAuthConfig, OAuthStore};
-    let public_url = env("MCP_PUBLIC_URL");
     if let Some(u) = &public_url
         && let Err(e) = config::normalise_url(u, "MCP_PUBLIC_URL")
     {

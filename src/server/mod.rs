@@ -833,7 +833,9 @@ impl ServerHandler for HaloMcp {
                             .find(|t| t.name() == name)
                     }),
                     Active::Flat => self.shared.flat.iter().copied().find(|t| t.name() == name),
-                    Active::Dispatch => None,
+                    // halo_navigate showed the tool by name, and many models then call it by
+                    // name; where the client lets that through, run it as halo_call would.
+                    Active::Dispatch => tools::find(name).filter(|d| self.shared.visible(d)),
                 };
                 match def {
                     Some(def) => self.run_tool(def, args, &context).await,

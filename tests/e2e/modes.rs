@@ -175,6 +175,11 @@ async fn a_client_that_never_relists_finishes_a_drill_down() {
         .await
         .unwrap_err();
     assert!(e.contains("Did you mean `halo_tickets_list`"), "{e}");
+    // A model that calls a shown tool by name, where the client lets it through, is served.
+    let direct = call(&c, "halo_tickets_overview", json!({"id": id}))
+        .await
+        .unwrap();
+    assert_eq!(direct["ticket"]["id"], id);
     // The list never changed and no notification was needed.
     assert_eq!(names(&c).await, first_names);
 }

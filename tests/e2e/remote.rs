@@ -745,3 +745,65 @@ fn http_is_never_open_by_accident() {
     assert_eq!(code, Some(2));
     assert!(err.contains("at least 16 characters"), "{err}");
 }
+
+/// `--public-url` names the server in OAuth metadata and is an accepted `Host`; the demo Halo
+/// still honours the resilience settings (here the rate budget) from the environment.
+#[tokio::test]
+async fn public_url_flag_and_demo_settings() {
+    let server = Server::start(
+        &[("MCP_AUTH", "oauth"), ("HALO_RATE_LIMIT", "7/60s")],
+        &["--demo", "--public-url", "https://halo-mcp.example.com/"],
+    );
+    let base = server.base.clone();
+    let h = http();
+    let asm: Value = h
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asm["issuer"], "https://halo-mcp.example.com");
+    assert_eq!(asm["token_endpoint"], "https://halo-mcp.example.com/token");
+    for (host, status) in [("halo-mcp.example.com", 200), ("evil.example", 403)] {
+        let r = h
+            .get(format!("{base}/health"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "Host: {host}");
+    }
+
+    // The demo's own credentials through the proxy; the budget is the configured one.
+    let reg = h
+        .post(format!("{base}/register"))
+        .json(&json!({"client_id": "demo-client", "redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
+    let (status, tok) = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tok}");
+    let c = mcp(&base, tok["access_token"].as_str()).await.unwrap();
+    let s = call(&c, "halo_status", json!({})).await;
+    assert_eq!(s["halo"]["rate_budget"]["limit"], 7, "{s}");
+    assert_eq!(
+        s["halo"]["rate_budget"]["window_s"].as_f64(),
+        Some(60.0),
+        "{s}"
+    );
+}
