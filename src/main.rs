@@ -201,6 +201,15 @@ struct SimulateArgs {
     /// Token lifetime in seconds
     #[arg(long, default_value_t = 3600)]
     token_lifetime: u64,
+    /// Permissions of the API application: `all` (default), or scopes such as
+    /// `read:tickets,edit:customers`; a token request for anything else gets invalid_scope
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',', default_value = "all",
+          help_heading = "Permissions")]
+    app_scopes: Vec<String>,
+    /// Areas the login-as agent cannot access, e.g. `invoices,assets` (`admin`: configuration
+    /// such as agents and teams); calls there get 403
+    #[arg(long, value_name = "AREAS", value_delimiter = ',', help_heading = "Permissions")]
+    agent_deny: Vec<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -363,6 +372,13 @@ fn main() -> ExitCode {
     }
 }
 
+fn trimmed(list: Vec<String>) -> Vec<String> {
+    list.into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
     use halo_mcp::sim::Faults;
     let config = SimConfig {
@@ -384,6 +400,10 @@ async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
         extra_assets: args.extra_assets as usize,
         extra_users: args.extra_users as usize,
         extra_tenants: args.extra_tenant,
+        permissions: halo_mcp::sim::Permissions {
+            app_scopes: trimmed(args.app_scopes),
+            agent_denied: trimmed(args.agent_deny),
+        },
         ..SimConfig::default()
     };
     match halo_mcp::sim::run_standalone(config, SocketAddr::new(args.host, args.port)).await {

@@ -40,6 +40,9 @@ pub struct TokenStatus {
     pub expires_in_s: Option<u64>,
     /// Tokens fetched since start.
     pub fetched: u64,
+    /// The scopes Halo granted the current token (its `scope` answer), when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
@@ -52,6 +55,8 @@ pub(crate) struct TokenCache {
     /// Mirror of the slot's expiry for status reads that must not wait on the async lock.
     expires_at: parking_lot::Mutex<Option<Instant>>,
     last_error: parking_lot::Mutex<Option<String>>,
+    /// The scopes granted with the current token.
+    scope: parking_lot::Mutex<Option<String>>,
 }
 
 /// 60 s before expiry, or half the lifetime for tokens shorter than two minutes.
@@ -73,7 +78,7 @@ impl TokenCache {
             return Ok((t.value.clone(), t.generation));
         }
         match fetch(http, cfg).await {
-            Ok((value, lifetime)) => {
+            Ok((value, lifetime, scope)) => {
                 let now = Instant::now();
                 let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                 let token = Token {
@@ -83,6 +88,7 @@ impl TokenCache {
                     generation,
                 };
                 *self.expires_at.lock() = Some(token.expires_at);
+                *self.scope.lock() = scope;
                 *slot = Some(token);
                 self.fetched.fetch_add(1, Ordering::Relaxed);
                 *self.last_error.lock() = None;
@@ -121,6 +127,7 @@ impl TokenCache {
             state,
             expires_in_s,
             fetched: self.fetched.load(Ordering::Relaxed),
+            scope: self.scope.lock().clone(),
             last_error: self.last_error.lock().clone(),
         }
     }
@@ -149,7 +156,10 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<(Secret, Duration), HaloError> {
+/// A token, its lifetime and the scopes granted with it.
+type Fetched = (Secret, Duration, Option<String>);
+
+async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<Fetched, HaloError> {
     let url = token_url(cfg);
     let form = [
         ("grant_type", "client_credentials"),
@@ -190,6 +200,12 @@ async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<(Secret, Dura
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| readable_body(&body));
+        if code == "invalid_scope" {
+            return Err(HaloError::Scope {
+                scope: cfg.scope.clone(),
+                detail,
+            });
+        }
         return Err(HaloError::Auth {
             code,
             detail,
@@ -224,7 +240,13 @@ async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<(Secret, Dura
     }
     .filter(|d| !d.is_zero())
     .unwrap_or(DEFAULT_LIFETIME);
-    Ok((Secret::new(token), lifetime))
+    let scope = json
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Ok((Secret::new(token), lifetime, scope))
 }
 
 fn url_without_query(url: &str) -> String {

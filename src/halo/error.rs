@@ -25,6 +25,14 @@ pub enum HaloError {
         detail: String,
         tenant_hint: String,
     },
+    /// The token endpoint refused the requested scope: the application lacks that permission.
+    #[error(
+        "Halo refused the scope `{scope}` ({detail}): the API application does not have that \
+         permission. Tick it under Configuration > Integrations > Halo API > your application \
+         > Permissions, or set HALO_SCOPE to permissions the application has (for example \
+         `read:tickets edit:tickets read:customers`)"
+    )]
+    Scope { scope: String, detail: String },
     /// The token endpoint answered something that is not a token.
     #[error("Halo's token endpoint {url} answered HTTP {status}: {detail}")]
     TokenEndpoint {
@@ -159,16 +167,18 @@ impl HaloError {
     }
 }
 
-/// The Halo permission that most likely covers a path, for 403 messages. Halo's scopes pair
-/// `read:` / `edit:` with an area name.
-pub fn likely_scope(method: &str, path: &str) -> String {
+/// The area of Halo's permission scopes (`read:<area>` / `edit:<area>`) that covers an API
+/// path such as `/Invoice/12`, or `None` for configuration and other resources no area names
+/// (those need `admin` or `all`). Halo's scope names: halo-api.md §1.2.
+pub fn scope_area(path: &str) -> Option<&'static str> {
     let first = path
         .trim_start_matches('/')
+        .trim_start_matches("api/")
         .split(['/', '?'])
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    let area = match first.as_str() {
+    Some(match first.as_str() {
         "tickets" | "actions" | "attachment" | "feedback" | "tickettype" | "status"
         | "category" | "outcome" | "priority" | "sla" | "ticketrules" | "workflow" => "tickets",
         "client" | "site" | "users" | "toplevel" | "organisation" => "customers",
@@ -187,7 +197,35 @@ pub fn likely_scope(method: &str, path: &str) -> String {
         "kbarticle" | "cannedtext" => "kb",
         "report" => "reporting",
         "softwarelicence" => "softwarelicensing",
-        _ => return "admin".into(),
+        _ => return None,
+    })
+}
+
+/// Whether granted scopes (as a token carries them) allow a method on an area (`None`: a
+/// resource no area names). `all`, `all:standard` and `admin` allow everything; otherwise a
+/// read needs `read:<area>` or `edit:<area>`, a write needs `edit:<area>`. Resources outside
+/// the areas are not limited by scope here: what they need is unverified, so the agent's
+/// permissions decide.
+pub fn scopes_allow<S: AsRef<str>>(granted: &[S], method: &str, area: Option<&str>) -> bool {
+    let has = |want: &str| granted.iter().any(|g| g.as_ref().eq_ignore_ascii_case(want));
+    if has("all") || has("all:standard") || has("admin") {
+        return true;
+    }
+    let Some(area) = area else {
+        return true;
+    };
+    let edit = has(&format!("edit:{area}"));
+    if method.eq_ignore_ascii_case("GET") {
+        edit || has(&format!("read:{area}"))
+    } else {
+        edit
+    }
+}
+
+/// The Halo permission that most likely covers a path, for 403 messages.
+pub fn likely_scope(method: &str, path: &str) -> String {
+    let Some(area) = scope_area(path) else {
+        return "admin".into();
     };
     let mode = if method.eq_ignore_ascii_case("GET") {
         "read"

@@ -473,6 +473,17 @@ impl OAuthStore {
                      credentials (Client ID and Secret (Services))",
                 ));
             }
+            Err(HaloError::Scope { scope, .. }) => {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_scope",
+                    format!(
+                        "Halo refused the scope `{scope}` for this application: give the Halo \
+                         API application that permission (or `all`), or ask the operator to set \
+                         HALO_SCOPE"
+                    ),
+                ));
+            }
             Err(e) => {
                 return Err(OAuthError::new(
                     503,

@@ -113,8 +113,13 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let tenant = s.token_tenant(req.headers());
-    let resp = gate(&fate, public, tenant, req, next).await;
+    let grant = s.token_grant(req.headers());
+    let tenant = grant.as_ref().map(|g| g.0);
+    // The application's scopes and the agent's areas (403 with no body, as Halo answers).
+    let forbidden = grant
+        .as_ref()
+        .is_some_and(|(t, scopes)| !public && !s.permits(*t, scopes, req.method().as_str(), path));
+    let resp = gate(&fate, public, tenant, forbidden, req, next).await;
     match tenant {
         Some(t) => with_tenant(resp, t),
         None => resp,
@@ -131,6 +136,7 @@ async fn gate(
     fate: &Fate,
     public: bool,
     tenant: Option<usize>,
+    forbidden: bool,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -164,7 +170,9 @@ async fn gate(
     if let Some(t) = tenant {
         req.extensions_mut().insert(TenantIdx(t));
     }
-    let resp = if public || tenant.is_some() {
+    let resp = if forbidden {
+        StatusCode::FORBIDDEN.into_response()
+    } else if public || tenant.is_some() {
         next.run(req).await
     } else {
         // Halo's 401 body is unverified (halo-api.md §6.2): empty body plus the standard
@@ -506,7 +514,20 @@ fn token(
         .filter(|x| !x.is_empty())
         .unwrap_or("all")
         .to_string();
-    let (access_token, lifetime) = s.issue_token(tenant);
+    // OpenIddict refuses a scope the application has no permission for.
+    let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+    let refused = s
+        .tenants
+        .get(tenant)
+        .and_then(|t| scopes.iter().find(|x| !t.permissions.grants(x)));
+    if let Some(refused) = refused {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("This client application is not allowed to use the scope '{refused}'."),
+        );
+    }
+    let (access_token, lifetime) = s.issue_token(tenant, scopes);
     let mut resp = (
         StatusCode::OK,
         axum::Json(json!({

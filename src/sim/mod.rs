@@ -102,6 +102,60 @@ pub struct SimConfig {
     /// `extra_assets` and `extra_users` apply to every tenant. When two tenants accept the same
     /// credentials, the token goes to the first whose `tenant` requirement the request meets.
     pub extra_tenants: Vec<SimTenant>,
+    /// What tenant 0's API application and login-as agent may do (default: everything).
+    pub permissions: Permissions,
+}
+
+/// What a tenant's API application and its login-as agent may do. Halo's effective permission
+/// is the application's scopes *and* the agent's access (halo-api.md §1.2): a token request
+/// for a scope the application lacks is refused (`invalid_scope`), and an API call outside the
+/// token's scopes or the agent's areas gets 403 with no body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Permissions {
+    /// Permissions ticked on the API application: `all`, or `read:<area>` / `edit:<area>`
+    /// (areas as Halo names them: `tickets`, `customers`, `invoices`, ...).
+    pub app_scopes: Vec<String>,
+    /// Areas the login-as agent has no access to (e.g. `invoices`); `admin` stands for the
+    /// configuration resources no area names (statuses, agents, teams, ...).
+    pub agent_denied: Vec<String>,
+}
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Permissions {
+            app_scopes: vec!["all".into()],
+            agent_denied: Vec::new(),
+        }
+    }
+}
+
+impl Permissions {
+    /// Whether the application may be granted a requested scope.
+    fn grants(&self, requested: &str) -> bool {
+        self.app_scopes
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case("all") || s.eq_ignore_ascii_case(requested))
+    }
+
+    /// Whether a call is allowed with a token holding `granted`.
+    fn allows(&self, granted: &[String], method: &str, path: &str) -> bool {
+        let area = crate::halo::error::scope_area(path);
+        let denied_area = area.unwrap_or("admin");
+        // The agent's own record is always readable: it is how a caller learns who it is.
+        let own_record = path
+            .trim_end_matches('/')
+            .to_ascii_lowercase()
+            .ends_with("/agent/me");
+        if !own_record
+            && self
+                .agent_denied
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(denied_area))
+        {
+            return false;
+        }
+        crate::halo::error::scopes_allow(granted, method, area)
+    }
 }
 
 /// Another tenant of the same simulated Halo (see [`SimConfig::extra_tenants`]).
@@ -113,6 +167,8 @@ pub struct SimTenant {
     pub tenant: Option<String>,
     /// Seed of this tenant's data (a different seed gives different data).
     pub seed: u64,
+    /// What this tenant's application and agent may do (default: everything).
+    pub permissions: Permissions,
 }
 
 /// Parses `CLIENT_ID:SECRET[:SEED]` (`halo-mcp simulate --extra-tenant`). The secret cannot
@@ -145,6 +201,7 @@ pub fn parse_extra_tenant(s: &str) -> Result<SimTenant, String> {
         client_secret: client_secret.to_string(),
         tenant: None,
         seed,
+        permissions: Permissions::default(),
     })
 }
 
@@ -167,6 +224,7 @@ impl Default for SimConfig {
             extra_assets: 0,
             extra_users: 0,
             extra_tenants: Vec::new(),
+            permissions: Permissions::default(),
         }
     }
 }
@@ -193,8 +251,8 @@ pub struct LoggedRequest {
 
 /// Token bookkeeping.
 struct AuthState {
-    /// Live tokens: when each expires and the tenant it was issued for.
-    tokens: HashMap<String, (Instant, usize)>,
+    /// Live tokens: when each expires, the tenant it was issued for and its scopes.
+    tokens: HashMap<String, (Instant, usize, Arc<Vec<String>>)>,
     /// Lifetime of tokens issued from now on.
     lifetime: Duration,
     /// Successful token requests.
@@ -209,6 +267,7 @@ pub(crate) struct Tenant {
     client_secret: String,
     /// The `?tenant=` its token requests must carry, if any.
     tenant: Option<String>,
+    permissions: Permissions,
     db: RwLock<Db>,
 }
 
@@ -219,6 +278,7 @@ impl Tenant {
             client_id: spec.client_id,
             client_secret: spec.client_secret,
             tenant: spec.tenant,
+            permissions: spec.permissions,
         }
     }
 }
@@ -246,6 +306,7 @@ impl Shared {
             client_secret: config.client_secret.clone(),
             tenant: config.tenant.clone(),
             seed: config.seed,
+            permissions: config.permissions.clone(),
         };
         let tenants = std::iter::once(first)
             .chain(config.extra_tenants.iter().cloned())
@@ -272,22 +333,23 @@ impl Shared {
         self.tenants.get(tenant).map(|t| &t.db)
     }
 
-    /// Mints an opaque token for `tenant` and remembers it until it expires.
-    fn issue_token(&self, tenant: usize) -> (String, Duration) {
+    /// Mints an opaque token for `tenant` with `scopes` and remembers it until it expires.
+    fn issue_token(&self, tenant: usize, scopes: Vec<String>) -> (String, Duration) {
         let mut auth = self.auth.lock();
         let token: String = (0..4)
             .map(|_| format!("{:016x}", auth.rng.next_u64()))
             .collect();
         let lifetime = auth.lifetime;
         let now = Instant::now();
-        auth.tokens.retain(|_, (exp, _)| *exp > now);
-        auth.tokens.insert(token.clone(), (now + lifetime, tenant));
+        auth.tokens.retain(|_, (exp, _, _)| *exp > now);
+        auth.tokens
+            .insert(token.clone(), (now + lifetime, tenant, Arc::new(scopes)));
         auth.issued += 1;
         (token, lifetime)
     }
 
-    /// The tenant of the live token in `Authorization: Bearer <token>`, if there is one.
-    fn token_tenant(&self, headers: &HeaderMap) -> Option<usize> {
+    /// The tenant and scopes of the live token in `Authorization: Bearer <token>`, if any.
+    fn token_grant(&self, headers: &HeaderMap) -> Option<(usize, Arc<Vec<String>>)> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())?;
@@ -298,8 +360,15 @@ impl Shared {
         let auth = self.auth.lock();
         auth.tokens
             .get(token.trim())
-            .filter(|(exp, _)| *exp > Instant::now())
-            .map(|(_, tenant)| *tenant)
+            .filter(|(exp, _, _)| *exp > Instant::now())
+            .map(|(_, tenant, scopes)| (*tenant, scopes.clone()))
+    }
+
+    /// Whether tenant `t`'s token with `scopes` may make this call.
+    fn permits(&self, t: usize, scopes: &[String], method: &str, path: &str) -> bool {
+        self.tenants
+            .get(t)
+            .is_some_and(|tenant| tenant.permissions.allows(scopes, method, path))
     }
 }
 

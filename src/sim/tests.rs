@@ -1995,6 +1995,7 @@ fn other_tenant(client_id: &str, tenant: Option<&str>, seed: u64) -> SimTenant {
         client_secret: format!("{client_id}-secret"),
         tenant: tenant.map(Into::into),
         seed,
+        permissions: Default::default(),
     }
 }
 
@@ -2419,4 +2420,87 @@ fn extra_tenants_parse_from_the_command_line() {
     ] {
         assert!(parse_extra_tenant(bad).is_err(), "{bad:?}");
     }
+}
+
+/// `POST /auth/token` for demo-client with a scope: the status and the body.
+async fn token_with_scope(sim: &Simulator, scope: &str) -> (StatusCode, Value) {
+    let r = http()
+        .post(format!("{}/auth/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn application_scopes_and_agent_areas_are_enforced() {
+    use super::Permissions;
+    let sim = start(SimConfig {
+        permissions: Permissions {
+            app_scopes: vec![
+                "read:tickets".into(),
+                "edit:customers".into(),
+                "read:invoices".into(),
+            ],
+            agent_denied: vec!["invoices".into(), "admin".into()],
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    // A scope the application was not given is refused at the token endpoint.
+    let (status, v) = token_with_scope(&sim, "all").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "invalid_scope", "{v}");
+    let (status, v) = token_with_scope(&sim, "read:tickets edit:assets").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error_description"].as_str().unwrap().contains("edit:assets"),
+        "{v}"
+    );
+
+    let (status, v) = token_with_scope(&sim, "read:tickets edit:customers read:invoices").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["scope"], "read:tickets edit:customers read:invoices");
+    let api = Api {
+        c: http(),
+        base: sim.base_url(),
+        token: v["access_token"].as_str().unwrap().to_owned(),
+    };
+    // Within the token's scopes.
+    assert_eq!(api.get("/Tickets?page_size=1").await.0, StatusCode::OK);
+    assert_eq!(api.get("/Client/11").await.0, StatusCode::OK);
+    // Outside them: 403, no body.
+    let (status, body) = api.get("/Asset?page_size=1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, Value::Null);
+    // Reading is not editing: a ticket write needs edit:tickets.
+    let r = api
+        .c
+        .post(format!("{}/api/Tickets", api.base))
+        .bearer_auth(&api.token)
+        .json(&json!([{"summary": "refused"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // In scope, but the agent has no access to the area.
+    assert_eq!(api.get("/Invoice").await.0, StatusCode::FORBIDDEN);
+    // Configuration outside the areas (teams) is the agent's `admin` area; its own record is
+    // always readable.
+    assert_eq!(api.get("/Team").await.0, StatusCode::FORBIDDEN);
+    let (status, me) = api.get("/Agent/me").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(me["id"].as_i64().is_some());
+    // Nothing was written.
+    assert!(
+        sim.records("Tickets")
+            .iter()
+            .all(|t| t["summary"] != "refused")
+    );
 }

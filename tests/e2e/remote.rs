@@ -99,6 +99,7 @@ async fn sim_two_tenants() -> Simulator {
             client_secret: "secret-b-value".into(),
             tenant: None,
             seed: 2,
+            permissions: Default::default(),
         }],
         ..SimConfig::default()
     })
