@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod clients;
 pub mod config;
+pub mod doctor;
 pub mod halo;
 pub mod local;
 pub mod remote;

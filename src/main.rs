@@ -89,6 +89,13 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Check the set-up end to end: configuration, Halo address, token, login-as agent, the
+    /// permissions of each area, the rate budget; prints a fix for each problem and exits 1 if
+    /// there is one. Takes the same flags and variables as `serve`
+    Doctor(Box<DoctorArgs>),
+    /// Exit 0 if the HTTP server here answers /health with {"status":"ok"} (for container
+    /// health checks; exits 0 at once in stdio mode, where there is nothing to ask)
+    Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -174,6 +181,26 @@ struct ServeArgs {
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Log format on stderr: text (default) or json, one object per line for log shippers
+    /// [env: LOG_FORMAT]
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct HealthcheckArgs {
+    /// The health URL (default: http://127.0.0.1:<port of MCP_BIND or MCP_PORT, else 3000>/health)
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
 #[derive(Args)]
@@ -203,12 +230,22 @@ struct SimulateArgs {
     token_lifetime: u64,
     /// Permissions of the API application: `all` (default), or scopes such as
     /// `read:tickets,edit:customers`; a token request for anything else gets invalid_scope
-    #[arg(long, value_name = "SCOPES", value_delimiter = ',', default_value = "all",
-          help_heading = "Permissions")]
+    #[arg(
+        long,
+        value_name = "SCOPES",
+        value_delimiter = ',',
+        default_value = "all",
+        help_heading = "Permissions"
+    )]
     app_scopes: Vec<String>,
     /// Areas the login-as agent cannot access, e.g. `invoices,assets` (`admin`: configuration
     /// such as agents and teams); calls there get 403
-    #[arg(long, value_name = "AREAS", value_delimiter = ',', help_heading = "Permissions")]
+    #[arg(
+        long,
+        value_name = "AREAS",
+        value_delimiter = ',',
+        help_heading = "Permissions"
+    )]
     agent_deny: Vec<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
@@ -305,11 +342,38 @@ fn server_options(args: &ServeArgs) -> Result<Options, String> {
 
 /// Prints one line and exits with code 2: the contract for configuration problems.
 fn config_exit(message: &str) -> ExitCode {
-    eprintln!("halo-mcp: {message}");
+    fatal(message);
     ExitCode::from(2)
 }
 
-fn init_logging(flag: Option<&str>) -> Result<(), String> {
+/// Set once JSON logging is on: then even the last words of the process are JSON lines.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One line on stderr saying why the process stops: plain text, or a JSON log line when the
+/// logs are JSON (a log shipper then never meets a line it cannot parse).
+fn fatal(message: &str) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("halo-mcp: {message}");
+    }
+}
+
+fn init_logging(flag: Option<&str>, format: Option<&str>) -> Result<(), String> {
+    let json = match format
+        .map(str::to_owned)
+        .or_else(|| env("LOG_FORMAT"))
+        .map(|f| f.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("text") | Some("") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(format!(
+                "LOG_FORMAT / --log-format must be text or json, got {other:?}"
+            ));
+        }
+    };
     let filter = match (
         env("RUST_LOG").filter(|v| !v.is_empty()),
         flag.map(str::to_owned).or_else(|| env("LOG_LEVEL")),
@@ -329,11 +393,20 @@ fn init_logging(flag: Option<&str>) -> Result<(), String> {
             tracing_subscriber::EnvFilter::new(format!("warn,halo_mcp={level}"))
         }
     };
-    tracing_subscriber::fmt()
+    // Everything goes to stderr: stdout carries the MCP protocol in stdio mode.
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .init();
+        .with_env_filter(filter);
+    if json {
+        JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     Ok(())
 }
 
@@ -362,11 +435,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Simulate(args)) => {
-            if let Err(e) = init_logging(args.log_level.as_deref()) {
+            if let Err(e) = init_logging(args.log_level.as_deref(), None) {
                 return config_exit(&e);
             }
             runtime.block_on(simulate(args))
         }
+        Some(Command::Doctor(args)) => runtime.block_on(doctor(*args)),
+        Some(Command::Healthcheck(args)) => runtime.block_on(healthcheck(args)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         None => runtime.block_on(serve(cli.serve)),
     }
@@ -409,14 +484,44 @@ async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
     match halo_mcp::sim::run_standalone(config, SocketAddr::new(args.host, args.port)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("halo-mcp: simulator failed: {e:#}");
+            fatal(&format!("simulator failed: {e:#}"));
             ExitCode::FAILURE
         }
     }
 }
 
+/// Where the Halo settings come from: the flags (variables are read by `config`).
+fn sources_of(args: &ServeArgs) -> config::Sources {
+    config::Sources {
+        base_url: args.base_url.clone(),
+        client_id: args.client_id.clone(),
+        client_secret: args.client_secret.clone().map(Secret::new),
+        tenant: args.tenant.clone(),
+        scope: args.scope.clone(),
+        auth_url: args.auth_url.clone(),
+        timeout_secs: args.timeout.clone(),
+        rate_limit: args.rate_limit.clone(),
+        rate_wait_secs: args.rate_wait.clone(),
+        retries: args.retries.clone(),
+        breaker_threshold: args.breaker_threshold.clone(),
+        breaker_cooldown_secs: args.breaker_cooldown.clone(),
+        cache_ttl_secs: args.cache_ttl.clone(),
+    }
+}
+
+/// The demo replaces where Halo is and who we are; timeouts, rate budget, retries, breaker and
+/// cache settings still come from the flags and environment.
+fn use_demo(sources: &mut config::Sources, base_url: &str, sim: &SimConfig) {
+    sources.base_url = Some(base_url.to_owned());
+    sources.auth_url = Some(format!("{base_url}/auth"));
+    sources.client_id = Some(sim.client_id.clone());
+    sources.client_secret = Some(Secret::new(sim.client_secret.clone()));
+    sources.tenant = sim.tenant.clone();
+    sources.scope = Some("all".into());
+}
+
 async fn serve(args: ServeArgs) -> ExitCode {
-    if let Err(e) = init_logging(args.log_level.as_deref()) {
+    if let Err(e) = init_logging(args.log_level.as_deref(), args.log_format.as_deref()) {
         return config_exit(&e);
     }
     let options = match server_options(&args).and_then(|o| {
@@ -435,45 +540,24 @@ async fn serve(args: ServeArgs) -> ExitCode {
     // listener is bound, so `initialize` is answered without waiting for the seed. Early tool
     // calls simply wait on the socket until it serves. The receiver keeps it alive.
     let mut demo: Option<tokio::sync::oneshot::Receiver<Simulator>> = None;
-    let mut sources = config::Sources {
-        base_url: args.base_url,
-        client_id: args.client_id,
-        client_secret: args.client_secret.map(Secret::new),
-        tenant: args.tenant,
-        scope: args.scope,
-        auth_url: args.auth_url,
-        timeout_secs: args.timeout,
-        rate_limit: args.rate_limit,
-        rate_wait_secs: args.rate_wait,
-        retries: args.retries,
-        breaker_threshold: args.breaker_threshold,
-        breaker_cooldown_secs: args.breaker_cooldown,
-        cache_ttl_secs: args.cache_ttl,
-    };
+    let mut sources = sources_of(&args);
     if args.demo {
         let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("halo-mcp: cannot start the demo Halo: {e}");
+                fatal(&format!("cannot start the demo Halo: {e}"));
                 return ExitCode::FAILURE;
             }
         };
         let base_url = match listener.local_addr() {
             Ok(addr) => format!("http://{addr}"),
             Err(e) => {
-                eprintln!("halo-mcp: cannot start the demo Halo: {e}");
+                fatal(&format!("cannot start the demo Halo: {e}"));
                 return ExitCode::FAILURE;
             }
         };
         let sim_config = SimConfig::default();
-        // The demo replaces where Halo is and who we are; timeouts, rate budget, retries,
-        // breaker and cache settings still come from the flags and environment.
-        sources.base_url = Some(base_url.clone());
-        sources.auth_url = Some(format!("{base_url}/auth"));
-        sources.client_id = Some(sim_config.client_id.clone());
-        sources.client_secret = Some(Secret::new(sim_config.client_secret.clone()));
-        sources.tenant = sim_config.tenant.clone();
-        sources.scope = Some("all".into());
+        use_demo(&mut sources, &base_url, &sim_config);
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             match Simulator::start_on(sim_config, listener).await {
@@ -495,7 +579,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let client = match HaloClient::new(halo_config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("halo-mcp: {e}");
+            fatal(&e.to_string());
             return ExitCode::FAILURE;
         }
     };
@@ -539,11 +623,21 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let running = match handler.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("halo-mcp: MCP session failed to start: {e}");
+            fatal(&format!("MCP session failed to start: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    let result = running.waiting().await;
+    // The client closing stdin ends the session; so does SIGTERM (a container stopping) or
+    // Ctrl-C.
+    let cancel = running.cancellation_token();
+    let result = tokio::select! {
+        r = running.waiting() => r,
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            cancel.cancel();
+            Ok(rmcp::service::QuitReason::Cancelled)
+        }
+    };
     if let Some(rx) = demo
         && let Ok(sim) = rx.await
     {
@@ -552,7 +646,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("halo-mcp: MCP session ended with an error: {e}");
+            fatal(&format!("MCP session ended with an error: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -714,37 +808,258 @@ async fn serve_http(
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("halo-mcp: cannot listen on {bind}: {e}");
+            fatal(&format!("cannot listen on {bind}: {e}"));
             return ExitCode::FAILURE;
         }
     };
     let local = listener.local_addr().unwrap_or(bind);
     tracing::info!(url = %format!("http://{local}/mcp"), auth = auth_name, "serving MCP over HTTP");
-    // Ctrl-C, or SIGTERM from a container runtime.
-    let shutdown = async {
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async {
-                    match term.as_mut() {
-                        Some(t) => { t.recv().await; }
-                        None => std::future::pending::<()>().await,
-                    }
-                } => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    };
-    match halo_mcp::remote::serve(shared, http, listener, shutdown).await {
+    match halo_mcp::remote::serve(shared, http, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("halo-mcp: HTTP server failed: {e:#}");
+            fatal(&format!("HTTP server failed: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM from a container runtime or service manager.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `halo-mcp doctor`: the configuration checks here (they need the flags), the rest in
+/// `halo_mcp::doctor`.
+async fn doctor(args: DoctorArgs) -> ExitCode {
+    use halo_mcp::doctor::{self, Check, Report, Status};
+    const SECTION: &str = "Configuration";
+    let serve = args.serve;
+    // The report is the output; logs only for problems unless asked for.
+    let level = serve
+        .log_level
+        .clone()
+        .or_else(|| env("LOG_LEVEL"))
+        .unwrap_or_else(|| "error".into());
+    if let Err(e) = init_logging(Some(&level), serve.log_format.as_deref()) {
+        return config_exit(&e);
+    }
+    let mut report = Report::default();
+    let checks = &mut report.checks;
+
+    let mut sources = sources_of(&serve);
+    let mut _demo = None;
+    if serve.demo {
+        let sim_config = SimConfig::default();
+        match Simulator::start(sim_config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
+            Ok(sim) => {
+                use_demo(&mut sources, &sim.base_url(), &sim_config);
+                checks.push(
+                    Check::new(SECTION, "demo", Status::Ok)
+                        .detail(format!("built-in simulated Halo at {}", sim.base_url())),
+                );
+                _demo = Some(sim);
+            }
+            Err(e) => {
+                checks.push(
+                    Check::new(SECTION, "demo", Status::Fail)
+                        .detail(format!("cannot start the demo Halo: {e}")),
+                );
+            }
+        }
+    }
+    let remote = remote_plan(&serve);
+    let oauth = matches!(remote, Ok(Some((_, AuthChoice::OAuth))));
+    let options = server_options(&serve).and_then(|o| {
+        halo_mcp::server::check_options(&o)?;
+        Ok(o)
+    });
+
+    // Halo settings. The OAuth proxy needs no credentials of its own; given some, doctor
+    // checks that application.
+    let halo = match config::halo_config_for(sources, &env, !oauth) {
+        Ok(cfg) => {
+            let tenant = cfg
+                .tenant
+                .as_deref()
+                .map(|t| format!(", tenant {t}"))
+                .unwrap_or_else(|| ", no tenant".into());
+            checks.push(
+                Check::new(SECTION, "Halo address", Status::Ok).detail(format!(
+                    "{} (auth server {}{tenant})",
+                    cfg.base_url, cfg.auth_url
+                )),
+            );
+            if cfg.client_id.is_empty() {
+                checks.push(Check::new(SECTION, "API application", Status::Ok).detail(
+                    "none: with the OAuth proxy each client brings its own (set HALO_CLIENT_ID \
+                     and HALO_CLIENT_SECRET to check one application here)",
+                ));
+            } else {
+                checks.push(
+                    Check::new(SECTION, "API application", Status::Ok).detail(format!(
+                        "client id {}, secret set, scope `{}`",
+                        cfg.client_id, cfg.scope
+                    )),
+                );
+            }
+            let r = &cfg.resilience;
+            checks.push(Check::new(SECTION, "limits", Status::Ok).detail(format!(
+                "timeout {} s, rate limit {}/{} s, {} retries, cache {} s",
+                cfg.timeout.as_secs(),
+                r.rate_limit.limit,
+                r.rate_limit.window.as_secs(),
+                r.max_retries,
+                r.cache_ttl.as_secs()
+            )));
+            Some(cfg)
+        }
+        Err(e) => {
+            checks.push(
+                Check::new(SECTION, "Halo settings", Status::Fail)
+                    .detail("the Halo settings cannot be used")
+                    .fix(e.0),
+            );
+            None
+        }
+    };
+    let offered = match &options {
+        Ok(o) => match halo_mcp::server::offered_domains(o) {
+            Ok(domains) => {
+                let total = catalog::catalog().entries().len();
+                let which = if domains.len() == total {
+                    format!("all {total} domains")
+                } else {
+                    format!(
+                        "{} of {total} domains ({})",
+                        domains.len(),
+                        domains.join(", ")
+                    )
+                };
+                checks.push(Check::new(SECTION, "server", Status::Ok).detail(format!(
+                    "mode {}, {which}, {}",
+                    o.mode,
+                    if o.read_only {
+                        "read-only"
+                    } else {
+                        "reads and writes"
+                    }
+                )));
+                Some((domains, o.read_only))
+            }
+            Err(e) => {
+                checks.push(Check::new(SECTION, "server", Status::Fail).fix(e));
+                None
+            }
+        },
+        Err(e) => {
+            checks.push(Check::new(SECTION, "server", Status::Fail).fix(e.clone()));
+            None
+        }
+    };
+    match &remote {
+        Ok(None) => checks.push(
+            Check::new(SECTION, "transport", Status::Ok)
+                .detail("stdio (an MCP client starts halo-mcp and talks over stdin/stdout)"),
+        ),
+        Ok(Some((bind, auth))) => {
+            let how = match auth {
+                AuthChoice::None => "no authentication (loopback only)",
+                AuthChoice::Token(_) => "bearer token (MCP_AUTH_TOKEN)",
+                AuthChoice::OAuth => "OAuth proxy",
+            };
+            checks.push(
+                Check::new(SECTION, "transport", Status::Ok)
+                    .detail(format!("HTTP on {bind}, {how}")),
+            );
+        }
+        Err(e) => checks.push(Check::new(SECTION, "transport", Status::Fail).fix(e.clone())),
+    }
+
+    match (halo, offered) {
+        (Some(cfg), Some((domains, read_only))) if !cfg.client_id.is_empty() => {
+            let rest = doctor::diagnose(cfg, &domains, read_only).await;
+            report.checks.extend(rest.checks);
+        }
+        (Some(_), Some(_)) => doctor::skip_rest(checks, "no Halo credentials to check"),
+        _ => doctor::skip_rest(checks, "the configuration has a problem"),
+    }
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        );
+    } else {
+        println!("halo-mcp doctor {}\n", env!("CARGO_PKG_VERSION"));
+        print!("{}", report.render());
+    }
+    if report.failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `halo-mcp healthcheck`: GET /health on this machine's HTTP server.
+async fn healthcheck(args: HealthcheckArgs) -> ExitCode {
+    let transport = env("MCP_TRANSPORT")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if args.url.is_none() && !matches!(transport.as_str(), "http" | "streamable-http") {
+        // stdio: no server to ask; the process being alive is all there is.
+        return ExitCode::SUCCESS;
+    }
+    let url = args.url.unwrap_or_else(|| {
+        let port = env("MCP_BIND")
+            .and_then(|b| b.parse::<SocketAddr>().ok().map(|a| a.port()))
+            .or_else(|| env("MCP_PORT").and_then(|p| p.trim().parse::<u16>().ok()))
+            .unwrap_or(3000);
+        format!("http://127.0.0.1:{port}/health")
+    });
+    halo_mcp::halo::install_crypto();
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(4))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => {
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            if body["status"] == "ok" {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("healthcheck: {url} answered {body}");
+                ExitCode::FAILURE
+            }
+        }
+        Ok(r) => {
+            eprintln!("healthcheck: {url} answered HTTP {}", r.status().as_u16());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("healthcheck: {url}: {e}");
             ExitCode::FAILURE
         }
     }

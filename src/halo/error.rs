@@ -207,7 +207,11 @@ pub fn scope_area(path: &str) -> Option<&'static str> {
 /// the areas are not limited by scope here: what they need is unverified, so the agent's
 /// permissions decide.
 pub fn scopes_allow<S: AsRef<str>>(granted: &[S], method: &str, area: Option<&str>) -> bool {
-    let has = |want: &str| granted.iter().any(|g| g.as_ref().eq_ignore_ascii_case(want));
+    let has = |want: &str| {
+        granted
+            .iter()
+            .any(|g| g.as_ref().eq_ignore_ascii_case(want))
+    };
     if has("all") || has("all:standard") || has("admin") {
         return true;
     }

@@ -77,6 +77,17 @@ impl FromStr for Mode {
     }
 }
 
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Auto => "auto",
+            Mode::Tree => "tree",
+            Mode::Dispatch => "dispatch",
+            Mode::Flat => "flat",
+        })
+    }
+}
+
 /// The mode a session actually runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Active {
@@ -332,6 +343,11 @@ fn plan(options: &Options) -> Result<(Vec<&'static str>, Vec<&'static ToolDef>),
         }
     }
     Ok((allowed, flat))
+}
+
+/// The domains these options offer, in catalogue order.
+pub fn offered_domains(options: &Options) -> Result<Vec<&'static str>, String> {
+    plan(options).map(|(allowed, _)| allowed)
 }
 
 /// Checks server options before anything starts (one line for the user when they cannot work).

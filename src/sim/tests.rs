@@ -2460,7 +2460,10 @@ async fn application_scopes_and_agent_areas_are_enforced() {
     let (status, v) = token_with_scope(&sim, "read:tickets edit:assets").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        v["error_description"].as_str().unwrap().contains("edit:assets"),
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("edit:assets"),
         "{v}"
     );
 

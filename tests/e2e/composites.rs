@@ -701,3 +701,72 @@ async fn reports_run_saved_and_read_only_sql() {
     let e = h.err("halo_reports_run", json!({"id": 424242})).await;
     assert!(e.contains("No report with id 424242"), "{e}");
 }
+
+/// Each composite reads only the Halo paths it declares (`doctor` checks the permission areas
+/// of those paths), and every composite is covered here.
+#[tokio::test]
+async fn composites_read_only_the_paths_they_declare() {
+    let h = Harness::start().await;
+    let first = |resource: &str| h.sim.records(resource)[0].clone();
+    let ticket = first("Tickets")["id"].clone();
+    let client = first("Client")["id"].clone();
+    let contract = first("ClientContract")["id"].clone();
+    let asset = first("Asset");
+    let user = first("Users");
+    let site = first("Site");
+    let calls: Vec<(&str, Value)> = vec![
+        ("halo_tickets_overview", json!({"id": ticket})),
+        ("halo_clients_overview", json!({"id": client})),
+        ("halo_contracts_overview", json!({"id": contract})),
+        ("halo_assets_overview", json!({"id": asset["id"]})),
+        ("halo_assets_get_many", json!({"ids": [asset["id"]]})),
+        ("halo_users_get_many", json!({"ids": [user["id"]]})),
+        ("halo_sites_get_many", json!({"ids": [site["id"]]})),
+        ("halo_assets_find_match", json!({"hostname": "PC-0001"})),
+        ("halo_assets_scan_duplicates", json!({})),
+        (
+            "halo_users_find_match",
+            json!({"email": "someone@example.com"}),
+        ),
+        ("halo_users_scan_duplicates", json!({})),
+        ("halo_sites_find_match", json!({"name": "Head Office"})),
+        ("halo_assets_search", json!({"hostname": "PC-0001"})),
+        ("halo_users_search", json!({"email": "someone@example.com"})),
+        ("halo_clients_find", json!({"name": "Kestrel"})),
+        (
+            "halo_revenue_breakdown",
+            json!({"start": "2025-04-01", "end": "2026-03-31"}),
+        ),
+        ("halo_reports_run", json!({"id": 1})),
+        (
+            "halo_reports_query",
+            json!({"sql": "SELECT faultid FROM faults"}),
+        ),
+    ];
+    let covered: Vec<&str> = calls.iter().map(|(n, _)| *n).collect();
+    for c in halo_mcp::tools::composite::COMPOSITES {
+        assert!(covered.contains(&c.name), "{} is not covered", c.name);
+    }
+    for (name, args) in calls {
+        let def = halo_mcp::tools::composite::COMPOSITES
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap();
+        h.navigate(def.domain).await;
+        let before = h.sim.requests().len();
+        h.ok(name, args).await;
+        let read: Vec<String> = h.sim.requests()[before..]
+            .iter()
+            .filter(|r| r.path.to_ascii_lowercase().starts_with("/api/"))
+            .map(|r| format!("/{}", r.path[5..].split('/').next().unwrap_or("")))
+            .collect();
+        assert!(!read.is_empty(), "{name} sent no request");
+        for path in &read {
+            assert!(
+                def.reads.iter().any(|d| d.eq_ignore_ascii_case(path)),
+                "{name} read {path}, which it does not declare ({:?})",
+                def.reads
+            );
+        }
+    }
+}

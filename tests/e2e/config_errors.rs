@@ -147,3 +147,41 @@ fn help_documents_the_environment() {
         assert!(help.contains(var), "--help does not mention {var}");
     }
 }
+
+/// `LOG_FORMAT=json`: every log line on stderr is one JSON object; stdout carries only the
+/// protocol (here nothing, as stdin is closed at once). A bad format is a configuration error.
+#[test]
+fn json_logs_go_to_stderr() {
+    let out = Command::new(env!("CARGO_BIN_EXE_halo-mcp"))
+        .env_clear()
+        .args(["--demo"])
+        .env("LOG_FORMAT", "json")
+        .env("LOG_LEVEL", "debug")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("binary runs");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+        assert!(v["message"].is_string(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("\"halo-mcp starting\"")),
+        "{stderr}"
+    );
+
+    let (code, err) = run(&[
+        ("LOG_FORMAT", "xml"),
+        ("HALO_BASE_URL", "https://x.example"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_one_line(&err, "LOG_FORMAT / --log-format must be text or json");
+}

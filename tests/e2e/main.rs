@@ -8,6 +8,7 @@ mod catalogue;
 mod common;
 mod composites;
 mod config_errors;
+mod doctor;
 mod modes;
 mod registry;
 mod remote;

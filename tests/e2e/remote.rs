@@ -808,3 +808,36 @@ async fn public_url_flag_and_demo_settings() {
         "{s}"
     );
 }
+
+/// `halo-mcp healthcheck` (the container health check) against the running server.
+#[tokio::test]
+async fn healthcheck_command() {
+    let server = Server::start(&[], &["--demo", "--no-auth"]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
+        cmd.env_clear().arg("healthcheck").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap().status.code()
+    };
+    let bind = format!("0.0.0.0:{port}");
+    assert_eq!(
+        run(&[("MCP_TRANSPORT", "http"), ("MCP_BIND", &bind)], &[]),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[("MCP_TRANSPORT", "http"), ("MCP_PORT", &port)], &[]),
+        Some(0)
+    );
+    let url = format!("{}/health", server.base);
+    assert_eq!(run(&[], &["--url", &url]), Some(0));
+    // Not a health endpoint, and nothing listening: unhealthy.
+    let wrong = format!("{}/mcp", server.base);
+    assert_eq!(run(&[], &["--url", &wrong]), Some(1));
+    drop(server);
+    assert_eq!(run(&[], &["--url", &url]), Some(1));
+    // stdio has no server to ask.
+    assert_eq!(run(&[("MCP_TRANSPORT", "stdio")], &[]), Some(0));
+}

@@ -27,6 +27,7 @@ pub const ASSETS: Composite = Composite {
     title: "Get several assets",
     description: "Up to 50 assets by id in one call; missing ids are listed, not fatal.",
     params: PARAMS,
+    reads: &["/Asset"],
     run: |ctx, args| get_many(ctx, "assets", "assets", args).boxed(),
 };
 
@@ -36,6 +37,7 @@ pub const USERS: Composite = Composite {
     title: "Get several users",
     description: "Up to 50 users by id in one call; missing ids are listed, not fatal.",
     params: PARAMS,
+    reads: &["/Users"],
     run: |ctx, args| get_many(ctx, "users", "users", args).boxed(),
 };
 
@@ -45,6 +47,7 @@ pub const SITES: Composite = Composite {
     title: "Get several sites",
     description: "Up to 50 sites by id in one call; missing ids are listed, not fatal.",
     params: PARAMS,
+    reads: &["/Site"],
     run: |ctx, args| get_many(ctx, "sites", "sites", args).boxed(),
 };
 

@@ -408,6 +408,7 @@ pub const FIND_ASSET: Composite = Composite {
         ("hostname", "string"),
         ("client_id", "integer"),
     ],
+    reads: &["/Asset"],
     run: |ctx, args| find_asset(ctx, args).boxed(),
 };
 
@@ -418,6 +419,7 @@ pub const SCAN_ASSETS: Composite = Composite {
     description: "Duplicate assets by serial (100) and hostname (85), with billable counts; one \
                   client or all.",
     params: &[("client_id", "integer: Omit for the whole tenant")],
+    reads: &["/Asset"],
     run: |ctx, args| scan_asset_tool(ctx, args).boxed(),
 };
 
@@ -433,6 +435,7 @@ pub const FIND_USER: Composite = Composite {
         ("name", "string"),
         ("client_id", "integer"),
     ],
+    reads: &["/Users"],
     run: |ctx, args| find_user(ctx, args).boxed(),
 };
 
@@ -443,6 +446,7 @@ pub const SCAN_USERS: Composite = Composite {
     description: "Duplicate users by email (100), UPN (95) and name (70), with billable counts; \
                   one client or all.",
     params: &[("client_id", "integer: Omit for the whole tenant")],
+    reads: &["/Users"],
     run: |ctx, args| scan_user_tool(ctx, args).boxed(),
 };
 
@@ -458,6 +462,7 @@ pub const FIND_SITE: Composite = Composite {
         ("postcode", "string"),
         ("client_id", "integer"),
     ],
+    reads: &["/Site"],
     run: |ctx, args| find_site(ctx, args).boxed(),
 };
 

@@ -34,6 +34,7 @@ pub const TICKET: Composite = Composite {
         ("id", "integer!"),
         ("actions", "integer: Latest actions, 1-20; default 5"),
     ],
+    reads: &["/Tickets", "/Actions"],
     run: |ctx, args| ticket(ctx, args).boxed(),
 };
 
@@ -43,6 +44,7 @@ pub const CLIENT: Composite = Composite {
     title: "Client overview",
     description: "A client with its sites, number of contacts and number of open tickets.",
     params: &[("id", "integer!")],
+    reads: &["/Client", "/Site", "/Users", "/Tickets"],
     run: |ctx, args| client(ctx, args).boxed(),
 };
 
@@ -52,6 +54,7 @@ pub const CONTRACT: Composite = Composite {
     title: "Contract overview",
     description: "A contract with its billing lines (recurring invoice lines) and monthly value.",
     params: &[("id", "integer!")],
+    reads: &["/ClientContract", "/RecurringInvoice"],
     run: |ctx, args| contract(ctx, args).boxed(),
 };
 
@@ -61,6 +64,7 @@ pub const ASSET: Composite = Composite {
     title: "Asset overview",
     description: "An asset with its field values and a readable schema of its type's fields.",
     params: &[("id", "integer!")],
+    reads: &["/Asset", "/AssetType"],
     run: |ctx, args| asset(ctx, args).boxed(),
 };
 

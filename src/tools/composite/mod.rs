@@ -69,6 +69,8 @@ pub struct Composite {
     pub description: &'static str,
     /// Arguments as (name, type spec), in schema order.
     pub params: &'static [(&'static str, &'static str)],
+    /// The Halo paths it reads (for `doctor`, which checks their permission areas).
+    pub reads: &'static [&'static str],
     pub run: for<'a> fn(&'a Ctx, Map<String, Value>) -> ToolFuture<'a>,
 }
 

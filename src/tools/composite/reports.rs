@@ -39,6 +39,7 @@ pub const RUN: Composite = Composite {
         ("page_size", "integer: 1-100, default 50"),
         ("page_no", "integer"),
     ],
+    reads: &["/Report"],
     run: |ctx, args| run_saved(ctx, args).boxed(),
 };
 
@@ -53,6 +54,7 @@ pub const QUERY: Composite = Composite {
         ("page_size", "integer: 1-100, default 50"),
         ("page_no", "integer"),
     ],
+    reads: &["/Report"],
     run: |ctx, args| run_sql(ctx, args).boxed(),
 };
 

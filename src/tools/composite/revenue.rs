@@ -35,6 +35,7 @@ pub const REVENUE: Composite = Composite {
         ("start", "date: Invoice date from"),
         ("end", "date: Invoice date to"),
     ],
+    reads: &["/Invoice", "/RecurringInvoice", "/ClientContract"],
     run: |ctx, args| run(ctx, args).boxed(),
 };
 

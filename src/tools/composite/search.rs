@@ -30,6 +30,7 @@ pub const ASSETS: Composite = Composite {
         ("hostname", "string"),
         ("client_id", "integer"),
     ],
+    reads: &["/Asset"],
     run: |ctx, args| assets(ctx, args).boxed(),
 };
 
@@ -39,6 +40,7 @@ pub const USERS: Composite = Composite {
     title: "Find users by email",
     description: "Users whose email address equals the value, ignoring case.",
     params: &[("email", "string!"), ("client_id", "integer")],
+    reads: &["/Users"],
     run: |ctx, args| users(ctx, args).boxed(),
 };
 
@@ -49,6 +51,7 @@ pub const CLIENTS: Composite = Composite {
     description: "The client with this name; if none matches exactly, the closest names with \
                   similarity scores.",
     params: &[("name", "string!")],
+    reads: &["/Client"],
     run: |ctx, args| clients(ctx, args).boxed(),
 };
 
