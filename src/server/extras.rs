@@ -63,6 +63,15 @@ pub fn list_resources() -> ListResourcesResult {
             .with_mime_type(JSON),
     );
     all.push(
+        Resource::new("halo://mcp-clients", "mcp-clients")
+            .with_title("MCP clients")
+            .with_description(
+                "The MCP clients `auto` mode knows, whether each re-reads its tool list, and the \
+                 mode each gets",
+            )
+            .with_mime_type(JSON),
+    );
+    all.push(
         Resource::new("halo://rate-limit", "rate-limit")
             .with_title("Rate budget")
             .with_description("Halo rate budget, circuit breaker and cache state")
@@ -149,6 +158,19 @@ pub async fn read_resource(
                 uri,
                 &json!({"mode": mcp.active().as_str(), "domains": rows}),
             ));
+        }
+        "halo://mcp-clients" => {
+            let known: Vec<Value> = crate::clients::KNOWN
+                .iter()
+                .map(|k| {
+                    json!({
+                        "client": k.product,
+                        "list_changed": k.list_changed.to_string(),
+                        "auto_mode": crate::clients::mode_of(k),
+                    })
+                })
+                .collect();
+            return Ok(contents(uri, &json!({"clients": known})));
         }
         "halo://rate-limit" => {
             let s = ctx.halo.status();

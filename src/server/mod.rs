@@ -461,10 +461,6 @@ impl HaloMcp {
             _ => ("--mode", "set by the operator".to_owned()),
         };
         drop(session);
-        let known: Vec<Value> = clients::KNOWN
-            .iter()
-            .map(|k| json!({"client": k.product, "list_changed": k.list_changed.to_string(), "auto_mode": clients::mode_of(k)}))
-            .collect();
         json!({
             "mode": self.active().as_str(),
             "chosen_by": chosen_by,
@@ -476,21 +472,22 @@ impl HaloMcp {
             } else {
                 json!("all")
             },
-            "known_clients": known,
+            "clients_table": "resource halo://mcp-clients",
         })
     }
 
     fn status(&self, context: &RequestContext<RoleServer>) -> Value {
         let cat = catalog::catalog();
+        // area → {domain: what it holds}: the menu in as few bytes as it can take.
         let mut areas = Map::new();
         for (area, entries) in cat.by_area() {
-            let rows: Vec<Value> = entries
+            let rows: Map<String, Value> = entries
                 .iter()
                 .filter(|e| self.shared.allowed.contains(&e.name))
-                .map(|e| json!({"domain": e.name, "summary": e.header.summary}))
+                .map(|e| (e.name.to_owned(), json!(e.header.summary)))
                 .collect();
             if !rows.is_empty() {
-                areas.insert(area.to_owned(), Value::Array(rows));
+                areas.insert(area.to_owned(), Value::Object(rows));
             }
         }
         let next = match (self.active(), self.current_domain()) {

@@ -240,7 +240,7 @@ async fn status_reports_menu_connection_and_no_secret() {
     let s = h.ok("halo_status", json!({})).await;
     assert_eq!(s["current_domain"], Value::Null);
     let areas = s["domains"].as_object().unwrap();
-    let listed: usize = areas.values().map(|v| v.as_array().unwrap().len()).sum();
+    let listed: usize = areas.values().map(|v| v.as_object().unwrap().len()).sum();
     assert_eq!(listed, halo_mcp::catalog::catalog().entries().len());
     assert_eq!(s["halo"]["base_url"], h.sim.base_url());
     let text = s.to_string();
