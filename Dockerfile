@@ -62,10 +62,12 @@ RUN --mount=type=cache,id=halo-mcp-cargo-registry,target=/usr/local/cargo/regist
 # The health check therefore uses the binary itself instead of curl.
 FROM gcr.io/distroless/cc-debian12:nonroot
 
+# The last label ties the image to its entry in the MCP server registry (server.json).
 LABEL org.opencontainers.image.title="halo-mcp" \
       org.opencontainers.image.description="MCP server for the Halo PSA / Halo ITSM REST API: a decision tree of domain tools, light on tokens, with a built-in demo Halo" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://github.com/halo-mcp/halo-mcp"
+      org.opencontainers.image.source="https://github.com/halo-mcp/halo-mcp" \
+      io.modelcontextprotocol.server.name="io.github.halo-mcp/halo-mcp"
 
 COPY --from=build /out/halo-mcp /usr/local/bin/halo-mcp
 COPY LICENSE-APACHE /usr/share/doc/halo-mcp/LICENSE

@@ -11,7 +11,7 @@
 
 use std::{process::Stdio, sync::atomic::Ordering, time::Duration};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use halo_mcp::local::LocalClient;
 use rmcp::{
     ServiceExt,
@@ -21,24 +21,11 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
-type Client = RunningService<rmcp::RoleClient, LocalClient>;
+mod support;
 
-/// The binary built next to this example (`target/<profile>/examples/..` → `target/<profile>`).
-fn binary() -> anyhow::Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .context("cannot locate the target directory")?;
-    let bin = dir.join(format!("halo-mcp{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        bail!(
-            "{} not found: build it first (cargo build --bin halo-mcp)",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
+use support::{binary, group};
+
+type Client = RunningService<rmcp::RoleClient, LocalClient>;
 
 struct Session {
     client: Client,
@@ -101,18 +88,6 @@ impl Session {
             .structured_content
             .unwrap_or_else(|| serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
-}
-
-fn group(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[tokio::main]

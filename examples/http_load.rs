@@ -31,6 +31,10 @@ use rmcp::{
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
+mod support;
+
+use support::{binary, percentile, rss_kb};
+
 const TOKEN: &str = "load-test-bearer-token-0123456789";
 
 struct Server(Child);
@@ -40,23 +44,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The release `halo-mcp` next to this example (`target/release/examples/..` → `target/release`).
-fn binary() -> anyhow::Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .context("cannot locate the target directory")?;
-    let bin = dir.join("halo-mcp");
-    if !bin.exists() {
-        bail!(
-            "{} not found: run `cargo build --release` first",
-            bin.display()
-        );
-    }
-    Ok(bin)
 }
 
 fn start() -> anyhow::Result<(Server, String)> {
@@ -100,19 +87,6 @@ fn start() -> anyhow::Result<(Server, String)> {
         .recv_timeout(Duration::from_secs(20))
         .context("the server did not start")?;
     Ok((server, base))
-}
-
-fn rss_kb(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 type Client = RunningService<rmcp::RoleClient, ()>;
@@ -171,14 +145,6 @@ async fn drill_down(c: &Client, rounds: usize, times: &mut Vec<Duration>) -> any
         call(c, "halo_back", json!({}), times).await?;
     }
     Ok(())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[tokio::main]

@@ -1,10 +1,9 @@
 //! Figures for the resilient Halo client, against the simulated Halo on loopback:
 //!
 //! 1. burst throughput at the rate limit (and proof the limit is never exceeded);
-//! 2. cache hit rate in a scripted drill-down, as an assistant would work;
-//! 3. the time each layer adds per call: a bare HTTP request, the same through the Halo client
-//!    (token cache, breaker, retry loop, budget, in-flight sharing), and the same as an MCP tool
-//!    call (arguments, JSON-RPC, shaping).
+//! 2. cache hit rate in a scripted drill-down, as an assistant would work.
+//!
+//! The time each layer adds per call is in `examples/perf.rs`.
 //!
 //! ```text
 //! cargo run --release --example resilience
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use halo_mcp::{
-    halo::{Caching, HaloClient, RateLimit},
+    halo::{HaloClient, RateLimit},
     local,
     sim::{Faults, SimConfig},
 };
@@ -134,94 +133,9 @@ async fn drill_down() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mean_us(total: Duration, n: u32) -> f64 {
-    total.as_secs_f64() * 1e6 / f64::from(n)
-}
-
-async fn overhead() -> anyhow::Result<()> {
-    let sim = local::simulator(SimConfig::default()).await?;
-    let mut cfg = local::halo_config(&sim);
-    // Measuring the layers, not waiting on Halo's limit.
-    cfg.resilience.rate_limit = RateLimit {
-        limit: 1_000_000,
-        window: Duration::from_secs(1),
-    };
-    let id = ticket_ids(&sim, 1)[0];
-    let path = format!("/Tickets/{id}");
-    let n = 400u32;
-
-    // A bare request with a token fetched once.
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/token", cfg.auth_url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", cfg.client_id.as_str()),
-            ("client_secret", cfg.client_secret.expose()),
-            ("scope", "all"),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let bearer = token["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let url = format!("{}/api{path}", cfg.base_url);
-    let mut direct = Duration::ZERO;
-    for _ in 0..n {
-        let t = Instant::now();
-        let v: Value = http
-            .get(&url)
-            .bearer_auth(&bearer)
-            .send()
-            .await?
-            .json()
-            .await?;
-        direct += t.elapsed();
-        anyhow::ensure!(v["id"] == json!(id));
-    }
-
-    let halo = HaloClient::new(cfg)?;
-    halo.get(&path, &[], Caching::Live).await?;
-    let mut client_total = Duration::ZERO;
-    for _ in 0..n {
-        let t = Instant::now();
-        let v = halo.get(&path, &[], Caching::Live).await?;
-        client_total += t.elapsed();
-        anyhow::ensure!(v["id"] == json!(id));
-    }
-
-    let (client, _) = local::connect(halo).await?;
-    local::call(&client, "halo_navigate", json!({"domain": "tickets"})).await?;
-    let mut mcp_total = Duration::ZERO;
-    for _ in 0..n {
-        let t = Instant::now();
-        let r = local::call(&client, "halo_tickets_get", json!({"id": id})).await?;
-        mcp_total += t.elapsed();
-        anyhow::ensure!(r.is_error != Some(true));
-    }
-    let (d, c, m) = (
-        mean_us(direct, n),
-        mean_us(client_total, n),
-        mean_us(mcp_total, n),
-    );
-    println!(
-        "3. per call ({n} sequential GETs of one ticket on loopback): bare HTTP {d:.0} µs; \
-         through the Halo client {c:.0} µs (+{:.0} µs for token cache, breaker, retry loop, \
-         budget, sharing); as an MCP tool call {m:.0} µs (+{:.0} µs for arguments, JSON-RPC and \
-         compact shaping)",
-        c - d,
-        m - c
-    );
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     burst().await?;
     drill_down().await?;
-    overhead().await?;
     Ok(())
 }

@@ -50,6 +50,7 @@ Environment (flags win over variables; aliases in brackets):
   MCP_OAUTH_CREDENTIAL_TTL   seconds Halo credentials are kept by the OAuth proxy (default: 86400)
   MCP_OAUTH_CODE_TTL   seconds an authorization code lives (default: 60)
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
+  LOG_FORMAT           text (default) or json, one object per line
 
 In Halo: Configuration > Integrations > Halo API > New application, authentication method
 \"Client ID and Secret (Services)\", permissions `all`, and a login-as agent whose permissions
