@@ -141,18 +141,7 @@ async fn oauth_flow(base: &str, client_id: &str, secret: &str) -> Value {
         .unwrap();
     assert_eq!(reg.status(), 201, "{}", reg.text().await.unwrap());
     let code = authorize(base, client_id, REDIRECT, Some(&s256(VERIFIER))).await;
-    let r = token(
-        base,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ],
-    )
-    .await;
+    let r = exchange(base, &code, REDIRECT, Some(VERIFIER), (client_id, secret)).await;
     assert_eq!(r.0, 200, "{}", r.1);
     r.1
 }
@@ -178,6 +167,33 @@ async fn authorize(base: &str, client_id: &str, redirect: &str, challenge: Optio
     assert_eq!(params.get("state").map(String::as_str), Some("st-42"));
     assert!(location.as_str().starts_with(redirect));
     params["code"].clone()
+}
+
+const DEMO: (&str, &str) = ("demo-client", "demo-secret");
+
+/// `/token` with grant `authorization_code`; without a verifier the field is left out.
+async fn exchange(
+    base: &str,
+    code: &str,
+    redirect: &str,
+    verifier: Option<&str>,
+    (client_id, secret): (&str, &str),
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect),
+        ("client_id", client_id),
+        ("client_secret", secret),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    token(base, &form).await
+}
+
+async fn get_json(url: String) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
 }
 
 async fn token(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
@@ -210,24 +226,10 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     let h = http();
 
     // Discovery: RFC 9728 resource metadata, RFC 8414 server metadata.
-    let prm: Value = h
-        .get(format!("{base}/.well-known/oauth-protected-resource"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prm: Value = get_json(format!("{base}/.well-known/oauth-protected-resource")).await;
     assert_eq!(prm["resource"], format!("{base}/mcp"));
     assert_eq!(prm["authorization_servers"][0], base);
-    let asm: Value = h
-        .get(format!("{base}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let asm: Value = get_json(format!("{base}/.well-known/oauth-authorization-server")).await;
     assert_eq!(asm["token_endpoint"], format!("{base}/token"));
     assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
 
@@ -366,33 +368,14 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     // PKCE mismatch, reused code, expired code, wrong redirect, unknown client.
     let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
     let wrong_verifier = "another-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
-    let r = token(
-        &base,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", wrong_verifier),
-            ("client_id", "demo-client"),
-            ("client_secret", "demo-secret"),
-        ],
-    )
-    .await;
+    let r = exchange(&base, &code, REDIRECT, Some(wrong_verifier), DEMO).await;
     assert_eq!(
         (r.0, r.1["error"].as_str()),
         (400, Some("invalid_grant")),
         "{}",
         r.1
     );
-    let good = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-        ("client_id", "demo-client"),
-        ("client_secret", "demo-secret"),
-    ];
-    let r = token(&base, &good).await;
+    let r = exchange(&base, &code, REDIRECT, Some(VERIFIER), DEMO).await;
     assert_eq!(
         (r.0, r.1["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -401,16 +384,13 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     );
 
     let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
-    let first = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-        ("client_id", "demo-client"),
-        ("client_secret", "demo-secret"),
-    ];
-    assert_eq!(token(&base, &first).await.0, 200);
-    let reused = token(&base, &first).await;
+    assert_eq!(
+        exchange(&base, &code, REDIRECT, Some(VERIFIER), DEMO)
+            .await
+            .0,
+        200
+    );
+    let reused = exchange(&base, &code, REDIRECT, Some(VERIFIER), DEMO).await;
     assert_eq!(reused.1["error"], "invalid_grant");
     assert!(
         reused.1["error_description"]
@@ -421,15 +401,7 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
 
     let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let late = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-        ("client_id", "demo-client"),
-        ("client_secret", "demo-secret"),
-    ];
-    let r = token(&base, &late).await;
+    let r = exchange(&base, &code, REDIRECT, Some(VERIFIER), DEMO).await;
     assert_eq!(r.1["error"], "invalid_grant", "expired: {}", r.1);
 
     let r = h
@@ -444,18 +416,7 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
     let other = "http://127.0.0.1:9/other";
-    let r = token(
-        &base,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", other),
-            ("code_verifier", VERIFIER),
-            ("client_id", "demo-client"),
-            ("client_secret", "demo-secret"),
-        ],
-    )
-    .await;
+    let r = exchange(&base, &code, other, Some(VERIFIER), DEMO).await;
     assert_eq!(r.1["error"], "invalid_grant");
 
     let r = h
@@ -473,16 +434,12 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
         (400, json!("invalid_client"))
     );
     let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
-    let r = token(
+    let r = exchange(
         &base,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "demo-client"),
-            ("client_secret", "wrong-secret-value"),
-        ],
+        &code,
+        REDIRECT,
+        Some(VERIFIER),
+        ("demo-client", "wrong-secret-value"),
     )
     .await;
     assert_eq!(
@@ -494,17 +451,7 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
 
     // A client that sends no PKCE gets it made for it (documented), and the flow completes.
     let code = authorize(&base, "demo-client", REDIRECT, None).await;
-    let r = token(
-        &base,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", "demo-client"),
-            ("client_secret", "demo-secret"),
-        ],
-    )
-    .await;
+    let r = exchange(&base, &code, REDIRECT, None, DEMO).await;
     assert_eq!(r.0, 200, "{}", r.1);
 
     // Basic client authentication works too.
@@ -765,14 +712,7 @@ async fn public_url_flag_and_demo_settings() {
     );
     let base = server.base.clone();
     let h = http();
-    let asm: Value = h
-        .get(format!("{base}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let asm: Value = get_json(format!("{base}/.well-known/oauth-authorization-server")).await;
     assert_eq!(asm["issuer"], "https://halo-mcp.example.com");
     assert_eq!(asm["token_endpoint"], "https://halo-mcp.example.com/token");
     for (host, status) in [("halo-mcp.example.com", 200), ("evil.example", 403)] {
@@ -786,27 +726,7 @@ async fn public_url_flag_and_demo_settings() {
     }
 
     // The demo's own credentials through the proxy; the budget is the configured one.
-    let reg = h
-        .post(format!("{base}/register"))
-        .json(&json!({"client_id": "demo-client", "redirect_uris": [REDIRECT]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reg.status(), 201);
-    let code = authorize(&base, "demo-client", REDIRECT, Some(&s256(VERIFIER))).await;
-    let (status, tok) = token(
-        &base,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "demo-client"),
-            ("client_secret", "demo-secret"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tok}");
+    let tok = oauth_flow(&base, "demo-client", "demo-secret").await;
     let c = mcp(&base, tok["access_token"].as_str()).await.unwrap();
     let s = call(&c, "halo_status", json!({})).await;
     assert_eq!(s["halo"]["rate_budget"]["limit"], 7, "{s}");
