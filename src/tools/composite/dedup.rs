@@ -723,16 +723,28 @@ fn scan_answer(s: ScanReport<'_>, billable: impl Fn(&Value) -> bool + Copy) -> V
     })
 }
 
-async fn scan_asset_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+/// How one kind of record is scanned: what it is (its domain and resource share the name), how
+/// it groups, what is billable.
+struct ScanKind {
+    what: &'static str,
+    scan: fn(&[Value]) -> (Vec<Group>, ScanStats),
+    billable: fn(&Value) -> bool,
+}
+
+async fn scan_tool(
+    ctx: &Ctx,
+    args: Map<String, Value>,
+    kind: ScanKind,
+) -> Result<Value, ToolError> {
     let client = int_arg(&args, "client_id");
-    let r = resource("assets", "assets")?;
+    let r = resource(kind.what, kind.what)?;
     let mut reads = Reads::default();
     let records = Pages::new(ctx, 1)
         .all(r, &scope_query(client), &mut reads)
         .await?;
-    let (groups, stats) = scan_assets(&records);
+    let (groups, stats) = (kind.scan)(&records);
     let report = ScanReport {
-        what: "assets",
+        what: kind.what,
         client,
         records: &records,
         groups: &groups,
@@ -740,27 +752,25 @@ async fn scan_asset_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, T
         resource: r,
         reads: &reads,
     };
-    Ok(scan_answer(report, asset_billable))
+    Ok(scan_answer(report, kind.billable))
+}
+
+async fn scan_asset_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
+    let kind = ScanKind {
+        what: "assets",
+        scan: scan_assets,
+        billable: asset_billable,
+    };
+    scan_tool(ctx, args, kind).await
 }
 
 async fn scan_user_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let client = int_arg(&args, "client_id");
-    let r = resource("users", "users")?;
-    let mut reads = Reads::default();
-    let records = Pages::new(ctx, 1)
-        .all(r, &scope_query(client), &mut reads)
-        .await?;
-    let (groups, stats) = scan_users(&records);
-    let report = ScanReport {
+    let kind = ScanKind {
         what: "users",
-        client,
-        records: &records,
-        groups: &groups,
-        stats,
-        resource: r,
-        reads: &reads,
+        scan: scan_users,
+        billable: user_billable,
     };
-    Ok(scan_answer(report, user_billable))
+    scan_tool(ctx, args, kind).await
 }
 
 #[cfg(test)]
