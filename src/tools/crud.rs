@@ -19,12 +19,20 @@ use crate::{
 };
 
 /// Reference resources are served from the cache; everything else is read live.
-fn caching(r: &Resource) -> Caching {
+pub fn caching(r: &Resource) -> Caching {
     if r.reference {
         Caching::Reference
     } else {
         Caching::Live
     }
+}
+
+/// The fixed query a resource's GET by id always sends (from its domain file).
+pub fn get_query(r: &Resource) -> Vec<(String, String)> {
+    r.get_query
+        .iter()
+        .map(|(k, v)| (k.clone(), to_query(v)))
+        .collect()
 }
 
 /// Largest create or update body sent to Halo.
@@ -379,11 +387,7 @@ async fn get(
     reject_unknown(args, &valid, tool)?;
     let id = record_id(r, args)?;
     let scope = scope_value(r, args)?;
-    let mut query: Vec<(String, String)> = r
-        .get_query
-        .iter()
-        .map(|(k, v)| (k.clone(), to_query(v)))
-        .collect();
+    let mut query = get_query(r);
     if let Some((name, v)) = &scope {
         query.push((name.clone(), v.to_string()));
     }

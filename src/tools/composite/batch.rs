@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::{Composite, Ctx, resource};
 use crate::{
-    halo::{Caching, HaloError},
-    tools::{ToolError, args::to_query, compact},
+    halo::HaloError,
+    tools::{ToolError, compact, crud},
 };
 
 /// Ids per call.
@@ -92,16 +92,8 @@ async fn get_many(
                 .collect()
         })
         .unwrap_or_else(|| r.get_fields.clone());
-    let query: Vec<(String, String)> = r
-        .get_query
-        .iter()
-        .map(|(k, v)| (k.clone(), to_query(v)))
-        .collect();
-    let caching = if r.reference {
-        Caching::Reference
-    } else {
-        Caching::Live
-    };
+    let query = crud::get_query(r);
+    let caching = crud::caching(r);
     let results: Vec<(i64, Result<Value, HaloError>)> = stream::iter(ids.iter().copied())
         .map(|id| {
             let path = format!("{}/{id}", r.path);

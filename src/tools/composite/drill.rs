@@ -13,11 +13,7 @@ use super::{
 use crate::{
     catalog::Resource,
     halo::{Caching, HaloError},
-    tools::{
-        ToolError,
-        args::{as_int, to_query},
-        compact,
-    },
+    tools::{ToolError, args::as_int, compact, crud},
 };
 
 /// Actions shown by default in a ticket overview, and at most.
@@ -70,16 +66,8 @@ pub const ASSET: Composite = Composite {
 
 /// GET one record of a catalogue resource, with its fixed query; 404 becomes a clear error.
 async fn one(ctx: &Ctx, r: &Resource, id: i64) -> Result<Value, ToolError> {
-    let query: Vec<(String, String)> = r
-        .get_query
-        .iter()
-        .map(|(k, v)| (k.clone(), to_query(v)))
-        .collect();
-    let caching = if r.reference {
-        Caching::Reference
-    } else {
-        Caching::Live
-    };
+    let query = crud::get_query(r);
+    let caching = crud::caching(r);
     match ctx
         .halo
         .get(&format!("{}/{id}", r.path), &query, caching)
