@@ -60,6 +60,11 @@ impl Check {
         self.fix = Some(fix.into());
         self
     }
+
+    fn status_to(mut self, status: Status) -> Check {
+        self.status = status;
+        self
+    }
 }
 
 /// The whole report.
@@ -183,14 +188,23 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
                 .fix("use the https:// address of your Halo"),
         );
     }
-    let reachable = reach(&cfg).await;
+    // One plain HTTP client for the checks that go around the Halo client.
+    let http = match probe_client(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            checks.push(Check::new("Halo", "HTTP client", Status::Fail).detail(e));
+            skip_rest(checks, "no HTTP client");
+            return report;
+        }
+    };
+    let reachable = reach(&http, &cfg).await;
     let reached = reachable.status == Status::Ok;
     checks.push(reachable);
     if !reached {
         skip_rest(checks, "Halo is not reachable");
         return report;
     }
-    let info = authinfo(&cfg).await;
+    let info = authinfo(&http, &cfg).await;
 
     let halo = match HaloClient::new(cfg.clone()) {
         Ok(h) => h,
@@ -376,13 +390,6 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
     report
 }
 
-impl Check {
-    fn status_to(mut self, status: Status) -> Check {
-        self.status = status;
-        self
-    }
-}
-
 /// Marks the checks that did not run because of `why`.
 pub fn skip_rest(checks: &mut Vec<Check>, why: &str) {
     for (section, name) in [
@@ -420,12 +427,8 @@ fn probe_client(cfg: &HaloConfig) -> Result<reqwest::Client, String> {
 }
 
 /// Can the Halo address be reached at all (DNS, TCP, TLS, an HTTP answer)?
-async fn reach(cfg: &HaloConfig) -> Check {
+async fn reach(http: &reqwest::Client, cfg: &HaloConfig) -> Check {
     let name = "reachable";
-    let http = match probe_client(cfg) {
-        Ok(c) => c,
-        Err(e) => return Check::new("Halo", name, Status::Fail).detail(e),
-    };
     let started = Instant::now();
     match http.get(&cfg.base_url).send().await {
         Ok(r) => Check::new("Halo", name, Status::Ok).detail(format!(
@@ -470,8 +473,7 @@ struct AuthInfo {
     tenant: Option<String>,
 }
 
-async fn authinfo(cfg: &HaloConfig) -> Option<AuthInfo> {
-    let http = probe_client(cfg).ok()?;
+async fn authinfo(http: &reqwest::Client, cfg: &HaloConfig) -> Option<AuthInfo> {
     let r = http
         .get(format!("{}/api/authinfo", cfg.base_url))
         .send()

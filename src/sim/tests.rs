@@ -2008,19 +2008,25 @@ fn two_tenants() -> SimConfig {
     }
 }
 
-/// `POST /auth/token{suffix}` with these credentials: the status and the body.
-async fn token_for(sim: &Simulator, id: &str, secret: &str, suffix: &str) -> (StatusCode, Value) {
+/// `POST /auth/token{suffix}` with this form: the status and the body.
+async fn post_token(sim: &Simulator, suffix: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = http()
         .post(format!("{}/auth/token{suffix}", sim.base_url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
+        .form(form)
         .send()
         .await
         .unwrap();
     (r.status(), r.json().await.unwrap())
+}
+
+/// `POST /auth/token{suffix}` with these credentials: the status and the body.
+async fn token_for(sim: &Simulator, id: &str, secret: &str, suffix: &str) -> (StatusCode, Value) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ];
+    post_token(sim, suffix, &form).await
 }
 
 impl Api {
@@ -2424,18 +2430,13 @@ fn extra_tenants_parse_from_the_command_line() {
 
 /// `POST /auth/token` for demo-client with a scope: the status and the body.
 async fn token_with_scope(sim: &Simulator, scope: &str) -> (StatusCode, Value) {
-    let r = http()
-        .post(format!("{}/auth/token", sim.base_url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "demo-client"),
-            ("client_secret", "demo-secret"),
-            ("scope", scope),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap())
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "demo-client"),
+        ("client_secret", "demo-secret"),
+        ("scope", scope),
+    ];
+    post_token(sim, "", &form).await
 }
 
 #[tokio::test]

@@ -11,6 +11,18 @@ use serde_json::{Value, json};
 
 use crate::common::Harness;
 
+/// The ids of a duplicate group's members, sorted.
+fn member_ids(group: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
 fn money(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
@@ -403,13 +415,7 @@ async fn duplicate_scans_find_the_seeded_groups() {
         .unwrap()
         .iter()
         .map(|g| {
-            let mut ids: Vec<i64> = g["members"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["id"].as_i64().unwrap())
-                .collect();
-            ids.sort();
+            let ids = member_ids(g);
             (
                 g["score"].as_u64().unwrap(),
                 ids,
@@ -450,13 +456,7 @@ async fn duplicate_scans_find_the_seeded_groups() {
         .unwrap()
         .iter()
         .map(|g| {
-            let mut ids: Vec<i64> = g["members"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["id"].as_i64().unwrap())
-                .collect();
-            ids.sort();
+            let ids = member_ids(g);
             (
                 g["score"].as_u64().unwrap(),
                 g["matched_on"].as_str().unwrap().to_owned(),
