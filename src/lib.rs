@@ -15,4 +15,6 @@ pub mod remote;
 pub mod secret;
 pub mod server;
 pub mod sim;
+pub mod stdio;
+pub mod text;
 pub mod tools;

@@ -15,7 +15,6 @@ use halo_mcp::{
     sim::{SimConfig, Simulator},
     tools,
 };
-use rmcp::ServiceExt;
 
 const ENV_HELP: &str = "\
 Environment (flags win over variables; aliases in brackets):
@@ -394,9 +393,12 @@ fn init_logging(flag: Option<&str>, format: Option<&str>) -> Result<(), String> 
             tracing_subscriber::EnvFilter::new(format!("warn,halo_mcp={level}"))
         }
     };
-    // Everything goes to stderr: stdout carries the MCP protocol in stdio mode.
+    // Everything goes to stderr: stdout carries the MCP protocol in stdio mode. The writer
+    // escapes control characters and bounds each record, so a caller's value cannot forge a
+    // line or flood the log.
+    let ansi = !json && std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(halo_mcp::text::SafeStderr { ansi, json })
         .with_env_filter(filter);
     if json {
         JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -406,7 +408,7 @@ fn init_logging(flag: Option<&str>, format: Option<&str>) -> Result<(), String> 
             .with_current_span(false)
             .init();
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
+        builder.with_ansi(ansi).init();
     }
     Ok(())
 }
@@ -443,9 +445,22 @@ fn main() -> ExitCode {
         }
         Some(Command::Doctor(args)) => runtime.block_on(doctor(*args)),
         Some(Command::Healthcheck(args)) => runtime.block_on(healthcheck(args)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
-        None => runtime.block_on(serve(cli.serve)),
+        Some(Command::Serve(args)) => finish(runtime, |rt| rt.block_on(serve(*args))),
+        None => finish(runtime, |rt| rt.block_on(serve(cli.serve))),
     }
+}
+
+/// Runs a server and ends the runtime without waiting for blocked reads: tokio reads stdin on a
+/// blocking thread that only returns when a line or end of input arrives, and dropping the
+/// runtime normally waits for it, so a signal would not end the process while the client keeps
+/// stdin open.
+fn finish(
+    runtime: tokio::runtime::Runtime,
+    run: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode,
+) -> ExitCode {
+    let code = run(&runtime);
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
 }
 
 fn trimmed(list: Vec<String>) -> Vec<String> {
@@ -621,33 +636,38 @@ async fn serve(args: ServeArgs) -> ExitCode {
         return result;
     }
     let handler = HaloMcp::new(shared);
-    let running = match handler.serve(rmcp::transport::stdio()).await {
-        Ok(r) => r,
-        Err(e) => {
-            fatal(&format!("MCP session failed to start: {e}"));
-            return ExitCode::FAILURE;
-        }
-    };
-    // The client closing stdin ends the session; so does SIGTERM (a container stopping) or
-    // Ctrl-C.
-    let cancel = running.cancellation_token();
-    let result = tokio::select! {
-        r = running.waiting() => r,
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down");
-            cancel.cancel();
-            Ok(rmcp::service::QuitReason::Cancelled)
-        }
-    };
+    // The client closing stdin ends the session; so does SIGTERM (a container stopping, or a
+    // client closing its server) or Ctrl-C, even while stdin stays open.
+    let ended = halo_mcp::stdio::serve(
+        handler,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        shutdown_signal(),
+    )
+    .await;
     if let Some(rx) = demo
         && let Ok(sim) = rx.await
     {
         sim.shutdown().await;
     }
-    match result {
-        Ok(_) => ExitCode::SUCCESS,
+    match ended {
+        Ok(halo_mcp::stdio::Ended::InputClosed) => ExitCode::SUCCESS,
+        Ok(halo_mcp::stdio::Ended::Signalled) => {
+            tracing::info!("shutting down");
+            ExitCode::SUCCESS
+        }
+        Ok(halo_mcp::stdio::Ended::ClosedBeforeInitialize) => {
+            // Not an error: a client that connected and changed its mind, or `< /dev/null`.
+            let line = "stdin closed before an MCP client sent initialize; nothing to serve";
+            if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+                tracing::info!("{line}");
+            } else {
+                eprintln!("halo-mcp: {line}");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            fatal(&format!("MCP session ended with an error: {e}"));
+            fatal(&e);
             ExitCode::FAILURE
         }
     }

@@ -22,6 +22,7 @@ use super::{Active, HaloMcp, signature};
 use crate::{
     catalog::{self, Verb},
     halo::Caching,
+    text::quote,
     tools::{self, composite::Ctx, crud},
 };
 
@@ -46,9 +47,19 @@ const LISTS: &[(&str, &str, &str, &str)] = &[
 
 const JSON: &str = "application/json";
 
-pub fn list_resources() -> ListResourcesResult {
+/// Whether the allow-list (`--domains`) offers `domain`: resources, templates, prompts and
+/// completions that read a domain's records exist only where its tools do.
+fn offered(mcp: &HaloMcp, domain: &str) -> bool {
+    mcp.shared.allowed_domains().contains(&domain)
+}
+
+/// The domain whose overview tool serves `halo://clients/{client_id}`.
+const CLIENT_DOMAIN: &str = "clients";
+
+pub fn list_resources(mcp: &HaloMcp) -> ListResourcesResult {
     let mut all: Vec<Resource> = LISTS
         .iter()
+        .filter(|(_, domain, ..)| offered(mcp, domain))
         .map(|(uri, _, _, title)| {
             Resource::new(*uri, uri.trim_start_matches("halo://"))
                 .with_title(*title)
@@ -80,8 +91,8 @@ pub fn list_resources() -> ListResourcesResult {
     ListResourcesResult::with_all_items(all)
 }
 
-pub fn list_templates() -> ListResourceTemplatesResult {
-    ListResourceTemplatesResult::with_all_items(vec![
+pub fn list_templates(mcp: &HaloMcp) -> ListResourceTemplatesResult {
+    let mut all = vec![
         ResourceTemplate::new("halo://domains/{domain}", "domain")
             .with_title("A domain's tools")
             .with_description("The tools of one domain with their arguments")
@@ -90,11 +101,16 @@ pub fn list_templates() -> ListResourceTemplatesResult {
             .with_title("A tool")
             .with_description("One tool's full definition and argument schema")
             .with_mime_type(JSON),
-        ResourceTemplate::new("halo://clients/{client_id}", "client")
-            .with_title("A client")
-            .with_description("A client with its sites, contacts and open tickets")
-            .with_mime_type(JSON),
-    ])
+    ];
+    if offered(mcp, CLIENT_DOMAIN) {
+        all.push(
+            ResourceTemplate::new("halo://clients/{client_id}", "client")
+                .with_title("A client")
+                .with_description("A client with its sites, contacts and open tickets")
+                .with_mime_type(JSON),
+        );
+    }
+    ListResourceTemplatesResult::with_all_items(all)
 }
 
 fn contents(uri: &str, value: &Value) -> ReadResourceResult {
@@ -104,7 +120,7 @@ fn contents(uri: &str, value: &Value) -> ReadResourceResult {
 }
 
 fn not_found(uri: &str, why: impl Into<String>) -> McpError {
-    McpError::resource_not_found(format!("{uri}: {}", why.into()), None)
+    McpError::resource_not_found(format!("{}: {}", quote(uri), why.into()), None)
 }
 
 /// A catalogue resource's whole list, through the list tool (cached for reference data).
@@ -134,7 +150,8 @@ pub async fn read_resource(
     uri: &str,
     ctx: &Ctx,
 ) -> Result<ReadResourceResult, McpError> {
-    if let Some((_, domain, name, _)) = LISTS.iter().find(|(u, ..)| *u == uri) {
+    if let Some((_, domain, name, _)) = LISTS.iter().find(|(u, d, ..)| *u == uri && offered(mcp, d))
+    {
         return Ok(contents(
             uri,
             &reference_list(ctx, uri, domain, name).await?,
@@ -196,7 +213,10 @@ pub async fn read_resource(
             None => Err(not_found(uri, "no such tool here")),
         };
     }
-    if let Some(raw) = uri.strip_prefix("halo://clients/") {
+    if let Some(raw) = uri
+        .strip_prefix("halo://clients/")
+        .filter(|_| offered(mcp, CLIENT_DOMAIN))
+    {
         // Completions offer "12 (Name)": the id is the leading number.
         let digits: String = raw
             .trim()
@@ -226,6 +246,8 @@ struct PromptSpec {
     title: &'static str,
     description: &'static str,
     arguments: &'static [(&'static str, &'static str, bool)],
+    /// The domains whose tools the prompt's steps call; it is offered only where all are.
+    needs: &'static [&'static str],
 }
 
 const PROMPTS: &[PromptSpec] = &[
@@ -234,6 +256,7 @@ const PROMPTS: &[PromptSpec] = &[
         title: "Triage a client's open tickets",
         description: "Review a client's open tickets: oldest, breached, unassigned first; propose next steps",
         arguments: &[("client", "Client name or id", true)],
+        needs: &["tickets", "clients"],
     },
     PromptSpec {
         name: "revenue_review",
@@ -243,12 +266,14 @@ const PROMPTS: &[PromptSpec] = &[
             ("month", "Month as YYYY-MM (default: last month)", false),
             ("client", "Client name or id (default: all clients)", false),
         ],
+        needs: &["invoices", "clients"],
     },
     PromptSpec {
         name: "billing_cleanup",
         title: "Clean up duplicate assets and users before billing",
         description: "Find duplicate assets and users, say what they add to the bill, propose merges",
         arguments: &[("client", "Client name or id (default: all clients)", false)],
+        needs: &["duplicates", "assets", "users"],
     },
     PromptSpec {
         name: "new_starter",
@@ -261,13 +286,19 @@ const PROMPTS: &[PromptSpec] = &[
             ("site", "Site name (default: the client's main site)", false),
             ("device", "Their device's serial number or hostname", false),
         ],
+        needs: &["duplicates", "users", "clients"],
     },
 ];
 
-pub fn list_prompts() -> ListPromptsResult {
+fn prompt_offered(mcp: &HaloMcp, p: &PromptSpec) -> bool {
+    p.needs.iter().all(|d| offered(mcp, d))
+}
+
+pub fn list_prompts(mcp: &HaloMcp) -> ListPromptsResult {
     ListPromptsResult::with_all_items(
         PROMPTS
             .iter()
+            .filter(|p| prompt_offered(mcp, p))
             .map(|p| {
                 let args = p
                     .arguments
@@ -305,10 +336,21 @@ pub fn get_prompt(
     name: &str,
     arguments: Map<String, Value>,
 ) -> Result<GetPromptResult, McpError> {
-    let Some(spec) = PROMPTS.iter().find(|p| p.name == name) else {
-        let names: Vec<&str> = PROMPTS.iter().map(|p| p.name).collect();
+    let Some(spec) = PROMPTS
+        .iter()
+        .find(|p| p.name == name && prompt_offered(mcp, p))
+    else {
+        let names: Vec<&str> = PROMPTS
+            .iter()
+            .filter(|p| prompt_offered(mcp, p))
+            .map(|p| p.name)
+            .collect();
         return Err(McpError::invalid_params(
-            format!("unknown prompt {name:?}; prompts: {}", names.join(", ")),
+            format!(
+                "unknown prompt {}; prompts: {}",
+                quote(name),
+                names.join(", ")
+            ),
             None,
         ));
     };
@@ -489,10 +531,19 @@ pub async fn complete(mcp: &HaloMcp, req: &CompleteRequestParams, ctx: &Ctx) -> 
             let all = mcp.shared.all_tools();
             matching(all.iter().map(|t| t.name()), typed)
         }
-        (Reference::Resource(r), "client_id") if r.uri == "halo://clients/{client_id}" => {
+        (Reference::Resource(r), "client_id")
+            if r.uri == "halo://clients/{client_id}" && offered(mcp, CLIENT_DOMAIN) =>
+        {
             client_values(ctx, typed).await
         }
-        (Reference::Prompt(_), "client") => client_values(ctx, typed).await,
+        (Reference::Prompt(p), "client")
+            if offered(mcp, CLIENT_DOMAIN)
+                && PROMPTS
+                    .iter()
+                    .any(|s| s.name == p.name && prompt_offered(mcp, s)) =>
+        {
+            client_values(ctx, typed).await
+        }
         (Reference::Prompt(p), "month") if p.name == "revenue_review" => {
             let months = recent_months();
             matching(months.iter().map(String::as_str), typed)

@@ -525,7 +525,8 @@ impl HaloMcp {
             .map(|e| format!("{} ({})", e.name, e.header.summary))
             .collect();
         format!(
-            "Unknown domain `{name}`. {hint}Valid domains: {}",
+            "Unknown domain {}. {hint}Valid domains: {}",
+            crate::text::quote(name),
             menu.join("; ")
         )
     }
@@ -702,7 +703,10 @@ impl HaloMcp {
             Active::Dispatch => format!("{NAVIGATE} lists a domain's tools."),
             Active::Flat => format!("{STATUS} lists what this server offers."),
         };
-        ToolError::new(format!("Unknown tool `{name}`.{hint} {how}"))
+        ToolError::new(format!(
+            "Unknown tool {}.{hint} {how}",
+            crate::text::quote(name)
+        ))
     }
 
     async fn call(
@@ -720,7 +724,10 @@ impl HaloMcp {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(other) => {
-                return fail(format!("`arguments` must be an object (got {other})"));
+                return fail(format!(
+                    "`arguments` must be an object (got {})",
+                    crate::text::quote_json(other)
+                ));
             }
         };
         if [NAVIGATE, STATUS, BACK, CALL].contains(&name) {
@@ -793,12 +800,16 @@ impl ServerHandler for HaloMcp {
         let info = &request.client_info;
         {
             let mut session = self.session.lock();
-            session.client = Some(format!("{} {}", info.name, info.version));
+            // Shown in halo_status and logged: the client's own words, so bounded and escaped.
+            session.client = Some(crate::text::clip(&format!(
+                "{} {}",
+                info.name, info.version
+            )));
             if self.shared.options.mode == Mode::Auto {
                 let verdict = clients::verdict(&info.name, &info.version);
                 tracing::info!(
-                    client = %info.name,
-                    version = %info.version,
+                    client = %crate::text::quote(&info.name),
+                    version = %crate::text::quote(&info.version),
                     mode = if verdict.tree { "tree" } else { "dispatch" },
                     why = %verdict.reason,
                     "auto mode chose"
@@ -863,7 +874,7 @@ impl ServerHandler for HaloMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(extras::list_resources())
+        Ok(extras::list_resources(self))
     }
 
     async fn list_resource_templates(
@@ -871,7 +882,7 @@ impl ServerHandler for HaloMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Ok(extras::list_templates())
+        Ok(extras::list_templates(self))
     }
 
     async fn read_resource(
@@ -892,7 +903,7 @@ impl ServerHandler for HaloMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(extras::list_prompts())
+        Ok(extras::list_prompts(self))
     }
 
     async fn get_prompt(

@@ -14,4 +14,5 @@ mod packaging;
 mod registry;
 mod remote;
 mod resilience;
+mod stdio;
 mod tree;
