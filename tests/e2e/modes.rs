@@ -398,7 +398,7 @@ async fn domain_allow_list_limits_every_mode() {
     let e = call(&c, "halo_navigate", json!({"domain": "assets"}))
         .await
         .unwrap_err();
-    assert!(e.contains("Unknown domain `assets`"), "{e}");
+    assert!(e.contains("Unknown domain \"assets\""), "{e}");
     let e = call(&c, "halo_call", json!({"tool": "halo_assets_list"}))
         .await
         .unwrap_err();
@@ -572,4 +572,85 @@ async fn resources_prompts_and_completions() {
     assert_eq!(clients, ["11 (Harbourline Logistics Ltd)"]);
     let months = complete(Reference::for_prompt("revenue_review"), "month", "").await;
     assert_eq!(months.len(), 12);
+}
+
+/// `--domains` limits everything that reads a domain's records, not only tools: resources,
+/// templates, prompts and completions of a domain left out are neither listed nor served.
+#[tokio::test]
+async fn domain_allow_list_limits_resources_prompts_and_completions() {
+    let h = Harness::start().await;
+    let options = Options {
+        mode: Mode::Dispatch,
+        domains: Some(vec!["sla".into(), "schedules".into()]),
+        ..Options::default()
+    };
+    let c = session(&h.sim, options, "claude-ai", "0.1.0").await;
+    let uris: Vec<String> = c
+        .list_all_resources()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.uri.to_string())
+        .collect();
+    assert!(uris.contains(&"halo://priorities".to_owned()), "{uris:?}");
+    for hidden in [
+        "halo://agents",
+        "halo://teams",
+        "halo://statuses",
+        "halo://ticket-types",
+    ] {
+        assert!(
+            !uris.contains(&hidden.to_owned()),
+            "{hidden} listed: {uris:?}"
+        );
+    }
+    let templates: Vec<String> = c
+        .list_all_resource_templates()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.uri_template.clone())
+        .collect();
+    assert!(
+        !templates.iter().any(|t| t.starts_with("halo://clients/")),
+        "{templates:?}"
+    );
+    let before = h.api_requests();
+    for uri in [
+        "halo://agents",
+        "halo://teams",
+        "halo://statuses",
+        "halo://clients/1",
+    ] {
+        let e = c
+            .read_resource(ReadResourceRequestParams::new(uri))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown resource"), "{uri}: {e}");
+    }
+    assert_eq!(
+        h.api_requests(),
+        before,
+        "nothing reached Halo for a hidden resource"
+    );
+    let prompts = c.list_all_prompts().await.unwrap();
+    assert!(prompts.is_empty(), "{prompts:?}");
+    let e = c
+        .get_prompt(GetPromptRequestParams::new("triage_client_tickets"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown prompt"), "{e}");
+    let done = c
+        .complete(CompleteRequestParams::new(
+            Reference::for_resource("halo://clients/{client_id}"),
+            ArgumentInfo::new("client_id", "a"),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        done.completion.values.is_empty(),
+        "{:?}",
+        done.completion.values
+    );
+    assert_eq!(h.api_requests(), before);
 }
