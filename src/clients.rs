@@ -124,13 +124,21 @@ pub static KNOWN: &[KnownClient] = &[
             Exact("mcp-inspector"),
             Exact("inspector-client"),
             Exact("inspector"),
-            Exact("inspector-cli"),
             Exact("inspector-tui"),
         ],
         list_changed: Honoured,
         tree_from_version: None,
         constant_versions: &[],
         evidence: "a debugging tool: it shows the tree as it is",
+    },
+    KnownClient {
+        product: "MCP Inspector CLI",
+        names: &[Exact("inspector-cli")],
+        list_changed: Unreliable,
+        tree_from_version: None,
+        constant_versions: &[],
+        evidence: "opens a new connection for every command, so a domain navigated in one \
+                   command is gone in the next",
     },
     KnownClient {
         product: "Cursor",
@@ -191,10 +199,10 @@ pub static KNOWN: &[KnownClient] = &[
     KnownClient {
         product: "Goose",
         names: &[Exact("goose-cli"), Exact("goose-desktop"), Exact("goose")],
-        list_changed: Ignored,
+        list_changed: Honoured,
         tree_from_version: None,
         constant_versions: &[],
-        evidence: "dropped the notification until a fix whose release is unconfirmed",
+        evidence: "re-lists from the next reply (aaif-goose/goose#10925, merged 2026-08-04)",
     },
     KnownClient {
         product: "LibreChat",
@@ -268,11 +276,22 @@ pub fn lookup(name: &str) -> Option<&'static KnownClient> {
 
 /// What `auto` mode does for this client.
 pub fn verdict(name: &str, version: &str) -> Verdict {
+    if name.trim().is_empty() {
+        // 2026-07-28 clients (and the Python SDK 2.x `Client`) may send no name at all.
+        return Verdict {
+            tree: false,
+            product: None,
+            reason: "the client sent no name: the dispatch tools work in every client".into(),
+        };
+    }
     let Some(k) = lookup(name) else {
         return Verdict {
             tree: false,
             product: None,
-            reason: format!("unknown client {name:?}: the dispatch tools work in every client"),
+            reason: format!(
+                "unknown client {}: the dispatch tools work in every client",
+                crate::text::quote(name)
+            ),
         };
     };
     let (tree, why) = match (k.list_changed, k.tree_from_version) {
@@ -351,6 +370,11 @@ pub fn table(markdown: bool) -> String {
     let mut out = String::new();
     if markdown {
         out.push_str("| Client | `clientInfo.name` | list_changed | Mode under `auto` | Evidence |\n|---|---|---|---|---|\n");
+    } else {
+        out.push_str(&format!(
+            "{:<38} {:<12} {}\n",
+            "CLIENT", "LIST_CHANGED", "MODE UNDER AUTO"
+        ));
     }
     for k in KNOWN {
         if markdown {
@@ -410,6 +434,14 @@ mod tests {
         );
         // No substring guessing: "claude" alone is not Claude Desktop.
         assert!(lookup("claude").is_none());
+        // December 2026: Goose re-lists; the Inspector CLI reconnects per command; no name is
+        // unknown.
+        assert!(verdict("goose", "1.9.0").tree);
+        assert!(!verdict("inspector-cli", "0.17.0").tree);
+        assert!(verdict("inspector", "0.17.0").tree);
+        let nameless = verdict("", "");
+        assert!(!nameless.tree && nameless.product.is_none());
+        assert!(nameless.reason.contains("no name"));
     }
 
     #[test]

@@ -635,6 +635,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
         return result;
     }
+    if std::io::stdin().is_terminal() {
+        // Someone ran it by hand: say what it is doing rather than sit silently.
+        eprintln!(
+            "halo-mcp: an MCP server is waiting for a client on stdin (stdio). Add this command \
+             to an MCP client's configuration (see README, \"Connect a client\"), or run \
+             `npx @modelcontextprotocol/inspector halo-mcp --demo` to try it; Ctrl-C to quit."
+        );
+    }
     let handler = HaloMcp::new(shared);
     // The client closing stdin ends the session; so does SIGTERM (a container stopping, or a
     // client closing its server) or Ctrl-C, even while stdin stays open.

@@ -262,6 +262,11 @@ pub fn domain_table(markdown: bool) -> String {
         out.push_str(
             "| Area | Domain | What it holds | Tools | Bytes |\n|---|---|---|---:|---:|\n",
         );
+    } else {
+        out.push_str(&format!(
+            "{:<18} {:<18} {:>5} {:>6}  {}\n",
+            "AREA", "DOMAIN", "TOOLS", "BYTES", "WHAT IT HOLDS"
+        ));
     }
     let (mut total_tools, mut largest) = (0usize, (0usize, ""));
     for (area, entries) in cat.by_area() {
@@ -280,7 +285,7 @@ pub fn domain_table(markdown: bool) -> String {
                 ));
             } else {
                 out.push_str(&format!(
-                    "{:<18} {:<18} {:>3} {:>6}  {}\n",
+                    "{:<18} {:<18} {:>5} {:>6}  {}\n",
                     area, e.name, count, bytes, e.header.summary
                 ));
             }
