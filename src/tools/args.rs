@@ -524,7 +524,16 @@ mod tests {
         }
         assert!(is_plain_string_id("abc-12_x.y"));
         for bad in [
-            ".", "..", "../X/1", "a/b", "a\\b", "1?deleted=true", "1#x", "%2e%2e", "a\0", "a b",
+            ".",
+            "..",
+            "../X/1",
+            "a/b",
+            "a\\b",
+            "1?deleted=true",
+            "1#x",
+            "%2e%2e",
+            "a\0",
+            "a b",
         ] {
             assert!(!is_plain_string_id(bad), "{bad}");
         }
@@ -544,7 +553,10 @@ mod tests {
         assert_eq!(q, "\"a\\n WARN forged\\u{001b}[31m\\u{0000}\\u{202e}\"");
         let arr = Value::Array(vec![json!("y".repeat(1000)); 1000]);
         let q = quote(&arr);
-        assert!(q.chars().count() <= MAX_QUOTE + 1 && q.ends_with('…'), "{q}");
+        assert!(
+            q.chars().count() <= MAX_QUOTE + 1 && q.ends_with('…'),
+            "{q}"
+        );
         assert_eq!(quote(&json!({"a": "\n"})), "{\"a\":\"\\n\"}");
         assert_eq!(bounded("k\ney"), "k\\ney");
         let e = check(&p("integer"), &json!(format!("1{}", "9".repeat(1 << 20))))
