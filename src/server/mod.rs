@@ -525,7 +525,8 @@ impl HaloMcp {
             .map(|e| format!("{} ({})", e.name, e.header.summary))
             .collect();
         format!(
-            "Unknown domain `{name}`. {hint}Valid domains: {}",
+            "Unknown domain `{}`. {hint}Valid domains: {}",
+            args::bounded(name),
             menu.join("; ")
         )
     }
@@ -702,7 +703,10 @@ impl HaloMcp {
             Active::Dispatch => format!("{NAVIGATE} lists a domain's tools."),
             Active::Flat => format!("{STATUS} lists what this server offers."),
         };
-        ToolError::new(format!("Unknown tool `{name}`.{hint} {how}"))
+        ToolError::new(format!(
+            "Unknown tool `{}`.{hint} {how}",
+            args::bounded(name)
+        ))
     }
 
     async fn call(
@@ -720,7 +724,10 @@ impl HaloMcp {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(other) => {
-                return fail(format!("`arguments` must be an object (got {other})"));
+                return fail(format!(
+                    "`arguments` must be an object (got {})",
+                    args::quote(other)
+                ));
             }
         };
         if [NAVIGATE, STATUS, BACK, CALL].contains(&name) {

@@ -582,7 +582,7 @@ async fn create(
             one = r.singular,
             list = r.tool_name("list"),
             search = label
-                .map(|l| format!(" (search: {l:?})"))
+                .map(|l| format!(" (search: {})", args::quote(&Value::String(l))))
                 .unwrap_or_default(),
         )),
         other => other.into(),
