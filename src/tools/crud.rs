@@ -550,7 +550,7 @@ async fn create(
     if let Some(id) = args.get("id") {
         return Err(ToolError::new(format!(
             "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
-             with an id as an update. To change {one} {id}, call {update}.",
+             with an id as an update. To change an existing {one}, call {update}.",
             id = args::quote(id),
             one = r.singular,
             update = r.tool_name("update"),

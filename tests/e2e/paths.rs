@@ -159,10 +159,11 @@ fn hostile_value() -> impl Strategy<Value = Value> {
     let nested = leaf.clone().prop_recursive(2, 8, 3, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            proptest::collection::vec((proptest::sample::select(vec!["id", "x", "../a"]), inner), 0..3)
-                .prop_map(|kv| Value::Object(
-                    kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-                )),
+            proptest::collection::vec(
+                (proptest::sample::select(vec!["id", "x", "../a"]), inner),
+                0..3
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
         ]
     });
     // Mostly plain values: nested ones are refused early and reach no request.
@@ -195,7 +196,16 @@ fn own_args(def: &ToolDef) -> Vec<String> {
 }
 
 /// Names a tool does not have, but a confused caller sends.
-const STRANGERS: &[&str] = &["id", "ids", "confirm", "fields", "order", "ticket_id", "../x", "\0"];
+const STRANGERS: &[&str] = &[
+    "id",
+    "ids",
+    "confirm",
+    "fields",
+    "order",
+    "ticket_id",
+    "../x",
+    "\0",
+];
 
 /// A tool and hostile arguments for it: mostly its own argument names (so calls get past the
 /// unknown-argument check), often with `confirm: true` and a parent id where it takes them, so
@@ -253,7 +263,10 @@ fn one_segment(segment: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b));
     let lower = segment.to_ascii_lowercase();
     plain
-        && !matches!(lower.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+        && !matches!(
+            lower.as_str(),
+            "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+        )
         && !lower.contains("%2f")
         && !lower.contains("%5c")
         && !lower.contains("%00")
@@ -277,7 +290,11 @@ fn on_paths(r: &LoggedRequest, paths: &[String]) -> bool {
 }
 
 /// What is wrong with the requests one call of `def` made, if anything.
-fn violations(def: &ToolDef, requests: &[LoggedRequest], limited: Option<&[String]>) -> Vec<String> {
+fn violations(
+    def: &ToolDef,
+    requests: &[LoggedRequest],
+    limited: Option<&[String]>,
+) -> Vec<String> {
     let own = own_paths(def);
     let mut bad = Vec::new();
     for r in requests {
@@ -296,10 +313,16 @@ fn violations(def: &ToolDef, requests: &[LoggedRequest], limited: Option<&[Strin
         }
         if let Some(allowed) = limited {
             if r.method != "GET" {
-                bad.push(format!("{}: a write on a read-only server: {what}", def.name()));
+                bad.push(format!(
+                    "{}: a write on a read-only server: {what}",
+                    def.name()
+                ));
             }
             if !on_paths(r, allowed) {
-                bad.push(format!("{}: outside the allowed domains: {what}", def.name()));
+                bad.push(format!(
+                    "{}: outside the allowed domains: {what}",
+                    def.name()
+                ));
             }
         }
     }
@@ -347,7 +370,9 @@ async fn traced(
     args: Map<String, Value>,
 ) -> (Vec<LoggedRequest>, String) {
     let before = sim.requests().len();
-    let r = local::call(client, name, Value::Object(args)).await.unwrap();
+    let r = local::call(client, name, Value::Object(args))
+        .await
+        .unwrap();
     let requests = sim.requests().split_off(before);
     (requests, text(&r))
 }
@@ -417,9 +442,7 @@ fn no_argument_leads_a_request_off_its_tool() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let sim = rt
-        .block_on(local::simulator(SimConfig::default()))
-        .unwrap();
+    let sim = rt.block_on(local::simulator(SimConfig::default())).unwrap();
     let open = rt.block_on(session(&sim, dispatch()));
     let ro = rt.block_on(session(&sim, limited()));
     // Tokens first, so that any later request outside /api is a leak, not a login.
@@ -454,10 +477,7 @@ fn no_argument_leads_a_request_off_its_tool() {
     tricks.extend(more.iter());
     for def in &all {
         let own = own_args(def);
-        let id_like: Vec<&String> = own
-            .iter()
-            .filter(|n| *n == "id" || *n == "ids")
-            .collect();
+        let id_like: Vec<&String> = own.iter().filter(|n| *n == "id" || *n == "ids").collect();
         for target in &id_like {
             for trick in &tricks {
                 let mut args = Map::new();
@@ -473,7 +493,12 @@ fn no_argument_leads_a_request_off_its_tool() {
                 tally.requests.set(tally.requests.get() + requests.len());
                 let bad = violations(def, &requests, None);
                 let shown: String = format!("{args:?}").chars().take(300).collect();
-                assert!(bad.is_empty(), "{}({shown}):\n{}", def.name(), bad.join("\n"));
+                assert!(
+                    bad.is_empty(),
+                    "{}({shown}):\n{}",
+                    def.name(),
+                    bad.join("\n")
+                );
             }
         }
     }
@@ -500,5 +525,328 @@ fn no_argument_leads_a_request_off_its_tool() {
     assert_eq!(tally.outside.get(), 0);
     assert!(tally.cases.get() >= sweep + CASES + LIMITED_CASES);
     // Enough of the calls got as far as Halo for the check to mean something.
-    assert!(tally.requests.get() > 500, "{} requests", tally.requests.get());
+    assert!(
+        tally.requests.get() > 500,
+        "{} requests",
+        tally.requests.get()
+    );
+}
+
+/// A simulator with the sessions the regression tests need: open, `--domains sla`, and
+/// `--read-only`.
+struct Fixture {
+    sim: Simulator,
+    open: Client,
+    sla_only: Client,
+    read_only: Client,
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        let sim = local::simulator(SimConfig::default()).await.unwrap();
+        let open = session(&sim, dispatch()).await;
+        let sla_only = session(
+            &sim,
+            Options {
+                mode: Mode::Dispatch,
+                domains: Some(vec!["sla".into()]),
+                ..Options::default()
+            },
+        )
+        .await;
+        let read_only = session(
+            &sim,
+            Options {
+                mode: Mode::Dispatch,
+                read_only: true,
+                ..Options::default()
+            },
+        )
+        .await;
+        Fixture {
+            sim,
+            open,
+            sla_only,
+            read_only,
+        }
+    }
+
+    /// Calls a tool that must fail before sending anything; returns the error.
+    async fn refused(&self, client: &Client, tool: &str, args: Value) -> String {
+        let tokens = self.sim.token_requests();
+        let before = self.sim.requests().len();
+        let r = local::call(client, tool, args.clone()).await.unwrap();
+        let sent = self.sim.requests().split_off(before);
+        let shown: String = args.to_string().chars().take(200).collect();
+        assert_eq!(r.is_error, Some(true), "{tool}({shown}) ran: {}", text(&r));
+        assert!(sent.is_empty(), "{tool}({shown}) sent {sent:?}");
+        assert_eq!(
+            self.sim.token_requests(),
+            tokens,
+            "{tool}({shown}) logged in"
+        );
+        text(&r)
+    }
+
+    /// Calls a tool and returns the requests it sent and its result text.
+    /// Calls a tool and returns the API requests it sent (a first call also logs in) and its
+    /// result text.
+    async fn sent(&self, client: &Client, tool: &str, args: Value) -> (Vec<LoggedRequest>, String) {
+        let (mut sent, t) =
+            traced(&self.sim, client, tool, args.as_object().unwrap().clone()).await;
+        sent.retain(|r| {
+            let login = r.method == "POST" && r.path == "/auth/token";
+            assert!(login || r.path.starts_with("/api/"), "{r:?}");
+            !login
+        });
+        (sent, t)
+    }
+}
+
+#[tokio::test]
+async fn string_ids_cannot_leave_their_resource() {
+    let f = Fixture::start().await;
+    let ticket = f.sim.records("Tickets")[0]["id"].as_i64().unwrap();
+    let tickets = f.sim.count("Tickets");
+    let priorities = f.sim.count("Priority");
+
+    // Under --domains sla, a priority "id" deleted a ticket.
+    let e = f
+        .refused(
+            &f.sla_only,
+            "halo_priorities_delete",
+            json!({"id": format!("../Tickets/{ticket}"), "confirm": true}),
+        )
+        .await;
+    assert!(e.contains("must be a priority guid"), "{e}");
+    assert!(
+        f.sim.record("Tickets", ticket).is_some(),
+        "the ticket was deleted"
+    );
+    assert_eq!(f.sim.count("Tickets"), tickets);
+
+    // Under --read-only, a priority "id" read a client.
+    f.refused(
+        &f.read_only,
+        "halo_priorities_get",
+        json!({"id": "../Client/2"}),
+    )
+    .await;
+    // Encoded dots reached /auth/token with the bearer token.
+    for id in ["%2e%2e/%2e%2e/auth/token", "%2E%2E", "..", "."] {
+        f.refused(&f.open, "halo_priorities_get", json!({"id": id}))
+            .await;
+        f.refused(&f.open, "halo_holidays_get", json!({"id": id}))
+            .await;
+    }
+    // A query was injected, a fragment cut the id, NUL ids hit the collection path.
+    for id in ["1?deleted=true", "1#x", "\0", "1\0", " ", ""] {
+        for tool in ["halo_holidays_get", "halo_priorities_get"] {
+            f.refused(&f.open, tool, json!({"id": id})).await;
+        }
+        f.refused(
+            &f.open,
+            "halo_holidays_delete",
+            json!({"id": id, "confirm": true}),
+        )
+        .await;
+    }
+    // An update passed its existence check on a ticket, then created a priority.
+    f.refused(
+        &f.open,
+        "halo_priorities_update",
+        json!({"id": "../Tickets/1003", "name": "hijack"}),
+    )
+    .await;
+    assert_eq!(
+        f.sim.count("Priority"),
+        priorities,
+        "a priority was created"
+    );
+
+    // A real guid still goes out, as exactly one segment of its own resource.
+    let guid = f.sim.records("Priority")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (sent, _) = f
+        .sent(&f.open, "halo_priorities_get", json!({"id": guid}))
+        .await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].path, format!("/api/Priority/{guid}"));
+    assert_eq!(sent[0].query, "includedetails=true");
+}
+
+#[tokio::test]
+async fn integer_ids_are_exact_and_positive_everywhere() {
+    let f = Fixture::start().await;
+    // A float id is the integer it spells, or refused: never a neighbouring record.
+    let (sent, _) = f
+        .sent(
+            &f.open,
+            "halo_tickets_get",
+            serde_json::from_str(r#"{"id": 8999999999999999.0}"#).unwrap(),
+        )
+        .await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].path, "/api/Tickets/8999999999999999");
+    let big: Value = serde_json::from_str(r#"{"id": 9007199254740993.0}"#).unwrap();
+    f.refused(&f.open, "halo_tickets_get", big).await;
+
+    let bad_ids = [
+        json!(0),
+        json!(-1),
+        json!(-4),
+        json!(1.5),
+        json!("../1"),
+        json!("1e3"),
+    ];
+    for id in &bad_ids {
+        for tool in [
+            "halo_tickets_get",
+            "halo_tickets_overview",
+            "halo_clients_overview",
+            "halo_contracts_overview",
+            "halo_assets_overview",
+            "halo_reports_run",
+        ] {
+            let e = f.refused(&f.open, tool, json!({"id": id})).await;
+            assert!(e.contains("`id` must be"), "{tool}({id}): {e}");
+        }
+        for tool in [
+            "halo_assets_get_many",
+            "halo_users_get_many",
+            "halo_sites_get_many",
+        ] {
+            f.refused(&f.open, tool, json!({"ids": [1, id]})).await;
+        }
+        f.refused(
+            &f.open,
+            "halo_assets_find_match",
+            json!({"hostname": "PC-0001", "client_id": id}),
+        )
+        .await;
+        f.refused(
+            &f.open,
+            "halo_actions_get",
+            json!({"ticket_id": id, "id": 1}),
+        )
+        .await;
+    }
+    // A required id is never defaulted: missing is an error, not a request for record 0.
+    for tool in ["halo_tickets_overview", "halo_reports_run"] {
+        let e = f.refused(&f.open, tool, json!({})).await;
+        assert!(e.contains("`id` is required"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn errors_quote_callers_briefly_and_escaped() {
+    let f = Fixture::start().await;
+    let huge = "9".repeat(1 << 20);
+    let forged = "1\n WARN forged\u{1b}[2J\0";
+    let check = |tool: &str, e: &str| {
+        assert!(e.len() < 500, "{tool}: a {}-byte error", e.len());
+        assert!(
+            !e.contains('\n') && !e.contains('\u{1b}') && !e.contains('\0'),
+            "{tool}: {e:?}"
+        );
+    };
+    for value in [json!(huge), json!(format!("../{huge}")), json!(forged)] {
+        for (tool, args) in [
+            ("halo_tickets_get", json!({"id": value})),
+            ("halo_priorities_get", json!({"id": value})),
+            ("halo_tickets_overview", json!({"id": value})),
+            ("halo_assets_get_many", json!({"ids": [value]})),
+            ("halo_tickets_list", json!({"client_id": value})),
+            ("halo_tickets_list", json!({"order": value})),
+            ("halo_tickets_list", json!({"page_size": value})),
+            ("halo_tickets_create", json!({"id": value, "summary": "x"})),
+            ("halo_users_search", json!({"email": value})),
+        ] {
+            let e = f.refused(&f.open, tool, args).await;
+            check(tool, &e);
+        }
+    }
+    // Argument names and tool names are the caller's too.
+    let mut args = Map::new();
+    args.insert(format!("{huge}\n WARN forged"), json!(1));
+    // (A tool with few arguments: the error lists them all, and that list is ours.)
+    let e = f
+        .refused(&f.open, "halo_tickets_overview", Value::Object(args))
+        .await;
+    check("unknown argument", &e);
+    let e = f
+        .refused(&f.open, &format!("halo_{huge}\n WARN forged"), json!({}))
+        .await;
+    check("unknown tool", &e);
+}
+
+#[tokio::test]
+async fn sort_and_field_names_are_checked() {
+    let f = Fixture::start().await;
+    let e = f
+        .refused(&f.open, "halo_tickets_list", json!({"order": "dateocured"}))
+        .await;
+    assert!(e.contains("did you mean `dateoccurred`"), "{e}");
+    let e = f
+        .refused(&f.open, "halo_tickets_list", json!({"fields": ["sumary"]}))
+        .await;
+    assert!(e.contains("did you mean `summary`"), "{e}");
+    let e = f
+        .refused(
+            &f.open,
+            "halo_tickets_get",
+            json!({"id": 1, "fields": ["sumary"]}),
+        )
+        .await;
+    assert!(e.contains("`summary`"), "{e}");
+    let e = f
+        .refused(&f.open, "halo_priorities_list", json!({"order": "fixtme"}))
+        .await;
+    assert!(e.contains("did you mean `fixtime`"), "{e}");
+    let e = f
+        .refused(
+            &f.open,
+            "halo_assets_get_many",
+            json!({"ids": [1], "fields": ["inventory_numbr"]}),
+        )
+        .await;
+    assert!(e.contains("`inventory_number`"), "{e}");
+
+    // Real Halo sort keys pass, including ones only the swagger knows.
+    for field in [
+        "dateoccurred",
+        "id",
+        "targetdate",
+        "lastactiondate",
+        "child_count",
+        "DateOccurred",
+    ] {
+        let (sent, t) = f
+            .sent(
+                &f.open,
+                "halo_tickets_list",
+                json!({"order": field, "orderdesc": true, "page_size": 2}),
+            )
+            .await;
+        assert!(t.contains("\"records\""), "{field}: {t}");
+        assert!(
+            sent.iter()
+                .any(|r| r.query.contains(&format!("order={field}"))),
+            "{field}: {sent:?}"
+        );
+    }
+    let (_, t) = f
+        .sent(
+            &f.open,
+            "halo_tickets_list",
+            json!({"fields": ["summary", "targetdate", "slapercused"], "page_size": 1}),
+        )
+        .await;
+    assert!(t.contains("\"records\""), "{t}");
+    let (_, t) = f
+        .sent(&f.open, "halo_priorities_list", json!({"order": "fixtime"}))
+        .await;
+    assert!(t.contains("\"records\""), "{t}");
 }
