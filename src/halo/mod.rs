@@ -481,7 +481,7 @@ pub(crate) fn api_url(base: &str, path: &str) -> Result<reqwest::Url, HaloError>
         return Err(refuse("it does not start with `/`"));
     };
     for segment in rest.split('/') {
-        check_segment(segment).map_err(|why| refuse(why))?;
+        check_segment(segment).map_err(&refuse)?;
     }
     let mut url = reqwest::Url::parse(base).map_err(|_| refuse("the Halo address is not a URL"))?;
     if url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some() {

@@ -308,13 +308,11 @@ pub fn bounded(s: &str) -> String {
 /// `quotes`); with the full length when cut.
 fn escape_cut(s: &str, quotes: bool) -> (String, Option<usize>) {
     let mut out = String::new();
-    let mut shown = 0usize;
     let mut chars = s.chars();
-    for c in chars.by_ref() {
+    for (shown, c) in chars.by_ref().enumerate() {
         if shown == MAX_QUOTE {
             return (out, Some(shown + 1 + chars.count()));
         }
-        shown += 1;
         match c {
             '\\' if quotes => out.push_str("\\\\"),
             '"' if quotes => out.push_str("\\\""),
