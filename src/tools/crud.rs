@@ -674,7 +674,8 @@ async fn delete(
     valid.extend(r.scope.as_deref());
     valid.extend(r.delete_params.iter().map(|p| p.name.as_str()));
     reject_unknown(args, &valid, tool)?;
-    let RecordId { shown: id, .. } = record_id(r, args)?;
+    let record = record_id(r, args)?;
+    let id = record.shown.clone();
     let scope = scope_value(r, args)?;
     if args.get("confirm") != Some(&Value::Bool(true)) {
         return Err(ToolError::new(format!(
@@ -691,7 +692,7 @@ async fn delete(
             query.push((p.name.clone(), to_query(&check(p, v)?)));
         }
     }
-    halo.delete(&format!("{}/{}", r.path, args::path_segment(&id)), &query)
+    halo.delete(&record.path(r), &query)
         .await
         .map_err(|e| map_not_found(e, r, &id, &scope))?;
     let mut deleted = json!({"resource": r.name, "id": id});
