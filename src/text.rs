@@ -14,72 +14,98 @@ pub const MAX_QUOTED: usize = 200;
 /// Largest log record written; longer ones are cut (text) or summarised (JSON).
 pub const MAX_LOG_RECORD: usize = 8 * 1024;
 
-/// `value` in double quotes, control characters escaped, at most [`MAX_QUOTED`] characters
-/// (the rest counted, not shown).
-pub fn quote(value: &str) -> String {
-    let (shown, rest) = escaped_head(value);
-    if rest == 0 {
-        format!("\"{shown}\"")
-    } else {
-        format!("\"{shown}\"… ({rest} more characters)")
+/// A caller's text in double quotes: at most [`MAX_QUOTED`] characters with an ellipsis and
+/// its length when cut, and escaped, so no raw newline, ESC or NUL reaches a log line, a
+/// terminal or a model's context (a 1 MB id gives a short error, `"\n WARN …"` cannot forge a
+/// log line).
+pub fn quote(s: &str) -> String {
+    match escape_cut(s, true) {
+        (text, Some(n)) => format!("\"{text}…\" ({n} characters)"),
+        (text, None) => format!("\"{text}\""),
     }
 }
 
-/// `value` escaped and cut to [`MAX_QUOTED`] characters (an ellipsis marks a cut), without
-/// quotes: for a caller's text shown as a value (a client's name in `halo_status`).
-pub fn clip(value: &str) -> String {
-    let (mut shown, rest) = escaped_head(value);
-    if rest > 0 {
-        shown.push('…');
-    }
-    shown
-}
-
-/// The first [`MAX_QUOTED`] characters escaped, and how many characters were left out.
-fn escaped_head(value: &str) -> (String, usize) {
-    let mut out = String::with_capacity(value.len().min(MAX_QUOTED) + 16);
-    let mut chars = value.chars();
-    for c in chars.by_ref().take(MAX_QUOTED) {
-        push_escaped(&mut out, c);
-    }
-    (out, chars.count())
-}
-
-/// A JSON value as a caller sent it, quoted the same way: strings through [`quote`], anything
-/// else as compact JSON, bounded.
-pub fn quote_json(value: &serde_json::Value) -> String {
-    match value {
+/// A caller's JSON value quoted the same way: strings as [`quote`], other values as JSON,
+/// serialised only as far as can be shown (a 1 MB array is not written out to be cut).
+pub fn quote_value(v: &serde_json::Value) -> String {
+    match v {
         serde_json::Value::String(s) => quote(s),
         other => {
-            let text = other.to_string();
-            if text.chars().count() <= MAX_QUOTED {
-                text
-            } else {
-                let head: String = text.chars().take(MAX_QUOTED).collect();
-                format!("{head}… ({} bytes in all)", text.len())
+            let mut w = Capped(Vec::new());
+            let complete = serde_json::to_writer(&mut w, other).is_ok();
+            let text = String::from_utf8_lossy(&w.0).into_owned();
+            // Already JSON: its quotes and backslashes stay as they are.
+            let (mut out, total) = escape_cut(&text, false);
+            if total.is_some() || !complete {
+                out.push('…');
             }
+            out
         }
     }
 }
 
-fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '"' => out.push_str("\\\""),
-        '\\' => out.push_str("\\\\"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if c.is_control() || is_invisible_format(c) => {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        }
-        c => out.push(c),
+/// A caller's text escaped and cut like [`quote`] but without the quotes (for names shown in
+/// backticks, or a client's name shown as a value).
+pub fn clip(s: &str) -> String {
+    match escape_cut(s, true) {
+        (text, Some(n)) => format!("{text}… ({n} characters)"),
+        (text, None) => text,
     }
 }
 
-/// Characters that change how a line reads without showing: bidirectional overrides and line
-/// or paragraph separators.
+/// The first [`MAX_QUOTED`] characters of `s`, escaped (quotes and backslashes too when
+/// `quotes`); with the full length when cut.
+fn escape_cut(s: &str, quotes: bool) -> (String, Option<usize>) {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    for (shown, c) in chars.by_ref().enumerate() {
+        if shown == MAX_QUOTED {
+            return (out, Some(shown + 1 + chars.count()));
+        }
+        match c {
+            '\\' if quotes => out.push_str("\\\\"),
+            '"' if quotes => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || is_invisible_format(c) => {
+                out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    (out, None)
+}
+
+/// Characters that change how a line reads without showing: line and paragraph separators,
+/// and the bidirectional marks and overrides that make text display in another order than it
+/// reads.
 fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(
+        c,
+        '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'
+    )
+}
+
+/// A writer that takes the first few KB and then refuses, so serialising a huge value for an
+/// error message stops early.
+struct Capped(Vec<u8>);
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        const CAP: usize = 4 * MAX_QUOTED;
+        let room = CAP.saturating_sub(self.0.len());
+        if room == 0 {
+            return Err(io::Error::other("enough to quote"));
+        }
+        let n = room.min(buf.len());
+        self.0.extend_from_slice(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes log records to stderr with every control character escaped except the record's own
@@ -167,13 +193,14 @@ mod tests {
     #[test]
     fn quote_bounds_and_escapes() {
         assert_eq!(quote("abc"), "\"abc\"");
-        assert_eq!(quote("a\nb\u{1b}[31m\0"), "\"a\\nb\\u{1b}[31m\\u{0}\"");
+        assert_eq!(quote("a\nb\u{1b}[31m\0"), "\"a\\nb\\u{001b}[31m\\u{0000}\"");
         let big = "x".repeat(1_000_000);
         let q = quote(&big);
         assert!(q.len() < 300, "{}", q.len());
-        assert!(q.ends_with("(999800 more characters)"));
-        assert_eq!(quote_json(&serde_json::json!(12)), "12");
-        assert!(quote_json(&serde_json::json!([big])).len() < 300);
+        assert!(q.ends_with("(1000000 characters)"), "{q}");
+        assert_eq!(quote_value(&serde_json::json!(12)), "12");
+        assert!(quote_value(&serde_json::json!([big])).len() < 1000);
+        assert_eq!(clip("Claude 1.0"), "Claude 1.0");
     }
 
     #[test]

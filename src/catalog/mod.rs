@@ -4,6 +4,7 @@
 //! navigate error). A domain's resources are parsed the first time the domain is used, once per
 //! process, so a session that touches two domains never pays for thirty.
 
+pub mod fields;
 pub mod spec;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -165,6 +165,9 @@ fn valid_ident(name: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdType {
     Integer,
+    /// Halo's guid keys (`3f2504e0-4f89-11d3-9a0c-0305e82c3301`), e.g. Priority and Holiday.
+    Guid,
+    /// A string key of unknown format: checked against a conservative character set.
     String,
 }
 
@@ -211,6 +214,25 @@ impl Resource {
     /// The tool name for a verb of this resource: `halo_<resource>_<verb>`.
     pub fn tool_name(&self, verb: &str) -> String {
         format!("halo_{}_{}", self.name, verb)
+    }
+
+    /// Whether `name` is a field records of this resource are known to have (case-insensitive,
+    /// as Halo's field names are): see [`Resource::known_fields`].
+    pub fn knows_field(&self, name: &str) -> bool {
+        self.known_fields().any(|f| f.eq_ignore_ascii_case(name))
+    }
+
+    /// Every field name this resource is known to have: what its domain file declares (shown,
+    /// written and filter fields, the label) and what Halo's swagger gives its path.
+    pub fn known_fields(&self) -> impl Iterator<Item = &str> + '_ {
+        ["id", self.label.as_str()]
+            .into_iter()
+            .chain(self.list_fields.iter().map(String::as_str))
+            .chain(self.get_fields.iter().map(String::as_str))
+            .chain(self.more_fields.iter().map(String::as_str))
+            .chain(self.fields.iter().map(|f| f.name.as_str()))
+            .chain(self.filters.iter().map(|f| f.name.as_str()))
+            .chain(super::fields::swagger_fields(&self.path).iter().copied())
     }
 
     /// Every field name create/update accept: the schema's fields and `more_fields`.
@@ -346,6 +368,7 @@ fn convert_resource(r: raw::Resource) -> Result<Resource, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let id_type = match r.id_type.as_deref() {
         None | Some("integer") => IdType::Integer,
+        Some("guid") => IdType::Guid,
         Some("string") => IdType::String,
         Some(other) => return Err(format!("unknown id_type `{other}`")),
     };

@@ -125,6 +125,9 @@ pub enum HaloError {
         path: String,
         detail: String,
     },
+    /// A request whose path is not exactly one API resource path; refused before sending.
+    #[error("refused to send a request for the API path {path}: {why}")]
+    UnsafePath { path: String, why: String },
 }
 
 fn retry_hint(after: Option<Duration>) -> String {
@@ -146,7 +149,9 @@ impl HaloError {
             | HaloError::Decode { .. }
             | HaloError::WriteUncertain { .. } => Outcome::Failed,
             HaloError::TokenEndpoint { status, .. } if *status >= 500 => Outcome::Failed,
-            HaloError::BudgetExhausted(_) | HaloError::CircuitOpen(_) => Outcome::Neutral,
+            HaloError::BudgetExhausted(_)
+            | HaloError::CircuitOpen(_)
+            | HaloError::UnsafePath { .. } => Outcome::Neutral,
             _ => Outcome::Healthy,
         }
     }

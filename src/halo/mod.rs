@@ -228,6 +228,8 @@ impl HaloClient {
         query: &[(String, String)],
         caching: Caching,
     ) -> Result<Value, HaloError> {
+        // Refused before the cache, the breaker and the budget: such a path is never sent.
+        api_url(&self.inner.cfg.base_url, path)?;
         let key = cache::key(path, query);
         let cache = &self.inner.cache;
         let cacheable = caching == Caching::Reference && cache.enabled();
@@ -307,6 +309,7 @@ impl HaloClient {
         query: &[(String, String)],
         body: Option<Value>,
     ) -> Result<Value, HaloError> {
+        api_url(&self.inner.cfg.base_url, path)?;
         let request = Request {
             method,
             path: path.to_owned(),
@@ -386,7 +389,7 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
 
 /// One HTTP exchange (plus one retry with a fresh token after a 401), inside the rate budget.
 async fn exchange(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
-    let url = format!("{}/api{}", inner.cfg.base_url, request.path);
+    let url = api_url(&inner.cfg.base_url, &request.path)?;
     let method = &request.method;
     let path = request.path.as_str();
     let mut refreshed = false;
@@ -401,7 +404,7 @@ async fn exchange(inner: &Inner, request: &Request) -> Result<Value, HaloError> 
             .map_err(HaloError::BudgetExhausted)?;
         let mut http = inner
             .http
-            .request(method.clone(), &url)
+            .request(method.clone(), url.clone())
             .query(&request.query)
             .bearer_auth(token.expose())
             .timeout(inner.cfg.timeout);
@@ -450,6 +453,86 @@ async fn exchange(inner: &Inner, request: &Request) -> Result<Value, HaloError> 
             retry_after,
         ));
     }
+}
+
+/// Longest part of a refused path quoted in the error.
+const MAX_PATH_QUOTE: usize = 200;
+
+/// The URL of `/api{path}` on the tenant at `base`, or a refusal.
+///
+/// The tools encode every id as one path segment; this is the second line: whatever a tool
+/// builds, only a path of plain segments (unreserved characters and well-formed `%XX` escapes)
+/// that decode to no separator, `.`/`..`, or control character is sent, and the final URL is
+/// checked to be exactly `{base path}/api{path}` with no query or fragment of its own. So a
+/// caller's `../Tickets/1001`, `%2e%2e/%2e%2e/auth/token`, `1?deleted=true` or `1#x` can neither
+/// climb out of the resource nor reach `/auth` with the bearer token, nor add query arguments.
+pub(crate) fn api_url(base: &str, path: &str) -> Result<reqwest::Url, HaloError> {
+    let refuse = |why: &str| {
+        let mut shown: String = path.chars().take(MAX_PATH_QUOTE).collect();
+        if path.chars().nth(MAX_PATH_QUOTE).is_some() {
+            shown.push('…');
+        }
+        HaloError::UnsafePath {
+            path: format!("{:?}", shown),
+            why: why.to_owned(),
+        }
+    };
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(refuse("it does not start with `/`"));
+    };
+    for segment in rest.split('/') {
+        check_segment(segment).map_err(&refuse)?;
+    }
+    let mut url = reqwest::Url::parse(base).map_err(|_| refuse("the Halo address is not a URL"))?;
+    if url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("the Halo address cannot take an API path"));
+    }
+    let expected = format!("{}/api{path}", url.path().trim_end_matches('/'));
+    url.set_path(&expected);
+    // What the URL parser made of it must be what was asked for, byte for byte.
+    if url.path() != expected || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("it does not stay one API path"));
+    }
+    Ok(url)
+}
+
+/// One path segment as sent: non-empty, only unreserved characters and `%XX` escapes, and not
+/// decoding to `.`, `..`, a separator, `%`, or a control character.
+fn check_segment(segment: &str) -> Result<(), &'static str> {
+    if segment.is_empty() {
+        return Err("it has an empty segment");
+    }
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(v) => decoded.push(v),
+                None => return Err("it has a malformed `%` escape"),
+            }
+            i += 3;
+        } else if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            decoded.push(b);
+            i += 1;
+        } else {
+            return Err("it has a character that is not allowed in a path segment");
+        }
+    }
+    if decoded == b"." || decoded == b".." {
+        return Err("it has a `.` or `..` segment");
+    }
+    if decoded
+        .iter()
+        .any(|b| b"/\\?#%".contains(b) || b.is_ascii_control())
+    {
+        return Err("a segment decodes to a separator, `%` or a control character");
+    }
+    Ok(())
 }
 
 fn status_error(
@@ -539,4 +622,50 @@ pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_are_exactly_the_path_asked_for() {
+        let base = "https://acme.halopsa.com";
+        for (path, url) in [
+            ("/Tickets", "https://acme.halopsa.com/api/Tickets"),
+            ("/Tickets/1001", "https://acme.halopsa.com/api/Tickets/1001"),
+            ("/Agent/me", "https://acme.halopsa.com/api/Agent/me"),
+            ("/X/a%3Ab", "https://acme.halopsa.com/api/X/a%3Ab"),
+        ] {
+            assert_eq!(api_url(base, path).unwrap().as_str(), url);
+        }
+        let sub = api_url("https://h.example/halo/", "/Site/2").unwrap();
+        assert_eq!(sub.as_str(), "https://h.example/halo/api/Site/2");
+        for bad in [
+            "/Priority/../Tickets/1001",
+            "/Priority/%2e%2e/%2e%2e/auth/token",
+            "/Priority/%2E",
+            "/Priority/1?deleted=true",
+            "/Priority/1#x",
+            "/Priority/\0",
+            "/Priority/",
+            "/Priority//x",
+            "Priority/1",
+            "/Priority/a%2Fb",
+            "/Priority/a%5Cb",
+            "/Priority/a%3fb",
+            "/Priority/a%25",
+            "/Priority/a%0a",
+            "/Priority/a%zz",
+            "/Priority/a%2",
+            "/Priority/a b",
+            "/Priority/a\\b",
+            "/Priority/.",
+        ] {
+            let e = api_url(base, bad).unwrap_err();
+            assert!(matches!(e, HaloError::UnsafePath { .. }), "{bad}: {e}");
+        }
+        let long = format!("/X/{}", "a/".repeat(100_000));
+        assert!(api_url(base, &long).unwrap_err().to_string().len() < 500);
+    }
 }

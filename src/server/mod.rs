@@ -525,8 +525,8 @@ impl HaloMcp {
             .map(|e| format!("{} ({})", e.name, e.header.summary))
             .collect();
         format!(
-            "Unknown domain {}. {hint}Valid domains: {}",
-            crate::text::quote(name),
+            "Unknown domain `{}`. {hint}Valid domains: {}",
+            args::bounded(name),
             menu.join("; ")
         )
     }
@@ -704,8 +704,8 @@ impl HaloMcp {
             Active::Flat => format!("{STATUS} lists what this server offers."),
         };
         ToolError::new(format!(
-            "Unknown tool {}.{hint} {how}",
-            crate::text::quote(name)
+            "Unknown tool `{}`.{hint} {how}",
+            args::bounded(name)
         ))
     }
 
@@ -726,7 +726,7 @@ impl HaloMcp {
             Some(other) => {
                 return fail(format!(
                     "`arguments` must be an object (got {})",
-                    crate::text::quote_json(other)
+                    args::quote(other)
                 ));
             }
         };

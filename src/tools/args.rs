@@ -21,7 +21,7 @@ pub fn check(param: &Param, value: &Value) -> Result<Value, ToolError> {
         ToolError::new(format!(
             "`{name}` must be {} (got {})",
             param.ty.expected(),
-            show(got)
+            quote(got)
         ))
     };
     match &param.ty {
@@ -131,17 +131,77 @@ fn check_count(name: &str, n: usize) -> Result<(), ToolError> {
     Ok(())
 }
 
+/// Largest integer a JSON float is trusted to carry: above 2^53 neighbouring integers share one
+/// f64, so `9007199254740993.0` would silently address record …992.
+const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
+
 /// An integer from an integer, an integral float (`18.0`) or a numeric string (`"18"`).
+///
+/// A float counts only when it is exactly an integer below 2^53 in magnitude: beyond that the
+/// value the caller wrote and the value parsed may differ, and a near-miss id is another record.
 pub fn as_int(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {
             n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .filter(|f| f.fract() == 0.0 && f.abs() < MAX_EXACT_FLOAT)
                 .map(|f| f as i64)
         }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// A record id Halo can be asked for: a positive integer (Halo numbers records from 1; `0` and
+/// `-1` are its "none" and "new" markers, never a record).
+pub fn positive_id(name: &str, v: &Value) -> Result<i64, ToolError> {
+    match as_int(v) {
+        Some(i) if i > 0 => Ok(i),
+        _ => Err(ToolError::new(format!(
+            "`{name}` must be a positive integer (got {})",
+            quote(v)
+        ))),
+    }
+}
+
+/// Longest Halo guid, `8-4-4-4-12` hex digits.
+const GUID_LEN: usize = 36;
+/// Longest string id of a resource whose id format is not known.
+pub const MAX_STRING_ID: usize = 100;
+
+/// Whether `s` is a guid as Halo writes them (`3f2504e0-4f89-11d3-9a0c-0305e82c3301`, any case).
+pub fn is_guid(s: &str) -> bool {
+    s.len() == GUID_LEN
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// A string id of unknown format, checked to stay one harmless path segment: a conservative
+/// character set (letters, digits and `-_.~:@+`), at most [`MAX_STRING_ID`] long, and never
+/// `.` or `..`, which a URL resolver treats as "here" and "up".
+pub fn is_plain_string_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_STRING_ID
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~:@+".contains(&b))
+}
+
+/// `s` as exactly one URL path segment: every byte outside RFC 3986's unreserved set
+/// (`A-Z a-z 0-9 - . _ ~`) percent-encoded, so `/`, `?`, `#` and `%` cannot end the segment,
+/// start a query or fragment, or be decoded into a separator later.
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn as_number(v: &Value) -> Option<Value> {
@@ -204,15 +264,8 @@ pub fn is_date(s: &str) -> bool {
     }
 }
 
-fn show(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 {
-        let cut: String = s.chars().take(60).collect();
-        format!("{cut}…")
-    } else {
-        s
-    }
-}
+// Quoting a caller's value lives with the log writer, so errors and logs escape alike.
+pub use crate::text::{MAX_QUOTED as MAX_QUOTE, clip as bounded, quote_value as quote};
 
 /// Valid names closest to `name`, for "did you mean" hints.
 pub fn suggest<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -244,7 +297,8 @@ pub fn reject_unknown(
             format!("did you mean {}?", quote_list(&near))
         };
         return Err(ToolError::new(format!(
-            "`{tool}` has no argument `{key}`; {hint}"
+            "`{tool}` has no argument `{}`; {hint}",
+            bounded(key)
         )));
     }
     Ok(())
@@ -346,5 +400,79 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("valid arguments: client_id"));
+    }
+
+    #[test]
+    fn floats_count_as_integers_only_when_exact() {
+        // Parsed as written (serde_json's float_roundtrip): not the neighbour …998.
+        let v: Value = serde_json::from_str("8999999999999999.0").unwrap();
+        assert_eq!(as_int(&v), Some(8_999_999_999_999_999));
+        // Above 2^53 a float cannot say which integer was meant.
+        let v: Value = serde_json::from_str("9007199254740993.0").unwrap();
+        assert_eq!(as_int(&v), None);
+        assert_eq!(as_int(&json!(1e300)), None);
+        assert_eq!(as_int(&json!(2.5)), None);
+        assert_eq!(as_int(&json!(-3.0)), Some(-3));
+        assert!(positive_id("id", &json!(0)).is_err());
+        assert!(positive_id("id", &json!(-1)).is_err());
+        assert!(positive_id("id", &json!(1.5)).is_err());
+        assert_eq!(positive_id("id", &json!("42")).unwrap(), 42);
+    }
+
+    #[test]
+    fn string_ids_and_segments() {
+        assert!(is_guid("3f2504e0-4f89-11d3-9a0c-0305e82c3301"));
+        assert!(is_guid("3F2504E0-4F89-11D3-9A0C-0305E82C3301"));
+        for bad in [
+            "",
+            "1",
+            "../Tickets/1001",
+            "3f2504e0-4f89-11d3-9a0c-0305e82c330/",
+            "3f2504e0-4f89-11d3-9a0c-0305e82c33011",
+            "3f2504e0x4f89-11d3-9a0c-0305e82c3301",
+        ] {
+            assert!(!is_guid(bad), "{bad}");
+        }
+        assert!(is_plain_string_id("abc-12_x.y"));
+        for bad in [
+            ".",
+            "..",
+            "../X/1",
+            "a/b",
+            "a\\b",
+            "1?deleted=true",
+            "1#x",
+            "%2e%2e",
+            "a\0",
+            "a b",
+        ] {
+            assert!(!is_plain_string_id(bad), "{bad}");
+        }
+        assert!(!is_plain_string_id(&"a".repeat(MAX_STRING_ID + 1)));
+        assert_eq!(path_segment("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(path_segment("../T/1?x#y%"), "..%2FT%2F1%3Fx%23y%25");
+        assert_eq!(path_segment("\0é"), "%00%C3%A9");
+    }
+
+    #[test]
+    fn quotes_are_short_and_escaped() {
+        let huge = json!("x".repeat(1 << 20));
+        let q = quote(&huge);
+        assert!(q.len() < 300, "{}", q.len());
+        assert!(q.ends_with("(1048576 characters)"), "{q}");
+        let q = quote(&json!("a\n WARN forged\u{1b}[31m\0\u{202e}"));
+        assert_eq!(q, "\"a\\n WARN forged\\u{001b}[31m\\u{0000}\\u{202e}\"");
+        let arr = Value::Array(vec![json!("y".repeat(1000)); 1000]);
+        let q = quote(&arr);
+        assert!(
+            q.chars().count() <= MAX_QUOTE + 1 && q.ends_with('…'),
+            "{q}"
+        );
+        assert_eq!(quote(&json!({"a": "\n"})), "{\"a\":\"\\n\"}");
+        assert_eq!(bounded("k\ney"), "k\\ney");
+        let e = check(&p("integer"), &json!(format!("1{}", "9".repeat(1 << 20))))
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 500, "{}", e.len());
     }
 }

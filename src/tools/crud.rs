@@ -69,7 +69,7 @@ pub async fn run_extra(
 ) -> Result<Value, ToolError> {
     let args = without_nulls(args);
     reject_unknown(&args, SHAPING, tool)?;
-    let (keep, detail) = shaping(&args, &r.get_fields)?;
+    let (keep, detail) = shaping(r, &args, &r.get_fields)?;
     let record = halo.get(&op.path, &[], caching(r)).await?;
     Ok(shape(&record, &keep, &r.label, detail))
 }
@@ -83,7 +83,42 @@ fn param(name: &str, spec: &str) -> Result<Param, ToolError> {
     Param::parse(name, spec).map_err(ToolError::new)
 }
 
+/// Refuses field names the resource is not known to have, with the nearest known ones: a
+/// misspelt `order` would otherwise be ignored by Halo and the list come back in its default
+/// order, the oldest records shown as if they were the latest.
+pub fn check_field_names<'a>(
+    r: &Resource,
+    arg: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ToolError> {
+    for name in names {
+        if r.knows_field(name) {
+            continue;
+        }
+        let mut known: Vec<&str> = r.known_fields().collect();
+        known.sort_unstable();
+        known.dedup();
+        let near = args::suggest(name, known.iter().copied());
+        let hint = if near.is_empty() {
+            format!(
+                "fields {} shows include {}",
+                r.tool_name("get"),
+                r.get_fields.join(", ")
+            )
+        } else {
+            format!("did you mean {}?", args::quote_list(&near))
+        };
+        return Err(ToolError::new(format!(
+            "`{arg}`: {} records have no field {}; {hint}",
+            r.singular,
+            args::quote(&Value::String(name.to_owned()))
+        )));
+    }
+    Ok(())
+}
+
 fn shaping(
+    r: &Resource,
     args: &Map<String, Value>,
     default: &[String],
 ) -> Result<(Vec<String>, Detail), ToolError> {
@@ -105,6 +140,9 @@ fn shaping(
             })
             .unwrap_or_default(),
     };
+    if args.contains_key("fields") {
+        check_field_names(r, "fields", keep.iter().map(String::as_str))?;
+    }
     Ok((keep, detail))
 }
 
@@ -117,21 +155,57 @@ fn required<'a>(
         .ok_or_else(|| ToolError::new(format!("`{name}` is required: {what}")))
 }
 
-/// The record id, typed as the resource's ids are.
-fn record_id(r: &Resource, args: &Map<String, Value>) -> Result<String, ToolError> {
+/// A record id checked against the resource's id type.
+struct RecordId {
+    /// As written in messages and in an update's body (`1001`, a guid).
+    shown: String,
+    /// The id in Halo's JSON: a number for integer ids, a string otherwise.
+    value: Value,
+}
+
+impl RecordId {
+    /// `{path}/{id}`, the id encoded as exactly one path segment. Integers and guids need no
+    /// encoding; other string ids are percent-encoded all the same, so that even a checker
+    /// mistake could not let a `/`, `?` or `#` out of the segment.
+    fn path(&self, r: &Resource) -> String {
+        format!("{}/{}", r.path, args::path_segment(&self.shown))
+    }
+}
+
+/// The record id, typed as the resource's ids are. Nothing else reaches a request path: an id
+/// that is not exactly one well-formed key is refused here, before any request.
+fn record_id(r: &Resource, args: &Map<String, Value>) -> Result<RecordId, ToolError> {
     let v = required(args, "id", &format!("the id of the {}", r.singular))?;
     match r.id_type {
-        IdType::Integer => match as_int(v) {
-            Some(i) if i > 0 => Ok(i.to_string()),
+        IdType::Integer => {
+            let i = args::positive_id("id", v)?;
+            Ok(RecordId {
+                shown: i.to_string(),
+                value: Value::from(i),
+            })
+        }
+        IdType::Guid => match v {
+            Value::String(s) if args::is_guid(s.trim()) => Ok(RecordId {
+                shown: s.trim().to_owned(),
+                value: Value::String(s.trim().to_owned()),
+            }),
             _ => Err(ToolError::new(format!(
-                "`id` must be a positive integer (got {v})"
+                "`id` must be a {} guid such as 3f2504e0-4f89-11d3-9a0c-0305e82c3301 (got {})",
+                r.singular,
+                args::quote(v)
             ))),
         },
         IdType::String => match v {
-            Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => Ok(s.trim().to_owned()),
-            Value::Number(n) => Ok(n.to_string()),
+            Value::String(s) if args::is_plain_string_id(s.trim()) => Ok(RecordId {
+                shown: s.trim().to_owned(),
+                value: Value::String(s.trim().to_owned()),
+            }),
             _ => Err(ToolError::new(format!(
-                "`id` must be a string id (got {v})"
+                "`id` must be a {} id of letters, digits and -_.~:@+, at most {} characters, \
+                 not `.` or `..` (got {})",
+                r.singular,
+                args::MAX_STRING_ID,
+                args::quote(v)
             ))),
         },
     }
@@ -150,13 +224,7 @@ fn scope_value(
         &p.name,
         &format!("{} ids are numbered per parent record", r.singular),
     )?;
-    match as_int(v) {
-        Some(i) if i > 0 => Ok(Some((p.name, i))),
-        _ => Err(ToolError::new(format!(
-            "`{}` must be a positive integer (got {v})",
-            p.name
-        ))),
-    }
+    Ok(Some((p.name.clone(), args::positive_id(&p.name, v)?)))
 }
 
 fn not_found(r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
@@ -237,7 +305,8 @@ async fn list(
             Some(n) if (1..=max).contains(&n) => n,
             _ => {
                 return Err(ToolError::new(format!(
-                    "`page_size` must be an integer from 1 to {max} (got {v})"
+                    "`page_size` must be an integer from 1 to {max} (got {})",
+                    args::quote(v)
                 )));
             }
         },
@@ -248,7 +317,8 @@ async fn list(
             Some(n) if (1..=MAX_PAGE_NO).contains(&n) => n,
             _ => {
                 return Err(ToolError::new(format!(
-                    "`page_no` must be an integer from 1 (got {v})"
+                    "`page_no` must be an integer from 1 (got {})",
+                    args::quote(v)
                 )));
             }
         },
@@ -263,9 +333,15 @@ async fn list(
                 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
                 return Err(ToolError::new(format!(
-                    "`order` must be a field name such as `id` or `dateoccurred` (got {s:?})"
+                    "`order` must be a field name such as `id` or `{}` (got {})",
+                    r.list_fields
+                        .iter()
+                        .find(|f| f.as_str() != "id")
+                        .map_or("name", String::as_str),
+                    args::quote(v)
                 )));
             }
+            check_field_names(r, "order", [s.as_str()])?;
             Some(s)
         }
         None => None,
@@ -274,7 +350,7 @@ async fn list(
         Some(v) => check(&param("orderdesc", "boolean")?, v)?.as_bool(),
         None => None,
     };
-    let (keep, detail) = shaping(args, &r.list_fields)?;
+    let (keep, detail) = shaping(r, args, &r.list_fields)?;
 
     if let Some(s) = &search {
         query.push(("search".into(), s.clone()));
@@ -396,13 +472,13 @@ async fn get(
             query.push((p.name.clone(), to_query(&check(p, v)?)));
         }
     }
-    let (keep, detail) = shaping(args, &r.get_fields)?;
+    let (keep, detail) = shaping(r, args, &r.get_fields)?;
     let record = halo
-        .get(&format!("{}/{}", r.path, id), &query, caching(r))
+        .get(&id.path(r), &query, caching(r))
         .await
-        .map_err(|e| map_not_found(e, r, &id, &scope))?;
+        .map_err(|e| map_not_found(e, r, &id.shown, &scope))?;
     if is_empty_record(&record) {
-        return Err(not_found(r, &id, &scope));
+        return Err(not_found(r, &id.shown, &scope));
     }
     Ok(shape(&record, &keep, &r.label, detail))
 }
@@ -448,7 +524,8 @@ fn body_fields(
                 format!("did you mean {}?", args::quote_list(&near))
             };
             return Err(ToolError::new(format!(
-                "`{tool}` does not know the field `{key}`; {hint}"
+                "`{tool}` does not know the field `{}`; {hint}",
+                args::bounded(key)
             )));
         }
     }
@@ -473,7 +550,8 @@ async fn create(
     if let Some(id) = args.get("id") {
         return Err(ToolError::new(format!(
             "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
-             with an id as an update. To change {one} {id}, call {update}.",
+             with an id as an update. To change an existing {one}, call {update}.",
+            id = args::quote(id),
             one = r.singular,
             update = r.tool_name("update"),
         )));
@@ -504,7 +582,7 @@ async fn create(
             one = r.singular,
             list = r.tool_name("list"),
             search = label
-                .map(|l| format!(" (search: {l:?})"))
+                .map(|l| format!(" (search: {})", args::quote(&Value::String(l))))
                 .unwrap_or_default(),
         )),
         other => other.into(),
@@ -547,20 +625,14 @@ async fn update(
         query.push((name.clone(), v.to_string()));
     }
     let current = halo
-        .get(&format!("{}/{}", r.path, id), &query, Caching::Live)
+        .get(&id.path(r), &query, Caching::Live)
         .await
-        .map_err(|e| map_not_found(e, r, &id, &scope))?;
+        .map_err(|e| map_not_found(e, r, &id.shown, &scope))?;
     if is_empty_record(&current) {
-        return Err(not_found(r, &id, &scope));
+        return Err(not_found(r, &id.shown, &scope));
     }
-    let id_value = match r.id_type {
-        IdType::Integer => id
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| Value::String(id.clone())),
-        IdType::String => Value::String(id.clone()),
-    };
-    body.insert("id".into(), id_value.clone());
+    body.insert("id".into(), id.value.clone());
+    let id = id.shown;
     if let Some((name, v)) = &scope {
         body.insert(name.clone(), Value::from(*v));
     }
@@ -577,8 +649,9 @@ async fn update(
             other => other.into(),
         })?;
     let saved_id = saved.get("id").map(args::to_query);
+    // Guids may come back in another case; the same key all the same.
     if let Some(saved_id) = &saved_id
-        && saved_id.trim_end_matches(".0") != id
+        && !saved_id.trim_end_matches(".0").eq_ignore_ascii_case(&id)
     {
         return Err(ToolError::new(format!(
             "Halo saved the {one} as id {saved_id} instead of updating {id}; check both with {get}",
@@ -601,7 +674,8 @@ async fn delete(
     valid.extend(r.scope.as_deref());
     valid.extend(r.delete_params.iter().map(|p| p.name.as_str()));
     reject_unknown(args, &valid, tool)?;
-    let id = record_id(r, args)?;
+    let record = record_id(r, args)?;
+    let id = record.shown.clone();
     let scope = scope_value(r, args)?;
     if args.get("confirm") != Some(&Value::Bool(true)) {
         return Err(ToolError::new(format!(
@@ -618,7 +692,7 @@ async fn delete(
             query.push((p.name.clone(), to_query(&check(p, v)?)));
         }
     }
-    halo.delete(&format!("{}/{}", r.path, id), &query)
+    halo.delete(&record.path(r), &query)
         .await
         .map_err(|e| map_not_found(e, r, &id, &scope))?;
     let mut deleted = json!({"resource": r.name, "id": id});

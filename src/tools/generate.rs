@@ -66,7 +66,7 @@ fn object_schema(properties: Map<String, Value>, required: Vec<String>) -> Arc<M
 fn id_schema(r: &Resource) -> Value {
     match r.id_type {
         IdType::Integer => json!({"type": "integer"}),
-        IdType::String => json!({"type": "string"}),
+        IdType::Guid | IdType::String => json!({"type": "string"}),
     }
 }
 

@@ -131,7 +131,7 @@ async fn bad_arguments_are_refused_before_any_request() {
         (
             "halo_navigate",
             json!({"domain": "tickts"}),
-            "Unknown domain \"tickts\". Did you mean `tickets`",
+            "Unknown domain `tickts`. Did you mean `tickets`",
         ),
         ("halo_navigate", json!({}), "`domain` is required"),
         (
@@ -142,7 +142,7 @@ async fn bad_arguments_are_refused_before_any_request() {
         (
             "halo_tickets_lst",
             json!({}),
-            "Unknown tool \"halo_tickets_lst\". Did you mean `halo_tickets_list`",
+            "Unknown tool `halo_tickets_lst`. Did you mean `halo_tickets_list`",
         ),
         (
             "halo_assets_list",

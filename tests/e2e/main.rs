@@ -11,6 +11,7 @@ mod config_errors;
 mod doctor;
 mod modes;
 mod packaging;
+mod paths;
 mod registry;
 mod remote;
 mod resilience;

@@ -398,7 +398,7 @@ async fn domain_allow_list_limits_every_mode() {
     let e = call(&c, "halo_navigate", json!({"domain": "assets"}))
         .await
         .unwrap_err();
-    assert!(e.contains("Unknown domain \"assets\""), "{e}");
+    assert!(e.contains("Unknown domain `assets`"), "{e}");
     let e = call(&c, "halo_call", json!({"tool": "halo_assets_list"}))
         .await
         .unwrap_err();

@@ -92,6 +92,9 @@ async fn get_many(
                 .collect()
         })
         .unwrap_or_else(|| r.get_fields.clone());
+    if args.contains_key("fields") {
+        crud::check_field_names(r, "fields", keep.iter().map(String::as_str))?;
+    }
     let query = crud::get_query(r);
     let caching = crud::caching(r);
     let results: Vec<(i64, Result<Value, HaloError>)> = stream::iter(ids.iter().copied())

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::{
     Composite, Ctx,
     fetch::{Pages, Reads},
-    int_arg, resource,
+    id_arg, int_arg, resource,
     revenue::{Date, months_per_period},
 };
 use crate::{
@@ -152,7 +152,7 @@ fn sla_state(t: &Value) -> Value {
 }
 
 async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let id = int_arg(&args, "id").unwrap_or(0);
+    let id = id_arg(&args, "id")?;
     let n = int_arg(&args, "actions").unwrap_or(DEFAULT_ACTIONS);
     if !(1..=MAX_ACTIONS).contains(&n) {
         return Err(ToolError::new(format!(
@@ -208,7 +208,7 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
 }
 
 async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let id = int_arg(&args, "id").unwrap_or(0);
+    let id = id_arg(&args, "id")?;
     let clients = resource("clients", "clients")?;
     let sites_r = resource("sites", "sites")?;
     let users_r = resource("users", "users")?;
@@ -238,7 +238,7 @@ async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
 }
 
 async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let id = int_arg(&args, "id").unwrap_or(0);
+    let id = id_arg(&args, "id")?;
     let contracts = resource("contracts", "contracts")?;
     let recurring = resource("recurring_invoices", "recurring_invoices")?;
     let c = one(ctx, contracts, id).await?;
@@ -322,7 +322,7 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
 }
 
 async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let id = int_arg(&args, "id").unwrap_or(0);
+    let id = id_arg(&args, "id")?;
     let assets = resource("assets", "assets")?;
     let types = resource("asset_setup", "asset_types")?;
     let a = one(ctx, assets, id).await?;

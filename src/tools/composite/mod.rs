@@ -22,11 +22,11 @@ use serde_json::{Map, Value};
 
 use super::{
     ToolError,
-    args::{check, reject_unknown},
+    args::{self, check, reject_unknown},
     generate::{annotations, param_schema},
 };
 use crate::{
-    catalog::{self, Param, Resource},
+    catalog::{self, Param, ParamType, Resource},
     halo::HaloClient,
 };
 
@@ -118,7 +118,15 @@ impl Composite {
         for p in &params {
             match args.get(&p.name) {
                 Some(v) => {
-                    checked.insert(p.name.clone(), check(p, v)?);
+                    let v = check(p, v)?;
+                    if names_a_record(p) {
+                        // Like the plain get tools: Halo numbers records from 1, and `0` or
+                        // `-1` would ask it for "none" or "new", never the record meant.
+                        for id in v.as_array().map_or(std::slice::from_ref(&v), Vec::as_slice) {
+                            args::positive_id(&p.name, id)?;
+                        }
+                    }
+                    checked.insert(p.name.clone(), v);
                 }
                 None if p.required => {
                     return Err(ToolError::new(format!(
@@ -134,6 +142,25 @@ impl Composite {
             }
         }
         (self.run)(ctx, checked).await
+    }
+}
+
+/// Whether an argument holds Halo record ids (`id`, `ids`, `client_id`, ...), which must be
+/// positive integers.
+fn names_a_record(p: &Param) -> bool {
+    matches!(p.ty, ParamType::Integer | ParamType::Ids)
+        && (p.name == "id"
+            || p.name == "ids"
+            || p.name.ends_with("_id")
+            || p.name.ends_with("_ids"))
+}
+
+/// A required record id, already checked by [`Composite::call`]; refused, never defaulted, if
+/// it is somehow missing or not positive, so no request ever asks Halo for record `0`.
+pub fn id_arg(args: &Map<String, Value>, name: &str) -> Result<i64, ToolError> {
+    match args.get(name) {
+        Some(v) => args::positive_id(name, v),
+        None => Err(ToolError::new(format!("`{name}` is required"))),
     }
 }
 

@@ -15,10 +15,10 @@
 use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
-use super::{Composite, Ctx, int_arg, str_arg};
+use super::{Composite, Ctx, id_arg, int_arg, str_arg};
 use crate::{
     halo::{Caching, HaloError},
-    tools::{ToolError, compact},
+    tools::{ToolError, args::bounded, compact},
 };
 
 /// Rows kept from one report run.
@@ -198,14 +198,15 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
         return Err(refuse("it has no SELECT"));
     }
     if let Some(bad) = words.iter().find(|w| FORBIDDEN.contains(&w.as_str())) {
-        return Err(refuse(&format!("`{bad}` is not allowed")));
+        return Err(refuse(&format!("`{}` is not allowed", bounded(bad))));
     }
     if let Some(proc) = words
         .iter()
         .find(|w| w.starts_with("XP_") || w.starts_with("SP_"))
     {
         return Err(refuse(&format!(
-            "stored procedures such as `{proc}` are not allowed"
+            "stored procedures such as `{}` are not allowed",
+            bounded(proc)
         )));
     }
     if words
@@ -315,7 +316,7 @@ fn page_answer(
 }
 
 async fn run_saved(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let id = int_arg(&args, "id").unwrap_or(0);
+    let id = id_arg(&args, "id")?;
     let paging = paging(&args)?;
     let answer = ctx
         .halo

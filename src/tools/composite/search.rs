@@ -151,7 +151,8 @@ async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
     let raw = str_arg(&args, "email").unwrap_or("");
     let Some(want) = normalise_email(raw) else {
         return Err(ToolError::new(format!(
-            "`email` must be an email address (got {raw:?})"
+            "`email` must be an email address (got {})",
+            crate::tools::args::quote(&Value::String(raw.to_owned()))
         )));
     };
     let r = resource("users", "users")?;
