@@ -1081,11 +1081,407 @@ impl OAuthStore {
     pub fn registered(&self) -> usize {
         self.state.lock().clients.len()
     }
+
+    /// Moves the store's clock forward (tests: lifetimes without sleeping).
+    #[cfg(test)]
+    fn advance(&self, by: Duration) {
+        let mut offset = self.clock.offset.lock();
+        *offset += by;
+    }
+
+    /// How many of each kind are kept (tests: caps and sweeps).
+    #[cfg(test)]
+    fn counts(&self) -> Counts {
+        let s = self.state.lock();
+        Counts {
+            clients: s.clients.len(),
+            codes: s.codes.len(),
+            used_codes: s.used_codes.len(),
+            grants: s.grants.len(),
+            access: s.access.len(),
+            refresh: s.refresh.len(),
+            held: s.held.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[derive(Debug, Default, PartialEq)]
+struct Counts {
+    clients: usize,
+    codes: usize,
+    used_codes: usize,
+    grants: usize,
+    access: usize,
+    refresh: usize,
+    held: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::sim::{SimConfig, SimTenant, Simulator};
+
+    const VERIFIER: &str = "unit-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+    const REDIRECT: &str = "http://127.0.0.1:9/cb";
+    const DEMO: (&str, &str) = ("demo-client", "demo-secret");
+    const B: (&str, &str) = ("tenant-b", "secret-b-value");
+
+    /// A store in front of a simulator with two applications (demo-client, tenant-b).
+    async fn store(config: OAuthConfig) -> (Simulator, Arc<OAuthStore>) {
+        let sim = crate::local::simulator(SimConfig {
+            extra_tenants: vec![SimTenant {
+                client_id: B.0.into(),
+                client_secret: B.1.into(),
+                tenant: None,
+                seed: 2,
+                permissions: Default::default(),
+            }],
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let template = crate::local::halo_config(&sim);
+        (sim, OAuthStore::new(config, template))
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn creds((id, secret): (&str, &str)) -> Option<(String, Option<String>)> {
+        Some((id.to_owned(), Some(secret.to_owned())))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn code_for(store: &OAuthStore, client_id: &str, redirect: &str) -> String {
+        let location = store
+            .authorize(&map(&[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", redirect),
+                ("code_challenge", &s256(VERIFIER)),
+                ("code_challenge_method", "S256"),
+            ]))
+            .unwrap();
+        let url = reqwest::Url::parse(&location).unwrap();
+        let code = url.query_pairs().find(|(k, _)| k == "code");
+        code.unwrap_or_else(|| panic!("no code in {location}"))
+            .1
+            .into_owned()
+    }
+
+    async fn exchange(
+        store: &OAuthStore,
+        code: &str,
+        who: (&str, &str),
+    ) -> Result<Value, OAuthError> {
+        store
+            .exchange_code(
+                &map(&[
+                    ("code", code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", VERIFIER),
+                ]),
+                creds(who),
+            )
+            .await
+    }
+
+    /// Registers `REDIRECT` for `who` and runs the code flow: the token answer.
+    async fn flow(store: &OAuthStore, who: (&str, &str)) -> Value {
+        store
+            .register(
+                &json!({"client_id": who.0, "redirect_uris": [REDIRECT]}),
+                ip("127.0.0.1"),
+            )
+            .unwrap();
+        let code = code_for(store, who.0, REDIRECT);
+        exchange(store, &code, who).await.unwrap()
+    }
+
+    async fn refresh(
+        store: &OAuthStore,
+        token: &Value,
+        client: Option<(String, Option<String>)>,
+    ) -> Result<Value, OAuthError> {
+        let t = token["refresh_token"].as_str().unwrap();
+        store.refresh(&map(&[("refresh_token", t)]), client).await
+    }
+
+    fn works(store: &OAuthStore, token: &Value) -> bool {
+        store
+            .principal(token["access_token"].as_str().unwrap())
+            .is_some()
+    }
+
+    #[tokio::test]
+    async fn refresh_authenticates_and_a_failed_attempt_changes_nothing() {
+        let (_sim, store) = store(OAuthConfig::default()).await;
+        let first = flow(&store, DEMO).await;
+        let before = store.counts();
+        for client in [
+            None,
+            Some((DEMO.0.to_owned(), None)),
+            creds((DEMO.0, "wrong")),
+            creds(B),
+        ] {
+            let e = refresh(&store, &first, client.clone()).await.unwrap_err();
+            assert_eq!((e.status, e.error), (401, "invalid_client"), "{client:?}");
+            assert_eq!(store.counts(), before, "nothing changed after {client:?}");
+        }
+        assert!(works(&store, &first));
+        let second = refresh(&store, &first, creds(DEMO)).await.unwrap();
+        assert!(works(&store, &second));
+        // The first access token still passes (in-flight requests over a refresh).
+        assert!(works(&store, &first));
+
+        // The rotated token again, unauthenticated: refused, the grant stays.
+        let e = refresh(&store, &first, None).await.unwrap_err();
+        assert_eq!(e.error, "invalid_client");
+        assert!(works(&store, &second));
+        // Authenticated: the grant is revoked, every token of it.
+        let e = refresh(&store, &first, creds(DEMO)).await.unwrap_err();
+        assert_eq!((e.status, e.error), (400, "invalid_grant"));
+        assert!(!works(&store, &first) && !works(&store, &second));
+        assert_eq!(
+            refresh(&store, &second, creds(DEMO))
+                .await
+                .unwrap_err()
+                .error,
+            "invalid_grant"
+        );
+        let c = store.counts();
+        assert_eq!((c.grants, c.access, c.refresh), (0, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_replayed_code_revokes_its_grant_and_only_it() {
+        let (_sim, store) = store(OAuthConfig::default()).await;
+        let other = flow(&store, DEMO).await;
+        let code = code_for(&store, DEMO.0, REDIRECT);
+        let first = exchange(&store, &code, DEMO).await.unwrap();
+        let rotated = refresh(&store, &first, creds(DEMO)).await.unwrap();
+        // Anyone presenting the code again revokes it: the code is the secret that leaked.
+        let e = exchange(&store, &code, ("someone", "else"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.error, "invalid_grant");
+        assert!(!works(&store, &first) && !works(&store, &rotated));
+        assert!(refresh(&store, &rotated, creds(DEMO)).await.is_err());
+        assert!(works(&store, &other));
+        assert!(refresh(&store, &other, creds(DEMO)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_code_replayed_while_its_exchange_is_checking_with_halo_yields_nothing() {
+        let (_sim, store) = store(OAuthConfig::default()).await;
+        store
+            .register(
+                &json!({"client_id": DEMO.0, "redirect_uris": [REDIRECT]}),
+                ip("127.0.0.1"),
+            )
+            .unwrap();
+        let code = code_for(&store, DEMO.0, REDIRECT);
+        let mut first = Box::pin(exchange(&store, &code, DEMO));
+        // One poll consumes the code and starts asking Halo; the simulator runs on this same
+        // (single-threaded) runtime, so the answer cannot have arrived yet.
+        let polled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(first.as_mut().poll(cx))).await;
+        assert!(polled.is_pending());
+        let e = exchange(&store, &code, DEMO).await.unwrap_err();
+        assert_eq!(e.error, "invalid_grant");
+        let e = first.await.unwrap_err();
+        assert_eq!(e.error, "invalid_grant", "{}", e.description);
+        assert_eq!(store.counts().grants, 0);
+    }
+
+    #[tokio::test]
+    async fn registrations_are_capped_per_source_and_overall_and_expire() {
+        let config = OAuthConfig {
+            max_clients: 10,
+            max_clients_per_source: 4,
+            ..OAuthConfig::default()
+        };
+        let (_sim, store) = store(config.clone()).await;
+        // A registration used for real (proven) from the flooding source.
+        flow(&store, DEMO).await;
+        for i in 0..50 {
+            let body = json!({"redirect_uris": [format!("https://junk.example/{i}")]});
+            store.register(&body, ip("10.0.0.1")).unwrap();
+            store.register(&body, ip("127.0.0.1")).unwrap();
+            assert!(store.registered() <= 10);
+        }
+        // The proven registration survived; the source's newest junk too, within its cap.
+        let c = store.counts();
+        assert_eq!(c.clients, 8, "two sources at 4 each");
+        code_for(&store, DEMO.0, REDIRECT);
+        // IPv6: one /64 is one source.
+        for i in 0..20u16 {
+            let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            store
+                .register(
+                    &json!({"redirect_uris": [format!("https://v6.example/{i}")]}),
+                    addr,
+                )
+                .unwrap();
+        }
+        let v6 = source_of(ip("2001:db8:0:1::ffff"));
+        assert_eq!(
+            store
+                .state
+                .lock()
+                .clients
+                .values()
+                .filter(|r| r.source == v6)
+                .count(),
+            4
+        );
+        assert_eq!(source_of(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+        // Overall: ten kept, the proven one among them.
+        assert_eq!(store.registered(), 10);
+        code_for(&store, DEMO.0, REDIRECT);
+
+        // Unproven registrations lapse after a day unused; the proven one after 30 days.
+        store.advance(config.unproven_registration_ttl);
+        store
+            .authorize(&map(&[("client_id", DEMO.0), ("redirect_uri", REDIRECT)]))
+            .unwrap();
+        assert_eq!(store.registered(), 1);
+        store.advance(config.registration_ttl);
+        store
+            .authorize(&map(&[("client_id", "x"), ("redirect_uri", REDIRECT)]))
+            .unwrap_err();
+        assert_eq!(store.registered(), 0);
+    }
+
+    #[tokio::test]
+    async fn registrations_only_add_and_repeat_registrations_refresh() {
+        let (_sim, store) = store(OAuthConfig::default()).await;
+        let reg = |uri: &str, from: &str| {
+            store.register(
+                &json!({"client_id": DEMO.0, "redirect_uris": [uri]}),
+                ip(from),
+            )
+        };
+        reg("https://evil.example/a", "10.0.0.9").unwrap();
+        reg(REDIRECT, "127.0.0.1").unwrap();
+        reg(REDIRECT, "127.0.0.1").unwrap();
+        assert_eq!(
+            store.registered(),
+            2,
+            "the same registration again is one record"
+        );
+        // Both URIs are the id's, and the operator's list still is.
+        code_for(&store, DEMO.0, REDIRECT);
+        code_for(&store, DEMO.0, "https://evil.example/a");
+        code_for(&store, DEMO.0, "https://claude.ai/api/mcp/auth_callback");
+        let e = store
+            .authorize(&map(&[
+                ("client_id", B.0),
+                ("redirect_uri", "https://evil.example/a"),
+            ]))
+            .unwrap_err();
+        assert_eq!(
+            e.error, "invalid_client",
+            "another id's URI is not this one's"
+        );
+    }
+
+    #[tokio::test]
+    async fn codes_and_their_markers_are_bounded() {
+        let config = OAuthConfig {
+            max_codes: 5,
+            max_grants: 3,
+            ..OAuthConfig::default()
+        };
+        let (_sim, store) = store(config.clone()).await;
+        flow(&store, DEMO).await;
+        let codes: Vec<String> = (0..20)
+            .map(|_| code_for(&store, DEMO.0, REDIRECT))
+            .collect();
+        assert_eq!(store.counts().codes, 5);
+        // The oldest went; the newest is exchangeable.
+        assert_eq!(
+            exchange(&store, &codes[0], DEMO).await.unwrap_err().error,
+            "invalid_grant"
+        );
+        assert!(exchange(&store, &codes[19], DEMO).await.is_ok());
+        // Failed exchanges leave markers: bounded too.
+        for _ in 0..30 {
+            let code = code_for(&store, DEMO.0, REDIRECT);
+            exchange(&store, &code, ("demo-client", ""))
+                .await
+                .unwrap_err();
+        }
+        assert!(store.counts().used_codes <= 5 + 3);
+        // And they lapse.
+        store.advance(config.code_ttl * 10);
+        code_for(&store, DEMO.0, REDIRECT);
+        let c = store.counts();
+        assert_eq!((c.codes, c.used_codes), (1, c.grants), "{c:?}");
+    }
+
+    #[tokio::test]
+    async fn grants_and_tokens_are_bounded_and_expire() {
+        let config = OAuthConfig {
+            max_grants: 4,
+            max_grants_per_client: 3,
+            ..OAuthConfig::default()
+        };
+        let (_sim, store) = store(config.clone()).await;
+        let b = flow(&store, B).await;
+        let mut demo = Vec::new();
+        for _ in 0..6 {
+            demo.push(flow(&store, DEMO).await);
+        }
+        // demo-client keeps its three newest grants; its flood did not push tenant-b out.
+        assert_eq!(store.counts().grants, 4);
+        assert!(works(&store, &b));
+        assert!(demo[..3].iter().all(|t| !works(&store, t)));
+        assert!(demo[3..].iter().all(|t| works(&store, t)));
+        // Past the overall cap the least recently used grant goes, whoever's it is: tenant-b's
+        // was just refreshed, so demo-client's oldest goes.
+        let b = refresh(&store, &b, creds(B)).await.unwrap();
+        let b2 = flow(&store, B).await;
+        assert_eq!(store.counts().grants, 4);
+        assert!(!works(&store, &demo[3]));
+        assert!(works(&store, &b) && works(&store, &b2) && works(&store, &demo[4]));
+
+        // Refreshing in a loop keeps a bounded number of tokens per grant.
+        let mut t = demo[5].clone();
+        for _ in 0..40 {
+            t = refresh(&store, &t, creds(DEMO)).await.unwrap();
+        }
+        let c = store.counts();
+        assert!(c.access <= 4 * ACCESS_PER_GRANT, "{c:?}");
+        assert!(c.refresh <= 4 * (1 + SPENT_REFRESH_PER_GRANT), "{c:?}");
+
+        // Access tokens lapse; refresh tokens (and the kept credentials) with their grant.
+        store.advance(config.access_ttl);
+        assert!(!works(&store, &t));
+        let t = refresh(&store, &t, creds(DEMO)).await.unwrap();
+        assert!(works(&store, &t));
+        store.advance(config.credential_ttl);
+        assert!(!works(&store, &t));
+        assert_eq!(
+            refresh(&store, &t, creds(DEMO)).await.unwrap_err().error,
+            "invalid_grant"
+        );
+        let c = store.counts();
+        assert_eq!(
+            (c.grants, c.access, c.refresh, c.held),
+            (0, 0, 0, 0),
+            "{c:?}"
+        );
+    }
 
     #[test]
     fn s256_is_base64url_sha256() {
