@@ -186,6 +186,8 @@ struct Grant {
     secret_digest: Vec<u8>,
     expires: Instant,
     last_used: Instant,
+    /// The code it was issued for (its marker points back here).
+    code: String,
     access: VecDeque<String>,
     refresh: String,
     spent: VecDeque<String>,
@@ -240,19 +242,24 @@ impl State {
         }
         // The code's marker stays a while (as a grantless one) so a later replay is still
         // answered "already used".
-        for used in self.used_codes.values_mut() {
-            if used.grant == Some(id) {
-                used.grant = None;
-            }
+        if let Some(used) = self.used_codes.get_mut(&grant.code)
+            && used.grant == Some(id)
+        {
+            used.grant = None;
         }
     }
 
-    /// Drops what has expired; at most every `SWEEP_EVERY` unless `force`.
-    fn sweep(&mut self, now: Instant, config: &OAuthConfig, force: bool) {
-        if !force
-            && self
-                .swept
-                .is_some_and(|t| now.duration_since(t) < SWEEP_EVERY)
+    /// Drops registrations unused past their lifetime.
+    fn sweep_clients(&mut self, now: Instant, config: &OAuthConfig) {
+        self.clients
+            .retain(|_, r| now.duration_since(r.last_used) < r.ttl(config));
+    }
+
+    /// Drops what has expired; at most every `SWEEP_EVERY`.
+    fn sweep(&mut self, now: Instant, config: &OAuthConfig) {
+        if self
+            .swept
+            .is_some_and(|t| now.duration_since(t) < SWEEP_EVERY)
         {
             return;
         }
@@ -283,8 +290,7 @@ impl State {
             live
         });
         self.held.retain(|_, h| h.expires > now);
-        self.clients
-            .retain(|_, r| now.duration_since(r.last_used) < r.ttl(config));
+        self.sweep_clients(now, config);
     }
 
     /// Drops one registration among those `pick` selects: unproven before proven, then the one
@@ -537,7 +543,7 @@ impl OAuthStore {
         let source = source_of(source);
         let now = self.clock.now();
         let mut state = self.state.lock();
-        state.sweep(now, &self.config, false);
+        state.sweep(now, &self.config);
         // The same registration again from the same place refreshes the one kept.
         let same = named.as_ref().and_then(|id| {
             state
@@ -559,7 +565,8 @@ impl OAuthStore {
                 let per_source = self.config.max_clients_per_source.max(1);
                 let overall = self.config.max_clients.max(1);
                 if from_source(&state) >= per_source || state.clients.len() >= overall {
-                    state.sweep(now, &self.config, true);
+                    // Expired registrations go before live ones are evicted.
+                    state.sweep_clients(now, &self.config);
                 }
                 while from_source(&state) >= per_source
                     && state.evict_client(|r| r.source == source)
@@ -608,7 +615,7 @@ impl OAuthStore {
         let now = self.clock.now();
         let registration = {
             let mut state = self.state.lock();
-            state.sweep(now, &self.config, false);
+            state.sweep(now, &self.config);
             // Any registration of this id that lists the URI will do; the proven, most recently
             // used one is credited with the flow.
             let matching = state
@@ -771,6 +778,7 @@ impl OAuthStore {
                 secret_digest,
                 expires,
                 last_used: now,
+                code: code.to_owned(),
                 access: VecDeque::from([access.clone()]),
                 refresh: refresh.clone(),
                 spent: VecDeque::new(),
@@ -887,7 +895,7 @@ impl OAuthStore {
         let now = self.clock.now();
         let record = {
             let mut state = self.state.lock();
-            state.sweep(now, &self.config, false);
+            state.sweep(now, &self.config);
             match state.codes.remove(code) {
                 Some(record) => {
                     state.mark_used(code, now, &self.config);
@@ -985,7 +993,7 @@ impl OAuthStore {
         })?;
         let now = self.clock.now();
         let mut state = self.state.lock();
-        state.sweep(now, &self.config, false);
+        state.sweep(now, &self.config);
         let unknown = || invalid_grant("unknown, revoked or expired refresh token");
         let (id, spent) = state
             .refresh
