@@ -344,3 +344,60 @@ async fn a_registration_cannot_hijack_another_clients_redirects() {
     let r = refresh(&base, field(&tokens, "refresh_token"), Some(DEMO)).await;
     assert_eq!(r.0, 200, "{}", r.1);
 }
+
+/// Item 4: the per-source cap counts the real source. Without `MCP_TRUST_PROXY` a forged
+/// `X-Forwarded-For` changes nothing (the flood still only evicts its own source's entries,
+/// which include an unproven registration from the same address); behind a trusted proxy the
+/// source is the address the proxy appended, whatever the caller put before it.
+#[tokio::test]
+async fn registrations_are_counted_against_the_real_source() {
+    let sim = sim_two_tenants().await;
+    for trust_proxy in [false, true] {
+        let mut env = env_for(&sim);
+        env.push(("MCP_AUTH", "oauth".into()));
+        if trust_proxy {
+            env.push(("MCP_TRUST_PROXY", "true".into()));
+        }
+        let server = Server::start(&as_refs(&env), &[]);
+        let base = server.base.clone();
+        let register_from = |forwarded: String, uri: String| {
+            let base = base.clone();
+            async move {
+                let r = http()
+                    .post(format!("{base}/register"))
+                    .header("x-forwarded-for", forwarded)
+                    .json(&json!({"client_id": "demo-client", "redirect_uris": [uri]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        };
+        let kept = "http://127.0.0.1:9/kept";
+        register_from("198.51.100.1".into(), kept.into()).await;
+        // A flood, each request claiming another address before the proxy's entry.
+        for i in 0..30 {
+            register_from(
+                format!("203.0.113.{i}, 192.0.2.7"),
+                format!("https://junk.example/{i}"),
+            )
+            .await;
+        }
+        let r = http()
+            .get(format!(
+                "{base}/authorize?response_type=code&client_id=demo-client&redirect_uri={}",
+                "http%3A%2F%2F127.0.0.1%3A9%2Fkept"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let expected = if trust_proxy {
+            // Another source (198.51.100.1 vs 192.0.2.7): untouched by the flood.
+            302
+        } else {
+            // One source (the loopback peer): the unproven registration was the oldest.
+            400
+        };
+        assert_eq!(r.status(), expected, "trust_proxy={trust_proxy}");
+    }
+}
