@@ -436,10 +436,27 @@ async fn resource_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> R
         .into_response()
 }
 
-async fn register(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+async fn register(
+    State(app): State<Arc<App>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let Some(store) = oauth_store(&app) else {
         return not_found().await;
     };
+    // Registrations are capped per source. Behind a trusted reverse proxy the peer is the proxy,
+    // so the source is the address the proxy saw: the last `X-Forwarded-For` entry (earlier ones
+    // are whatever the caller sent).
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .filter(|_| app.config.trust_proxy);
+    let source = forwarded
+        .or(peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip()))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -450,7 +467,7 @@ async fn register(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Respo
             );
         }
     };
-    oauth_response(store.register(&request), true)
+    oauth_response(store.register(&request, source), true)
 }
 
 async fn authorize(

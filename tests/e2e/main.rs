@@ -10,6 +10,7 @@ mod composites;
 mod config_errors;
 mod doctor;
 mod modes;
+mod oauth_attacks;
 mod packaging;
 mod paths;
 mod registry;

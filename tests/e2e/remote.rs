@@ -25,14 +25,14 @@ use rmcp::{
 use serde_json::{Value, json};
 
 /// The server binary, its base URL, and everything it wrote to stderr.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     logs: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
+    pub(crate) fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
         cmd.env_clear()
             .args(["--transport", "http", "--bind", "127.0.0.1:0"])
@@ -72,7 +72,7 @@ impl Server {
         Server { child, base, logs }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
 }
@@ -84,7 +84,7 @@ impl Drop for Server {
     }
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     halo_mcp::halo::install_crypto();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -92,7 +92,7 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-async fn sim_two_tenants() -> Simulator {
+pub(crate) async fn sim_two_tenants() -> Simulator {
     halo_mcp::local::simulator(SimConfig {
         extra_tenants: vec![SimTenant {
             client_id: "tenant-b".into(),
@@ -107,9 +107,9 @@ async fn sim_two_tenants() -> Simulator {
     .unwrap()
 }
 
-type McpClient = RunningService<rmcp::RoleClient, ()>;
+pub(crate) type McpClient = RunningService<rmcp::RoleClient, ()>;
 
-async fn mcp(base: &str, token: Option<&str>) -> Result<McpClient, String> {
+pub(crate) async fn mcp(base: &str, token: Option<&str>) -> Result<McpClient, String> {
     halo_mcp::halo::install_crypto();
     let mut config = StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp"));
     if let Some(t) = token {
@@ -119,7 +119,7 @@ async fn mcp(base: &str, token: Option<&str>) -> Result<McpClient, String> {
     ().serve(transport).await.map_err(|e| e.to_string())
 }
 
-async fn call(c: &McpClient, tool: &str, args: Value) -> Value {
+pub(crate) async fn call(c: &McpClient, tool: &str, args: Value) -> Value {
     let mut p = CallToolRequestParams::new(tool.to_owned());
     p.arguments = args.as_object().cloned();
     let r = c.call_tool(p).await.unwrap();
@@ -127,11 +127,11 @@ async fn call(c: &McpClient, tool: &str, args: Value) -> Value {
     r.structured_content.unwrap()
 }
 
-const VERIFIER: &str = "the-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const VERIFIER: &str = "the-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// Registers, authorizes and exchanges; returns the token answer.
-async fn oauth_flow(base: &str, client_id: &str, secret: &str) -> Value {
+pub(crate) async fn oauth_flow(base: &str, client_id: &str, secret: &str) -> Value {
     let h = http();
     let reg = h
         .post(format!("{base}/register"))
@@ -147,7 +147,12 @@ async fn oauth_flow(base: &str, client_id: &str, secret: &str) -> Value {
 }
 
 /// `/authorize`; returns the code from the redirect.
-async fn authorize(base: &str, client_id: &str, redirect: &str, challenge: Option<&str>) -> String {
+pub(crate) async fn authorize(
+    base: &str,
+    client_id: &str,
+    redirect: &str,
+    challenge: Option<&str>,
+) -> String {
     let mut url = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
     {
         let mut q = url.query_pairs_mut();
@@ -169,10 +174,10 @@ async fn authorize(base: &str, client_id: &str, redirect: &str, challenge: Optio
     params["code"].clone()
 }
 
-const DEMO: (&str, &str) = ("demo-client", "demo-secret");
+pub(crate) const DEMO: (&str, &str) = ("demo-client", "demo-secret");
 
 /// `/token` with grant `authorization_code`; without a verifier the field is left out.
-async fn exchange(
+pub(crate) async fn exchange(
     base: &str,
     code: &str,
     redirect: &str,
@@ -192,11 +197,11 @@ async fn exchange(
     token(base, &form).await
 }
 
-async fn get_json(url: String) -> Value {
+pub(crate) async fn get_json(url: String) -> Value {
     http().get(url).send().await.unwrap().json().await.unwrap()
 }
 
-async fn token(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn token(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = http()
         .post(format!("{base}/token"))
         .form(form)
@@ -207,11 +212,11 @@ async fn token(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn env_for(sim: &Simulator) -> Vec<(&'static str, String)> {
+pub(crate) fn env_for(sim: &Simulator) -> Vec<(&'static str, String)> {
     vec![("HALO_BASE_URL", sim.base_url())]
 }
 
-fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     v.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -337,13 +342,15 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
         .unwrap();
     assert_eq!(hijack.status(), 404);
 
-    // Refresh rotates: the new pair works once, the old refresh token is spent.
+    // Refresh rotates (the client authenticates); the old refresh token is spent, and a caller
+    // who cannot authenticate gets nothing from it (oauth_attacks.rs covers the rest).
     let refreshed = token(
         &base,
         &[
             ("grant_type", "refresh_token"),
             ("refresh_token", &a_refresh),
             ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
         ],
     )
     .await;
@@ -358,7 +365,7 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     .await;
     assert_eq!(
         (again.0, again.1["error"].as_str()),
-        (400, Some("invalid_grant"))
+        (401, Some("invalid_client"))
     );
     let c = mcp(&base, refreshed.1["access_token"].as_str())
         .await
