@@ -25,14 +25,14 @@ use rmcp::{
 use serde_json::{Value, json};
 
 /// The server binary, its base URL, and everything it wrote to stderr.
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     logs: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
+    pub(crate) fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
         cmd.env_clear()
             .args(["--transport", "http", "--bind", "127.0.0.1:0"])
@@ -72,7 +72,7 @@ impl Server {
         Server { child, base, logs }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
 }
@@ -84,7 +84,7 @@ impl Drop for Server {
     }
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     halo_mcp::halo::install_crypto();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -107,9 +107,9 @@ async fn sim_two_tenants() -> Simulator {
     .unwrap()
 }
 
-type McpClient = RunningService<rmcp::RoleClient, ()>;
+pub(crate) type McpClient = RunningService<rmcp::RoleClient, ()>;
 
-async fn mcp(base: &str, token: Option<&str>) -> Result<McpClient, String> {
+pub(crate) async fn mcp(base: &str, token: Option<&str>) -> Result<McpClient, String> {
     halo_mcp::halo::install_crypto();
     let mut config = StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp"));
     if let Some(t) = token {
