@@ -317,7 +317,7 @@ async fn connection(
         }
     });
     let conn = hyper::server::conn::http1::Builder::new()
-        .max_buf_size(MAX_HEAD)
+        .max_header_size(MAX_HEAD)
         .serve_connection(io, service);
     tokio::pin!(conn);
     let mut closing = false;

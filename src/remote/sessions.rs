@@ -93,6 +93,7 @@ impl Sessions {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             let _ = tokio::task::spawn_blocking(trim).await;
+            tracing::debug!("returned freed memory to the system");
         }
     }
 }
