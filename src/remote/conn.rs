@@ -172,9 +172,11 @@ impl http_body::Body for Tracked {
 /// answers get the security headers.
 ///
 /// hyper answers a request it cannot parse (a malformed request line, a head over `MAX_HEAD`)
-/// itself, before any service runs, so no middleware sees that answer. It is the only thing
-/// hyper writes while a head is being read, so a write in that state is recognised here and
-/// the headers are spliced in after its status line.
+/// itself, before any service runs, so no middleware sees that answer. It is the only answer
+/// hyper starts while a head is being read, so a write in that state that begins with a status
+/// line is recognised here and the headers are spliced in after that line. (One corner: with
+/// a pipelined client, our own answer's bytes can be flushed after its body ended and the next
+/// head began arriving; it then gets the same headers twice, which is harmless.)
 struct Watched {
     inner: TcpStream,
     state: ConnState,
@@ -354,5 +356,21 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hypers_own_answers_get_the_security_headers() {
+        let answer = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+        let text = String::from_utf8(decorate(answer)).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 400 Bad Request\r\nx-content-type-options: nosniff\r\n")
+        );
+        assert!(text.ends_with("cache-control: no-store\r\ncontent-length: 0\r\n\r\n"));
+        assert_eq!(text.matches("\r\n").count(), 3 + SECURITY_HEADERS.len() + 1);
     }
 }

@@ -513,3 +513,41 @@ async fn sigterm_with_an_open_sse_stream_exits_promptly() {
     .await;
     assert!(rest.is_ok(), "the SSE stream ended");
 }
+
+/// The new settings are checked like the others: a bad value stops the server with exit code 2
+/// and one line naming the setting.
+#[test]
+fn bad_limits_exit_2() {
+    for (env, args, needle) in [
+        (("MCP_MAX_SESSIONS", "0"), vec![], "MCP_MAX_SESSIONS"),
+        (
+            ("MCP_HTTP_HEADER_TIMEOUT", "soon"),
+            vec![],
+            "MCP_HTTP_HEADER_TIMEOUT",
+        ),
+        (
+            ("LOG_LEVEL", "info"),
+            vec!["--http-idle-timeout=0"],
+            "--http-idle-timeout",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_halo-mcp"))
+            .env_clear()
+            .env(env.0, env.1)
+            .args([
+                "--demo",
+                "--no-auth",
+                "--transport",
+                "http",
+                "--bind",
+                "127.0.0.1:0",
+            ])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}
