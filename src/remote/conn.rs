@@ -5,7 +5,8 @@
 //!   its headers a byte at a time, or connects and sends nothing, is disconnected (slowloris).
 //! - **idle**: a kept-alive connection with no request in flight and no bytes moving is closed.
 //!   A response still streaming (an SSE stream on GET /mcp) is a request in flight, so live
-//!   streams are never cut by it.
+//!   streams are never cut by it. A request body that stops arriving for as long fails the
+//!   request (408): the server is then waiting on an idle client just the same.
 //!
 //! `axum::serve` offers neither (hyper's own `header_read_timeout` also runs while a kept-alive
 //! connection waits for its next request, so it cannot be told apart from idleness), and it
@@ -13,6 +14,7 @@
 
 use std::{
     convert::Infallible,
+    future::Future,
     io,
     net::SocketAddr,
     pin::Pin,
@@ -139,6 +141,55 @@ impl Drop for InFlight {
         let mut c = self.0.0.lock();
         c.in_flight = c.in_flight.saturating_sub(1);
         c.last_active = Instant::now();
+    }
+}
+
+/// Why a request failed: its body stopped arriving for the idle timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stopped arriving")]
+pub struct BodyStalled;
+
+/// A request body that fails with `BodyStalled` when no frame arrives for `idle`.
+struct Stalling {
+    inner: Incoming,
+    idle: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl http_body::Body for Stalling {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.timer = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let idle = this.idle;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    this.timer = None;
+                    return Poll::Ready(Some(Err(Box::new(BodyStalled))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -308,7 +359,14 @@ async fn connection(
         req.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
         async move {
-            let response = match app.oneshot(req.map(Body::new)).await {
+            let req = req.map(|inner| {
+                Body::new(Stalling {
+                    inner,
+                    idle: limits.idle,
+                    timer: None,
+                })
+            });
+            let response = match app.oneshot(req).await {
                 Ok(r) => r,
                 Err(never) => match never {},
             };

@@ -398,6 +398,18 @@ fn sessions_full(app: &App) -> Response {
         .into_response()
 }
 
+/// Whether `E` is anywhere in the chain of causes of `error`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<E>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// A JSON-RPC error answer with no id (the request could not be read far enough to have one).
 fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
     (
@@ -423,6 +435,13 @@ async fn mcp_json(State(app): State<Arc<App>>, req: Request, next: Next) -> Resp
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, app.config.max_body).await {
         Ok(b) => b,
+        Err(e) if caused_by::<conn::BodyStalled>(&e) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving",
+            );
+        }
         // Over the cap while streaming (or the client went away): `guard` words the 413.
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };

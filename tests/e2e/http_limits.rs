@@ -308,6 +308,26 @@ async fn slow_and_idle_connections_are_closed_but_sse_streams_live() {
     let took = closed_within(&mut idle, limit).await.expect("idle closed");
     assert!(took >= Duration::from_millis(1500), "{took:?}");
 
+    // A body that stops arriving fails the request once it has stalled for the idle timeout.
+    let mut stalled = TcpStream::connect(addr(&server)).await.unwrap();
+    let started = Instant::now();
+    stalled
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(limit, stalled.read_to_end(&mut answer))
+        .await
+        .expect("the stalled request was ended")
+        .unwrap();
+    let took = started.elapsed();
+    let (status, head) = head_of(&String::from_utf8_lossy(&answer));
+    assert_eq!(status, 408, "{head}");
+    assert_security_headers("stalled body", &head);
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+
     // An SSE stream with no traffic stays open well past both deadlines.
     let h = http();
     let (status, sid, _) = initialize(&h, &server.base).await;
