@@ -45,6 +45,9 @@ Environment (flags win over variables; aliases in brackets):
   MCP_ALLOWED_ORIGINS  browser origins accepted, comma-separated
   MCP_TRUST_PROXY      true: trust X-Forwarded-Host/Proto from a reverse proxy
   MCP_SESSION_IDLE     seconds before an idle HTTP session closes (default: 1800)
+  MCP_MAX_SESSIONS     most live HTTP sessions; more get 503 (default: 1000)
+  MCP_HTTP_HEADER_TIMEOUT  seconds a client has to send a request's headers (default: 10)
+  MCP_HTTP_IDLE_TIMEOUT    seconds an idle kept-alive connection stays open (default: 60)
   MCP_OAUTH_REDIRECT_URIS    redirect URIs allowed for unregistered OAuth clients
   MCP_OAUTH_CREDENTIAL_TTL   seconds Halo credentials are kept by the OAuth proxy (default: 86400)
   MCP_OAUTH_CODE_TTL   seconds an authorization code lives (default: 60)
@@ -178,6 +181,18 @@ struct ServeArgs {
     /// External URL of this server, used in OAuth metadata [env: MCP_PUBLIC_URL]
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Most live HTTP sessions; an `initialize` beyond it gets 503 (default: 1000)
+    /// [env: MCP_MAX_SESSIONS]
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<String>,
+    /// Seconds a client has to send a request's headers before it is disconnected (default: 10)
+    /// [env: MCP_HTTP_HEADER_TIMEOUT]
+    #[arg(long, value_name = "SECONDS")]
+    http_header_timeout: Option<String>,
+    /// Seconds a kept-alive connection with nothing in flight stays open (default: 60); open
+    /// SSE streams are not idle [env: MCP_HTTP_IDLE_TIMEOUT]
+    #[arg(long, value_name = "SECONDS")]
+    http_idle_timeout: Option<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -627,7 +642,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return config_exit(&e),
     };
     if let Some((bind, auth)) = remote {
-        let result = serve_http(shared, bind, auth, template, public_url).await;
+        let result = serve_http(shared, bind, auth, template, public_url, &args).await;
         if let Some(rx) = demo
             && let Ok(sim) = rx.await
         {
@@ -782,12 +797,35 @@ fn seconds_env(name: &str, default: u64) -> Result<Duration, String> {
     }
 }
 
+/// A positive whole number from a flag, else the variable, else `default`.
+fn count_setting(
+    flag: Option<&str>,
+    flag_name: &str,
+    var: &str,
+    default: u64,
+) -> Result<u64, String> {
+    let (value, name) = match flag {
+        Some(v) => (v.to_owned(), format!("--{flag_name}")),
+        None => match env(var) {
+            Some(v) => (v, var.to_owned()),
+            None => return Ok(default),
+        },
+    };
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{name} must be a whole number above 0, got {value:?}"))
+}
+
 async fn serve_http(
     shared: std::sync::Arc<Shared>,
     bind: SocketAddr,
     auth: AuthChoice,
     template: HaloConfig,
     public_url: Option<String>,
+    args: &ServeArgs,
 ) -> ExitCode {
     use halo_mcp::remote::{Auth, HttpConfig, OAuthConfig, OAuthStore};
     if let Some(u) = &public_url
@@ -797,6 +835,35 @@ async fn serve_http(
     }
     let session_idle = match seconds_env("MCP_SESSION_IDLE", 1800) {
         Ok(d) => d,
+        Err(e) => return config_exit(&e),
+    };
+    let limits = (|| {
+        let max_sessions = count_setting(
+            args.max_sessions.as_deref(),
+            "max-sessions",
+            "MCP_MAX_SESSIONS",
+            halo_mcp::remote::MAX_SESSIONS as u64,
+        )?;
+        let header = count_setting(
+            args.http_header_timeout.as_deref(),
+            "http-header-timeout",
+            "MCP_HTTP_HEADER_TIMEOUT",
+            halo_mcp::remote::HEADER_TIMEOUT.as_secs(),
+        )?;
+        let idle = count_setting(
+            args.http_idle_timeout.as_deref(),
+            "http-idle-timeout",
+            "MCP_HTTP_IDLE_TIMEOUT",
+            halo_mcp::remote::IDLE_TIMEOUT.as_secs(),
+        )?;
+        Ok::<_, String>((
+            usize::try_from(max_sessions).unwrap_or(usize::MAX),
+            Duration::from_secs(header),
+            Duration::from_secs(idle),
+        ))
+    })();
+    let (max_sessions, header_timeout, idle_timeout) = match limits {
+        Ok(l) => l,
         Err(e) => return config_exit(&e),
     };
     let auth_name;
@@ -834,6 +901,9 @@ async fn serve_http(
     http.allowed_origins = list_env("MCP_ALLOWED_ORIGINS");
     http.trust_proxy = env("MCP_TRUST_PROXY").is_some_and(|v| truthy(&v));
     http.session_idle = session_idle;
+    http.max_sessions = max_sessions;
+    http.header_timeout = header_timeout;
+    http.idle_timeout = idle_timeout;
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(l) => l,
         Err(e) => {

@@ -7,10 +7,16 @@
 //! Every request passes the same layers, outermost first: security headers on the answer; Host
 //! and Origin checks (DNS rebinding); a body cap (413); authentication for `/mcp` (a static
 //! bearer in `env` mode, the OAuth proxy's tokens in `oauth` mode), which also binds each MCP
-//! session to the principal that opened it. Logs name method, path (never the query, which can
-//! hold codes) and status; never a header value.
+//! session to the principal that opened it and caps live sessions (503); for POST `/mcp`, a
+//! JSON-RPC parse error (-32700) for a body that is not JSON. Logs name method, path (never the
+//! query, which can hold codes) and status; never a header value.
+//!
+//! Connections are served by `conn`: a deadline for request heads (slowloris), one for idle
+//! kept-alive connections, and a shutdown that ends SSE streams instead of waiting on them.
 
+mod conn;
 pub mod oauth;
+mod sessions;
 
 use std::{
     collections::HashMap,
@@ -18,6 +24,8 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use axum::body::Body;
 
 use axum::{
     Router,
@@ -28,11 +36,9 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
-use parking_lot::Mutex;
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     secret::Secret,
@@ -40,9 +46,37 @@ use crate::{
 };
 
 pub use oauth::{OAuthConfig, OAuthStore};
+pub use sessions::Sessions;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Default deadline for a request head (`MCP_HTTP_HEADER_TIMEOUT`).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default deadline for an idle kept-alive connection (`MCP_HTTP_IDLE_TIMEOUT`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on live MCP sessions (`MCP_MAX_SESSIONS`).
+pub const MAX_SESSIONS: usize = 1000;
+
+/// On every answer, including hyper's own error answers (see `conn`).
+const SECURITY_HEADERS: [(&str, &str); 7] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    ),
+    ("referrer-policy", "no-referrer"),
+    (
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    ),
+    ("cross-origin-resource-policy", "same-origin"),
+];
 
 /// How MCP clients authenticate.
 pub enum Auth {
@@ -68,6 +102,12 @@ pub struct HttpConfig {
     pub trust_proxy: bool,
     /// Sessions idle this long are closed.
     pub session_idle: Duration,
+    /// Most live MCP sessions; `initialize` beyond it gets 503.
+    pub max_sessions: usize,
+    /// A request head must arrive within this once the server waits for one.
+    pub header_timeout: Duration,
+    /// A connection with no request in flight and nothing moving is closed after this.
+    pub idle_timeout: Duration,
     pub max_body: usize,
 }
 
@@ -81,6 +121,9 @@ impl HttpConfig {
             allowed_origins: Vec::new(),
             trust_proxy: false,
             session_idle: Duration::from_secs(1800),
+            max_sessions: MAX_SESSIONS,
+            header_timeout: HEADER_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
             max_body: MAX_BODY,
         }
     }
@@ -88,8 +131,8 @@ impl HttpConfig {
 
 struct App {
     config: HttpConfig,
-    /// MCP session id → the principal that opened it (and when it was last seen).
-    sessions: Mutex<HashMap<String, (String, Instant)>>,
+    /// rmcp's sessions, with who opened each; an expired session leaves both at once.
+    sessions: Arc<Sessions>,
 }
 
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -176,24 +219,7 @@ impl App {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    for (name, value) in [
-        ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "DENY"),
-        (
-            "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
-        (
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        ),
-        ("referrer-policy", "no-referrer"),
-        (
-            "permissions-policy",
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-        ),
-        ("cross-origin-resource-policy", "same-origin"),
-    ] {
+    for (name, value) in SECURITY_HEADERS {
         h.insert(name, HeaderValue::from_static(value));
     }
     h.entry(header::CACHE_CONTROL)
@@ -320,34 +346,131 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(sid) = &session {
-        let owner = app.sessions.lock().get(sid).map(|(o, _)| o.clone());
-        if owner.is_some_and(|o| o != principal) {
-            // Another principal's session: it does not exist, as far as this caller knows.
-            return json_error(StatusCode::NOT_FOUND, "not_found", "no such session");
-        }
+    if let Some(sid) = &session
+        && app.sessions.owner(sid).is_some_and(|o| o != principal)
+    {
+        // Another principal's session: it does not exist, as far as this caller knows.
+        return json_error(StatusCode::NOT_FOUND, "not_found", "no such session");
     }
-    let ending = req.method() == Method::DELETE;
-    let response = next.run(req).await;
-    let mut sessions = app.sessions.lock();
-    if ending {
-        if let Some(sid) = &session {
-            sessions.remove(sid);
-        }
-    } else if let Some(sid) = response
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
+    // A POST without a session is an `initialize`: it would open one more session.
+    let opening = session.is_none() && req.method() == Method::POST;
+    if opening && app.sessions.live().await >= app.sessions.max() {
+        return sessions_full(&app);
+    }
+    // rmcp creates the session inside this call; `PRINCIPAL` names its owner there.
+    let response = sessions::PRINCIPAL.scope(principal, next.run(req)).await;
+    // Two `initialize` requests racing for the last slot: the loser's session creation fails
+    // inside rmcp, which answers 500; it is the same refusal.
+    if opening
+        && response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && app.sessions.live().await >= app.sessions.max()
     {
-        let idle = app.config.session_idle;
-        sessions.retain(|_, (_, seen)| seen.elapsed() < idle * 2);
-        sessions.insert(sid.to_owned(), (principal, Instant::now()));
-    } else if let Some(sid) = &session
-        && let Some(entry) = sessions.get_mut(sid)
-    {
-        entry.1 = Instant::now();
+        return sessions_full(&app);
     }
     response
+}
+
+/// 503 for an `initialize` beyond the session cap; existing sessions go on as before.
+fn sessions_full(app: &App) -> Response {
+    tracing::warn!(
+        max = app.sessions.max(),
+        "refused a new MCP session: at the limit of live sessions"
+    );
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::RETRY_AFTER, "30"),
+        ],
+        json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": -32000,
+                "message": format!(
+                    "the server is at its limit of {} live MCP sessions; try again later",
+                    app.sessions.max()
+                ),
+            },
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+/// Whether `E` is anywhere in the chain of causes of `error`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<E>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A JSON-RPC error answer with no id (the request could not be read far enough to have one).
+fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
+            .to_string(),
+    )
+        .into_response()
+}
+
+/// POST `/mcp` bodies that are not JSON-RPC get JSON-RPC errors.
+///
+/// rmcp answers a body it cannot deserialize with a plain-text 415, whatever the cause. That
+/// answer is recognised here and replaced: -32700 (parse error) when the body is not JSON at
+/// all (syntax, nesting past serde_json's recursion limit, a lone surrogate escape), -32600
+/// (invalid request) when it is JSON but not a JSON-RPC message. The body is parsed a second
+/// time only on that failure path; the request body is a cheap `Bytes` handle.
+async fn mcp_json(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, app.config.max_body).await {
+        Ok(b) => b,
+        Err(e) if caused_by::<conn::BodyStalled>(&e) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving",
+            );
+        }
+        // Over the cap while streaming (or the client went away): `guard` words the 413.
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(body.clone())))
+        .await;
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let (response_parts, response_body) = response.into_parts();
+    let text = axum::body::to_bytes(response_body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if !text.starts_with(b"fail to deserialize") {
+        return Response::from_parts(response_parts, Body::from(text));
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Err(e) => jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            // serde_json's syntax errors name the problem and its position, never the content.
+            &format!("Parse error: the body is not valid JSON ({e})"),
+        ),
+        Ok(_) => jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            "Invalid Request: the body is JSON but not a JSON-RPC message",
+        ),
+    }
 }
 
 async fn health() -> Response {
@@ -587,28 +710,36 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
-/// The router: `/mcp`, `/health`, and the OAuth endpoints in OAuth mode.
-pub fn router(shared: Arc<Shared>, config: HttpConfig) -> Router {
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(config.session_idle);
+/// The router: `/mcp`, `/health`, and the OAuth endpoints in OAuth mode; and its sessions.
+///
+/// Cancelling `stop` ends every MCP session and SSE stream (rmcp's cancellation token), which
+/// is what lets a graceful shutdown finish while clients hold streams open.
+pub fn router(
+    shared: Arc<Shared>,
+    config: HttpConfig,
+    stop: CancellationToken,
+) -> (Router, Arc<Sessions>) {
+    let sessions = Arc::new(Sessions::new(config.session_idle, config.max_sessions));
     // Host and Origin are checked by `guard` for every route; rmcp's own checks are off so the
     // two cannot disagree.
     let mcp_config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .disable_allowed_origins()
-        .with_max_request_body_bytes(config.max_body);
+        .with_max_request_body_bytes(config.max_body)
+        .with_cancellation_token(stop);
     let factory_shared = shared.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(HaloMcp::new(factory_shared.clone())),
-        Arc::new(sessions),
+        sessions.clone(),
         mcp_config,
     );
     let app = Arc::new(App {
         config,
-        sessions: Mutex::new(HashMap::new()),
+        sessions: sessions.clone(),
     });
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(app.clone(), mcp_json))
         .layer(middleware::from_fn_with_state(app.clone(), mcp_auth));
     let mut routes = Router::new()
         .route("/health", get(health))
@@ -628,28 +759,38 @@ pub fn router(shared: Arc<Shared>, config: HttpConfig) -> Router {
             .route("/authorize", get(authorize))
             .route("/token", post(token));
     }
-    routes
+    let router = routes
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(app.config.max_body))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(middleware::from_fn(security_headers))
-        .with_state(app)
+        .with_state(app);
+    (router, sessions)
 }
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes; then ends SSE streams and sessions, lets requests in
+/// flight finish (bounded), and returns.
 pub async fn serve(
     shared: Arc<Shared>,
     config: HttpConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = router(shared, config);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let stop = CancellationToken::new();
+    let limits = conn::Limits {
+        header: config.header_timeout,
+        idle: config.idle_timeout,
+    };
+    let (app, sessions) = router(shared, config, stop.clone());
+    let trimmer = tokio::spawn(sessions.release_freed_memory(stop.clone()));
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        signal.cancel();
+    });
+    conn::serve(listener, app, limits, stop).await;
+    let _ = trimmer.await;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod common;
 mod composites;
 mod config_errors;
 mod doctor;
+mod http_limits;
 mod modes;
 mod oauth_attacks;
 mod packaging;

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 /// The server binary, its base URL, and everything it wrote to stderr.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) base: String,
     logs: Arc<Mutex<String>>,
 }
