@@ -78,22 +78,39 @@ impl Default for CacheLimits {
 const ENTRY_OVERHEAD: u64 = 160;
 
 /// The approximate heap footprint of a JSON value as serde_json holds it in memory (not its
-/// text length, which is several times smaller for records full of short fields).
+/// text length, which is several times smaller for records full of short fields): every
+/// `Value` node, every heap block with the allocator's rounding and header, and an object's
+/// hash index. `examples/cache_memory.rs` compares it with the resident memory it stands for.
 pub fn approx_bytes(value: &Value) -> u64 {
-    let node = std::mem::size_of::<Value>() as u64;
-    match value {
-        Value::String(s) => node + s.len() as u64,
-        Value::Array(items) => node + items.iter().map(approx_bytes).sum::<u64>(),
-        Value::Object(map) => {
-            // Each member: its key (a String and its bytes), its value, and the map's own
-            // index slot.
-            let per_member = std::mem::size_of::<String>() as u64 + 16;
-            node + map
-                .iter()
-                .map(|(k, v)| per_member + k.len() as u64 + approx_bytes(v))
-                .sum::<u64>()
+    /// A heap block of `len` bytes as the allocator hands it out.
+    fn block(len: usize) -> u64 {
+        if len == 0 {
+            0
+        } else {
+            (len as u64).div_ceil(16) * 16 + 16
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => node,
+    }
+    let node = std::mem::size_of::<Value>();
+    match value {
+        Value::String(s) => node as u64 + block(s.len()),
+        Value::Array(items) => {
+            // The nodes live in the array's buffer; each child adds what it owns beyond that.
+            let children: u64 = items.iter().map(|v| approx_bytes(v) - node as u64).sum();
+            node as u64 + block(node * items.len()) + children
+        }
+        Value::Object(map) => {
+            // An insertion-ordered map: a buffer of (hash, key, value) members plus a hash
+            // index of one word and one control byte per bucket (7/8 load).
+            let member = 8 + std::mem::size_of::<String>() + node;
+            let buckets = (map.len() * 8).div_ceil(7).next_power_of_two();
+            let own = block(member * map.len()) + block(buckets * 9);
+            let children: u64 = map
+                .iter()
+                .map(|(k, v)| block(k.len()) + approx_bytes(v) - node as u64)
+                .sum();
+            node as u64 + own + children
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => node as u64,
     }
 }
 
