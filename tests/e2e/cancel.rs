@@ -121,9 +121,16 @@ async fn a_cancelled_scan_fetches_no_more_pages() {
         "only the page already in flight may arrive late"
     );
     assert!(pages.len() < 21, "the scan ran to its end: {}", pages.len());
-    // The dropped page request gave its rate-budget slot back.
-    assert_eq!(halo.status().rate_budget.in_flight, 0);
-    assert_eq!(halo.status().cache.shared_in_flight, 0);
+    // The dropped page request gave its rate-budget slot back, as halo_status shows.
+    let status = h.ok("halo_status", json!({})).await;
+    let halo_status = &status["halo"];
+    assert_eq!(halo_status["rate_budget"]["in_flight"], 0, "{halo_status}");
+    let cache = &halo_status["cache"];
+    assert_eq!(cache["max_entries"], 10_000, "{cache}");
+    assert_eq!(cache["max_bytes"], 64 << 20, "{cache}");
+    for field in ["entries", "bytes", "evictions", "expired"] {
+        assert!(cache[field].is_u64(), "{field}: {cache}");
+    }
 }
 
 /// The first caller of a shared read goes away mid-request; the second receives the shared
