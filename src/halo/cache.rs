@@ -472,16 +472,20 @@ mod tests {
             Some(json!([2])),
             "prefix is per resource"
         );
-        let g = c.generation("status");
-        c.put("/status/4?", "status", g, &json!({"id": 4}));
-        std::thread::sleep(Duration::from_millis(50));
+        // Stored 50 ms ago with a 40 ms TTL: expired, without waiting for it.
+        let now = Instant::now();
+        c.insert(
+            "/status/4?",
+            &json!({"id": 4}),
+            now.checked_sub(Duration::from_millis(50)).unwrap_or(now),
+        );
         assert_eq!(c.get("/status/4?"), None, "expired");
         let s = c.status();
-        assert_eq!((s.hits, s.misses), (2, 3));
+        assert_eq!((s.hits, s.misses, s.expired), (2, 3, 1));
         assert!(!Cache::new(Duration::ZERO).enabled());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn identical_requests_in_flight_share_one_fetch() {
         let c = Arc::new(Cache::new(Duration::ZERO));
         let calls = Arc::new(AtomicUsize::new(0));

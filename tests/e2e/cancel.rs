@@ -133,6 +133,53 @@ async fn a_cancelled_scan_fetches_no_more_pages() {
     }
 }
 
+/// Two identical scans share their page reads; cancelling one leaves the other its every page.
+#[tokio::test]
+async fn cancelling_one_of_two_identical_scans_leaves_the_other_whole() {
+    let sim = local::simulator(SimConfig {
+        extra_assets: 2000,
+        faults: Faults {
+            latency: LATENCY,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let halo = HaloClient::new(halo_config(&sim)).unwrap();
+    let h = Harness::connect(sim, halo.clone()).await;
+    h.navigate("duplicates").await;
+    let mut params = CallToolRequestParams::new("halo_assets_scan_duplicates");
+    params.arguments = Some(Map::new());
+    let cancelled = h
+        .client
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    let kept = h.ok("halo_assets_scan_duplicates", json!({}));
+    tokio::pin!(kept);
+    // Both scans are under way once the first page has been read.
+    tokio::select! {
+        () = first_progress(&h) => {}
+        r = &mut kept => panic!("the scan ended before any progress: {r}"),
+    }
+    cancelled.cancel(None).await.unwrap();
+    let r = kept.await;
+    assert_eq!(
+        r["records_read"], 2088,
+        "the remaining scan read every page"
+    );
+    assert_eq!(halo.status().rate_budget.in_flight, 0);
+    // Started together, 100 ms a page: the second scan's first page joined the first's.
+    assert!(
+        halo.status().cache.shared_in_flight >= 1,
+        "the scans shared no read, so this test proved nothing"
+    );
+}
+
 /// The first caller of a shared read goes away mid-request; the second receives the shared
 /// (failed) answer; a third identical read, later, must get its own answer, not the old one.
 #[tokio::test]
