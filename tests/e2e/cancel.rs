@@ -34,13 +34,13 @@ fn asset_pages(sim: &Simulator) -> Vec<Instant> {
 }
 
 /// Waits for the first progress notification of the call in flight.
-async fn first_progress(h: &Harness) {
+async fn first_progress(client: &local::LocalClient) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let notified = h.handler.notified.notified();
+        let notified = client.notified.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if !h.handler.progress.lock().is_empty() {
+        if !client.progress.lock().is_empty() {
             return;
         }
         tokio::time::timeout_at(deadline, notified)
@@ -78,7 +78,7 @@ async fn a_cancelled_scan_fetches_no_more_pages() {
         )
         .await
         .unwrap();
-    first_progress(&h).await;
+    first_progress(&h.handler).await;
     let before = asset_pages(&h.sim).len();
     assert!(before >= 1, "the scan had started");
     call.cancel(Some("the user changed their mind".into()))
@@ -163,7 +163,7 @@ async fn cancelling_one_of_two_identical_scans_leaves_the_other_whole() {
     tokio::pin!(kept);
     // Both scans are under way once the first page has been read.
     tokio::select! {
-        () = first_progress(&h) => {}
+        () = first_progress(&h.handler) => {}
         r = &mut kept => panic!("the scan ended before any progress: {r}"),
     }
     cancelled.cancel(None).await.unwrap();
@@ -216,4 +216,99 @@ async fn a_dropped_first_caller_does_not_poison_later_identical_reads() {
         assert_eq!(cache.entries, usize::from(caching == Caching::Reference));
         assert_eq!(halo.status().rate_budget.in_flight, 0);
     }
+}
+
+async fn halo_status(client: &local::Client) -> serde_json::Value {
+    let r = local::call(client, "halo_status", json!({})).await.unwrap();
+    r.structured_content.unwrap()
+}
+
+/// Over Streamable HTTP (the binary, a session per client), `notifications/cancelled` reaches
+/// the call the same way. A dropped HTTP connection is not a cancellation here: rmcp 3.9 only
+/// treats a disconnect as one in stateless mode, and the protocol versions this server speaks
+/// say a disconnect SHOULD NOT be read as one (the client may resume the stream).
+#[tokio::test]
+async fn a_cancel_over_streamable_http_stops_the_scan() {
+    use rmcp::{
+        ServiceExt,
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    let sim = local::simulator(SimConfig {
+        extra_assets: 2000,
+        faults: Faults {
+            latency: LATENCY,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let token = "operator-token-0123456789";
+    let mut env = crate::remote::env_for(&sim);
+    env.extend([
+        ("HALO_CLIENT_ID", "demo-client".to_owned()),
+        ("HALO_CLIENT_SECRET", "demo-secret".to_owned()),
+        ("MCP_AUTH", "env".to_owned()),
+        ("MCP_AUTH_TOKEN", token.to_owned()),
+    ]);
+    let server = crate::remote::Server::start(&crate::remote::as_refs(&env), &["--mode", "tree"]);
+    halo_mcp::halo::install_crypto();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.base))
+            .auth_header(token.to_owned()),
+    );
+    let handler = local::LocalClient::default();
+    let client = handler.clone().serve(transport).await.unwrap();
+    local::call(&client, "halo_navigate", json!({"domain": "duplicates"}))
+        .await
+        .unwrap();
+
+    let mut params = CallToolRequestParams::new("halo_assets_scan_duplicates");
+    params.arguments = Some(Map::new());
+    let call = client
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    first_progress(&handler).await;
+    call.cancel(Some("closed the chat".into())).await.unwrap();
+    // A session's messages reach the server in the order they were posted.
+    halo_status(&client).await;
+
+    let sentinel = HaloClient::new(halo_config(&sim)).unwrap();
+    for i in 0..4 {
+        sentinel
+            .get(
+                "/Status",
+                &[("sentinel".into(), i.to_string())],
+                Caching::Live,
+            )
+            .await
+            .unwrap();
+    }
+    let first_sentinel = sim
+        .requests()
+        .iter()
+        .find(|r| r.query.contains("sentinel=0"))
+        .map(|r| r.at)
+        .unwrap();
+    let pages = asset_pages(&sim);
+    assert_eq!(
+        pages.iter().filter(|at| **at > first_sentinel).count(),
+        0,
+        "pages fetched after the cancellation"
+    );
+    assert!(pages.len() < 21, "the scan ran to its end");
+    let s = halo_status(&client).await;
+    assert_eq!(s["halo"]["rate_budget"]["in_flight"], 0, "{s}");
+    assert!(
+        server.logs().contains("tool call cancelled by the client"),
+        "{}",
+        server.logs()
+    );
 }

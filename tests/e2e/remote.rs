@@ -25,14 +25,14 @@ use rmcp::{
 use serde_json::{Value, json};
 
 /// The server binary, its base URL, and everything it wrote to stderr.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     logs: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
+    pub(crate) fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
         cmd.env_clear()
             .args(["--transport", "http", "--bind", "127.0.0.1:0"])
@@ -72,7 +72,7 @@ impl Server {
         Server { child, base, logs }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
 }
@@ -207,11 +207,11 @@ async fn token(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn env_for(sim: &Simulator) -> Vec<(&'static str, String)> {
+pub(crate) fn env_for(sim: &Simulator) -> Vec<(&'static str, String)> {
     vec![("HALO_BASE_URL", sim.base_url())]
 }
 
-fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     v.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
