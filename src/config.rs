@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::{
-    halo::{HaloConfig, RateLimit, Resilience},
+    halo::{CacheLimits, HaloConfig, RateLimit, Resilience},
     secret::Secret,
 };
 
@@ -25,6 +25,8 @@ pub const RETRIES_VARS: &[&str] = &["HALO_RETRIES"];
 pub const BREAKER_THRESHOLD_VARS: &[&str] = &["HALO_BREAKER_THRESHOLD"];
 pub const BREAKER_COOLDOWN_VARS: &[&str] = &["HALO_BREAKER_COOLDOWN"];
 pub const CACHE_TTL_VARS: &[&str] = &["HALO_CACHE_TTL"];
+pub const CACHE_MAX_ENTRIES_VARS: &[&str] = &["HALO_CACHE_MAX_ENTRIES"];
+pub const CACHE_MAX_BYTES_VARS: &[&str] = &["HALO_CACHE_MAX_BYTES"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,6 +52,8 @@ pub struct Sources {
     pub breaker_threshold: Option<String>,
     pub breaker_cooldown_secs: Option<String>,
     pub cache_ttl_secs: Option<String>,
+    pub cache_max_entries: Option<String>,
+    pub cache_max_bytes: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -194,6 +198,16 @@ pub fn halo_config_for(
             Some((v, _)) if v.trim() == "0" => Duration::ZERO,
             picked => seconds(picked, 86_400.0)?.unwrap_or(defaults.cache_ttl),
         },
+        cache_limits: CacheLimits {
+            max_entries: count(
+                pick(sources.cache_max_entries, CACHE_MAX_ENTRIES_VARS, env),
+                1,
+                10_000_000,
+            )?
+            .map_or(defaults.cache_limits.max_entries, |n| n as usize),
+            max_bytes: byte_size(pick(sources.cache_max_bytes, CACHE_MAX_BYTES_VARS, env))?
+                .unwrap_or(defaults.cache_limits.max_bytes),
+        },
         ..defaults
     };
     Ok(HaloConfig {
@@ -222,6 +236,37 @@ fn count(
                 "{var} must be a whole number from {min} to {max}, got {v:?}"
             ))),
         },
+    }
+}
+
+/// A size in bytes from 64 KB to 64 GB, from a picked value: a whole number with an optional
+/// unit, `KB`, `MB` or `GB` (powers of 1024; `K`, `M`, `G`, `KiB`, ... too).
+fn byte_size(picked: Option<(String, &'static str)>) -> Result<Option<u64>, ConfigError> {
+    const MIN: u64 = 64 << 10;
+    const MAX: u64 = 64 << 30;
+    let Some((v, var)) = picked else {
+        return Ok(None);
+    };
+    let bad = || {
+        ConfigError(format!(
+            "{var} must be a size from 64KB to 64GB such as 67108864, 512MB or 1GB, got {v:?}"
+        ))
+    };
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(bad()),
+    };
+    let bytes = number.checked_mul(1 << shift).ok_or_else(bad)?;
+    if (MIN..=MAX).contains(&bytes) {
+        Ok(Some(bytes))
+    } else {
+        Err(bad())
     }
 }
 
@@ -286,6 +331,8 @@ mod tests {
             ("HALO_BREAKER_THRESHOLD", "9"),
             ("HALO_BREAKER_COOLDOWN", "5"),
             ("HALO_CACHE_TTL", "0"),
+            ("HALO_CACHE_MAX_ENTRIES", "500"),
+            ("HALO_CACHE_MAX_BYTES", "16MB"),
         ]);
         let sources = Sources {
             client_id: Some("flag-id".into()),
@@ -303,6 +350,44 @@ mod tests {
         assert_eq!((r.max_retries, r.breaker_threshold), (1, 9));
         assert_eq!(r.breaker_cooldown, Duration::from_secs(5));
         assert_eq!(r.cache_ttl, Duration::ZERO);
+        assert_eq!(
+            r.cache_limits,
+            CacheLimits {
+                max_entries: 500,
+                max_bytes: 16 << 20
+            }
+        );
+    }
+
+    #[test]
+    fn cache_sizes() {
+        let size = |v: &str| byte_size(Some((v.to_owned(), "HALO_CACHE_MAX_BYTES")));
+        assert_eq!(size("67108864"), Ok(Some(64 << 20)));
+        assert_eq!(size("512mb"), Ok(Some(512 << 20)));
+        assert_eq!(size("1 GiB"), Ok(Some(1 << 30)));
+        assert_eq!(size("64K"), Ok(Some(64 << 10)));
+        for bad in [
+            "",
+            "lots",
+            "1KB",
+            "65GB",
+            "-1MB",
+            "3TB",
+            "99999999999999999999",
+        ] {
+            let e = size(bad).unwrap_err();
+            assert!(
+                e.0.starts_with("HALO_CACHE_MAX_BYTES must be a size"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            Resilience::default().cache_limits,
+            CacheLimits {
+                max_entries: 10_000,
+                max_bytes: 64 << 20
+            }
+        );
     }
 
     #[test]
@@ -337,6 +422,14 @@ mod tests {
             (
                 &[BASE, ID, SECRET, ("HALO_TENANT", "two words")],
                 "HALO_TENANT must be",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_CACHE_MAX_ENTRIES", "0")],
+                "HALO_CACHE_MAX_ENTRIES must be a whole number from 1",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_CACHE_MAX_BYTES", "huge")],
+                "HALO_CACHE_MAX_BYTES must be a size",
             ),
         ];
         for (env, expected) in cases {

@@ -33,6 +33,7 @@ use crate::{
 #[derive(Clone, Default)]
 pub struct LocalClient {
     pub list_changed: Arc<AtomicUsize>,
+    /// Woken on every list_changed and progress notification.
     pub notified: Arc<tokio::sync::Notify>,
     pub progress: Arc<parking_lot::Mutex<Vec<ProgressNotificationParam>>>,
     /// How the client introduces itself (default: rmcp's own name).
@@ -59,6 +60,8 @@ impl ClientHandler for LocalClient {
         _context: NotificationContext<RoleClient>,
     ) {
         self.progress.lock().push(params);
+        // Tests wait on this to act at a known point of a long call (e.g. cancel it).
+        self.notified.notify_waiters();
     }
 }
 

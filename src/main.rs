@@ -31,6 +31,8 @@ Environment (flags win over variables; aliases in brackets):
   HALO_BREAKER_THRESHOLD  consecutive failed calls that pause calls (default: 5)
   HALO_BREAKER_COOLDOWN   seconds calls stay paused before a probe (default: 30)
   HALO_CACHE_TTL       seconds reference data stays cached; 0 = off (default: 600)
+  HALO_CACHE_MAX_ENTRIES  most entries the cache holds (default: 10000)
+  HALO_CACHE_MAX_BYTES    most memory the cache holds, e.g. 512MB (default: 64MB)
   HALO_PREWARM         true: load reference data into the cache at start
   HALO_MCP_MODE        auto (default), tree, dispatch or flat
   HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
@@ -149,6 +151,14 @@ struct ServeArgs {
     /// (default: 600) [env: HALO_CACHE_TTL]
     #[arg(long, value_name = "SECONDS")]
     cache_ttl: Option<String>,
+    /// Most entries the reference cache holds; the least recently used go first
+    /// (default: 10000) [env: HALO_CACHE_MAX_ENTRIES]
+    #[arg(long, value_name = "N")]
+    cache_max_entries: Option<String>,
+    /// Most memory the reference cache holds, approximately, e.g. 512MB (default: 64MB)
+    /// [env: HALO_CACHE_MAX_BYTES]
+    #[arg(long, value_name = "SIZE")]
+    cache_max_bytes: Option<String>,
     /// Load reference data into the cache in the background at start [env: HALO_PREWARM=true]
     #[arg(long)]
     prewarm: bool,
@@ -537,6 +547,8 @@ fn sources_of(args: &ServeArgs) -> config::Sources {
         breaker_threshold: args.breaker_threshold.clone(),
         breaker_cooldown_secs: args.breaker_cooldown.clone(),
         cache_ttl_secs: args.cache_ttl.clone(),
+        cache_max_entries: args.cache_max_entries.clone(),
+        cache_max_bytes: args.cache_max_bytes.clone(),
     }
 }
 
@@ -1020,12 +1032,14 @@ async fn doctor(args: DoctorArgs) -> ExitCode {
             }
             let r = &cfg.resilience;
             checks.push(Check::new(SECTION, "limits", Status::Ok).detail(format!(
-                "timeout {} s, rate limit {}/{} s, {} retries, cache {} s",
+                "timeout {} s, rate limit {}/{} s, {} retries, cache {} s (at most {} entries, {} MB)",
                 cfg.timeout.as_secs(),
                 r.rate_limit.limit,
                 r.rate_limit.window.as_secs(),
                 r.max_retries,
-                r.cache_ttl.as_secs()
+                r.cache_ttl.as_secs(),
+                r.cache_limits.max_entries,
+                r.cache_limits.max_bytes >> 20
             )));
             Some(cfg)
         }

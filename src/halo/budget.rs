@@ -68,6 +68,8 @@ impl RateLimit {
 pub struct BudgetStatus {
     /// Requests counted in the current window (in flight included).
     pub used: u32,
+    /// Of those, requests whose answer has not been read yet (each holds its slot open).
+    pub in_flight: u32,
     pub limit: u32,
     pub window_s: f64,
     /// Milliseconds until a slot frees, when the budget is spent.
@@ -239,6 +241,7 @@ impl RateBudget {
         });
         BudgetStatus {
             used: st.slots.len() as u32,
+            in_flight: st.slots.iter().filter(|(_, at)| at.is_none()).count() as u32,
             limit: self.limit.limit,
             window_s: self.limit.window.as_secs_f64(),
             next_free_in_ms,
@@ -318,6 +321,21 @@ mod tests {
         let p3 = b.acquire().await.unwrap();
         assert!(t.elapsed() >= Duration::from_millis(40));
         drop((p2, p3));
+    }
+
+    /// A cancelled call drops its request wherever it is: waiting for a slot takes none, and a
+    /// dropped permit is stamped like an answered one (Halo may have seen the request).
+    #[tokio::test]
+    async fn dropped_requests_leave_no_slot_in_flight() {
+        use futures::FutureExt;
+        let b = RateBudget::new(limit(1, 60_000), Duration::from_secs(120));
+        let p = b.acquire().await.unwrap();
+        assert_eq!(b.status().in_flight, 1);
+        // The budget is spent: the next request queues; the caller gives up.
+        assert!(b.acquire().now_or_never().is_none());
+        drop(p);
+        let s = b.status();
+        assert_eq!((s.used, s.in_flight), (1, 0));
     }
 
     #[tokio::test]

@@ -36,7 +36,7 @@ use serde_json::Value;
 pub use auth::TokenStatus;
 pub use breaker::BreakerStatus;
 pub use budget::{BudgetStatus, RateLimit};
-pub use cache::CacheStatus;
+pub use cache::{CacheLimits, CacheStatus};
 pub use envelope::ListPage;
 pub use error::HaloError;
 
@@ -76,6 +76,8 @@ pub struct Resilience {
     pub breaker_cooldown: Duration,
     /// Lifetime of cached reference data; zero turns the cache off.
     pub cache_ttl: Duration,
+    /// How many entries and (approximate) bytes the cache may hold.
+    pub cache_limits: cache::CacheLimits,
 }
 
 impl Default for Resilience {
@@ -89,6 +91,7 @@ impl Default for Resilience {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(600),
+            cache_limits: cache::CacheLimits::DEFAULT,
         }
     }
 }
@@ -181,6 +184,7 @@ impl HaloClient {
         let cache = tenant::cache_for(
             &format!("{tenant_key}|{}", cfg.client_id),
             cfg.resilience.cache_ttl,
+            cfg.resilience.cache_limits,
         );
         Ok(HaloClient {
             inner: Arc::new(Inner {

@@ -13,7 +13,12 @@ use std::{
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
-use super::{Resilience, breaker::Breaker, budget::RateBudget, cache::Cache};
+use super::{
+    Resilience,
+    breaker::Breaker,
+    budget::RateBudget,
+    cache::{Cache, CacheLimits},
+};
 
 pub(crate) struct TenantShared {
     pub budget: Arc<RateBudget>,
@@ -47,6 +52,8 @@ impl TenantShared {
     }
 }
 
-pub(crate) fn cache_for(key: &str, ttl: Duration) -> Arc<Cache> {
-    shared(&CACHES, key, || Cache::new(ttl))
+/// The cache of one tenant and application; the settings of its first client win while it
+/// lives.
+pub(crate) fn cache_for(key: &str, ttl: Duration, limits: CacheLimits) -> Arc<Cache> {
+    shared(&CACHES, key, || Cache::with_limits(ttl, limits))
 }

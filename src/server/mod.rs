@@ -641,7 +641,22 @@ impl HaloMcp {
             Ok(c) => c,
             Err(e) => return fail(e.message()),
         };
-        let result = def.call(&ctx, args).await;
+        // rmcp cancels `ct` when the client sends notifications/cancelled for this call (and
+        // when the session ends). Dropping the tool's future then drops everything it was
+        // doing: the page it was waiting for, its rate-budget slot or its place in the
+        // budget's queue, and any later pages. Reads it shared with other calls go on for
+        // them. Biased, so a future woken at the same time as the cancellation is never polled
+        // once more (which could send another request).
+        let result = tokio::select! {
+            biased;
+            () = context.ct.cancelled() => {
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                tracing::info!(tool = def.name(), elapsed_ms, "tool call cancelled by the client");
+                // rmcp sends no answer to a cancelled request; this is for the log's sake.
+                return fail("cancelled by the client");
+            }
+            result = def.call(&ctx, args) => result,
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(value) => {

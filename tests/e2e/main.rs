@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_input;
+mod cancel;
 mod catalogue;
 mod common;
 mod composites;
