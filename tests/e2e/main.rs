@@ -14,5 +14,6 @@ mod packaging;
 mod registry;
 mod remote;
 mod resilience;
+mod revenue;
 mod stdio;
 mod tree;
