@@ -922,8 +922,10 @@ impl Seeder {
             + i128::from(minutes) * 60 * TICKS_PER_SEC
             + i128::from(self.p.range(0, 59)) * TICKS_PER_SEC
             + i128::from(self.p.range(0, 9_999_999));
-        if t >= self.now {
-            // Today after the seed's 17:00: move it back into the working day.
+        // The seed day after the seed's 17:00: move it back into the working day. Decided by
+        // the draw alone, not by the date (on a weekend seed day `day` is the Friday before),
+        // so the random stream, and every id drawn from it, is the same on every day.
+        if days == 0 && minutes >= 17 * 60 {
             t - i128::from(self.p.range(1, 8)) * 3600 * TICKS_PER_SEC
         } else {
             t
@@ -3791,6 +3793,43 @@ mod tests {
 
     fn inactive(db: &Db, table: &str, id: i64) -> bool {
         db.get(table, id).unwrap()["inactive"] == true
+    }
+
+    /// Another seed day moves the dates, not the ids: the duplicate groups stay the
+    /// documented ones, and nothing seeded is dated after the seed's now.
+    #[test]
+    fn the_seed_day_moves_dates_not_ids() {
+        let base = build(DEFAULT_SEED, Extras::default());
+        // A Sunday, a Monday, a month end, a Saturday, New Year's Day.
+        for today in [
+            (2026, 12, 6),
+            (2026, 12, 7),
+            (2027, 2, 28),
+            (2026, 5, 16),
+            (2027, 1, 1),
+        ] {
+            let db = build_on(DEFAULT_SEED, Extras::default(), Some(today));
+            assert_eq!(serial_groups(&db), serial_groups(&base), "{today:?}");
+            assert_eq!(host_groups(&db), host_groups(&base), "{today:?}");
+            assert_eq!(email_groups(&db), email_groups(&base), "{today:?}");
+            let now = seed_now(Some(today));
+            let when = |r: &Value, k: &str| r[k].as_str().and_then(clock::parse_ts);
+            for inv in rows(&db, "Invoice") {
+                assert!(when(inv, "invoice_date").unwrap() <= now, "{inv}");
+            }
+            for t in rows(&db, "Faults") {
+                assert!(when(t, "dateoccurred").unwrap() <= now, "{t}");
+            }
+            // Twelve months of one-off invoices end in the seed day's month.
+            let (y, m, _) = ticks_ymd(now);
+            let last = rows(&db, "Invoice")
+                .iter()
+                .filter(|i| i["contract_id"] == -1)
+                .filter_map(|i| i["invoice_date"].as_str().map(str::to_owned))
+                .max()
+                .unwrap();
+            assert!(last.starts_with(&format!("{y:04}-{m:02}")), "{last}");
+        }
     }
 
     #[test]
