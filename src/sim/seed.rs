@@ -5,9 +5,14 @@
 //! dates, double-typed ids) and enough volume to exercise paging (230 tickets > 2 pages of 100).
 //!
 //! Determinism: everything is drawn from [`Prng`] seeded with `SimConfig::seed`, and every
-//! date is relative to a fixed "seed day" ([`seed_now`], 2026-03-31 17:00 UTC), never the wall
-//! clock, so the same seed gives byte-identical data on any day. Only records created at
-//! runtime carry real timestamps.
+//! date is relative to the "seed day" ([`seed_now`]: 17:00 UTC the day before
+//! `SimConfig::today`, which defaults to the current UTC date), never the wall clock's time of
+//! day, so the same seed on the same day gives byte-identical data, and a demo always looks
+//! current. The random stream does not depend on the day, so ids are the same on any day.
+//! Dates fixed in the layout (contract terms, the twelve months of one-off invoices) are
+//! moved by whole months with the seed day, keeping their place relative to it; the dates
+//! quoted below are those of the layout day, `today` = 2026-04-01 ([`LAYOUT_TODAY`], what
+//! the data's unit tests pin). Only records created at runtime carry real timestamps.
 //!
 //! Company names: the names below are those of the default seed ([`DEFAULT_SEED`]); any other
 //! seed gives the seven companies other names and codes (`names` module), everything else
@@ -25,15 +30,30 @@
 //! * Invoice header: `tax_total = Σ tax_amount`, `total = Σ net_amount + tax_total` (gross),
 //!   `amountdue = total − amountpaid`. `paymentstatus`: 0 unpaid, 1 partially paid (exactly
 //!   half the total, rounded down to the penny, was paid), 2 paid (guess at Halo's codes).
-//! * `/Invoice` holds 36 one-off invoices, three a month from April 2025 to March 2026: break-fix
-//!   labour on tickets, ad-hoc hardware/services, project work; three of the slots are credit
-//!   notes, i.e. the same shape with negative quantities, so negative `total`s. No invoice in
-//!   `/Invoice` was generated from a recurring invoice.
-//! * `/RecurringInvoice` holds one template per *active* contract (9), `period` = months per
-//!   billing period (1 monthly, 3 quarterly, 12 annually; `periodname` spells it out), with one
-//!   line whose net equals the contract's `periodchargeamount`; `total` = net × 1.2.
-//! * `/ClientContract` holds 10 contracts (one expired, `active: false`) with `billingperiod` in
-//!   the same months encoding (also spelled out in `billing_period_string`).
+//! * `/Invoice` holds 36 one-off invoices, three a month from April 2025 to March 2026 (on the
+//!   layout day; the twelve months ending in the seed day's month, none after the seed day):
+//!   break-fix labour on tickets, ad-hoc hardware/services, project work; three of the slots
+//!   are credit notes, i.e. the same shape with negative quantities, so negative `total`s,
+//!   with `creditlinkedtoinvoiceid` naming the invoice credited. One-off invoices carry
+//!   `contract_id` -1 and `recurring_invoice_id` 0.
+//! * `/Invoice` also holds what contract billing produced up to the seed day (ids from 5101,
+//!   in date order): one invoice per billing period begun, dated the period's first day, one
+//!   line of the contract's `periodchargeamount` (+ 20 % VAT) whose `startdate`/`enddate` are
+//!   the period billed; header and line carry `contract_id` and `recurring_invoice_id` (0 for
+//!   the expired LDC-MSA, whose recurring invoice is gone, and for CPA-VOIP, billed by the
+//!   contract itself). Paid 14 days after the date once 30 days old, unpaid before.
+//! * `/RecurringInvoice` holds one template per *active* contract not billed by itself (9,
+//!   ids 701–709), with one line whose net equals the contract's `periodchargeamount`,
+//!   `total` = net × 1.2, `lastcreated`/`nextcreationdate` the last and next run dates
+//!   (`nextcreationdate` a sentinel when the term ends first). `period` is a code of the
+//!   simulated tenant ([`PERIOD_CODES`]: 2 monthly, 3 quarterly, 4 six-monthly, 5 annually;
+//!   Halo's own values are undocumented, and these are deliberately not month counts);
+//!   `periodname` spells it out except on MVG-MSA (704), whose length shows only in its
+//!   dates. 710 (client 12, no contract) awaits approval and has never run: period code 8,
+//!   `period_type` 1, no name, no run dates, no invoices, so its period cannot be told.
+//! * `/ClientContract` holds 11 contracts (LDC-MSA expired, `active: false`) with
+//!   `billingperiod` in the same codes (also spelled out in `billing_period_string`, a field
+//!   of the full record that the swagger's ContractHeader_List rows do not carry).
 //!
 //! # Seeded duplicates (the expected answers of duplicate scanners)
 //! User and site ids are fixed by construction; asset ids are those of the default seed
@@ -2080,8 +2100,7 @@ impl Seeder {
     // ------------------------------------------------------------------------------------------
 
     fn contracts(&mut self) {
-        for c @ &(id, client, reference, name, ctype, months, units, unit, _, _, hours) in
-            CONTRACTS
+        for c @ &(id, client, reference, name, ctype, months, units, unit, _, _, hours) in CONTRACTS
         {
             let (start, end) = self.term(c);
             let (st, en) = (ymd_ticks(start), ymd_ticks(end));
@@ -3466,8 +3485,7 @@ impl Seeder {
                 next = add_months(next, months);
             }
             // An expired contract's recurring invoice is gone; its invoices stay.
-            let schedule = if ymd_ticks(end) < self.now || BILLED_BY_CONTRACT.contains(&contract)
-            {
+            let schedule = if ymd_ticks(end) < self.now || BILLED_BY_CONTRACT.contains(&contract) {
                 0
             } else {
                 id
@@ -3504,7 +3522,13 @@ impl Seeder {
         self.unrun_schedule(id);
         billed.sort();
         for (n, (date, k, schedule)) in billed.into_iter().enumerate() {
-            self.billed_invoice(5101 + n as i64, 96_001 + n as i64, date, &CONTRACTS[k], schedule);
+            self.billed_invoice(
+                5101 + n as i64,
+                96_001 + n as i64,
+                date,
+                &CONTRACTS[k],
+                schedule,
+            );
         }
     }
 

@@ -1309,7 +1309,10 @@ async fn seeded_money_adds_up() {
         else {
             // The one recurring invoice not tied to a contract: never run, period unknowable.
             assert_eq!(r["lastcreated"], "1900-01-01T00:00:00");
-            assert_eq!((r["period"].as_i64(), r["periodname"].as_str()), (Some(8), Some("")));
+            assert_eq!(
+                (r["period"].as_i64(), r["periodname"].as_str()),
+                (Some(8), Some(""))
+            );
             continue;
         };
         let net: i64 = r["lines"]

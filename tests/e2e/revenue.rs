@@ -167,7 +167,10 @@ fn check(r: &Value, want: &Billed, what: &str) {
         "{what}"
     );
     assert_eq!(money(&r["non_recurring"]["total"]), want.one_off, "{what}");
-    assert_eq!(r["non_recurring"]["invoices"], want.one_off_invoices, "{what}");
+    assert_eq!(
+        r["non_recurring"]["invoices"], want.one_off_invoices,
+        "{what}"
+    );
     assert_eq!(money(&r["credits"]["total"]), want.credits, "{what}");
     assert_eq!(r["credits"]["notes"], want.credit_notes, "{what}");
     assert_eq!(money(&r["total"]), want.total(), "{what}");
@@ -184,7 +187,11 @@ async fn revenue_is_money_billed() {
         .sim
         .records("ClientContract")
         .iter()
-        .map(|c| h.sim.record("ClientContract", c["id"].as_i64().unwrap()).unwrap())
+        .map(|c| {
+            h.sim
+                .record("ClientContract", c["id"].as_i64().unwrap())
+                .unwrap()
+        })
         .collect();
     h.navigate("invoices").await;
     let this_month = ((t.0, t.1, 1), (t.0, t.1, days_in(t)));
@@ -207,7 +214,11 @@ async fn revenue_is_money_billed() {
         let want = billed(&invoices, from, to, None);
         check(&r, &want, &what);
         let (mrr, forecast) = run_rate(&contracts, (to > t).then_some(to), None);
-        assert_eq!(money(&r["recurring"]["monthly"]), mrr.round() as i64, "{what}");
+        assert_eq!(
+            money(&r["recurring"]["monthly"]),
+            mrr.round() as i64,
+            "{what}"
+        );
         assert_eq!(
             money(&r["recurring"]["annualised"]),
             (mrr * 12.0).round() as i64,
@@ -232,12 +243,23 @@ async fn revenue_is_money_billed() {
         let sum: i64 = rows.iter().map(|c| money(&c["total"])).sum();
         assert_eq!(sum, want.total(), "{what}");
         let monthly: i64 = rows.iter().map(|c| money(&c["recurring_monthly"])).sum();
-        assert!((monthly - mrr.round() as i64).abs() <= rows.len() as i64, "{what}");
+        assert!(
+            (monthly - mrr.round() as i64).abs() <= rows.len() as i64,
+            "{what}"
+        );
         for row in rows {
             let id = row["client_id"].as_i64().unwrap();
             let mine = billed(&invoices, from, to, Some(id));
-            assert_eq!(money(&row["recurring"]), mine.recurring, "{what} client {id}");
-            assert_eq!(money(&row["non_recurring"]), mine.one_off, "{what} client {id}");
+            assert_eq!(
+                money(&row["recurring"]),
+                mine.recurring,
+                "{what} client {id}"
+            );
+            assert_eq!(
+                money(&row["non_recurring"]),
+                mine.one_off,
+                "{what} client {id}"
+            );
             assert_eq!(money(&row["credits"]), mine.credits, "{what} client {id}");
             assert_eq!(money(&row["total"]), mine.total(), "{what} client {id}");
             let (client_mrr, _) = run_rate(&contracts, None, Some(id));
@@ -259,7 +281,10 @@ async fn revenue_is_money_billed() {
 
     // All time is what the tenant ever invoiced up to today, net, nothing projected.
     let r = h
-        .ok("halo_revenue_breakdown", json!({"start": "2000-01-01", "end": "2099-12-31"}))
+        .ok(
+            "halo_revenue_breakdown",
+            json!({"start": "2000-01-01", "end": "2099-12-31"}),
+        )
         .await;
     let invoiced: i64 = invoices
         .iter()
@@ -290,10 +315,18 @@ async fn revenue_is_money_billed() {
             json!({"client_id": 11, "start": iso(from), "end": iso(to)}),
         )
         .await;
-    check(&r, &billed(&invoices, from, to, Some(11)), &format!("client 11: {r}"));
+    check(
+        &r,
+        &billed(&invoices, from, to, Some(11)),
+        &format!("client 11: {r}"),
+    );
     assert!(r.get("by_client").is_none());
     let r = h.ok("halo_revenue_breakdown", json!({})).await;
-    check(&r, &billed(&invoices, (1900, 1, 1), (9999, 1, 1), None), &format!("no range: {r}"));
+    check(
+        &r,
+        &billed(&invoices, (1900, 1, 1), (9999, 1, 1), None),
+        &format!("no range: {r}"),
+    );
     assert_eq!(r["period"]["basis"], "first to last invoice");
 
     // Halo is asked for credits, both invoice types and lines, not left to list defaults.
@@ -306,7 +339,11 @@ async fn revenue_is_money_billed() {
         .collect();
     assert!(!asked.is_empty());
     for q in asked {
-        for p in ["includecredits=true", "includeinvoices=true", "includelines=true"] {
+        for p in [
+            "includecredits=true",
+            "includeinvoices=true",
+            "includelines=true",
+        ] {
             assert!(q.contains(p), "{q} lacks {p}");
         }
     }
@@ -329,7 +366,10 @@ async fn billing_periods_are_read_from_halos_data() {
     // MVG-MSA (recurring invoice 704): quarterly, no period name.
     let mvg = find("recurring_invoice", 704);
     assert_eq!(mvg["period_months"], 3.0);
-    assert!(!mvg["period_from"].as_str().unwrap().contains("periodname"), "{mvg}");
+    assert!(
+        !mvg["period_from"].as_str().unwrap().contains("periodname"),
+        "{mvg}"
+    );
     assert_eq!(money(&mvg["monthly"]), 130_000);
     // CPA-VOIP (contract 311), billed by itself monthly: £180.
     let voip = find("contract", 311);
@@ -396,7 +436,10 @@ async fn overview_figures_agree_with_their_records() {
                 .ok("halo_tickets_overview", json!({"id": id, "actions": 1}))
                 .await;
             let mine: Vec<&Value> = actions.iter().filter(|a| a["ticket_id"] == id).collect();
-            let hours: f64 = mine.iter().map(|a| a["timetaken"].as_f64().unwrap_or(0.0)).sum();
+            let hours: f64 = mine
+                .iter()
+                .map(|a| a["timetaken"].as_f64().unwrap_or(0.0))
+                .sum();
             let billable: f64 = mine
                 .iter()
                 .filter(|a| a["actisbillable"] == true)

@@ -349,7 +349,9 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
         let disabled = s.get("disabled") == Some(&Value::Bool(true));
         match (&months, disabled) {
             (Ok((m, _)), false) => monthly += net / m,
-            (Err(why), false) => unknown.push(json!({"recurring_invoice_id": s.get("id"), "why": why})),
+            (Err(why), false) => {
+                unknown.push(json!({"recurring_invoice_id": s.get("id"), "why": why}))
+            }
             _ => {}
         }
         billing.push(json!({
@@ -379,7 +381,8 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
         "note": "Amounts exclude tax; monthly_value sums each enabled billing line's net per period ÷ its period's length in months, the length read from the record (period name, lastcreated → nextcreationdate, the period its line covers), never from Halo's undocumented period code.",
     });
     if !unknown.is_empty() {
-        out["not_in_monthly_value"] = json!({"reason": "billing period could not be determined", "items": unknown});
+        out["not_in_monthly_value"] =
+            json!({"reason": "billing period could not be determined", "items": unknown});
     }
     Ok(out)
 }

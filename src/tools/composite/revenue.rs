@@ -190,7 +190,12 @@ pub fn own_evidence(r: &Value) -> Vec<Evidence> {
     {
         out.push((f64::from(m), "lastcreated to nextcreationdate".into()));
     }
-    for l in r.get("lines").and_then(Value::as_array).into_iter().flatten() {
+    for l in r
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(m) = line_span(l) {
             out.push((f64::from(m), "the period its line covers".into()));
         }
@@ -489,7 +494,10 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
             parts.push((source_of(inv, None), net));
         } else {
             for l in &lines {
-                parts.push((source_of(inv, Some(l)), cents(l.get("net_amount")).unwrap_or(0)));
+                parts.push((
+                    source_of(inv, Some(l)),
+                    cents(l.get("net_amount")).unwrap_or(0),
+                ));
             }
         }
         for b in [
@@ -583,7 +591,11 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
                 learned.entry(code).or_default().insert(m.to_bits());
                 schedule_months.push((contract, Some(m)));
                 if !disabled {
-                    sources.push(RunSource { months: m, basis, ..src });
+                    sources.push(RunSource {
+                        months: m,
+                        basis,
+                        ..src
+                    });
                 }
             }
             Err(why) => {
@@ -619,7 +631,10 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let mut contract_learned: HashMap<i64, BTreeSet<u64>> = HashMap::new();
     for (contract, months) in &schedule_months {
         if let (Some(code), Some(m)) = (contract_code.get(contract), months) {
-            contract_learned.entry(*code).or_default().insert(m.to_bits());
+            contract_learned
+                .entry(*code)
+                .or_default()
+                .insert(m.to_bits());
         }
     }
     for c in contracts.iter().filter(|c| for_client(c)) {
@@ -662,7 +677,8 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
                 basis,
                 start: date_of(c, "start_date"),
                 end: date_of(c, "end_date"),
-                next: date_of(c, "next_invoice_date").or_else(|| date_of(c, "periodicinvoicenextdate")),
+                next: date_of(c, "next_invoice_date")
+                    .or_else(|| date_of(c, "periodicinvoicenextdate")),
                 currency: currency_of(c).or_else(|| contract_currency.get(&id).cloned()),
             }),
             Err(why) => unknown.push(json!({
@@ -673,7 +689,9 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     }
 
     // Today's run rate, and the forecast after today (never in a total).
-    let forecast_until = to.filter(|t| *t > today).map(|t| t.min(today.add_months(12)));
+    let forecast_until = to
+        .filter(|t| *t > today)
+        .map(|t| t.min(today.add_months(12)));
     for s in &sources {
         let currency = s.currency.clone().unwrap_or_else(|| "unknown".into());
         let monthly = if s.active_on(today) {
@@ -743,7 +761,7 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
                 )
             })
             .collect();
-        rows.sort_by(|a, b| b.0.cmp(&a.0));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0));
         out.insert(
             "by_client".into(),
             Value::Array(rows.into_iter().map(|(_, v)| v).collect()),
@@ -840,7 +858,11 @@ mod tests {
         assert_eq!(settle(&own_evidence(&dated)).map(|m| m.0), Ok(3.0));
         let clash = json!({"periodname": "Monthly", "lastcreated": "2026-01-01T00:00:00",
             "nextcreationdate": "2027-01-01T00:00:00"});
-        assert!(settle(&own_evidence(&clash)).unwrap_err().contains("disagree"));
+        assert!(
+            settle(&own_evidence(&clash))
+                .unwrap_err()
+                .contains("disagree")
+        );
     }
 
     #[test]
