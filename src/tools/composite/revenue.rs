@@ -800,7 +800,7 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
         }),
     );
     let mut basis = json!({
-        "billed": "Sums of invoices (GET /Invoice, credits and invoices of both types asked for explicitly) dated in the period and not after today; voided invoices left out; amounts net of tax (line net amounts, else total minus tax_total).",
+        "billed": "Sums of invoices (GET /Invoice, credits and invoices of both types asked for explicitly) dated in the period and not after today; voided invoices left out; amounts net of tax (line net amounts, else total minus tax_total). The dates are applied here to invoice_date, not sent to Halo: the swagger types invoicedatestart/invoicedateend as booleans, so they are not relied on as filters.",
         "recurring": "Invoice lines billed by a recurring invoice (recurring_invoice_id on the header or line) or by a contract (a line with a contract_id and the period it bills); the rest is non_recurring.",
         "credits": "Invoices with a negative net (credit notes), shown apart and subtracted in total. Halo's credit-note type code is undocumented, so the sign decides.",
         "total": "recurring.billed + non_recurring.total + credits.total: money billed, nothing projected.",
