@@ -431,6 +431,7 @@ async fn overview_figures_agree_with_their_records() {
         assert_eq!(listed.len(), open.len(), "{r}");
         assert!(listed.iter().all(|id| open.contains_key(id)), "{r}");
         assert!(r["client"].get("open_ticket_count").is_none(), "{r}");
+        assert!(!r.to_string().contains("-0.0"), "{r}");
 
         h.navigate("tickets").await;
         for id in listed {
@@ -453,6 +454,8 @@ async fn overview_figures_agree_with_their_records() {
                 "{r}"
             );
             assert_eq!(r["actions"]["total"], mine.len());
+            assert!(!r.to_string().contains("-0.0"), "{r}");
+            assert!(r["ticket"].get("slapercused").is_none(), "{r}");
             let state = r["sla"]["state"].as_str().unwrap().to_owned();
             if let Some(p) = r["sla"]["percent_used"].as_f64() {
                 assert!(!(p == 0.0 && p.is_sign_negative()), "{r}");
@@ -478,5 +481,11 @@ async fn overview_figures_agree_with_their_records() {
         let months = months_named(full["billing_period_string"].as_str().unwrap());
         let want = (pence(&full["periodchargeamount"]) as f64 / months as f64).round() as i64;
         assert_eq!(money(&r["monthly_value"]), want, "{r}");
+        assert!(!r.to_string().contains("-0.0"), "{r}");
+    }
+    h.navigate("assets").await;
+    for id in [1001, 1002, 1072] {
+        let r = h.ok("halo_assets_overview", json!({"id": id})).await;
+        assert!(!r.to_string().contains("-0.0"), "{r}");
     }
 }

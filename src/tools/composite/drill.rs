@@ -190,6 +190,19 @@ fn sla_state(t: &Value) -> Value {
     Value::Object(out)
 }
 
+/// Replaces every negative zero in an answer by zero: Halo writes `-0.0` for empty amounts
+/// (`estimate: -0.0`, halo-api.md §7.6), which reads as a figure below zero.
+fn no_negative_zero(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
+            *v = json!(0.0);
+        }
+        Value::Array(a) => a.iter_mut().for_each(no_negative_zero),
+        Value::Object(m) => m.values_mut().for_each(no_negative_zero),
+        _ => {}
+    }
+}
+
 /// Hours rounded to the hundredth, never negative zero.
 fn round_hours(h: f64) -> f64 {
     (h * 100.0).round() / 100.0 + 0.0
@@ -240,15 +253,24 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
         .take(usize::try_from(n).unwrap_or(5))
         .map(|a| shape(actions_r, a, true))
         .collect();
-    Ok(json!({
-        "ticket": shape(tickets, &t, false),
+    let mut ticket = shape(tickets, &t, false);
+    if let Some(m) = ticket.as_object_mut() {
+        // Shown once, computed from the records: the SLA share under `sla`, the hours (sum of
+        // the actions listed) under `time`; Halo's stored copies may lag or count otherwise.
+        m.remove("slapercused");
+        m.remove("timetaken");
+    }
+    let mut out = json!({
+        "ticket": ticket,
         "sla": sla_state(&t),
         "time": {
             "hours": round_hours(total_hours),
             "billable_hours": round_hours(billable),
         },
         "actions": {"total": all, "latest": latest},
-    }))
+    });
+    no_negative_zero(&mut out);
+    Ok(out)
 }
 
 async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -287,13 +309,15 @@ async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
         // simulator it includes projects and opportunities), so it is not shown beside it.
         m.remove("open_ticket_count");
     }
-    Ok(json!({
+    let mut out = json!({
         "client": client,
         "sites": sites,
         "contacts": contacts?,
         "open_tickets": {"count": open.len(), "tickets": open},
         "basis": "open_tickets: GET /Tickets?client_id=…&open_only=true, every page; count is the number listed.",
-    }))
+    });
+    no_negative_zero(&mut out);
+    Ok(out)
 }
 
 async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -384,6 +408,7 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
         out["not_in_monthly_value"] =
             json!({"reason": "billing period could not be determined", "items": unknown});
     }
+    no_negative_zero(&mut out);
     Ok(out)
 }
 
@@ -485,7 +510,7 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
             schema.push(json!({"field": name, "id": f.get("field_id"), "tab": f.get("tab_name")}));
         }
     }
-    Ok(json!({
+    let mut out = json!({
         "asset": shape(assets, &a, false),
         "type": type_name,
         "field_values": values,
@@ -493,5 +518,7 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
         "custom_fields": compact::shape(&a, &["customfields".into()], "", compact::Detail::Compact)
             .get("customfields")
             .cloned(),
-    }))
+    });
+    no_negative_zero(&mut out);
+    Ok(out)
 }
