@@ -162,11 +162,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     s.call("halo_navigate", json!({"domain": "invoices"}))
         .await?;
-    s.call(
-        "halo_revenue_breakdown",
-        json!({"client_id": client_id, "start": "2025-04-01", "end": "2026-03-31"}),
-    )
-    .await?;
+    s.call("halo_revenue_breakdown", json!({"client_id": client_id}))
+        .await?;
 
     // A write, then the read that shows it landed.
     s.call("halo_navigate", json!({"domain": "actions"}))

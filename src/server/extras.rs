@@ -393,8 +393,10 @@ pub fn get_prompt(
             format!(
                 "Review revenue for {month} for {client}.\n\
                  1. Run halo_revenue_breakdown [invoices] with start and end covering {month}{for_client}.\n\
-                 2. Report recurring (monthly-normalised) against one-off revenue, credits, the \
-                 total and the recurring share, in its currency.\n\
+                 2. Report what was billed: recurring (from recurring invoices and contracts) \
+                 against one-off, credits, the total and the recurring share, in its currency; \
+                 then the current monthly run rate. Call any forecast a forecast, keep it out \
+                 of totals, and name records left out of the run rate (not_in_run_rate).\n\
                  3. Name the largest recurring contributors and the largest one-off invoices \
                  (halo_invoices_list [invoices]), and anything unusual (credits, no recurring \
                  revenue, a contract billed without a recurring invoice).\n{how}",

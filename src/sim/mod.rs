@@ -104,6 +104,10 @@ pub struct SimConfig {
     pub extra_tenants: Vec<SimTenant>,
     /// What tenant 0's API application and login-as agent may do (default: everything).
     pub permissions: Permissions,
+    /// The simulated "today" as (year, month, day), UTC. `None` (the default) is the current
+    /// date: the seeded tickets, invoices and contracts are placed relative to it, so a demo
+    /// always looks current. Tests pin it to get byte-identical data on any day.
+    pub today: Option<(i64, u32, u32)>,
 }
 
 /// What a tenant's API application and its login-as agent may do. Halo's effective permission
@@ -225,6 +229,7 @@ impl Default for SimConfig {
             extra_users: 0,
             extra_tenants: Vec::new(),
             permissions: Permissions::default(),
+            today: None,
         }
     }
 }
@@ -272,9 +277,9 @@ pub(crate) struct Tenant {
 }
 
 impl Tenant {
-    fn seeded(spec: SimTenant, extras: seed::Extras) -> Self {
+    fn seeded(spec: SimTenant, extras: seed::Extras, today: Option<(i64, u32, u32)>) -> Self {
         Tenant {
-            db: RwLock::new(seed::build(spec.seed, extras)),
+            db: RwLock::new(seed::build_on(spec.seed, extras, today)),
             client_id: spec.client_id,
             client_secret: spec.client_secret,
             tenant: spec.tenant,
@@ -310,7 +315,7 @@ impl Shared {
         };
         let tenants = std::iter::once(first)
             .chain(config.extra_tenants.iter().cloned())
-            .map(|spec| Tenant::seeded(spec, extras))
+            .map(|spec| Tenant::seeded(spec, extras, config.today))
             .collect();
         let clock_seed = clock::now_ticks() as u64 ^ u64::from(std::process::id()).rotate_left(32);
         Shared {

@@ -5,9 +5,14 @@
 //! dates, double-typed ids) and enough volume to exercise paging (230 tickets > 2 pages of 100).
 //!
 //! Determinism: everything is drawn from [`Prng`] seeded with `SimConfig::seed`, and every
-//! date is relative to a fixed "seed day" ([`seed_now`], 2026-03-31 17:00 UTC), never the wall
-//! clock, so the same seed gives byte-identical data on any day. Only records created at
-//! runtime carry real timestamps.
+//! date is relative to the "seed day" ([`seed_now`]: 17:00 UTC the day before
+//! `SimConfig::today`, which defaults to the current UTC date), never the wall clock's time of
+//! day, so the same seed on the same day gives byte-identical data, and a demo always looks
+//! current. The random stream does not depend on the day, so ids are the same on any day.
+//! Dates fixed in the layout (contract terms, the twelve months of one-off invoices) are
+//! moved by whole months with the seed day, keeping their place relative to it; the dates
+//! quoted below are those of the layout day, `today` = 2026-04-01 ([`LAYOUT_TODAY`], what
+//! the data's unit tests pin). Only records created at runtime carry real timestamps.
 //!
 //! Company names: the names below are those of the default seed ([`DEFAULT_SEED`]); any other
 //! seed gives the seven companies other names and codes (`names` module), everything else
@@ -25,15 +30,30 @@
 //! * Invoice header: `tax_total = Σ tax_amount`, `total = Σ net_amount + tax_total` (gross),
 //!   `amountdue = total − amountpaid`. `paymentstatus`: 0 unpaid, 1 partially paid (exactly
 //!   half the total, rounded down to the penny, was paid), 2 paid (guess at Halo's codes).
-//! * `/Invoice` holds 36 one-off invoices, three a month from April 2025 to March 2026: break-fix
-//!   labour on tickets, ad-hoc hardware/services, project work; three of the slots are credit
-//!   notes, i.e. the same shape with negative quantities, so negative `total`s. No invoice in
-//!   `/Invoice` was generated from a recurring invoice.
-//! * `/RecurringInvoice` holds one template per *active* contract (9), `period` = months per
-//!   billing period (1 monthly, 3 quarterly, 12 annually; `periodname` spells it out), with one
-//!   line whose net equals the contract's `periodchargeamount`; `total` = net × 1.2.
-//! * `/ClientContract` holds 10 contracts (one expired, `active: false`) with `billingperiod` in
-//!   the same months encoding (also spelled out in `billing_period_string`).
+//! * `/Invoice` holds 36 one-off invoices, three a month from April 2025 to March 2026 (on the
+//!   layout day; the twelve months ending in the seed day's month, none after the seed day):
+//!   break-fix labour on tickets, ad-hoc hardware/services, project work; three of the slots
+//!   are credit notes, i.e. the same shape with negative quantities, so negative `total`s,
+//!   with `creditlinkedtoinvoiceid` naming the invoice credited. One-off invoices carry
+//!   `contract_id` -1 and `recurring_invoice_id` 0.
+//! * `/Invoice` also holds what contract billing produced up to the seed day (ids from 5101,
+//!   in date order): one invoice per billing period begun, dated the period's first day, one
+//!   line of the contract's `periodchargeamount` (+ 20 % VAT) whose `startdate`/`enddate` are
+//!   the period billed; header and line carry `contract_id` and `recurring_invoice_id` (0 for
+//!   the expired LDC-MSA, whose recurring invoice is gone, and for CPA-VOIP, billed by the
+//!   contract itself). Paid 14 days after the date once 30 days old, unpaid before.
+//! * `/RecurringInvoice` holds one template per *active* contract not billed by itself (9,
+//!   ids 701–709), with one line whose net equals the contract's `periodchargeamount`,
+//!   `total` = net × 1.2, `lastcreated`/`nextcreationdate` the last and next run dates
+//!   (`nextcreationdate` a sentinel when the term ends first). `period` is a code of the
+//!   simulated tenant ([`PERIOD_CODES`]: 2 monthly, 3 quarterly, 4 six-monthly, 5 annually;
+//!   Halo's own values are undocumented, and these are deliberately not month counts);
+//!   `periodname` spells it out except on MVG-MSA (704), whose length shows only in its
+//!   dates. 710 (client 12, no contract) awaits approval and has never run: period code 8,
+//!   `period_type` 1, no name, no run dates, no invoices, so its period cannot be told.
+//! * `/ClientContract` holds 11 contracts (LDC-MSA expired, `active: false`) with
+//!   `billingperiod` in the same codes (also spelled out in `billing_period_string`, a field
+//!   of the full record that the swagger's ContractHeader_List rows do not carry).
 //!
 //! # Seeded duplicates (the expected answers of duplicate scanners)
 //! User and site ids are fixed by construction; asset ids are those of the default seed
@@ -137,9 +157,20 @@ pub(crate) const CLOSED_STATUS: i64 = 9;
 /// UK VAT on every seeded invoice line.
 const VAT_PERCENT: i64 = 20;
 
-/// The seed's "now": 2026-03-31T17:00:00Z. Seeded dates are all before it.
-pub(crate) fn seed_now() -> i128 {
-    date_ticks(2026, 3, 31) + 17 * 3600 * TICKS_PER_SEC
+/// The "today" the seed's data was first laid out for (its clock then stood at 2026-03-31
+/// 17:00 UTC). Tests that pin the clock to it see exactly the dates the module docs quote.
+#[cfg(test)]
+pub(crate) const LAYOUT_TODAY: (i64, u32, u32) = (2026, 4, 1);
+
+/// The seed's "now": 17:00 UTC on the day before `today` (the current UTC date unless pinned).
+/// Seeded dates are all before it, and it is before the real "now" whenever `today` is the
+/// current date, so nothing seeded lies in the future of a live session.
+pub(crate) fn seed_now(today: Option<(i64, u32, u32)>) -> i128 {
+    let day = match today {
+        Some((y, m, d)) => i128::from(clock::days_from_civil(y, m, d)),
+        None => clock::now_ticks().div_euclid(TICKS_PER_DAY),
+    };
+    (day - 1) * TICKS_PER_DAY + 17 * 3600 * TICKS_PER_SEC
 }
 
 /// Bulk records added after the seeded tenant, for scale tests (`SimConfig::extra_assets` /
@@ -150,12 +181,23 @@ pub(crate) struct Extras {
     pub users: usize,
 }
 
-/// Builds the whole tenant.
+/// Builds the whole tenant as of [`LAYOUT_TODAY`] (what the unit tests of the data use).
+#[cfg(test)]
 pub(crate) fn build(seed: u64, extras: Extras) -> Db {
+    build_on(seed, extras, Some(LAYOUT_TODAY))
+}
+
+/// Builds the whole tenant around `today` (`SimConfig::today`; `None` is the current UTC
+/// date).
+pub(crate) fn build_on(seed: u64, extras: Extras, today: Option<(i64, u32, u32)>) -> Db {
+    let now = seed_now(today);
+    let (y, m, _) = clock::civil_from_days(now.div_euclid(TICKS_PER_DAY) as i64);
     let mut s = Seeder {
         p: Prng::new(seed),
         db: Db::new(seed),
-        now: seed_now(),
+        now,
+        // Months from the layout's month (March 2026) to the seed day's month.
+        shift: y * 12 + i64::from(m) - (2026 * 12 + 3),
         line_id: 90_001,
         users: Vec::new(),
     };
@@ -778,7 +820,44 @@ const CONTRACTS: &[ContractDef] = &[
         (2025, 6, 30),
         0.0,
     ),
+    (
+        311,
+        14,
+        "CPA-VOIP",
+        "Hosted Telephony",
+        "Support",
+        1,
+        12,
+        1_500,
+        (2025, 11, 1),
+        (2027, 10, 31),
+        0.0,
+    ),
 ];
+
+/// Contracts billed by the contract itself (no recurring invoice): their invoices carry the
+/// contract's id and no recurring invoice id.
+const BILLED_BY_CONTRACT: &[i64] = &[311];
+
+/// The simulated tenant's billing-period codes, for contracts (`billingperiod`) and recurring
+/// invoices (`period`): (code, months, display name). The swagger types both fields as plain
+/// int32 and no source in halo-api.md gives their values, so these codes are the simulator's
+/// own, deliberately not month counts, so that a client reading the number as months is
+/// caught. Code 8 is in none of them: a period the tenant defined ("custom") whose length the
+/// API does not say.
+const PERIOD_CODES: &[(i64, i64, &str)] = &[
+    (2, 1, "Monthly"),
+    (3, 3, "Quarterly"),
+    (4, 6, "Six Monthly"),
+    (5, 12, "Annually"),
+];
+
+fn period_code(months: i64) -> i64 {
+    PERIOD_CODES
+        .iter()
+        .find(|p| p.1 == months)
+        .map_or(0, |p| p.0)
+}
 
 /// (id, first name, surname, team, other teams, job title, cost pence/hour, disabled).
 type AgentDef = (
@@ -797,12 +876,10 @@ type ReleaseDef = (i64, &'static str, (i64, u32, u32), (i64, i64, i64));
 type QuoteDef = (i64, &'static [(&'static str, i64)], i64);
 
 fn period_name(months: i64) -> &'static str {
-    match months {
-        1 => "Monthly",
-        3 => "Quarterly",
-        6 => "Six Monthly",
-        _ => "Annually",
-    }
+    PERIOD_CODES
+        .iter()
+        .find(|p| p.1 == months)
+        .map_or("", |p| p.2)
 }
 
 /// Adds `months` calendar months to a date (day clamped to 28 is unnecessary: seed dates use
@@ -816,10 +893,17 @@ fn ymd_ticks((y, m, d): (i64, u32, u32)) -> i128 {
     date_ticks(y, m, d)
 }
 
+fn ticks_ymd(t: i128) -> (i64, u32, u32) {
+    clock::civil_from_days(t.div_euclid(TICKS_PER_DAY) as i64)
+}
+
 struct Seeder {
     p: Prng,
     db: Db,
     now: i128,
+    /// Calendar months the fixed dates of the layout (contracts, one-off invoices) move by, so
+    /// they keep their place relative to the seed day.
+    shift: i64,
     line_id: i64,
     users: Vec<SeedUser>,
 }
@@ -858,8 +942,10 @@ impl Seeder {
             + i128::from(minutes) * 60 * TICKS_PER_SEC
             + i128::from(self.p.range(0, 59)) * TICKS_PER_SEC
             + i128::from(self.p.range(0, 9_999_999));
-        if t >= self.now {
-            // Today after the seed's 17:00: move it back into the working day.
+        // The seed day after the seed's 17:00: move it back into the working day. Decided by
+        // the draw alone, not by the date (on a weekend seed day `day` is the Friday before),
+        // so the random stream, and every id drawn from it, is the same on every day.
+        if days == 0 && minutes >= 17 * 60 {
             t - i128::from(self.p.range(1, 8)) * 3600 * TICKS_PER_SEC
         } else {
             t
@@ -2014,9 +2100,9 @@ impl Seeder {
     // ------------------------------------------------------------------------------------------
 
     fn contracts(&mut self) {
-        for &(id, client, reference, name, ctype, months, units, unit, start, end, hours) in
-            CONTRACTS
+        for c @ &(id, client, reference, name, ctype, months, units, unit, _, _, hours) in CONTRACTS
         {
+            let (start, end) = self.term(c);
             let (st, en) = (ymd_ticks(start), ymd_ticks(end));
             let expired = en < self.now;
             // Next invoice: first period start after the seed day.
@@ -2038,16 +2124,24 @@ impl Seeder {
                 "ClientContract",
                 merge(
                     json!({"id": id, "client_id": client, "client_name": "", "site_id": main_site, "site_name": "", "ref": reference, "refextra": "", "note": name, "contracttype": match ctype { "Managed Service" => 1, "Prepay" => 2, "Licensing" => 3, "Retainer" => 4, _ => 5 }, "contracttype_name": ctype, "start_date": format_date(st), "end_date": format_date(en), "started": true, "expired": expired, "active": !expired, "status": if expired { 2 } else { 1 }, "contract_status": if expired { "Expired" } else { "Active" }}),
-                    json!({"billingperiod": months, "billing_period_string": period_name(months), "billingdescription": 0, "periodchargeamount": pounds(units * unit), "chargehoursperperiod": hours, "numberofunitsfree": if units > 1 { units } else { 0 }, "sla_id": if client == 12 || client == 13 { 2 } else { 1 }, "sla_name": "", "periodicinvoicenextdate": next_date, "next_invoice_date": next_date, "termmonths": (end.0 - start.0) * 12 + i64::from(end.1) - i64::from(start.1) + 1, "rollingcontract": false, "allowprepay": ctype == "Prepay", "allowpyg": true, "allowfixedprice": false, "user_id": -1, "user_name": "", "customfields": [], "currency_code": 0}),
+                    json!({"billingperiod": period_code(months), "billing_period_string": period_name(months), "billingdescription": 0, "periodchargeamount": pounds(units * unit), "chargehoursperperiod": hours, "numberofunitsfree": if units > 1 { units } else { 0 }, "sla_id": if client == 12 || client == 13 { 2 } else { 1 }, "sla_name": "", "periodicinvoicenextdate": next_date, "next_invoice_date": next_date, "termmonths": (end.0 - start.0) * 12 + i64::from(end.1) - i64::from(start.1) + 1, "rollingcontract": false, "allowprepay": ctype == "Prepay", "allowpyg": true, "allowfixedprice": false, "user_id": -1, "user_name": "", "customfields": [], "currency_code": 0, "subtype": 0, "refextra2": "", "next_call_date": SENTINEL, "asset_end_date": SENTINEL, "last_modified": format_ts(st + 9 * 3600 * TICKS_PER_SEC)}),
                 ),
             );
         }
     }
 
+    /// A contract's (start, end), moved with the seed day: starts are firsts of months and
+    /// ends last days of months, and stay so.
+    fn term(&self, c: &ContractDef) -> ((i64, u32, u32), (i64, u32, u32)) {
+        let start = add_months(c.8, self.shift);
+        let after = add_months((c.9.0, c.9.1, 1), self.shift + 1);
+        (start, ticks_ymd(ymd_ticks(after) - TICKS_PER_DAY))
+    }
+
     fn active_contract(&self, client: i64) -> i64 {
         CONTRACTS
             .iter()
-            .find(|c| c.1 == client && ymd_ticks(c.9) >= self.now)
+            .find(|c| c.1 == client && ymd_ticks(self.term(c).1) >= self.now)
             .or_else(|| CONTRACTS.iter().find(|c| c.1 == client))
             .map(|c| c.0)
             .unwrap_or(-1)
@@ -3234,10 +3328,15 @@ impl Seeder {
         let projects = self.faults_where(|r| r.get("is_project") == Some(&json!(true)));
         let credit_slots = [(3, 2), (7, 2), (10, 2)];
         let mut id = 5001;
+        let seed_day = ticks_ymd(self.now);
         for month in 0..12i64 {
-            let (y, m, _) = add_months((2025, 4, 1), month);
+            let (y, m, _) = add_months((2025, 4, 1), month + self.shift);
             for slot in 0..3 {
-                let day = self.p.range(3, 25) as u32;
+                let mut day = self.p.range(3, 25) as u32;
+                if (y, m) == (seed_day.0, seed_day.1) {
+                    // The seed day's month: nothing after the seed day.
+                    day = day.min(seed_day.2);
+                }
                 let date = date_ticks(y, m, day);
                 let clients: &[i64] = if month < 3 {
                     &[11, 12, 13, 14, 15, 16]
@@ -3360,7 +3459,7 @@ impl Seeder {
                     "Invoice",
                     merge(
                         json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted}),
-                        json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0}),
+                        json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0, "creditlinkedtoinvoiceid": if credit { id - 4 } else { 0 }}),
                     ),
                 );
                 id += 1;
@@ -3368,37 +3467,133 @@ impl Seeder {
         }
     }
 
+    /// Recurring invoices (one per active contract not billed by itself, plus one awaiting its
+    /// first run) and the invoices the contracts' billing has produced up to the seed day.
     fn recurring_invoices(&mut self) {
         let mut id = 701;
-        for &(contract, client, reference, name, _, months, units, unit, start, end, _) in CONTRACTS
-        {
-            if ymd_ticks(end) < self.now {
-                continue;
-            }
+        // (invoice date, contract index, recurring invoice id) of every period billed so far.
+        let mut billed: Vec<((i64, u32, u32), usize, i64)> = Vec::new();
+        for (k, c) in CONTRACTS.iter().enumerate() {
+            let &(contract, client, reference, name, _, months, units, unit, _, _, _) = c;
+            let (start, end) = self.term(c);
             let net = units * unit;
             let tax = net * VAT_PERCENT / 100;
             let mut next = start;
-            while ymd_ticks(next) <= self.now {
+            let mut periods = Vec::new();
+            while ymd_ticks(next) <= self.now && next <= end {
+                periods.push(next);
                 next = add_months(next, months);
             }
+            // An expired contract's recurring invoice is gone; its invoices stay.
+            let schedule = if ymd_ticks(end) < self.now || BILLED_BY_CONTRACT.contains(&contract) {
+                0
+            } else {
+                id
+            };
+            billed.extend(periods.iter().map(|&d| (d, k, schedule)));
+            if schedule == 0 {
+                continue;
+            }
             let last = add_months(next, -months);
+            let next_run = if next <= end {
+                format_date(ymd_ticks(next))
+            } else {
+                SENTINEL.to_string()
+            };
             let line_id = self.line_id;
             self.line_id += 1;
-            let line = json!({"id": line_id, "ihid": id, "item_code": "SVC-CONTRACT", "item_shortdescription": format!("{name} ({reference})"), "item_longdescription": format!("{name}: {units} x {:.2}", unit as f64 / 100.0), "nominal_code": "4200", "tax_code": 1, "qty_order": units as f64, "unit_price": pounds(unit), "unit_cost": 0.0, "net_amount": pounds(net), "tax_amount": pounds(tax), "tax_rate": 20.0, "ticket_id": 0, "contract_id": contract, "recurring_invoice_id": id, "billingperiod": months, "startdate": format_date(ymd_ticks(last)), "enddate": format_date(ymd_ticks(next) - TICKS_PER_DAY), "autorenew": true});
-            let site = self
-                .db
-                .get("Client", client)
-                .map(|c| int_field(c, "main_site_id"))
-                .unwrap_or(0);
+            let line = json!({"id": line_id, "ihid": id, "item_code": "SVC-CONTRACT", "item_shortdescription": format!("{name} ({reference})"), "item_longdescription": format!("{name}: {units} x {:.2}", unit as f64 / 100.0), "nominal_code": "4200", "tax_code": 1, "qty_order": units as f64, "unit_price": pounds(unit), "unit_cost": 0.0, "net_amount": pounds(net), "tax_amount": pounds(tax), "tax_rate": 20.0, "ticket_id": 0, "contract_id": contract, "recurring_invoice_id": id, "billingperiod": period_code(months), "startdate": format_date(ymd_ticks(last)), "enddate": format_date(ymd_ticks(next) - TICKS_PER_DAY), "autorenew": true});
+            let site = self.main_site(client);
+            // MVG-MSA's schedule has no period name: its length shows only in its dates.
+            let shown_name = if reference == "MVG-MSA" {
+                ""
+            } else {
+                period_name(months)
+            };
             self.put(
                 "RecurringInvoice",
                 merge(
-                    json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": "", "invoice_date": format_date(ymd_ticks(next)), "schedule_date": format_date(ymd_ticks(next)), "nextcreationdate": format_date(ymd_ticks(next)), "lastcreated": format_date(ymd_ticks(last)), "startdate": format_date(ymd_ticks(start)), "enddate": format_date(ymd_ticks(end)), "period": months, "period_type": 0, "periodname": period_name(months)}),
+                    json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": "", "invoice_date": next_run, "schedule_date": next_run, "nextcreationdate": next_run, "lastcreated": format_date(ymd_ticks(last)), "startdate": format_date(ymd_ticks(start)), "enddate": format_date(ymd_ticks(end)), "period": period_code(months), "period_type": 0, "periodname": shown_name, "period_start_date": format_date(ymd_ticks(last)), "period_end_date": format_date(ymd_ticks(next) - TICKS_PER_DAY), "date_created": format_ts(ymd_ticks(start) - 7 * TICKS_PER_DAY + 10 * 3600 * TICKS_PER_SEC)}),
                     json!({"is_recurring_invoice": true, "recurring_invoice_id": 0, "total": pounds(net + tax), "tax_total": pounds(tax), "amountpaid": 0.0, "amountdue": pounds(net + tax), "currency": "GBP", "currency_code": 0, "contract_id": contract, "contract_ref": reference, "notes_1": name, "lines": [line], "disabled": false, "requires_approval": false, "take_auto_payment": false, "paymentterms": "30 days", "due_date_int": 30, "posted": false, "paymentstatus": 0}),
                 ),
             );
             id += 1;
         }
+        self.unrun_schedule(id);
+        billed.sort();
+        for (n, (date, k, schedule)) in billed.into_iter().enumerate() {
+            self.billed_invoice(
+                5101 + n as i64,
+                96_001 + n as i64,
+                date,
+                &CONTRACTS[k],
+                schedule,
+            );
+        }
+    }
+
+    fn main_site(&self, client: i64) -> i64 {
+        self.db
+            .get("Client", client)
+            .map(|c| int_field(c, "main_site_id"))
+            .unwrap_or(0)
+    }
+
+    /// A recurring invoice (not tied to a contract) that has never run, awaiting approval, with
+    /// period code 8, no period name and no dates to tell its length: the period of this one
+    /// cannot be determined from the API.
+    fn unrun_schedule(&mut self, id: i64) {
+        let (client, net) = (12, 9_500);
+        let tax = net * VAT_PERCENT / 100;
+        let seed_day = ticks_ymd(self.now);
+        let start = (seed_day.0, seed_day.1, 1);
+        let next = add_months(start, 1);
+        let line = json!({"id": 96_000, "ihid": id, "item_code": "SVC-STORAGE", "item_shortdescription": "Offsite backup storage (2 TB)", "item_longdescription": "Offsite backup storage (2 TB)", "nominal_code": "4200", "tax_code": 1, "qty_order": 1.0, "unit_price": pounds(net), "unit_cost": 0.0, "net_amount": pounds(net), "tax_amount": pounds(tax), "tax_rate": 20.0, "ticket_id": 0, "contract_id": -1, "recurring_invoice_id": id, "billingperiod": 8, "startdate": SENTINEL, "enddate": SENTINEL, "autorenew": true});
+        let site = self.main_site(client);
+        self.put(
+            "RecurringInvoice",
+            merge(
+                json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": "", "invoice_date": format_date(ymd_ticks(next)), "schedule_date": format_date(ymd_ticks(next)), "nextcreationdate": SENTINEL, "lastcreated": SENTINEL, "startdate": format_date(ymd_ticks(start)), "enddate": SENTINEL, "period": 8, "period_type": 1, "periodname": "", "period_start_date": SENTINEL, "period_end_date": SENTINEL, "date_created": format_ts(ymd_ticks(start) - 3 * TICKS_PER_DAY + 10 * 3600 * TICKS_PER_SEC)}),
+                json!({"is_recurring_invoice": true, "recurring_invoice_id": 0, "total": pounds(net + tax), "tax_total": pounds(tax), "amountpaid": 0.0, "amountdue": pounds(net + tax), "currency": "GBP", "currency_code": 0, "contract_id": -1, "contract_ref": "", "notes_1": "Offsite backup storage", "lines": [line], "disabled": false, "requires_approval": true, "take_auto_payment": false, "paymentterms": "30 days", "due_date_int": 30, "posted": false, "paymentstatus": 0}),
+            ),
+        );
+    }
+
+    /// The invoice a contract's billing produced for the period starting `from`: one line
+    /// covering the period, carrying the contract and (when one bills it) the recurring
+    /// invoice. Paid 14 days after the date once 30 days old, unpaid before.
+    fn billed_invoice(
+        &mut self,
+        id: i64,
+        line_id: i64,
+        from: (i64, u32, u32),
+        c: &ContractDef,
+        schedule: i64,
+    ) {
+        let &(contract, client, reference, name, _, months, units, unit, _, _, _) = c;
+        let net = units * unit;
+        let tax = net * VAT_PERCENT / 100;
+        let total = net + tax;
+        let date = ymd_ticks(from);
+        let until = ymd_ticks(add_months(from, months)) - TICKS_PER_DAY;
+        let age = (self.now - date) / TICKS_PER_DAY;
+        let paid_on = date + 14 * TICKS_PER_DAY;
+        let (status, paid) = if age > 30 { (2, total) } else { (0, 0) };
+        let payments = if paid != 0 {
+            json!([{"id": id * 10, "amount": pounds(paid), "date": format_date(paid_on), "payment_method": "Direct Debit", "invoice_id": id}])
+        } else {
+            json!([])
+        };
+        let line = json!({"id": line_id, "ihid": id, "item_code": "SVC-CONTRACT", "item_shortdescription": format!("{name} ({reference})"), "item_longdescription": format!("{name}: {units} x {:.2}", unit as f64 / 100.0), "nominal_code": "4200", "tax_code": 1, "qty_order": units as f64, "unit_price": pounds(unit), "unit_cost": 0.0, "net_amount": pounds(net), "tax_amount": pounds(tax), "tax_rate": 20.0, "ticket_id": 0, "contract_id": contract, "recurring_invoice_id": schedule, "billingperiod": period_code(months), "startdate": format_date(date), "enddate": format_date(until), "autorenew": true, "asset_id": 0, "group_id": 0, "isgroupdesc": false});
+        let site = self.main_site(client);
+        let posted = age > 14;
+        self.put(
+            "Invoice",
+            merge(
+                json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted, "period_start_date": format_date(date), "period_end_date": format_date(until)}),
+                json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": 0, "contract_id": contract, "contract_ref": reference, "notes_1": name, "notes_2": "", "notes_3": "", "lines": [line], "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": schedule, "creditlinkedtoinvoiceid": 0}),
+            ),
+        );
     }
 
     /// Quotations, sales orders, purchase orders and software licences.
@@ -3622,6 +3817,43 @@ mod tests {
 
     fn inactive(db: &Db, table: &str, id: i64) -> bool {
         db.get(table, id).unwrap()["inactive"] == true
+    }
+
+    /// Another seed day moves the dates, not the ids: the duplicate groups stay the
+    /// documented ones, and nothing seeded is dated after the seed's now.
+    #[test]
+    fn the_seed_day_moves_dates_not_ids() {
+        let base = build(DEFAULT_SEED, Extras::default());
+        // A Sunday, a Monday, a month end, a Saturday, New Year's Day.
+        for today in [
+            (2026, 12, 6),
+            (2026, 12, 7),
+            (2027, 2, 28),
+            (2026, 5, 16),
+            (2027, 1, 1),
+        ] {
+            let db = build_on(DEFAULT_SEED, Extras::default(), Some(today));
+            assert_eq!(serial_groups(&db), serial_groups(&base), "{today:?}");
+            assert_eq!(host_groups(&db), host_groups(&base), "{today:?}");
+            assert_eq!(email_groups(&db), email_groups(&base), "{today:?}");
+            let now = seed_now(Some(today));
+            let when = |r: &Value, k: &str| r[k].as_str().and_then(clock::parse_ts);
+            for inv in rows(&db, "Invoice") {
+                assert!(when(inv, "invoice_date").unwrap() <= now, "{inv}");
+            }
+            for t in rows(&db, "Faults") {
+                assert!(when(t, "dateoccurred").unwrap() <= now, "{t}");
+            }
+            // Twelve months of one-off invoices end in the seed day's month.
+            let (y, m, _) = ticks_ymd(now);
+            let last = rows(&db, "Invoice")
+                .iter()
+                .filter(|i| i["contract_id"] == -1)
+                .filter_map(|i| i["invoice_date"].as_str().map(str::to_owned))
+                .max()
+                .unwrap();
+            assert!(last.starts_with(&format!("{y:04}-{m:02}")), "{last}");
+        }
     }
 
     #[test]

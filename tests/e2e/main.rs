@@ -18,5 +18,6 @@ mod paths;
 mod registry;
 mod remote;
 mod resilience;
+mod revenue;
 mod stdio;
 mod tree;

@@ -8,7 +8,7 @@ use super::{
     Composite, Ctx,
     fetch::{Pages, Reads},
     id_arg, int_arg, resource,
-    revenue::{Date, months_per_period},
+    revenue::{Date, own_evidence, settle},
 };
 use crate::{
     catalog::Resource,
@@ -108,26 +108,61 @@ fn hours(v: Option<&Value>) -> f64 {
     v.and_then(Value::as_f64).unwrap_or(0.0)
 }
 
-/// Where the ticket stands against its SLA, in words.
+/// Seconds since the Unix epoch of a Halo timestamp (UTC; a bare date is midnight); `None` for
+/// sentinels and junk.
+fn epoch_secs(s: &str) -> Option<i64> {
+    let day = Date::parse(s)?.days_since_epoch();
+    let time = s.trim().get(11..19).unwrap_or("00:00:00");
+    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    Some(day * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Where the ticket stands against its SLA, in words, with the share of the fix time used.
+/// States and percentage are computed from the same timestamps at the same instant, so they
+/// agree: a fix target is breached exactly when more than 100 % of the time is used.
 fn sla_state(t: &Value) -> Value {
-    let date = |k: &str| t.get(k).and_then(Value::as_str).and_then(Date::parse);
+    let at = |k: &str| t.get(k).and_then(Value::as_str).and_then(epoch_secs);
     let text = |k: &str| {
         t.get(k)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty() && !compact::is_sentinel_date(s))
             .map(str::to_owned)
     };
-    let today = Date::today();
-    let closed = date("dateclosed").is_some() || t.get("status_id").and_then(as_int) == Some(9);
-    let state = if t.get("excludefromsla") == Some(&Value::Bool(true)) {
+    let now = now_secs();
+    let closed_at = at("dateclosed");
+    let closed = closed_at.is_some() || t.get("status_id").and_then(as_int) == Some(9);
+    let on_hold = t.get("onhold") == Some(&Value::Bool(true));
+    let excluded = t.get("excludefromsla") == Some(&Value::Bool(true));
+    // Time used of the fix window: logged to fix-by, measured to closure (or now).
+    let used = match (at("dateoccurred"), at("fixbydate")) {
+        (Some(from), Some(fix)) if fix > from && !on_hold && !excluded => {
+            let until = if closed { closed_at } else { Some(now) };
+            until.map(|u| ((u - from) as f64 / (fix - from) as f64 * 1000.0).round() / 10.0)
+        }
+        _ => None,
+    };
+    let fix_breached = used.is_some_and(|p| p > 100.0);
+    let state = if excluded {
         "excluded from SLA"
     } else if closed {
-        "closed"
-    } else if t.get("onhold") == Some(&Value::Bool(true)) {
+        if fix_breached {
+            "closed after its fix target"
+        } else {
+            "closed"
+        }
+    } else if on_hold {
         "on hold (SLA clock paused)"
-    } else if date("fixbydate").is_some_and(|d| d < today) {
+    } else if fix_breached {
         "fix target breached"
-    } else if date("respondbydate").is_some_and(|d| d < today) && date("responsedate").is_none() {
+    } else if at("respondbydate").is_some_and(|d| d < now) && at("responsedate").is_none() {
         "response target breached"
     } else {
         "within target"
@@ -145,10 +180,32 @@ fn sla_state(t: &Value) -> Value {
             out.insert(label.into(), json!(v));
         }
     }
-    if let Some(p) = t.get("slapercused").and_then(Value::as_f64) {
-        out.insert("percent_used".into(), json!(p));
+    if let Some(p) = used {
+        out.insert("percent_used".into(), json!(p + 0.0));
+        out.insert(
+            "percent_used_basis".into(),
+            json!("elapsed time from dateoccurred to now (or dateclosed) ÷ dateoccurred to fixbydate, clock time; Halo's own slapercused may count working hours only"),
+        );
     }
     Value::Object(out)
+}
+
+/// Replaces every negative zero in an answer by zero: Halo writes `-0.0` for empty amounts
+/// (`estimate: -0.0`, halo-api.md §7.6), which reads as a figure below zero.
+fn no_negative_zero(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
+            *v = json!(0.0);
+        }
+        Value::Array(a) => a.iter_mut().for_each(no_negative_zero),
+        Value::Object(m) => m.values_mut().for_each(no_negative_zero),
+        _ => {}
+    }
+}
+
+/// Hours rounded to the hundredth, never negative zero.
+fn round_hours(h: f64) -> f64 {
+    (h * 100.0).round() / 100.0 + 0.0
 }
 
 async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -196,15 +253,24 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
         .take(usize::try_from(n).unwrap_or(5))
         .map(|a| shape(actions_r, a, true))
         .collect();
-    Ok(json!({
-        "ticket": shape(tickets, &t, false),
+    let mut ticket = shape(tickets, &t, false);
+    if let Some(m) = ticket.as_object_mut() {
+        // Shown once, computed from the records: the SLA share under `sla`, the hours (sum of
+        // the actions listed) under `time`; Halo's stored copies may lag or count otherwise.
+        m.remove("slapercused");
+        m.remove("timetaken");
+    }
+    let mut out = json!({
+        "ticket": ticket,
         "sla": sla_state(&t),
         "time": {
-            "hours": (total_hours * 100.0).round() / 100.0,
-            "billable_hours": (billable * 100.0).round() / 100.0,
+            "hours": round_hours(total_hours),
+            "billable_hours": round_hours(billable),
         },
         "actions": {"total": all, "latest": latest},
-    }))
+    });
+    no_negative_zero(&mut out);
+    Ok(out)
 }
 
 async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -216,25 +282,42 @@ async fn client(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let by_client = vec![("client_id".to_owned(), id.to_string())];
     let c = one(ctx, clients, id).await?;
     let mut reads = Reads::default();
+    let mut ticket_reads = Reads::default();
     let (sites, contacts, open) = tokio::join!(
         async {
             let mut p = Pages::new(ctx, 1);
             p.all(sites_r, &by_client, &mut reads).await
         },
         count(ctx, users_r, by_client.clone()),
-        count(ctx, tickets_r, {
+        async {
             let mut q = by_client.clone();
             q.push(("open_only".into(), "true".into()));
-            q
-        }),
+            let mut p = Pages::new(ctx, 1);
+            p.all(tickets_r, &q, &mut ticket_reads).await
+        },
     );
     let sites: Vec<Value> = sites?.iter().map(|s| shape(sites_r, s, true)).collect();
-    Ok(json!({
-        "client": shape(clients, &c, false),
+    // The open tickets are listed, and counted from the list, so the two always agree.
+    let open: Vec<Value> = open?
+        .iter()
+        .filter(|t| t.get("client_id").and_then(as_int).is_none_or(|c| c == id))
+        .map(|t| shape(tickets_r, t, true))
+        .collect();
+    let mut client = shape(clients, &c, false);
+    if let Some(m) = client.as_object_mut() {
+        // Halo's own counter is not the list above (what it counts is undocumented: on the
+        // simulator it includes projects and opportunities), so it is not shown beside it.
+        m.remove("open_ticket_count");
+    }
+    let mut out = json!({
+        "client": client,
         "sites": sites,
         "contacts": contacts?,
-        "open_tickets": open?,
-    }))
+        "open_tickets": {"count": open.len(), "tickets": open},
+        "basis": "open_tickets: GET /Tickets?client_id=…&open_only=true, every page; count is the number listed.",
+    });
+    no_negative_zero(&mut out);
+    Ok(out)
 }
 
 async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -252,14 +335,11 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
         .await?;
     let mut monthly = 0.0;
     let mut billing = Vec::new();
+    let mut unknown: Vec<Value> = Vec::new();
     for s in schedules
         .iter()
         .filter(|s| s.get("contract_id").and_then(as_int) == Some(id))
     {
-        let months = months_per_period(
-            s.get("periodname").and_then(Value::as_str),
-            s.get("period").and_then(Value::as_f64),
-        );
         let lines: Vec<Value> = s
             .get("lines")
             .and_then(Value::as_array)
@@ -288,37 +368,48 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
             .flatten()
             .filter_map(|l| l.get("net_amount").and_then(Value::as_f64))
             .sum();
-        if let Some(m) = months
-            && s.get("disabled") != Some(&Value::Bool(true))
-        {
-            monthly += net / m;
+        // Halo's period number is an undocumented code: the length comes from the record.
+        let months = settle(&own_evidence(s));
+        let disabled = s.get("disabled") == Some(&Value::Bool(true));
+        match (&months, disabled) {
+            (Ok((m, _)), false) => monthly += net / m,
+            (Err(why), false) => {
+                unknown.push(json!({"recurring_invoice_id": s.get("id"), "why": why}))
+            }
+            _ => {}
         }
         billing.push(json!({
             "recurring_invoice_id": s.get("id"),
-            "period": s.get("periodname").or_else(|| s.get("period")),
+            "period": s.get("periodname").filter(|p| p.as_str().is_some_and(|p| !p.trim().is_empty())).or_else(|| s.get("period")),
+            "period_months": months.as_ref().ok().map(|m| m.0),
+            "period_from": match &months { Ok((_, b)) => json!(b), Err(why) => json!(why) },
+            "disabled": disabled,
             "next_invoice": s.get("nextcreationdate"),
-            "net_per_period": (net * 100.0).round() / 100.0,
+            "net_per_period": (net * 100.0).round() / 100.0 + 0.0,
             "lines": lines,
         }));
     }
-    if billing.is_empty() {
+    if billing.is_empty()
+        && let Some(charge) = c.get("periodchargeamount").and_then(Value::as_f64)
+    {
         // Billed by the contract itself.
-        if let (Some(charge), Some(m)) = (
-            c.get("periodchargeamount").and_then(Value::as_f64),
-            months_per_period(
-                c.get("billing_period_string").and_then(Value::as_str),
-                c.get("billingperiod").and_then(Value::as_f64),
-            ),
-        ) {
-            monthly = charge / m;
+        match settle(&own_evidence(&c)) {
+            Ok((m, _)) => monthly = charge / m,
+            Err(why) => unknown.push(json!({"contract_id": id, "why": why})),
         }
     }
-    Ok(json!({
+    let mut out = json!({
         "contract": shape(contracts, &c, false),
         "billing": billing,
-        "monthly_value": (monthly * 100.0).round() / 100.0,
-        "note": "Amounts exclude tax; monthly_value normalises each billing period to a month.",
-    }))
+        "monthly_value": (monthly * 100.0).round() / 100.0 + 0.0,
+        "note": "Amounts exclude tax; monthly_value sums each enabled billing line's net per period ÷ its period's length in months, the length read from the record (period name, lastcreated → nextcreationdate, the period its line covers), never from Halo's undocumented period code.",
+    });
+    if !unknown.is_empty() {
+        out["not_in_monthly_value"] =
+            json!({"reason": "billing period could not be determined", "items": unknown});
+    }
+    no_negative_zero(&mut out);
+    Ok(out)
 }
 
 async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -419,7 +510,7 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
             schema.push(json!({"field": name, "id": f.get("field_id"), "tab": f.get("tab_name")}));
         }
     }
-    Ok(json!({
+    let mut out = json!({
         "asset": shape(assets, &a, false),
         "type": type_name,
         "field_values": values,
@@ -427,5 +518,7 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
         "custom_fields": compact::shape(&a, &["customfields".into()], "", compact::Detail::Compact)
             .get("customfields")
             .cloned(),
-    }))
+    });
+    no_negative_zero(&mut out);
+    Ok(out)
 }

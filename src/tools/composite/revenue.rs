@@ -1,18 +1,24 @@
-//! Revenue breakdown: recurring against one-off, the split an MSP steers by.
+//! Revenue breakdown: what was billed, recurring against one-off, the split an MSP steers by.
 //!
-//! *Recurring* revenue comes from recurring invoice schedules and from contracts billed without
-//! one, each normalised to a monthly figure from its billing period (monthly, quarterly,
-//! annually, ...). A contract that a recurring invoice bills is counted once, through the
-//! invoice. *Non-recurring* revenue is one-off invoices (project work, ad-hoc charges,
-//! break-fix); invoices generated from a recurring schedule are recurring, not one-off. Credit
-//! notes (negative invoices) are shown separately. All amounts exclude tax and are summed in
-//! whole cents.
+//! Every figure of a period is money billed: the invoices in `/Invoice` dated in the period and
+//! not after today, net of tax. *Recurring* is what recurring invoices and contracts billed:
+//! invoice lines carrying a recurring invoice id (header or line), or a contract id with the
+//! period they bill (line `startdate`/`enddate`, InvoiceDetail in the swagger). Everything
+//! else is *one-off*. Credit notes (invoices with a negative net) are shown apart and taken
+//! off the total. Nothing projected is ever inside a total: the run rate (MRR, annualised) is
+//! today's, and what the schedules will bill after today is given only as a forecast.
 //!
-//! Halo's period fields are read defensively: a spelled-out period name (`periodname`,
-//! `billing_period_string`) wins; otherwise the number is taken as months per period (what
-//! Halo's numeric period means is not documented; months is the reading that fits its screens).
+//! Billing periods. The swagger types `period`/`period_type` (RecurringInvoice) and
+//! `billingperiod` (ClientContract) as bare int32s and no source gives their values
+//! (halo-api.md has none), so the number is never read as a count of months. A period's
+//! length is taken from what the records show: a spelled-out name (`periodname`,
+//! `billing_period_string`), the gap from `lastcreated` to `nextcreationdate`, the span of a
+//! billed line (`startdate` to `enddate`), the gaps between the invoices a schedule produced;
+//! and, for a record showing none of these, what the same code means on the tenant's other
+//! records (when they all agree). A record whose period stays unknown is left out of the run
+//! rate and named in the answer.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::FutureExt;
 use serde_json::{Map, Value, json};
@@ -28,8 +34,8 @@ pub const REVENUE: Composite = Composite {
     domain: "invoices",
     name: "halo_revenue_breakdown",
     title: "Revenue breakdown",
-    description: "Recurring (monthly-normalised) vs one-off revenue, credits, totals and \
-                  recurring share, for one client or all; ex tax.",
+    description: "Money billed in a period (to today): recurring (recurring invoices, \
+                  contracts) vs one-off, credits, total; current MRR; forecast apart. Ex tax.",
     params: &[
         ("client_id", "integer: Omit for all clients"),
         ("start", "date: Invoice date from"),
@@ -38,7 +44,6 @@ pub const REVENUE: Composite = Composite {
     reads: &["/Invoice", "/RecurringInvoice", "/ClientContract"],
     run: |ctx, args| run(ctx, args).boxed(),
 };
-
 /// A calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {
@@ -72,34 +77,7 @@ impl Date {
         civil_from_days(days)
     }
 
-    fn first_of_month(self) -> Date {
-        Date { d: 1, ..self }
-    }
-
-    fn last_of_month(self) -> Date {
-        Date {
-            d: days_in_month(self.y, self.m),
-            ..self
-        }
-    }
-
-    fn next_month(self) -> Date {
-        if self.m == 12 {
-            Date {
-                y: self.y + 1,
-                m: 1,
-                d: 1,
-            }
-        } else {
-            Date {
-                m: self.m + 1,
-                d: 1,
-                ..self
-            }
-        }
-    }
-
-    fn days_since_epoch(self) -> i64 {
+    pub fn days_since_epoch(self) -> i64 {
         // Howard Hinnant's days_from_civil.
         let y = i64::from(self.y) - i64::from(self.m <= 2);
         let era = y.div_euclid(400);
@@ -110,7 +88,7 @@ impl Date {
         era * 146_097 + doe - 719_468
     }
 
-    fn to_iso(self) -> String {
+    pub fn to_iso(self) -> String {
         format!("{:04}-{:02}-{:02}", self.y, self.m, self.d)
     }
 }
@@ -137,55 +115,116 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
-/// Months (fractional for partial months) that `[from, to]` and `[start, end]` share, counted
-/// calendar month by calendar month, so whole months count exactly 1.
-pub fn overlap_months(from: Date, to: Date, start: Option<Date>, end: Option<Date>) -> f64 {
-    let lo = start.map_or(from, |s| s.max(from));
-    let hi = end.map_or(to, |e| e.min(to));
-    if lo > hi {
-        return 0.0;
-    }
-    let mut months = 0.0;
-    let mut month = lo.first_of_month();
-    while month <= hi {
-        let a = month.max(lo);
-        let b = month.last_of_month().min(hi);
-        let covered = (b.days_since_epoch() - a.days_since_epoch() + 1) as f64;
-        months += covered / f64::from(days_in_month(month.y, month.m));
-        month = month.next_month();
-    }
-    months
-}
-
-/// Months per billing period, from a period name or a number of months.
-pub fn months_per_period(name: Option<&str>, number: Option<f64>) -> Option<f64> {
-    if let Some(n) = name
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-    {
-        let n = n.replace(['-', '_'], " ");
-        let named = match n.as_str() {
-            "weekly" => Some(12.0 / 52.0),
-            "fortnightly" | "bi weekly" | "biweekly" => Some(12.0 / 26.0),
-            "monthly" => Some(1.0),
-            "bi monthly" | "bimonthly" | "every 2 months" => Some(2.0),
-            "quarterly" | "every 3 months" => Some(3.0),
-            "six monthly" | "half yearly" | "biannually" | "bi annually" | "every 6 months" => {
-                Some(6.0)
-            }
-            "annually" | "annual" | "yearly" | "every 12 months" => Some(12.0),
-            "two yearly" | "biennially" | "every 2 years" => Some(24.0),
-            "three yearly" | "triennially" | "every 3 years" => Some(36.0),
-            _ => n
-                .strip_prefix("every ")
-                .and_then(|r| r.strip_suffix(" months"))
-                .and_then(|k| k.trim().parse::<f64>().ok()),
-        };
-        if named.is_some() {
-            return named;
+impl Date {
+    /// `self` plus `k` calendar months, the day clamped to the month's length.
+    pub fn add_months(self, k: i32) -> Date {
+        let total = self.y * 12 + self.m as i32 - 1 + k;
+        let (y, m) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+        Date {
+            y,
+            m,
+            d: self.d.min(days_in_month(y, m)),
         }
     }
-    number.filter(|n| *n > 0.0 && *n <= 120.0)
+
+    fn plus_days(self, n: i64) -> Date {
+        civil_from_days(self.days_since_epoch() + n)
+    }
+
+    fn is_month_end(self) -> bool {
+        self.d == days_in_month(self.y, self.m)
+    }
+
+    /// The whole number of calendar months from `self` to `later` (1 to 60), if `later` is
+    /// exactly that many months on (same day of month, or month end to month end).
+    pub fn whole_months_to(self, later: Date) -> Option<u32> {
+        let k = (later.y - self.y) * 12 + later.m as i32 - self.m as i32;
+        let exact = self.add_months(k) == later || (self.is_month_end() && later.is_month_end());
+        (exact && (1..=60).contains(&k)).then_some(k as u32)
+    }
+}
+
+/// Months in a billing period named in words (`periodname`, `billing_period_string`).
+pub fn named_period_months(name: &str) -> Option<f64> {
+    let n = name.trim().to_ascii_lowercase().replace(['-', '_'], " ");
+    match n.as_str() {
+        "weekly" => Some(12.0 / 52.0),
+        "fortnightly" | "bi weekly" | "biweekly" => Some(12.0 / 26.0),
+        "monthly" => Some(1.0),
+        "bi monthly" | "bimonthly" | "every 2 months" => Some(2.0),
+        "quarterly" | "every 3 months" => Some(3.0),
+        "six monthly" | "half yearly" | "biannually" | "bi annually" | "every 6 months" => {
+            Some(6.0)
+        }
+        "annually" | "annual" | "yearly" | "every 12 months" => Some(12.0),
+        "two yearly" | "biennially" | "every 2 years" => Some(24.0),
+        "three yearly" | "triennially" | "every 3 years" => Some(36.0),
+        _ => n
+            .strip_prefix("every ")
+            .and_then(|r| r.strip_suffix(" months"))
+            .and_then(|k| k.trim().parse::<f64>().ok())
+            .filter(|k| *k > 0.0 && *k <= 120.0),
+    }
+}
+
+/// One observation of a period's length, with what it rests on.
+type Evidence = (f64, String);
+
+fn date_of(r: &Value, key: &str) -> Option<Date> {
+    Date::from_value(r.get(key))
+}
+
+/// Evidence about a period's length that one record (a recurring invoice, a contract, or an
+/// invoice line) carries by itself.
+pub fn own_evidence(r: &Value) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    for key in ["periodname", "billing_period_string"] {
+        if let Some(name) = r.get(key).and_then(Value::as_str)
+            && let Some(m) = named_period_months(name)
+        {
+            out.push((m, format!("{key} \"{}\"", name.trim())));
+        }
+    }
+    if let (Some(last), Some(next)) = (date_of(r, "lastcreated"), date_of(r, "nextcreationdate"))
+        && let Some(m) = last.whole_months_to(next)
+    {
+        out.push((f64::from(m), "lastcreated to nextcreationdate".into()));
+    }
+    for l in r
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(m) = line_span(l) {
+            out.push((f64::from(m), "the period its line covers".into()));
+        }
+    }
+    out
+}
+
+/// Months a billed line covers (`startdate` to `enddate` inclusive), if whole months.
+fn line_span(l: &Value) -> Option<u32> {
+    let (a, b) = (date_of(l, "startdate")?, date_of(l, "enddate")?);
+    a.whole_months_to(b.plus_days(1))
+}
+
+/// One length from the evidence, or why there is none.
+pub fn settle(evidence: &[Evidence]) -> Result<(f64, String), String> {
+    let Some((first, _)) = evidence.first() else {
+        return Err("nothing in its record says how long its billing period is".into());
+    };
+    if evidence.iter().all(|(m, _)| (m - first).abs() < 1e-9) {
+        let bases: BTreeSet<&str> = evidence.iter().map(|(_, b)| b.as_str()).collect();
+        let bases: Vec<&str> = bases.into_iter().collect();
+        Ok((*first, bases.join("; ")))
+    } else {
+        let seen: Vec<String> = evidence
+            .iter()
+            .map(|(m, b)| format!("{b}: {m} months"))
+            .collect();
+        Err(format!("its period fields disagree ({})", seen.join(", ")))
+    }
 }
 
 /// Whole cents of an amount.
@@ -209,40 +248,142 @@ fn net_cents(record: &Value) -> Option<i64> {
 }
 
 fn money(c: f64) -> Value {
-    json!(((c).round()) / 100.0)
+    // `+ 0.0` turns a negative zero into zero.
+    json!((c.round() / 100.0) + 0.0)
 }
 
-fn currency_of(record: &Value) -> String {
+fn currency_of(record: &Value) -> Option<String> {
     record
         .get("currency")
         .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or("unknown")
-        .to_owned()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
-/// One recurring source, normalised.
-struct Recurring {
+fn id_of(r: &Value, key: &str) -> i64 {
+    r.get(key).and_then(as_int).unwrap_or(0)
+}
+
+fn is_true(r: &Value, key: &str) -> bool {
+    r.get(key) == Some(&Value::Bool(true))
+}
+
+/// What billed an invoice line: a recurring invoice, a contract (a line billing one of its
+/// periods), or nothing (one-off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    Schedule(i64),
+    Contract(i64),
+    OneOff,
+}
+
+fn source_of(header: &Value, line: Option<&Value>) -> Source {
+    let schedule = line
+        .map(|l| id_of(l, "recurring_invoice_id"))
+        .filter(|r| *r > 0)
+        .unwrap_or_else(|| id_of(header, "recurring_invoice_id"));
+    if schedule > 0 {
+        return Source::Schedule(schedule);
+    }
+    if let Some(l) = line {
+        let contract = id_of(l, "contract_id");
+        if contract > 0 && date_of(l, "startdate").is_some() && date_of(l, "enddate").is_some() {
+            return Source::Contract(contract);
+        }
+    }
+    Source::OneOff
+}
+
+/// Money of one currency (and of one client, for the per-client rows).
+#[derive(Default, Clone)]
+struct Buckets {
+    from_schedules: i64,
+    from_contracts: i64,
+    recurring_invoices: usize,
+    one_off: i64,
+    one_off_invoices: usize,
+    credits: i64,
+    credit_notes: usize,
+    mrr: f64,
+    forecast: i64,
+}
+
+impl Buckets {
+    fn recurring(&self) -> i64 {
+        self.from_schedules + self.from_contracts
+    }
+
+    fn total(&self) -> i64 {
+        self.recurring() + self.one_off + self.credits
+    }
+
+    fn summary(&self, forecast: bool) -> Value {
+        let (rec, one) = (self.recurring() as f64, self.one_off as f64);
+        let share = if rec + one > 0.0 {
+            ((rec / (rec + one)) * 1000.0).round() / 1000.0
+        } else {
+            0.0
+        };
+        let mut out = json!({
+            "recurring": {
+                "billed": money(rec),
+                "invoices": self.recurring_invoices,
+                "from_recurring_invoices": money(self.from_schedules as f64),
+                "from_contracts": money(self.from_contracts as f64),
+                "monthly": money(self.mrr),
+                "annualised": money(self.mrr * 12.0),
+            },
+            "non_recurring": {"total": money(one), "invoices": self.one_off_invoices},
+            "credits": {"total": money(self.credits as f64), "notes": self.credit_notes},
+            "total": money(self.total() as f64),
+            "recurring_share": share,
+        });
+        if forecast {
+            out["forecast_recurring_after_today"] = money(self.forecast as f64);
+        }
+        out
+    }
+}
+
+/// A recurring source of today's run rate or of the forecast.
+struct RunSource {
     client_id: i64,
     client_name: String,
     label: String,
-    source: &'static str,
-    monthly_cents: f64,
-    period_months: f64,
+    kind: &'static str,
+    id: i64,
+    net_per_period: i64,
+    months: f64,
+    basis: String,
     start: Option<Date>,
     end: Option<Date>,
-    currency: String,
+    next: Option<Date>,
+    currency: Option<String>,
 }
 
-#[derive(Default)]
-struct Buckets {
-    recurring_monthly: f64,
-    recurring_in_period: f64,
-    recurring_invoiced: i64,
-    one_off: i64,
-    one_off_count: usize,
-    credits: i64,
-    credit_count: usize,
+impl RunSource {
+    fn active_on(&self, day: Date) -> bool {
+        self.start.is_none_or(|d| d <= day) && self.end.is_none_or(|d| d >= day)
+    }
+
+    /// Net billed by the run dates after `today` up to `until`.
+    fn forecast(&self, today: Date, until: Date) -> i64 {
+        let (Some(mut next), true) = (self.next, self.months.fract() == 0.0) else {
+            return 0;
+        };
+        let step = self.months as i32;
+        let mut sum = 0;
+        let mut k = 0;
+        while next <= until && self.end.is_none_or(|e| next <= e) && k < 1000 {
+            if next > today {
+                sum += self.net_per_period;
+            }
+            k += 1;
+            next = next.add_months(step);
+        }
+        sum
+    }
 }
 
 async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -254,206 +395,344 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     {
         return Err(ToolError::new("`start` is after `end`"));
     }
+    let today = Date::today();
     let invoices_r = resource("invoices", "invoices")?;
     let recurring_r = resource("recurring_invoices", "recurring_invoices")?;
     let contracts_r = resource("contracts", "contracts")?;
-    let mut query: Vec<(String, String)> = Vec::new();
+    let mut by_client_q: Vec<(String, String)> = Vec::new();
     if let Some(c) = client {
-        query.push(("client_id".into(), c.to_string()));
+        by_client_q.push(("client_id".into(), c.to_string()));
+    }
+    // Asked for explicitly rather than left to list defaults (GET /Invoice parameters in the
+    // swagger): credit notes and invoices both, invoices of both kinds (from contracts and
+    // plain), and the lines, which say what billed each amount.
+    let mut invoice_q = by_client_q.clone();
+    for (k, v) in [
+        ("includecredits", "true"),
+        ("includeinvoices", "true"),
+        ("rinvoice_type", "both"),
+        ("includelines", "true"),
+    ] {
+        invoice_q.push((k.into(), v.into()));
     }
     let mut pages = Pages::new(ctx, 3);
     let (mut inv_reads, mut rec_reads, mut con_reads) =
         (Reads::default(), Reads::default(), Reads::default());
-    let invoices = pages.all(invoices_r, &query, &mut inv_reads).await?;
-    let schedules = pages.all(recurring_r, &query, &mut rec_reads).await?;
-    let contracts = pages.all(contracts_r, &query, &mut con_reads).await?;
-    let for_client =
-        |r: &Value| client.is_none_or(|c| r.get("client_id").and_then(as_int) == Some(c));
-
-    // One-off invoices, and the period they span when no range was given.
-    let one_offs: Vec<&Value> = invoices
+    let invoices = pages.all(invoices_r, &invoice_q, &mut inv_reads).await?;
+    let schedules = pages.all(recurring_r, &invoice_q, &mut rec_reads).await?;
+    let contracts = pages.all(contracts_r, &by_client_q, &mut con_reads).await?;
+    let for_client = |r: &Value| client.is_none_or(|c| id_of(r, "client_id") == c);
+    let invoices: Vec<&Value> = invoices
         .iter()
-        .filter(|i| for_client(i))
-        .filter(|i| i.get("voided") != Some(&Value::Bool(true)))
+        .filter(|i| for_client(i) && !is_true(i, "voided"))
         .collect();
-    let dates: Vec<Date> = one_offs
+
+    // The period: as asked; else first to last invoice. Billing counts up to today.
+    let dates: Vec<Date> = invoices
         .iter()
-        .filter_map(|i| Date::from_value(i.get("invoice_date")))
+        .filter_map(|i| date_of(i, "invoice_date"))
         .collect();
     let from = start.or_else(|| dates.iter().min().copied());
     let to = end
-        .or_else(|| start.map(|_| Date::today()))
+        .or_else(|| start.map(|_| today))
         .or_else(|| dates.iter().max().copied());
     let period = from.zip(to);
+    let billed_to = to.map(|t| t.min(today));
 
-    // Recurring sources: schedules, then contracts no schedule bills.
-    let mut sources: Vec<Recurring> = Vec::new();
-    let mut unknown_period: Vec<String> = Vec::new();
-    let mut billed_contracts: HashSet<i64> = HashSet::new();
-    for s in schedules.iter().filter(|s| for_client(s)) {
-        if let Some(c) = s.get("contract_id").and_then(as_int).filter(|c| *c > 0) {
-            billed_contracts.insert(c);
+    // What each schedule and contract billed: dates and line spans, for their period lengths.
+    let mut runs: HashMap<Source, BTreeSet<Date>> = HashMap::new();
+    let mut spans: HashMap<Source, Vec<Evidence>> = HashMap::new();
+    let mut by_currency: BTreeMap<String, Buckets> = BTreeMap::new();
+    let mut by_client: BTreeMap<i64, (String, Buckets)> = BTreeMap::new();
+    let mut contract_currency: HashMap<i64, String> = HashMap::new();
+    let (mut in_period, mut after_today, mut undated) = (0usize, 0usize, 0usize);
+    for inv in &invoices {
+        let date = date_of(inv, "invoice_date");
+        let lines: Vec<&Value> = inv
+            .get("lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
+        let currency = currency_of(inv);
+        for l in &lines {
+            let src = source_of(inv, Some(l));
+            if src == Source::OneOff {
+                continue;
+            }
+            if let Some(d) = date {
+                runs.entry(src).or_default().insert(d);
+            }
+            if let Some(m) = line_span(l) {
+                spans
+                    .entry(src)
+                    .or_default()
+                    .push((f64::from(m), "the periods its invoices bill".into()));
+            }
+            if let (Source::Contract(c), Some(cur)) = (src, &currency) {
+                contract_currency.insert(c, cur.clone());
+            }
         }
-        if s.get("disabled") == Some(&Value::Bool(true)) {
-            continue;
-        }
-        let label = s
-            .get("notes_1")
-            .or_else(|| s.get("contract_ref"))
-            .and_then(Value::as_str)
-            .unwrap_or("recurring invoice")
-            .to_owned();
-        let months = months_per_period(
-            s.get("periodname").and_then(Value::as_str),
-            s.get("period").and_then(Value::as_f64),
-        );
-        let (Some(months), Some(net)) = (months, net_cents(s)) else {
-            unknown_period.push(format!("recurring invoice {}", s["id"]));
+        let Some(d) = date else {
+            undated += 1;
             continue;
         };
-        sources.push(Recurring {
-            client_id: s.get("client_id").and_then(as_int).unwrap_or(0),
+        if d > today {
+            after_today += 1;
+            continue;
+        }
+        if period.is_some_and(|(a, b)| d < a || d > b) {
+            continue;
+        }
+        let Some(net) = net_cents(inv) else { continue };
+        in_period += 1;
+        let client_id = id_of(inv, "client_id");
+        let client_name = inv["client_name"].as_str().unwrap_or("").to_owned();
+        // Split the invoice by what billed each line (a header without lines: by the header).
+        let mut parts: Vec<(Source, i64)> = Vec::new();
+        if lines.is_empty() || net < 0 {
+            parts.push((source_of(inv, None), net));
+        } else {
+            for l in &lines {
+                parts.push((
+                    source_of(inv, Some(l)),
+                    cents(l.get("net_amount")).unwrap_or(0),
+                ));
+            }
+        }
+        for b in [
+            by_currency
+                .entry(currency.clone().unwrap_or_else(|| "unknown".into()))
+                .or_default(),
+            &mut by_client
+                .entry(client_id)
+                .or_insert_with(|| (client_name.clone(), Buckets::default()))
+                .1,
+        ] {
+            if net < 0 {
+                b.credits += net;
+                b.credit_notes += 1;
+                continue;
+            }
+            let (mut recurring, mut one_off) = (false, false);
+            for (src, amount) in &parts {
+                match src {
+                    Source::Schedule(_) => {
+                        b.from_schedules += amount;
+                        recurring = true;
+                    }
+                    Source::Contract(_) => {
+                        b.from_contracts += amount;
+                        recurring = true;
+                    }
+                    Source::OneOff => {
+                        b.one_off += amount;
+                        one_off = true;
+                    }
+                }
+            }
+            b.recurring_invoices += usize::from(recurring);
+            b.one_off_invoices += usize::from(one_off || !recurring);
+        }
+    }
+
+    // Billing periods: each record's own evidence and its invoices', then codes learned.
+    let history = |src: Source| -> Vec<Evidence> {
+        let mut ev = spans.get(&src).cloned().unwrap_or_default();
+        if let Some(dates) = runs.get(&src) {
+            let dates: Vec<Date> = dates.iter().copied().collect();
+            let gaps: BTreeSet<Option<u32>> = dates
+                .windows(2)
+                .map(|w| w[0].whole_months_to(w[1]))
+                .collect();
+            if let (1, Some(Some(m))) = (gaps.len(), gaps.first()) {
+                ev.push((f64::from(*m), "the dates of its invoices".into()));
+            }
+        }
+        ev
+    };
+    let mut unknown: Vec<Value> = Vec::new();
+    let mut sources: Vec<RunSource> = Vec::new();
+    let mut schedule_months: Vec<(i64, Option<f64>)> = Vec::new();
+    let mut pending: Vec<(RunSource, String, (i64, i64))> = Vec::new();
+    let mut learned: HashMap<(i64, i64), BTreeSet<u64>> = HashMap::new();
+    let mut billed_contracts: HashSet<i64> = HashSet::new();
+    for s in schedules.iter().filter(|s| for_client(s)) {
+        let id = id_of(s, "id");
+        let contract = id_of(s, "contract_id");
+        if contract > 0 {
+            billed_contracts.insert(contract);
+        }
+        let mut ev = own_evidence(s);
+        ev.extend(history(Source::Schedule(id)));
+        let code = (id_of(s, "period"), id_of(s, "period_type"));
+        let src = RunSource {
+            client_id: id_of(s, "client_id"),
             client_name: s["client_name"].as_str().unwrap_or("").to_owned(),
-            label,
-            source: "recurring_invoice",
-            monthly_cents: net as f64 / months,
-            period_months: months,
-            start: Date::from_value(s.get("startdate")),
-            end: Date::from_value(s.get("enddate")),
+            label: s
+                .get("notes_1")
+                .or_else(|| s.get("contract_ref"))
+                .and_then(Value::as_str)
+                .unwrap_or("recurring invoice")
+                .to_owned(),
+            kind: "recurring_invoice",
+            id,
+            net_per_period: net_cents(s).unwrap_or(0),
+            months: 0.0,
+            basis: String::new(),
+            start: date_of(s, "startdate"),
+            end: date_of(s, "enddate"),
+            next: date_of(s, "nextcreationdate"),
             currency: currency_of(s),
-        });
+        };
+        let disabled = is_true(s, "disabled");
+        match settle(&ev) {
+            Ok((m, basis)) => {
+                learned.entry(code).or_default().insert(m.to_bits());
+                schedule_months.push((contract, Some(m)));
+                if !disabled {
+                    sources.push(RunSource {
+                        months: m,
+                        basis,
+                        ..src
+                    });
+                }
+            }
+            Err(why) => {
+                schedule_months.push((contract, None));
+                if !disabled {
+                    pending.push((src, why, code));
+                }
+            }
+        }
+    }
+    for (src, why, code) in pending {
+        match learned.get(&code).filter(|m| m.len() == 1).and_then(|m| m.first()) {
+            Some(bits) => sources.push(RunSource {
+                months: f64::from_bits(*bits),
+                basis: format!(
+                    "period {} / period_type {} has this length on the tenant's other recurring invoices",
+                    code.0, code.1
+                ),
+                ..src
+            }),
+            None => unknown.push(json!({
+                "recurring_invoice_id": src.id, "client": src.client_name, "name": src.label,
+                "net_per_period": money(src.net_per_period as f64),
+                "why": format!("{why}, and period {} / period_type {} is not used by a recurring invoice whose length is known", code.0, code.1),
+            })),
+        }
+    }
+    // Contract codes: learned from contracts whose recurring invoice's length is known.
+    let contract_code: HashMap<i64, i64> = contracts
+        .iter()
+        .map(|c| (id_of(c, "id"), id_of(c, "billingperiod")))
+        .collect();
+    let mut contract_learned: HashMap<i64, BTreeSet<u64>> = HashMap::new();
+    for (contract, months) in &schedule_months {
+        if let (Some(code), Some(m)) = (contract_code.get(contract), months) {
+            contract_learned
+                .entry(*code)
+                .or_default()
+                .insert(m.to_bits());
+        }
     }
     for c in contracts.iter().filter(|c| for_client(c)) {
-        let id = c.get("id").and_then(as_int).unwrap_or(0);
+        let id = id_of(c, "id");
         if billed_contracts.contains(&id) || c.get("active") == Some(&Value::Bool(false)) {
             continue;
         }
         let Some(charge) = cents(c.get("periodchargeamount")).filter(|a| *a != 0) else {
             continue;
         };
-        let months = months_per_period(
-            c.get("billing_period_string").and_then(Value::as_str),
-            c.get("billingperiod").and_then(Value::as_f64),
-        );
-        let Some(months) = months else {
-            unknown_period.push(format!("contract {id}"));
-            continue;
-        };
-        sources.push(Recurring {
-            client_id: c.get("client_id").and_then(as_int).unwrap_or(0),
-            client_name: c["client_name"].as_str().unwrap_or("").to_owned(),
-            label: c["ref"].as_str().unwrap_or("contract").to_owned(),
-            source: "contract",
-            monthly_cents: charge as f64 / months,
-            period_months: months,
-            start: Date::from_value(c.get("start_date")),
-            end: Date::from_value(c.get("end_date")),
-            currency: currency_of(c),
+        let mut ev = own_evidence(c);
+        ev.extend(history(Source::Contract(id)));
+        let code = id_of(c, "billingperiod");
+        let settled = settle(&ev).or_else(|why| {
+            match contract_learned
+                .get(&code)
+                .filter(|m| m.len() == 1)
+                .and_then(|m| m.first())
+            {
+                Some(bits) => Ok((
+                    f64::from_bits(*bits),
+                    format!("billingperiod {code} has this length on contracts billed by recurring invoices"),
+                )),
+                None => Err(format!(
+                    "{why}, and billingperiod {code} is not used by a contract whose length is known"
+                )),
+            }
         });
+        let name = c["ref"].as_str().unwrap_or("contract").to_owned();
+        let client_name = c["client_name"].as_str().unwrap_or("").to_owned();
+        match settled {
+            Ok((months, basis)) => sources.push(RunSource {
+                client_id: id_of(c, "client_id"),
+                client_name,
+                label: name,
+                kind: "contract",
+                id,
+                net_per_period: charge,
+                months,
+                basis,
+                start: date_of(c, "start_date"),
+                end: date_of(c, "end_date"),
+                next: date_of(c, "next_invoice_date")
+                    .or_else(|| date_of(c, "periodicinvoicenextdate")),
+                currency: currency_of(c).or_else(|| contract_currency.get(&id).cloned()),
+            }),
+            Err(why) => unknown.push(json!({
+                "contract_id": id, "client": client_name, "name": name,
+                "net_per_period": money(charge as f64), "why": why,
+            })),
+        }
     }
 
-    // Sum per currency (and per client when all clients are asked for).
-    let mut by_currency: BTreeMap<String, Buckets> = BTreeMap::new();
-    let mut by_client: BTreeMap<i64, (String, Buckets)> = BTreeMap::new();
-    let run_rate_day = to.unwrap_or_else(Date::today);
+    // Today's run rate, and the forecast after today (never in a total).
+    let forecast_until = to
+        .filter(|t| *t > today)
+        .map(|t| t.min(today.add_months(12)));
     for s in &sources {
-        let active_now =
-            s.start.is_none_or(|d| d <= run_rate_day) && s.end.is_none_or(|d| d >= run_rate_day);
-        let in_period = period.map_or(0.0, |(a, b)| overlap_months(a, b, s.start, s.end));
+        let currency = s.currency.clone().unwrap_or_else(|| "unknown".into());
+        let monthly = if s.active_on(today) {
+            s.net_per_period as f64 / s.months
+        } else {
+            0.0
+        };
+        let forecast = forecast_until.map_or(0, |u| s.forecast(today, u));
         for b in [
-            by_currency.entry(s.currency.clone()).or_default(),
+            by_currency.entry(currency).or_default(),
             &mut by_client
                 .entry(s.client_id)
                 .or_insert_with(|| (s.client_name.clone(), Buckets::default()))
                 .1,
         ] {
-            if active_now {
-                b.recurring_monthly += s.monthly_cents;
-            }
-            b.recurring_in_period += s.monthly_cents * in_period;
+            b.mrr += monthly;
+            b.forecast += forecast;
         }
     }
-    let mut invoices_in_period = 0;
-    for inv in &one_offs {
-        let date = Date::from_value(inv.get("invoice_date"));
-        let inside = match (period, date) {
-            (Some((a, b)), Some(d)) => d >= a && d <= b,
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        if !inside {
-            continue;
-        }
-        invoices_in_period += 1;
-        let Some(net) = net_cents(inv) else { continue };
-        let from_schedule = inv
-            .get("recurring_invoice_id")
-            .and_then(as_int)
-            .is_some_and(|r| r > 0)
-            || inv.get("is_recurring_invoice") == Some(&Value::Bool(true));
-        let client_id = inv.get("client_id").and_then(as_int).unwrap_or(0);
-        let client_name = inv["client_name"].as_str().unwrap_or("").to_owned();
-        for b in [
-            by_currency.entry(currency_of(inv)).or_default(),
-            &mut by_client
-                .entry(client_id)
-                .or_insert_with(|| (client_name.clone(), Buckets::default()))
-                .1,
-        ] {
-            if from_schedule {
-                b.recurring_invoiced += net;
-            } else if net < 0 {
-                b.credits += net;
-                b.credit_count += 1;
-            } else {
-                b.one_off += net;
-                b.one_off_count += 1;
-            }
-        }
-    }
-
-    let summary = |b: &Buckets| {
-        let recurring = b.recurring_in_period.round();
-        let one_off = b.one_off as f64;
-        let share = if recurring + one_off > 0.0 {
-            ((recurring / (recurring + one_off)) * 1000.0).round() / 1000.0
-        } else {
-            0.0
-        };
-        json!({
-            "recurring": {
-                "monthly": money(b.recurring_monthly),
-                "annualised": money(b.recurring_monthly * 12.0),
-                "in_period": money(b.recurring_in_period),
-                "invoiced_from_schedules": money(b.recurring_invoiced as f64),
-            },
-            "non_recurring": {"total": money(one_off), "invoices": b.one_off_count},
-            "credits": {"total": money(b.credits as f64), "notes": b.credit_count},
-            "total": money(recurring + one_off + b.credits as f64),
-            "recurring_share": share,
-        })
-    };
 
     let mut out = Map::new();
     out.insert("client_id".into(), json!(client));
     out.insert(
         "period".into(),
-        match period {
-            Some((a, b)) => json!({
+        match (period, billed_to) {
+            (Some((a, b)), Some(t)) => json!({
                 "start": a.to_iso(),
                 "end": b.to_iso(),
-                "months": (overlap_months(a, b, None, None) * 100.0).round() / 100.0,
+                "billed_through": if t < a { Value::Null } else { json!(t.to_iso()) },
                 "basis": if start.is_some() || end.is_some() { "as asked" } else { "first to last invoice" },
             }),
-            None => Value::Null,
+            _ => Value::Null,
         },
     );
+    let forecasting = forecast_until.is_some();
     if by_currency.len() <= 1 {
         let (currency, b) = by_currency
             .iter()
             .next()
-            .map(|(c, b)| (c.clone(), summary(b)))
-            .unwrap_or_else(|| ("unknown".into(), summary(&Buckets::default())));
+            .map(|(c, b)| (c.clone(), b.summary(forecasting)))
+            .unwrap_or_else(|| ("unknown".into(), Buckets::default().summary(forecasting)));
         out.insert("currency".into(), json!(currency));
         if let Value::Object(m) = b {
             out.extend(m);
@@ -461,65 +740,82 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     } else {
         let per: Map<String, Value> = by_currency
             .iter()
-            .map(|(c, b)| (c.clone(), summary(b)))
+            .map(|(c, b)| (c.clone(), b.summary(forecasting)))
             .collect();
         out.insert("by_currency".into(), Value::Object(per));
     }
     if client.is_none() {
-        let mut rows: Vec<(f64, Value)> = by_client
+        let mut rows: Vec<(i64, Value)> = by_client
             .iter()
             .map(|(id, (name, b))| {
-                let total = b.recurring_in_period + (b.one_off + b.credits) as f64;
                 (
-                    total,
+                    b.total(),
                     json!({
                         "client_id": id, "client_name": name,
-                        "recurring_monthly": money(b.recurring_monthly),
+                        "recurring": money(b.recurring() as f64),
                         "non_recurring": money(b.one_off as f64),
                         "credits": money(b.credits as f64),
-                        "total": money(total),
+                        "total": money(b.total() as f64),
+                        "recurring_monthly": money(b.mrr),
                     }),
                 )
             })
             .collect();
-        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0));
         out.insert(
             "by_client".into(),
             Value::Array(rows.into_iter().map(|(_, v)| v).collect()),
         );
     }
     let top: Vec<Value> = {
-        let mut s: Vec<&Recurring> = sources.iter().collect();
-        s.sort_by(|a, b| b.monthly_cents.total_cmp(&a.monthly_cents));
+        let mut s: Vec<&RunSource> = sources.iter().filter(|s| s.active_on(today)).collect();
+        s.sort_by(|a, b| {
+            (b.net_per_period as f64 / b.months).total_cmp(&(a.net_per_period as f64 / a.months))
+        });
         s.iter()
             .take(10)
             .map(|r| {
                 json!({
-                    "client": r.client_name, "name": r.label, "source": r.source,
-                    "monthly": money(r.monthly_cents), "period_months": r.period_months,
+                    "client": r.client_name, "name": r.label, "source": r.kind, "id": r.id,
+                    "monthly": money(r.net_per_period as f64 / r.months),
+                    "period_months": r.months, "period_from": r.basis,
                 })
             })
             .collect()
     };
     out.insert("top_recurring".into(), Value::Array(top));
-    if !unknown_period.is_empty() {
+    if !unknown.is_empty() {
         out.insert(
-            "not_counted".into(),
-            json!({"reason": "billing period not recognised", "items": unknown_period}),
+            "not_in_run_rate".into(),
+            json!({"reason": "billing period could not be determined from Halo's data; left out of monthly, annualised and forecast rather than guessed", "items": unknown}),
         );
     }
     out.insert(
         "records_read".into(),
         json!({
-            "invoices": inv_reads.records, "invoices_in_period": invoices_in_period,
+            "invoices": inv_reads.records, "invoices_in_period": in_period,
+            "invoices_dated_after_today": after_today, "invoices_without_date": undated,
             "recurring_invoices": rec_reads.records, "contracts": con_reads.records,
             "requests": inv_reads.requests + rec_reads.requests + con_reads.requests,
         }),
     );
-    out.insert(
-        "basis".into(),
-        json!("Amounts exclude tax. Recurring = schedules and contracts billed without one, normalised to a month; in_period = monthly × months active in the period."),
-    );
+    let mut basis = json!({
+        "billed": "Sums of invoices (GET /Invoice, credits and invoices of both types asked for explicitly) dated in the period and not after today; voided invoices left out; amounts net of tax (line net amounts, else total minus tax_total). The dates are applied here to invoice_date, not sent to Halo: the swagger types invoicedatestart/invoicedateend as booleans, so they are not relied on as filters.",
+        "recurring": "Invoice lines billed by a recurring invoice (recurring_invoice_id on the header or line) or by a contract (a line with a contract_id and the period it bills); the rest is non_recurring.",
+        "credits": "Invoices with a negative net (credit notes), shown apart and subtracted in total. Halo's credit-note type code is undocumented, so the sign decides.",
+        "total": "recurring.billed + non_recurring.total + credits.total: money billed, nothing projected.",
+        "monthly": format!("Run rate on {}: each recurring invoice and each contract billed without one, active that day, net per billing period ÷ months per period. annualised = monthly × 12.", today.to_iso()),
+        "period_lengths": "Halo's period codes are undocumented, so a period's length comes from the records (period name, lastcreated → nextcreationdate, billed line spans, invoice dates) or from the same code on other records; see top_recurring[].period_from.",
+        "currency": "From the invoices' and recurring invoices' `currency` field.",
+    });
+    if let Some(u) = forecast_until {
+        basis["forecast_recurring_after_today"] = json!(format!(
+            "Forecast, not billed and in no total: what active recurring invoices and contracts would bill on their next run dates after {} up to {} (the period's end, at most 12 months ahead).",
+            today.to_iso(),
+            u.to_iso()
+        ));
+    }
+    out.insert("basis".into(), basis);
     Ok(Value::Object(out))
 }
 
@@ -532,30 +828,54 @@ mod tests {
     }
 
     #[test]
-    fn dates_and_overlaps() {
+    fn dates_and_months() {
         assert_eq!(Date::parse("1900-01-01T00:00:00"), None);
         assert_eq!(Date::parse("2025-02-30"), None);
         assert_eq!(
             civil_from_days(d("2026-11-21").days_since_epoch()),
             d("2026-11-21")
         );
-        let (a, b) = (d("2025-04-01"), d("2026-03-31"));
-        assert_eq!(overlap_months(a, b, None, None), 12.0);
-        assert_eq!(overlap_months(a, b, Some(d("2025-10-01")), None), 6.0);
-        assert_eq!(overlap_months(a, b, None, Some(d("2025-04-30"))), 1.0);
-        assert_eq!(overlap_months(a, b, Some(d("2027-01-01")), None), 0.0);
-        let half = overlap_months(d("2025-04-16"), d("2025-04-30"), None, None);
-        assert!((half - 0.5).abs() < 1e-9, "{half}");
+        assert_eq!(d("2026-01-31").add_months(1), d("2026-02-28"));
+        assert_eq!(d("2025-11-01").add_months(-12), d("2024-11-01"));
+        assert_eq!(d("2026-01-01").whole_months_to(d("2026-04-01")), Some(3));
+        assert_eq!(d("2026-01-31").whole_months_to(d("2026-02-28")), Some(1));
+        assert_eq!(d("2026-01-01").whole_months_to(d("2026-04-02")), None);
+        assert_eq!(d("2026-01-01").whole_months_to(d("2026-01-01")), None);
     }
 
     #[test]
-    fn billing_periods() {
-        assert_eq!(months_per_period(Some("Quarterly"), Some(99.0)), Some(3.0));
-        assert_eq!(months_per_period(Some("Six-Monthly"), None), Some(6.0));
-        assert_eq!(months_per_period(Some("every 4 months"), None), Some(4.0));
-        assert_eq!(months_per_period(None, Some(12.0)), Some(12.0));
-        assert_eq!(months_per_period(Some("whenever"), None), None);
-        assert_eq!(months_per_period(None, Some(0.0)), None);
+    fn billing_periods_come_from_the_records() {
+        assert_eq!(named_period_months("Quarterly"), Some(3.0));
+        assert_eq!(named_period_months("Six-Monthly"), Some(6.0));
+        assert_eq!(named_period_months("every 4 months"), Some(4.0));
+        assert_eq!(named_period_months("whenever"), None);
+        // The number alone says nothing.
+        let coded = json!({"period": 12, "period_type": 0, "periodname": ""});
+        assert!(settle(&own_evidence(&coded)).is_err());
+        let dated = json!({"period": 3, "lastcreated": "2026-01-01T00:00:00",
+            "nextcreationdate": "2026-04-01T00:00:00",
+            "lines": [{"startdate": "2026-01-01T00:00:00", "enddate": "2026-03-31T00:00:00"}]});
+        assert_eq!(settle(&own_evidence(&dated)).map(|m| m.0), Ok(3.0));
+        let clash = json!({"periodname": "Monthly", "lastcreated": "2026-01-01T00:00:00",
+            "nextcreationdate": "2027-01-01T00:00:00"});
+        assert!(
+            settle(&own_evidence(&clash))
+                .unwrap_err()
+                .contains("disagree")
+        );
+    }
+
+    #[test]
+    fn what_billed_a_line() {
+        let inv = json!({"recurring_invoice_id": 0});
+        let contract_line = json!({"contract_id": 311, "recurring_invoice_id": 0,
+            "startdate": "2026-01-01T00:00:00", "enddate": "2026-01-31T00:00:00"});
+        assert_eq!(source_of(&inv, Some(&contract_line)), Source::Contract(311));
+        let labour = json!({"contract_id": 301, "startdate": "1900-01-01T00:00:00"});
+        assert_eq!(source_of(&inv, Some(&labour)), Source::OneOff);
+        let from_schedule = json!({"recurring_invoice_id": 704});
+        assert_eq!(source_of(&from_schedule, None), Source::Schedule(704));
+        assert_eq!(money(-0.0), json!(0.0));
     }
 
     #[test]
