@@ -25,6 +25,7 @@
 //! * [`seed`]: the deterministic fictional tenant (SplitMix64 [`prng`], fixed seed day).
 //! * [`store`]: in-memory tables of JSON rows; [`derive`] fills Halo's denormalised fields;
 //!   [`shapes`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
+//! * [`list_models`]: which fields a list row carries (Halo's `*_List` models).
 //! * [`query`]: list/get semantics; [`writes`]: POST/DELETE semantics; [`error`]: Halo's
 //!   error bodies.
 //! * [`reports`]: `/Report` runs (ad-hoc SQL and saved reports) over [`sql`], a small
@@ -32,6 +33,7 @@
 //! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
 //!   gate (fault injection, then the bearer check).
 //! * [`names`]: the company names a non-default seed gives its tenant.
+//! * [`scopes`]: Halo's permission areas and scope grants (its own table, not the client's).
 //! * [`faults`]: what can be injected ([`Faults`]: 429 rate limits with or without
 //!   `Retry-After`, gateway 5xx before or after the write lands, latency, truncated JSON,
 //!   dropped connections) and the request statistics tests read ([`RequestStats`]).
@@ -41,11 +43,13 @@ mod derive;
 mod error;
 mod faults;
 mod http;
+mod list_models;
 mod names;
 mod prng;
 mod query;
 mod reports;
 mod resources;
+mod scopes;
 mod seed;
 mod shapes;
 mod sql;
@@ -139,7 +143,7 @@ impl Permissions {
 
     /// Whether a call is allowed with a token holding `granted`.
     fn allows(&self, granted: &[String], method: &str, path: &str) -> bool {
-        let area = crate::halo::error::scope_area(path);
+        let area = scopes::area(path);
         let denied_area = area.unwrap_or("admin");
         // The agent's own record is always readable: it is how a caller learns who it is.
         let own_record = path
@@ -154,7 +158,7 @@ impl Permissions {
         {
             return false;
         }
-        crate::halo::error::scopes_allow(granted, method, area)
+        scopes::allow(granted, method, area)
     }
 }
 
