@@ -31,6 +31,8 @@ use crate::tools::{ToolError, args::as_int, compact};
 pub const SITE_NAME_SIMILAR: f64 = 0.88;
 /// Similar first address lines: Jaro-Winkler at or above this.
 pub const SITE_ADDRESS_SIMILAR: f64 = 0.90;
+/// Sites fetched one by one when their list rows came without an address.
+const MAX_SITE_GETS: usize = 10;
 /// Groups listed in a scan's answer (the summary counts them all).
 const MAX_GROUPS: usize = 50;
 
@@ -327,25 +329,52 @@ pub fn user_score(
     }
 }
 
-fn site_address(s: &Value) -> (Option<String>, Option<String>) {
-    let addr = s.get("delivery_address").filter(|a| a.is_object());
-    let line1 = addr
-        .map(|a| text(a, "line1"))
-        .filter(|l| !l.is_empty())
-        .or_else(|| Some(text(s, "delivery_address_line1")).filter(|l| !l.is_empty()));
-    let postcode = addr
-        .map(|a| text(a, "postcode"))
-        .filter(|p| !p.is_empty())
-        .or_else(|| Some(text(s, "postcode")).filter(|p| !p.is_empty()));
-    (
-        line1.and_then(normalise_name),
-        postcode.map(|p| {
-            p.chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .to_uppercase()
-        }),
-    )
+/// A postcode compared without spaces and case: `bs1 4dj` is `BS1 4DJ`.
+fn normalise_postcode(p: &str) -> Option<String> {
+    let n: String = p
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    (!n.is_empty()).then_some(n)
+}
+
+/// A site's address as Halo returns it: a list row (`Site_List`, with `includeaddress=true`)
+/// spells it as `delivery_address_line1..5`, GET by id as a `delivery_address` object
+/// (AddressStore: `line1..line4`, `postcode`). Which list line holds the postcode is not
+/// documented, so every line is a postcode candidate. `None`: the record carries no address.
+fn site_address(s: &Value) -> Option<(Option<String>, Vec<String>)> {
+    if let Some(addr) = s.get("delivery_address").filter(|a| a.is_object()) {
+        let line1 = Some(text(addr, "line1")).filter(|l| !l.is_empty());
+        let mut posts: Vec<String> = normalise_postcode(text(addr, "postcode"))
+            .into_iter()
+            .collect();
+        // A postcode typed into a street line is still the postcode.
+        posts.extend(
+            ["line2", "line3", "line4"]
+                .iter()
+                .filter_map(|k| normalise_postcode(text(addr, k))),
+        );
+        return Some((line1.and_then(normalise_name), posts));
+    }
+    let lines: Vec<&str> = (1..=5)
+        .filter_map(|i| {
+            s.get(format!("delivery_address_line{i}"))
+                .and_then(Value::as_str)
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let line1 = lines.first().copied().filter(|l| !l.is_empty());
+    let posts = lines.iter().filter_map(|l| normalise_postcode(l)).collect();
+    Some((line1.and_then(normalise_name), posts))
+}
+
+/// Whether a site record carries its address (a list row read without `includeaddress`, or
+/// from a tenant that ignores it, does not).
+pub fn site_has_address(s: &Value) -> bool {
+    site_address(s).is_some()
 }
 
 /// The score of one existing site against a candidate name and address.
@@ -367,14 +396,11 @@ pub fn site_score(
     if !similar {
         return (0, "none");
     }
-    let (have_line, have_post) = site_address(s);
-    let want_post = postcode.map(|p| {
-        p.chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase()
-    });
-    let post_match = want_post.is_some() && want_post == have_post;
+    let Some((have_line, have_posts)) = site_address(s) else {
+        return (85, "similar name (address not returned)");
+    };
+    let want_post = postcode.and_then(normalise_postcode);
+    let post_match = want_post.is_some_and(|p| have_posts.contains(&p));
     let line_match = match (line1.and_then(normalise_name), have_line) {
         (Some(a), Some(b)) => strsim::jaro_winkler(&a, &b) >= SITE_ADDRESS_SIMILAR,
         _ => false,
@@ -620,16 +646,56 @@ async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     let r = resource("sites", "sites")?;
     let mut reads = Reads::default();
     // Sites are few per client: read them all and compare every one (fuzzy names need it).
-    let sites = Pages::new(ctx, 1)
-        .all(r, &scope_query(client), &mut reads)
-        .await?;
-    Ok(ranked(
+    // A list row (`Site_List`) has no `delivery_address`; `includeaddress=true` (SW24 /Site,
+    // "Include site address in the response") adds `delivery_address_line1..5`.
+    let mut q = scope_query(client);
+    q.push(("includeaddress".into(), "true".into()));
+    let mut sites = Pages::new(ctx, 1).all(r, &q, &mut reads).await?;
+    let mut note = None;
+    if line1.is_some() || postcode.is_some() {
+        // Rows without an address (a tenant that ignores `includeaddress`): fetch the
+        // similar-named ones by id, which carries `delivery_address`, up to a bound.
+        let wanted: Vec<usize> = sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !site_has_address(s) && site_score(&name, None, None, s).0 > 0)
+            .map(|(i, _)| i)
+            .collect();
+        if wanted.len() > MAX_SITE_GETS {
+            note = Some(format!(
+                "{} similar sites came without an address; {MAX_SITE_GETS} were fetched one by one",
+                wanted.len()
+            ));
+        }
+        for i in wanted.into_iter().take(MAX_SITE_GETS) {
+            let Some(id) = sites.get(i).map(id_of) else {
+                continue;
+            };
+            let full = ctx
+                .halo
+                .get(
+                    &format!("{}/{id}", r.path),
+                    &crate::tools::crud::get_query(r),
+                    crate::tools::crud::caching(r),
+                )
+                .await?;
+            reads.requests += 1;
+            if let Some(slot) = sites.get_mut(i) {
+                *slot = full;
+            }
+        }
+    }
+    let mut answer = ranked(
         "site",
         r,
         sites,
         |s| site_score(&name, line1, postcode, s),
         &reads,
-    ))
+    );
+    if let (Some(n), Value::Object(o)) = (note, &mut answer) {
+        o.insert("note".into(), json!(n));
+    }
+    Ok(answer)
 }
 
 fn group_json(
@@ -885,6 +951,21 @@ mod tests {
         );
         assert_eq!(site_score("Head Office", None, None, &s).0, 85);
         assert_eq!(site_score("Leeds Studio", None, Some("BS1 4DJ"), &s).0, 0);
+        // A list row (Site_List with includeaddress=true) spells the address as lines; the
+        // postcode may be on any of them.
+        let row = json!({"name": "Head Office - Bristol", "delivery_address_line1": "10 Wharf Street",
+                         "delivery_address_line2": "", "delivery_address_line5": "BS1 4DJ"});
+        assert_eq!(site_score("Head Office", None, Some("bs1 4dj"), &row).0, 95);
+        assert_eq!(
+            site_score("Head Offce", Some("10 Wharf St"), None, &row).0,
+            95
+        );
+        let bare = json!({"name": "Head Office - Bristol"});
+        assert!(!site_has_address(&bare));
+        assert_eq!(
+            site_score("Head Office", None, Some("BS1 4DJ"), &bare),
+            (85, "similar name (address not returned)")
+        );
     }
 
     #[test]
