@@ -22,6 +22,7 @@
 //!
 //! Layout:
 //! * [`resources`]: the resource table (path, envelope key or bare array, verbs).
+//! * [`asset_layouts`]: which fields each asset type uses as its key fields.
 //! * [`seed`]: the deterministic fictional tenant (SplitMix64 [`prng`], fixed seed day).
 //! * [`store`]: in-memory tables of JSON rows; [`derive`] fills Halo's denormalised fields;
 //!   [`shapes`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
@@ -38,6 +39,7 @@
 //!   `Retry-After`, gateway 5xx before or after the write lands, latency, truncated JSON,
 //!   dropped connections) and the request statistics tests read ([`RequestStats`]).
 
+mod asset_layouts;
 mod clock;
 mod derive;
 mod error;
@@ -74,6 +76,7 @@ use self::faults::FaultState;
 use self::prng::Prng;
 use self::store::Db;
 
+pub use self::asset_layouts::AssetLayout;
 pub use self::faults::{Faults, RequestStats, parse_fraction, parse_rate_limit};
 
 /// How the simulated Halo is set up. Its own credentials, tenant and seed are those of tenant 0;
@@ -108,6 +111,9 @@ pub struct SimConfig {
     pub extra_tenants: Vec<SimTenant>,
     /// What tenant 0's API application and login-as agent may do (default: everything).
     pub permissions: Permissions,
+    /// Which fields the asset types use as key fields 1-3, in every tenant (default: a
+    /// different layout per type; see `asset_layouts`).
+    pub asset_layout: AssetLayout,
 }
 
 /// What a tenant's API application and its login-as agent may do. Halo's effective permission
@@ -229,6 +235,7 @@ impl Default for SimConfig {
             extra_users: 0,
             extra_tenants: Vec::new(),
             permissions: Permissions::default(),
+            asset_layout: AssetLayout::default(),
         }
     }
 }
@@ -276,9 +283,9 @@ pub(crate) struct Tenant {
 }
 
 impl Tenant {
-    fn seeded(spec: SimTenant, extras: seed::Extras) -> Self {
+    fn seeded(spec: SimTenant, extras: seed::Extras, layout: AssetLayout) -> Self {
         Tenant {
-            db: RwLock::new(seed::build(spec.seed, extras)),
+            db: RwLock::new(seed::build_with(spec.seed, extras, layout)),
             client_id: spec.client_id,
             client_secret: spec.client_secret,
             tenant: spec.tenant,
@@ -314,7 +321,7 @@ impl Shared {
         };
         let tenants = std::iter::once(first)
             .chain(config.extra_tenants.iter().cloned())
-            .map(|spec| Tenant::seeded(spec, extras))
+            .map(|spec| Tenant::seeded(spec, extras, config.asset_layout))
             .collect();
         let clock_seed = clock::now_ticks() as u64 ^ u64::from(std::process::id()).rotate_left(32);
         Shared {
