@@ -38,8 +38,12 @@
 //! # Seeded duplicates (the expected answers of duplicate scanners)
 //! User and site ids are fixed by construction; asset ids are those of the default seed
 //! (`0x4A10_5EED`; another seed draws a different number of laptops before them, shifting
-//! the asset ids, but not the shape of the groups). "Serial" is `key_field`, "hostname"
-//! `key_field2`; a normalised serial drops whitespace and ignores case.
+//! the asset ids, but not the shape of the groups). "Serial" is the asset's Serial Number field
+//! (117) and "hostname" its Hostname field (161), both in its `fields`; which of them is
+//! `key_field` depends on the type's layout (`asset_layouts`: by default laptops and desktops
+//! are keyed Serial Number / Hostname, servers and printers Hostname / Serial Number, firewalls,
+//! switches and phones Name / User / Model). A normalised serial drops whitespace and ignores
+//! case.
 //!
 //! Assets, same serial (differing only in case/spacing), same client, site and hostname: the
 //! same device entered twice. Every member is active (`status_name` "Active").
@@ -56,6 +60,16 @@
 //!
 //! (The serial pairs above also share a hostname, but with the same normalised serial; the
 //! retired `…-OLD` laptops have hostnames of their own.)
+//!
+//! Assets added last (`layout_duplicates`, after any extras, so ids 1089-1091 only without
+//! extras), each a duplicate that reading `key_field` as the serial and `key_field2` as the
+//! hostname gets wrong under the default layout:
+//! * 1085 / 1089: the first phone entered again, the IMEI spaced out, another Name, same user
+//!   (Name / User / Model: the serial is in no key field; the same User looks like a hostname).
+//! * 1013 / 1090: client 11's first printer again, the serial in lower case, hostname + `-B`
+//!   (Hostname / Serial Number / Model: the serial is key field 2).
+//! * 1029 / 1091: client 12's server rebuilt on new hardware under its old hostname, both
+//!   active (key field 1 is the hostname, so the naive reading calls it a serial match).
 //!
 //! Users (`inactive` in brackets):
 //! * Email differing only in case: 141 `j.fairweather@harbourline.co.uk` (active) / 142
