@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::{
-    halo::{HaloConfig, RateLimit, Resilience},
+    halo::{AssetFieldSettings, HaloConfig, RateLimit, Resilience},
     secret::Secret,
 };
 
@@ -25,6 +25,8 @@ pub const RETRIES_VARS: &[&str] = &["HALO_RETRIES"];
 pub const BREAKER_THRESHOLD_VARS: &[&str] = &["HALO_BREAKER_THRESHOLD"];
 pub const BREAKER_COOLDOWN_VARS: &[&str] = &["HALO_BREAKER_COOLDOWN"];
 pub const CACHE_TTL_VARS: &[&str] = &["HALO_CACHE_TTL"];
+pub const ASSET_SERIAL_FIELD_VARS: &[&str] = &["HALO_ASSET_SERIAL_FIELD"];
+pub const ASSET_HOSTNAME_FIELD_VARS: &[&str] = &["HALO_ASSET_HOSTNAME_FIELD"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,6 +52,8 @@ pub struct Sources {
     pub breaker_threshold: Option<String>,
     pub breaker_cooldown_secs: Option<String>,
     pub cache_ttl_secs: Option<String>,
+    pub asset_serial_field: Option<String>,
+    pub asset_hostname_field: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -196,6 +200,18 @@ pub fn halo_config_for(
         },
         ..defaults
     };
+    let asset_fields = AssetFieldSettings {
+        serial: field_setting(pick(
+            sources.asset_serial_field,
+            ASSET_SERIAL_FIELD_VARS,
+            env,
+        ))?,
+        hostname: field_setting(pick(
+            sources.asset_hostname_field,
+            ASSET_HOSTNAME_FIELD_VARS,
+            env,
+        ))?,
+    };
     Ok(HaloConfig {
         base_url,
         auth_url,
@@ -205,7 +221,22 @@ pub fn halo_config_for(
         scope,
         timeout,
         resilience,
+        asset_fields,
     })
+}
+
+/// A Halo field named by a setting: its name (as Halo shows it) or its numeric id.
+fn field_setting(picked: Option<(String, &'static str)>) -> Result<Option<String>, ConfigError> {
+    let Some((v, var)) = picked else {
+        return Ok(None);
+    };
+    if v.chars().count() > 100 || v.chars().any(char::is_control) {
+        return Err(ConfigError(format!(
+            "{var} must be a field name or id of at most 100 characters, got {:?}",
+            v.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(Some(v))
 }
 
 /// A whole number from `min` to `max`, from a picked value.

@@ -32,6 +32,8 @@ Environment (flags win over variables; aliases in brackets):
   HALO_BREAKER_COOLDOWN   seconds calls stay paused before a probe (default: 30)
   HALO_CACHE_TTL       seconds reference data stays cached; 0 = off (default: 600)
   HALO_PREWARM         true: load reference data into the cache at start
+  HALO_ASSET_SERIAL_FIELD    asset field holding serials, by name or id (default: by field name)
+  HALO_ASSET_HOSTNAME_FIELD  asset field holding hostnames, by name or id (default: by field name)
   HALO_MCP_MODE        auto (default), tree, dispatch or flat
   HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
   HALO_MCP_READ_ONLY   true: offer only tools that read
@@ -146,6 +148,14 @@ struct ServeArgs {
     /// (default: 600) [env: HALO_CACHE_TTL]
     #[arg(long, value_name = "SECONDS")]
     cache_ttl: Option<String>,
+    /// Asset field holding serial numbers, by field name or id, where field names do not say
+    /// it (default: found by field name per asset type) [env: HALO_ASSET_SERIAL_FIELD]
+    #[arg(long, value_name = "FIELD")]
+    asset_serial_field: Option<String>,
+    /// Asset field holding hostnames, by field name or id (default: found by field name per
+    /// asset type) [env: HALO_ASSET_HOSTNAME_FIELD]
+    #[arg(long, value_name = "FIELD")]
+    asset_hostname_field: Option<String>,
     /// Load reference data into the cache in the background at start [env: HALO_PREWARM=true]
     #[arg(long)]
     prewarm: bool,
@@ -522,6 +532,8 @@ fn sources_of(args: &ServeArgs) -> config::Sources {
         breaker_threshold: args.breaker_threshold.clone(),
         breaker_cooldown_secs: args.breaker_cooldown.clone(),
         cache_ttl_secs: args.cache_ttl.clone(),
+        asset_serial_field: args.asset_serial_field.clone(),
+        asset_hostname_field: args.asset_hostname_field.clone(),
     }
 }
 

@@ -100,7 +100,9 @@ pub(crate) fn fields_and_keys(v: &Values<'_>, keys: [Field; 3]) -> (Value, [Stri
     ];
     let fields: Vec<Value> = all
         .iter()
-        .map(|((id, name), value)| json!({"id": id, "name": name, "value": value, "display": value}))
+        .map(
+            |((id, name), value)| json!({"id": id, "name": name, "value": value, "display": value}),
+        )
         .collect();
     let value_of = |f: Field| {
         all.iter()

@@ -1878,7 +1878,12 @@ impl Seeder {
                 .get("users")
                 .and_then(Value::as_array)
                 .and_then(|u| u.first())
-                .map(|u| (int_field(u, "id"), u["name"].as_str().unwrap_or("").to_string()));
+                .map(|u| {
+                    (
+                        int_field(u, "id"),
+                        u["name"].as_str().unwrap_or("").to_string(),
+                    )
+                });
             let first = user
                 .as_ref()
                 .and_then(|(_, n)| n.split_whitespace().next())
