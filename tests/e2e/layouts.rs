@@ -18,6 +18,9 @@ async fn harness(layout: AssetLayout) -> Harness {
     .await
 }
 
+/// Duplicate groups as `(matched_on, sorted member ids)`.
+type Groups = BTreeSet<(String, Vec<i64>)>;
+
 /// A field's value from a stored asset's `fields`, by field name.
 fn field(a: &Value, name: &str) -> String {
     a["fields"]
@@ -40,7 +43,7 @@ fn serial_key(s: &str) -> String {
 
 /// `(matched_on, member ids)` of every duplicate group in the stored records: the same serial,
 /// or the same hostname with more than one serial.
-fn expected_groups(records: &[Value]) -> BTreeSet<(String, Vec<i64>)> {
+fn expected_groups(records: &[Value]) -> Groups {
     let mut by_serial: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut by_host: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut serial_of: BTreeMap<i64, String> = BTreeMap::new();
@@ -70,7 +73,7 @@ fn expected_groups(records: &[Value]) -> BTreeSet<(String, Vec<i64>)> {
 }
 
 /// What reading `key_field` as the serial and `key_field2` as the hostname would find.
-fn naive_groups(records: &[Value]) -> BTreeSet<(String, Vec<i64>)> {
+fn naive_groups(records: &[Value]) -> Groups {
     let shifted: Vec<Value> = records
         .iter()
         .map(|a| {
@@ -83,7 +86,7 @@ fn naive_groups(records: &[Value]) -> BTreeSet<(String, Vec<i64>)> {
     expected_groups(&shifted)
 }
 
-fn groups_of(answer: &Value) -> BTreeSet<(String, Vec<i64>)> {
+fn groups_of(answer: &Value) -> Groups {
     answer["groups"]
         .as_array()
         .unwrap()
@@ -119,7 +122,7 @@ fn place(h: &Harness, a: &Value, name: &str) -> String {
 
 #[tokio::test]
 async fn duplicate_scans_find_the_same_groups_under_every_layout() {
-    let mut found: Vec<(AssetLayout, BTreeSet<(String, Vec<i64>)>)> = Vec::new();
+    let mut found: Vec<(AssetLayout, Groups)> = Vec::new();
     for layout in AssetLayout::ALL {
         let h = harness(layout).await;
         h.navigate("duplicates").await;
