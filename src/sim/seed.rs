@@ -858,10 +858,11 @@ impl Seeder {
     fn put(&mut self, table: &'static str, v: Value) {
         let mut r = row(v);
         derive(&self.db, table, &mut r, None);
-        let key = if table == "Priority" {
-            "priorityid"
-        } else {
-            "id"
+        // Where Halo's `id` is a guid, rows are keyed by the integer beside it.
+        let key = match table {
+            "Priority" => "priorityid",
+            "Holiday" => "holid",
+            _ => "id",
         };
         self.db.put(table, key, Value::Object(r));
     }
@@ -941,11 +942,14 @@ impl Seeder {
             (7, "Boxing Day", (2025, 12, 26)),
             (8, "New Year's Day", (2026, 1, 1)),
         ];
+        // Halo quirk (SW24 `Holidays`): `id` is a uuid; the integer is `holid`.
         for &(id, name, d) in holidays {
             let start = ymd_ticks(d);
+            // From its own generator, not the seed's stream, so no later draw moves.
+            let g = Prng::new(0x401D_A700 ^ id as u64).guid();
             self.put(
                 "Holiday",
-                json!({"id": id, "name": name, "date": format_date(start), "end_date": format_date(start + TICKS_PER_DAY), "allday": true, "duration": 1.0, "workday_id": 1, "workday_name": "", "agent_id": 0, "agent_name": "", "holiday_type": 0, "isrecurring": false}),
+                json!({"id": g, "holid": id, "name": name, "date": format_date(start), "end_date": format_date(start + TICKS_PER_DAY), "allday": true, "duration": 1.0, "workday_id": 1, "workday_name": "", "agent_id": 0, "agent_name": "", "holiday_type": 0, "isrecurring": false}),
             );
         }
 

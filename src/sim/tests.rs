@@ -419,7 +419,12 @@ async fn every_resource_lists_in_its_envelope_and_gets_by_id() {
             items.len()
         );
         if res.by_id {
-            let id = items[0][res.key].as_i64().unwrap();
+            // Priority and Holiday are named by their guid `id`.
+            let id = if res.guid {
+                items[0]["id"].as_str().unwrap().to_string()
+            } else {
+                items[0][res.key].as_i64().unwrap().to_string()
+            };
             let q = if res.name == "Actions" {
                 "?ticket_id=4001"
             } else {
@@ -429,7 +434,13 @@ async fn every_resource_lists_in_its_envelope_and_gets_by_id() {
                 .get(&format!("/{}/{id}{q}", res.name.to_lowercase()))
                 .await;
             assert_eq!(s, StatusCode::OK, "{} by id {id}", res.name);
-            assert_eq!(one[res.key], json!(id));
+            assert_eq!(one["id"].to_string().trim_matches('"'), id);
+            if res.guid {
+                // The integer beside the guid is not a route.
+                let n = items[0][res.key].as_i64().unwrap();
+                let (s, _) = api.get(&format!("/{}/{n}", res.name)).await;
+                assert_eq!(s, StatusCode::NOT_FOUND, "{} by {n}", res.name);
+            }
         }
     }
 }
@@ -1025,9 +1036,46 @@ async fn unknown_ids_verbs_and_routes() {
     assert_eq!((s, v), (StatusCode::OK, json!({"id": 5})));
     let (s, _) = api.get("/Tags/5").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, p) = api.get("/Priority/2").await;
+    // A priority is named by its guid (SW24 `Policy.id`, a uuid), not by `priorityid`.
+    let (s, _) = api.get("/Priority/2").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let high = sim
+        .records("Priority")
+        .into_iter()
+        .find(|p| p["priorityid"] == 2)
+        .unwrap();
+    let guid = high["id"].as_str().unwrap().to_uppercase();
+    let (s, p) = api.get(&format!("/Priority/{guid}")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(p["id"].is_string());
+    assert_eq!(p["priorityid"], 2);
+    // Updated by guid; the guid is not writable.
+    let (s, up) = api
+        .post("/Priority", json!([{"id": high["id"], "name": "Urgent"}]))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{up}");
+    assert_eq!(
+        (up["id"].clone(), up["name"].clone()),
+        (high["id"].clone(), json!("Urgent"))
+    );
+    // Holidays too: a uuid `id`, the integer `holid` beside it.
+    let hol = sim.records("Holiday").into_iter().next().unwrap();
+    assert!(hol["id"].as_str().is_some_and(|g| g.len() == 36), "{hol}");
+    let (s, d) = api
+        .delete(&format!("/Holiday/{}", hol["id"].as_str().unwrap()))
+        .await;
+    assert_eq!((s, d), (StatusCode::OK, json!({"id": hol["id"]})));
+    let (s, created) = api
+        .post(
+            "/Holiday",
+            json!([{"name": "Founders' Day", "date": "2026-06-01T00:00:00"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert!(
+        created["id"].as_str().is_some_and(|g| g.len() == 36),
+        "{created}"
+    );
+    assert!(created["holid"].as_i64().is_some(), "{created}");
     let (s, d) = api.get("/Tickets/4001?includedetails=true").await;
     assert_eq!(s, StatusCode::OK);
     assert!(d["action_count"].as_u64().unwrap() >= 1);

@@ -288,6 +288,11 @@ fn write_one(
     }
 }
 
+fn not_found_guid(id: &str) -> ApiError {
+    let shown: String = id.chars().take(40).collect();
+    ApiError::rule("DB01", format!("Record {shown} not found"))
+}
+
 fn not_found(id: i64) -> ApiError {
     // Guess: Halo's answer to an update of a missing id is unverified; a coded 400 string.
     ApiError::rule("DB01", format!("Record {id} not found"))
@@ -626,7 +631,17 @@ fn write_plain(
     let key = res.key;
     let template = template(db, res);
     check_references(db, table, fields)?;
-    let id = fields.get(key).and_then(as_i64).unwrap_or(0);
+    // Where Halo's `id` is a guid, a posted `id` names the record to update (and is not
+    // writable); the integer beside it (`priorityid`, `holid`) does too.
+    let by_guid = match fields.get("id") {
+        Some(Value::String(g)) if res.guid && !g.trim().is_empty() => {
+            Some(db.key_of_guid(res, g).ok_or_else(|| not_found_guid(g))?)
+        }
+        _ => None,
+    };
+    let id = by_guid
+        .or_else(|| fields.get(key).and_then(as_i64))
+        .unwrap_or(0);
 
     if id > 0 {
         let Some(Value::Object(existing)) = db.get(table, id) else {
@@ -640,9 +655,9 @@ fn write_plain(
         }
         let mut row = existing.clone();
         let mut posted = fields.clone();
-        if table == "Priority" {
-            // Priority.id is a guid and not writable; the integer key is `priorityid`.
+        if res.guid {
             posted.remove("id");
+            posted.remove(key);
         }
         overlay(db, &mut row, &posted, &template);
         derive(db, table, &mut row, Some(fields));
@@ -683,16 +698,9 @@ fn write_plain(
     let new_id = db.table(table).map(|t| t.next_id).unwrap_or(1).max(1);
     let mut row = template.clone();
     row.insert(key.into(), json!(new_id));
-    if table == "Priority" || row.contains_key("guid") {
+    if res.guid || row.contains_key("guid") {
         let g = db.prng.guid();
-        row.insert(
-            if table == "Priority" {
-                "id".into()
-            } else {
-                "guid".into()
-            },
-            json!(g),
-        );
+        row.insert(if res.guid { "id".into() } else { "guid".into() }, json!(g));
     }
     for f in ["datecreated", "date_created", "datetime"] {
         if row.contains_key(f) {
@@ -706,7 +714,7 @@ fn write_plain(
         row.insert("filesize".into(), json!(payload.len() * 3 / 4));
     }
     fields.remove(key);
-    if table == "Priority" {
+    if res.guid {
         fields.remove("id");
     }
     overlay(db, &mut row, &fields, &template);
@@ -753,10 +761,15 @@ pub(crate) fn delete(
             db.put("Audit", "id", audit);
         }
         Storage::Plain => {
-            db.tables
+            let removed = db
+                .tables
                 .get_mut(res.name)
                 .and_then(|t| t.rows.remove(&id))
                 .ok_or_else(missing)?;
+            if res.guid {
+                // The caller named it by its guid.
+                return Ok(json!({ "id": removed.get("id").cloned().unwrap_or(Value::Null) }));
+            }
         }
     }
     Ok(json!({ "id": id }))
