@@ -536,7 +536,15 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
         })
         .collect();
 
-    let Some(key) = res.envelope else {
+    // `/Item` pages (SW24 gives it `pageinate`), and a paged answer has the `items` key HAPI
+    // reads (`Get-HaloItem`: `ResourceType = 'items'`); PD's generated client reads an unpaged
+    // `GET Item?count=200` as a bare list, and the newer swagger has no `Item_View`. Both hold
+    // if Halo envelopes only the paged answer, which is what the simulator does (guess).
+    let envelope = match res.envelope {
+        None if res.name == "Item" && paginate => Some("items"),
+        e => e,
+    };
+    let Some(key) = envelope else {
         return Value::Array(items);
     };
     let mut env = Map::new();

@@ -179,10 +179,9 @@ pub(crate) static RESOURCES: &[Resource] = &[
     bare("CRMNote"),
     bare("ServiceCategory"),
     bare("ServiceStatus"),
-    // Item: a bare array. The evidence conflicts (HAPI/ALX read `items`), but the newer swagger,
-    // which *does* describe list envelopes as `*_View` schemas, has no `Item_View`, and PD's
-    // generated client deserialises `GET Item` straight into a `List<Item>`. Two concrete,
-    // schema-backed signals beat two clients' fallback keys.
+    // Item: a bare array unpaged, `{…, items: [...]}` with `pageinate=true` (see
+    // `query::list`). The evidence conflicts: HAPI pages it and reads `items`; PD reads an
+    // unpaged answer as a `List<Item>`; the newer swagger has no `Item_View`.
     bare("Item"),
 ];
 

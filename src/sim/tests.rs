@@ -2638,3 +2638,41 @@ async fn list_rows_carry_only_their_list_model_fields() {
             .all(|s| s["delivery_address_line1"].is_string())
     );
 }
+
+/// A ticket's team set by its name (`team` is a name, halo-api.md §7.8); an unknown name is
+/// refused. `/Item` answers a paged request with the `items` envelope and an unpaged one bare.
+#[tokio::test]
+async fn team_by_name_and_the_item_envelope() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (s, t) = api
+        .post(
+            "/Tickets",
+            json!([{"summary": "Printer jam", "client_id": 11, "team": "2nd line support"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(
+        (t["team_id"].clone(), t["team"].clone()),
+        (json!(2), json!("2nd Line Support"))
+    );
+    let id = t["id"].as_i64().unwrap();
+    let (s, t) = api
+        .post("/Tickets", json!([{"id": id, "team": "1st Line Support"}]))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(t["team_id"], 1);
+    let (s, e) = api
+        .post("/Tickets", json!([{"id": id, "team": "Night Shift"}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(sim.record("Tickets", id).unwrap()["team_id"], 1);
+
+    let (s, bare) = api.get("/Item?count=2").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(bare.as_array().map(Vec::len), Some(2), "{bare}");
+    let (s, paged) = api.get("/Item?pageinate=true&page_size=2&page_no=1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(paged["items"].as_array().map(Vec::len), Some(2), "{paged}");
+    assert!(paged["record_count"].as_u64().unwrap() >= 2);
+}

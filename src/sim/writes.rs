@@ -122,6 +122,16 @@ fn coerce(i: usize, obj: Row, template: &Row) -> Result<(Row, Row), ApiError> {
     Ok((fields, control))
 }
 
+/// The id of the team called `name` (case-insensitive).
+pub(crate) fn team_by_name(db: &Db, name: &str) -> Option<i64> {
+    db.table("Team")?.rows.values().find_map(|t| {
+        t.get("name")
+            .and_then(Value::as_str)
+            .filter(|n| n.trim().eq_ignore_ascii_case(name.trim()))
+            .map(|_| int_field(t, "id"))
+    })
+}
+
 fn check_references(db: &Db, table: &str, fields: &Row) -> Result<(), ApiError> {
     let mut refs: Vec<(&str, &str, &str)> = REFERENCES.to_vec();
     if table == "Faults" {
@@ -133,6 +143,20 @@ fn check_references(db: &Db, table: &str, fields: &Row) -> Result<(), ApiError> 
     if table == "Actions" {
         refs.push(("new_status", "Status", "Status"));
         refs.push(("outcome_id", "Outcome", "Outcome"));
+    }
+    // A ticket's team may be set by name (`team` is the team's name, halo-api.md §7.8). An
+    // unknown name is refused like an unknown id (guess: Halo's answer is unverified).
+    if table == "Faults"
+        && !fields.contains_key("team_id")
+        && let Some(name) = fields.get("team").and_then(Value::as_str)
+        && !name.trim().is_empty()
+        && team_by_name(db, name).is_none()
+    {
+        let shown: String = name.chars().take(60).collect();
+        return Err(ApiError::rule(
+            "DB02",
+            format!("Team {shown:?} does not exist"),
+        ));
     }
     for (field, t, label) in refs {
         let Some(id) = fields.get(field).and_then(as_i64) else {
