@@ -160,7 +160,20 @@ async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
                 .any(|f| normalise_email(text(u, f)).as_ref() == Some(&want))
         })
         .collect();
-    Ok(json!({"users": shaped(r, &hits), "records_read": reads.records}))
+    let mut out = json!({"users": shaped(r, &hits), "records_read": reads.records});
+    // A list row is a `Users_List`, which has no `email2`/`email3` (SW24): where the rows lack
+    // them, only the main address was compared, and the answer says so.
+    if rows
+        .iter()
+        .any(|u| u.get("email2").is_none() && u.get("email3").is_none())
+        && let Value::Object(o) = &mut out
+    {
+        o.insert(
+            "note".into(),
+            json!("list rows carry only the main email address (emailaddress); secondary addresses were not compared"),
+        );
+    }
+    Ok(out)
 }
 
 async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
