@@ -375,4 +375,26 @@ mod tests {
             assert!(e.0.starts_with(expected), "{env:?}: {e}");
         }
     }
+
+    #[test]
+    fn asset_field_settings() {
+        let base = [
+            ("HALO_BASE_URL", "https://acme.halopsa.com"),
+            ("HALO_CLIENT_ID", "id"),
+            ("HALO_CLIENT_SECRET", "secret"),
+        ];
+        let c = halo_config(Sources::default(), &env_of(&base)).unwrap();
+        assert_eq!(c.asset_fields, AssetFieldSettings::default());
+        let mut with = base.to_vec();
+        with.push(("HALO_ASSET_SERIAL_FIELD", " CFSerialNumber "));
+        with.push(("HALO_ASSET_HOSTNAME_FIELD", "101"));
+        let c = halo_config(Sources::default(), &env_of(&with)).unwrap();
+        assert_eq!(c.asset_fields.serial.as_deref(), Some("CFSerialNumber"));
+        assert_eq!(c.asset_fields.hostname.as_deref(), Some("101"));
+        let long = "x".repeat(101);
+        let mut bad = base.to_vec();
+        bad.push(("HALO_ASSET_SERIAL_FIELD", &long));
+        let e = halo_config(Sources::default(), &env_of(&bad)).unwrap_err();
+        assert!(e.0.starts_with("HALO_ASSET_SERIAL_FIELD "), "{e}");
+    }
 }
