@@ -4,9 +4,9 @@
 //! ```text
 //! cargo run --release --example dedup_bench
 //! ```
-//! Records are synthetic, shaped like Halo's (one asset type keyed `key_field` serial,
-//! `key_field2` hostname,
-//! `emailaddress`, `login`, `name`), with about 2 % duplicates of each kind.
+//! Records are synthetic, shaped like Halo's (one asset type keyed Serial Number / Hostname, so
+//! `key_field` is the serial and `key_field2` the hostname; `emailaddress`, `login`, `name`),
+//! with about 2 % duplicates of each kind.
 
 use std::time::Instant;
 
