@@ -303,6 +303,16 @@ struct SimulateArgs {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=40_000))]
     extra_users: u32,
+    /// Which fields the asset types use as key fields: mixed (a layout per type),
+    /// serial-hostname, hostname-serial or name-user-model
+    #[arg(long, value_name = "LAYOUT", default_value = "mixed", value_parser = parse_layout)]
+    asset_layout: halo_mcp::sim::AssetLayout,
+}
+
+fn parse_layout(s: &str) -> Result<halo_mcp::sim::AssetLayout, String> {
+    halo_mcp::sim::AssetLayout::parse(s).ok_or_else(|| {
+        format!("expected mixed, serial-hostname, hostname-serial or name-user-model, got {s:?}")
+    })
 }
 
 fn env(name: &str) -> Option<String> {
@@ -500,6 +510,7 @@ async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
         },
         extra_assets: args.extra_assets as usize,
         extra_users: args.extra_users as usize,
+        asset_layout: args.asset_layout,
         extra_tenants: args.extra_tenant,
         permissions: halo_mcp::sim::Permissions {
             app_scopes: trimmed(args.app_scopes),
