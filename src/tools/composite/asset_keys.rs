@@ -11,7 +11,7 @@
 //! 1. a setting names the field (`HALO_ASSET_SERIAL_FIELD` / `HALO_ASSET_HOSTNAME_FIELD`, a
 //!    field name or id), for tenants that keep them in fields whose names say nothing, or in
 //!    custom fields;
-//! 2. otherwise the field whose name says so ("Serial Number", "Service Tag", "IMEI";
+//! 2. otherwise (or for an asset that has no such field) the field whose name says so ("Serial Number", "Service Tag", "IMEI";
 //!    "Hostname", "Computer Name", ...), first among the type's key fields, then among the
 //!    asset's other fields (`fields`, which list rows carry only with `includeassetfields=true`,
 //!    SW24 /Asset), then its custom fields.
@@ -253,9 +253,18 @@ impl AssetKeys {
             .unwrap_or_default()
     }
 
-    /// The asset's value for `kind`, wherever this tenant keeps it.
+    /// The asset's value for `kind`, wherever this tenant keeps it: the field the setting
+    /// names, or (no setting, or an asset without that field) the field whose name says so.
     pub fn read(&self, asset: &Value, kind: Kind) -> Option<Read> {
-        let setting = self.setting(kind);
+        if let Some(f) = self.setting(kind)
+            && let Some(read) = self.read_with(asset, kind, Some(f))
+        {
+            return Some(read);
+        }
+        self.read_with(asset, kind, None)
+    }
+
+    fn read_with(&self, asset: &Value, kind: Kind, setting: Option<&FieldRef>) -> Option<Read> {
         let ty = asset
             .get("assettype_id")
             .and_then(as_int)
@@ -524,6 +533,12 @@ mod tests {
         );
         let by_id = AssetKeys::from_types(&types(), FieldRef::parse("117"), None);
         assert_eq!(by_id.read(&phone, Kind::Serial).unwrap().value, "IMEI9");
+        // An asset without the named field falls back to the field names.
+        let other = AssetKeys::from_types(&types(), FieldRef::parse("CFNowhere"), None);
+        assert_eq!(
+            other.read(&phone, Kind::Serial).unwrap().from,
+            "fields: Serial Number, field 117"
+        );
         assert_eq!(FieldRef::parse(" "), None);
     }
 
