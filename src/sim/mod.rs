@@ -6,7 +6,11 @@
 //! Halo's API (`halo-api.md`): OAuth client-credentials tokens at `/auth/token`, bearer-only
 //! `/api`, case-insensitive paths, the per-resource list envelopes (or bare arrays), Halo's
 //! pagination spelling and clamp, array-only POST upserts answered with `201` and a single
-//! object, per-ticket action numbers, soft-deleted tickets, double-typed ids and sentinel dates.
+//! object, per-ticket action numbers, soft-deleted tickets, double-typed ids and sentinel dates;
+//! list rows as narrow as Halo's `*_List` models, unpaged lists capped without `count`, asset
+//! types that choose their own key fields, and guid ids where Halo's are guids (priorities,
+//! holidays). It follows Halo, not the tools: where a tool's assumption and Halo's documented
+//! behaviour differ, the simulator takes Halo's side so the tests catch the tool.
 //!
 //! Tenants: one simulator can serve several tenants ([`SimConfig::extra_tenants`]), told apart
 //! by the API credentials their tokens were issued for, as one Halo server hosting several
