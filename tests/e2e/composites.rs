@@ -594,6 +594,10 @@ async fn matchers_score_single_candidates() {
         )
         .await;
     assert_eq!(r["score"], 95, "{r}");
+    // Site list rows carry no address unless asked for (SW24 /Site `includeaddress`).
+    assert!(h.sim.requests().iter().any(
+        |q| q.path.eq_ignore_ascii_case("/api/Site") && q.query.contains("includeaddress=true")
+    ));
     let r = h
         .ok(
             "halo_sites_find_match",
