@@ -4,12 +4,16 @@
 //! ```text
 //! cargo run --release --example dedup_bench
 //! ```
-//! Records are synthetic, shaped like Halo's (`key_field` serial, `key_field2` hostname,
-//! `emailaddress`, `login`, `name`), with about 2 % duplicates of each kind.
+//! Records are synthetic, shaped like Halo's (one asset type keyed Serial Number / Hostname, so
+//! `key_field` is the serial and `key_field2` the hostname; `emailaddress`, `login`, `name`),
+//! with about 2 % duplicates of each kind.
 
 use std::time::Instant;
 
-use halo_mcp::tools::composite::dedup::{scan_assets, scan_users};
+use halo_mcp::tools::composite::{
+    asset_keys::AssetKeys,
+    dedup::{scan_assets, scan_users},
+};
 use serde_json::{Value, json};
 
 /// A small deterministic generator (no dependency needed for test data).
@@ -40,7 +44,7 @@ fn assets(n: usize, rng: &mut Rng) -> Vec<Value> {
             } else {
                 format!("ws-{i:06}")
             };
-            json!({"id": i + 1, "key_field": serial, "key_field2": host,
+            json!({"id": i + 1, "assettype_id": 1, "key_field": serial, "key_field2": host,
                    "inactive": dup == 9, "status_name": if dup == 9 { "Retired" } else { "Active" }})
         })
         .collect()
@@ -88,7 +92,13 @@ fn main() {
     for n in [10_000, 50_000, 100_000] {
         let a = assets(n, &mut rng);
         let started = Instant::now();
-        let (groups, stats) = scan_assets(&a);
+        // One asset type, keyed Serial Number / Hostname as the records are.
+        let keys = AssetKeys::from_types(
+            &[json!({"id": 1, "keyfield_name": "Serial Number", "keyfield2_name": "Hostname"})],
+            None,
+            None,
+        );
+        let (groups, stats) = scan_assets(&a, &keys);
         let asset_ms = started.elapsed().as_secs_f64() * 1000.0;
         let u = users(n, &mut rng);
         let started = Instant::now();

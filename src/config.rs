@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::{
-    halo::{CacheLimits, HaloConfig, RateLimit, Resilience},
+    halo::{AssetFieldSettings, CacheLimits, HaloConfig, RateLimit, Resilience},
     secret::Secret,
 };
 
@@ -27,6 +27,8 @@ pub const BREAKER_COOLDOWN_VARS: &[&str] = &["HALO_BREAKER_COOLDOWN"];
 pub const CACHE_TTL_VARS: &[&str] = &["HALO_CACHE_TTL"];
 pub const CACHE_MAX_ENTRIES_VARS: &[&str] = &["HALO_CACHE_MAX_ENTRIES"];
 pub const CACHE_MAX_BYTES_VARS: &[&str] = &["HALO_CACHE_MAX_BYTES"];
+pub const ASSET_SERIAL_FIELD_VARS: &[&str] = &["HALO_ASSET_SERIAL_FIELD"];
+pub const ASSET_HOSTNAME_FIELD_VARS: &[&str] = &["HALO_ASSET_HOSTNAME_FIELD"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -54,6 +56,8 @@ pub struct Sources {
     pub cache_ttl_secs: Option<String>,
     pub cache_max_entries: Option<String>,
     pub cache_max_bytes: Option<String>,
+    pub asset_serial_field: Option<String>,
+    pub asset_hostname_field: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -210,6 +214,18 @@ pub fn halo_config_for(
         },
         ..defaults
     };
+    let asset_fields = AssetFieldSettings {
+        serial: field_setting(pick(
+            sources.asset_serial_field,
+            ASSET_SERIAL_FIELD_VARS,
+            env,
+        ))?,
+        hostname: field_setting(pick(
+            sources.asset_hostname_field,
+            ASSET_HOSTNAME_FIELD_VARS,
+            env,
+        ))?,
+    };
     Ok(HaloConfig {
         base_url,
         auth_url,
@@ -219,7 +235,22 @@ pub fn halo_config_for(
         scope,
         timeout,
         resilience,
+        asset_fields,
     })
+}
+
+/// A Halo field named by a setting: its name (as Halo shows it) or its numeric id.
+fn field_setting(picked: Option<(String, &'static str)>) -> Result<Option<String>, ConfigError> {
+    let Some((v, var)) = picked else {
+        return Ok(None);
+    };
+    if v.chars().count() > 100 || v.chars().any(char::is_control) {
+        return Err(ConfigError(format!(
+            "{var} must be a field name or id of at most 100 characters, got {:?}",
+            v.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(Some(v))
 }
 
 /// A whole number from `min` to `max`, from a picked value.
@@ -436,5 +467,27 @@ mod tests {
             let e = halo_config(Sources::default(), &env_of(env)).unwrap_err();
             assert!(e.0.starts_with(expected), "{env:?}: {e}");
         }
+    }
+
+    #[test]
+    fn asset_field_settings() {
+        let base = [
+            ("HALO_BASE_URL", "https://acme.halopsa.com"),
+            ("HALO_CLIENT_ID", "id"),
+            ("HALO_CLIENT_SECRET", "secret"),
+        ];
+        let c = halo_config(Sources::default(), &env_of(&base)).unwrap();
+        assert_eq!(c.asset_fields, AssetFieldSettings::default());
+        let mut with = base.to_vec();
+        with.push(("HALO_ASSET_SERIAL_FIELD", " CFSerialNumber "));
+        with.push(("HALO_ASSET_HOSTNAME_FIELD", "101"));
+        let c = halo_config(Sources::default(), &env_of(&with)).unwrap();
+        assert_eq!(c.asset_fields.serial.as_deref(), Some("CFSerialNumber"));
+        assert_eq!(c.asset_fields.hostname.as_deref(), Some("101"));
+        let long = "x".repeat(101);
+        let mut bad = base.to_vec();
+        bad.push(("HALO_ASSET_SERIAL_FIELD", &long));
+        let e = halo_config(Sources::default(), &env_of(&bad)).unwrap_err();
+        assert!(e.0.starts_with("HALO_ASSET_SERIAL_FIELD "), "{e}");
     }
 }

@@ -78,6 +78,7 @@ pub fn halo_config(sim: &Simulator) -> HaloConfig {
         scope: "all".into(),
         timeout: Duration::from_secs(10),
         resilience: Resilience::default(),
+        asset_fields: Default::default(),
     }
 }
 

@@ -34,6 +34,8 @@ Environment (flags win over variables; aliases in brackets):
   HALO_CACHE_MAX_ENTRIES  most entries the cache holds (default: 10000)
   HALO_CACHE_MAX_BYTES    most memory the cache holds, e.g. 512MB (default: 64MB)
   HALO_PREWARM         true: load reference data into the cache at start
+  HALO_ASSET_SERIAL_FIELD    asset field holding serials, by name or id (default: by field name)
+  HALO_ASSET_HOSTNAME_FIELD  asset field holding hostnames, by name or id (default: by field name)
   HALO_MCP_MODE        auto (default), tree, dispatch or flat
   HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
   HALO_MCP_READ_ONLY   true: offer only tools that read
@@ -159,6 +161,14 @@ struct ServeArgs {
     /// [env: HALO_CACHE_MAX_BYTES]
     #[arg(long, value_name = "SIZE")]
     cache_max_bytes: Option<String>,
+    /// Asset field holding serial numbers, by field name or id, where field names do not say
+    /// it (default: found by field name per asset type) [env: HALO_ASSET_SERIAL_FIELD]
+    #[arg(long, value_name = "FIELD")]
+    asset_serial_field: Option<String>,
+    /// Asset field holding hostnames, by field name or id (default: found by field name per
+    /// asset type) [env: HALO_ASSET_HOSTNAME_FIELD]
+    #[arg(long, value_name = "FIELD")]
+    asset_hostname_field: Option<String>,
     /// Load reference data into the cache in the background at start [env: HALO_PREWARM=true]
     #[arg(long)]
     prewarm: bool,
@@ -318,6 +328,16 @@ struct SimulateArgs {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=40_000))]
     extra_users: u32,
+    /// Which fields the asset types use as key fields: mixed (a layout per type),
+    /// serial-hostname, hostname-serial or name-user-model
+    #[arg(long, value_name = "LAYOUT", default_value = "mixed", value_parser = parse_layout)]
+    asset_layout: halo_mcp::sim::AssetLayout,
+}
+
+fn parse_layout(s: &str) -> Result<halo_mcp::sim::AssetLayout, String> {
+    halo_mcp::sim::AssetLayout::parse(s).ok_or_else(|| {
+        format!("expected mixed, serial-hostname, hostname-serial or name-user-model, got {s:?}")
+    })
 }
 
 fn env(name: &str) -> Option<String> {
@@ -515,6 +535,7 @@ async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
         },
         extra_assets: args.extra_assets as usize,
         extra_users: args.extra_users as usize,
+        asset_layout: args.asset_layout,
         extra_tenants: args.extra_tenant,
         permissions: halo_mcp::sim::Permissions {
             app_scopes: trimmed(args.app_scopes),
@@ -549,6 +570,8 @@ fn sources_of(args: &ServeArgs) -> config::Sources {
         cache_ttl_secs: args.cache_ttl.clone(),
         cache_max_entries: args.cache_max_entries.clone(),
         cache_max_bytes: args.cache_max_bytes.clone(),
+        asset_serial_field: args.asset_serial_field.clone(),
+        asset_hostname_field: args.asset_hostname_field.clone(),
     }
 }
 
@@ -655,11 +678,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     if let Some((bind, auth)) = remote {
         let result = serve_http(shared, bind, auth, template, public_url, &args).await;
-        if let Some(rx) = demo
-            && let Ok(sim) = rx.await
-        {
-            sim.shutdown().await;
-        }
+        stop_demo(demo).await;
         return result;
     }
     if std::io::stdin().is_terminal() {
@@ -680,11 +699,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         shutdown_signal(),
     )
     .await;
-    if let Some(rx) = demo
-        && let Ok(sim) = rx.await
-    {
-        sim.shutdown().await;
-    }
+    stop_demo(demo).await;
     match ended {
         Ok(halo_mcp::stdio::Ended::InputClosed) => ExitCode::SUCCESS,
         Ok(halo_mcp::stdio::Ended::Signalled) => {
@@ -705,6 +720,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
             fatal(&e);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Stops the demo simulator if it is up. One still seeding is simply dropped with the process:
+/// waiting for it would hold up a shutdown that should take well under a second.
+async fn stop_demo(demo: Option<tokio::sync::oneshot::Receiver<halo_mcp::sim::Simulator>>) {
+    if let Some(mut rx) = demo
+        && let Ok(sim) = rx.try_recv()
+    {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(300), sim.shutdown()).await;
     }
 }
 

@@ -58,6 +58,18 @@ pub struct HaloConfig {
     /// Limit for each HTTP exchange with Halo.
     pub timeout: Duration,
     pub resilience: Resilience,
+    /// Where this tenant keeps asset serials and hostnames, when field names do not say it.
+    pub asset_fields: AssetFieldSettings,
+}
+
+/// Fields named by `HALO_ASSET_SERIAL_FIELD` / `HALO_ASSET_HOSTNAME_FIELD` (a field name or
+/// id each). Each asset type in Halo chooses its own key fields, so the tools find the serial
+/// and hostname by field name; these settings name them where the names say nothing (or they
+/// are custom fields). The client only carries them to the tools.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AssetFieldSettings {
+    pub serial: Option<String>,
+    pub hostname: Option<String>,
 }
 
 /// How the client copes with Halo's limits and failures.

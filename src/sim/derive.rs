@@ -122,7 +122,15 @@ fn site(db: &Db, row: &mut Row) {
 /// `priority{}`, `user{}` and `tickettype{}` objects.
 fn fault(db: &Db, row: &mut Row, incoming: Option<&Row>) {
     set_name(db, row, "status_id", "status_name", "Status", "name");
-    // Halo quirk (halo-api.md §7.8): `team` is the team's *name*; `team_id` is the id.
+    // Halo quirk (halo-api.md §7.8): `team` is the team's *name*; `team_id` is the id. A
+    // posted name without an id sets the team by name.
+    if let Some(inc) = incoming
+        && !inc.contains_key("team_id")
+        && let Some(name) = inc.get("team").and_then(Value::as_str)
+        && let Some(id) = super::writes::team_by_name(db, name)
+    {
+        row.insert("team_id".into(), Value::from(id));
+    }
     set_name(db, row, "team_id", "team", "Team", "name");
 
     // Category: `category_1` is the "Hardware>Laptop" string, `categoryid_1` the id. Whichever

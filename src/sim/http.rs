@@ -354,8 +354,14 @@ fn member(
             None => not_found_route(),
         };
     }
-    // ToDo has no /{id} routes at all; a non-integer id does not match Halo's `{id}` route.
-    let Some(id) = query::parse_id(id).filter(|_| res.by_id) else {
+    // ToDo has no /{id} routes at all; a non-integer id does not match Halo's `{id}` route,
+    // except where the id is a guid (Priority, Holiday), which names the record instead.
+    let id = if res.guid {
+        db.read().key_of_guid(res, id)
+    } else {
+        query::parse_id(id)
+    };
+    let Some(id) = id.filter(|_| res.by_id) else {
         return not_found_route();
     };
     let result = match *method {

@@ -6,7 +6,11 @@
 //! Halo's API (`halo-api.md`): OAuth client-credentials tokens at `/auth/token`, bearer-only
 //! `/api`, case-insensitive paths, the per-resource list envelopes (or bare arrays), Halo's
 //! pagination spelling and clamp, array-only POST upserts answered with `201` and a single
-//! object, per-ticket action numbers, soft-deleted tickets, double-typed ids and sentinel dates.
+//! object, per-ticket action numbers, soft-deleted tickets, double-typed ids and sentinel dates;
+//! list rows as narrow as Halo's `*_List` models, unpaged lists capped without `count`, asset
+//! types that choose their own key fields, and guid ids where Halo's are guids (priorities,
+//! holidays). It follows Halo, not the tools: where a tool's assumption and Halo's documented
+//! behaviour differ, the simulator takes Halo's side so the tests catch the tool.
 //!
 //! Tenants: one simulator can serve several tenants ([`SimConfig::extra_tenants`]), told apart
 //! by the API credentials their tokens were issued for, as one Halo server hosting several
@@ -22,9 +26,11 @@
 //!
 //! Layout:
 //! * [`resources`]: the resource table (path, envelope key or bare array, verbs).
+//! * [`asset_layouts`]: which fields each asset type uses as its key fields.
 //! * [`seed`]: the deterministic fictional tenant (SplitMix64 [`prng`], fixed seed day).
 //! * [`store`]: in-memory tables of JSON rows; [`derive`] fills Halo's denormalised fields;
 //!   [`shapes`] holds the wide ticket/action shapes; [`clock`] Halo's date formats.
+//! * [`list_models`]: which fields a list row carries (Halo's `*_List` models).
 //! * [`query`]: list/get semantics; [`writes`]: POST/DELETE semantics; [`error`]: Halo's
 //!   error bodies.
 //! * [`reports`]: `/Report` runs (ad-hoc SQL and saved reports) over [`sql`], a small
@@ -32,20 +38,24 @@
 //! * [`http`]: axum wiring: one fallback dispatcher behind a logging layer and the `/api`
 //!   gate (fault injection, then the bearer check).
 //! * [`names`]: the company names a non-default seed gives its tenant.
+//! * [`scopes`]: Halo's permission areas and scope grants (its own table, not the client's).
 //! * [`faults`]: what can be injected ([`Faults`]: 429 rate limits with or without
 //!   `Retry-After`, gateway 5xx before or after the write lands, latency, truncated JSON,
 //!   dropped connections) and the request statistics tests read ([`RequestStats`]).
 
+mod asset_layouts;
 mod clock;
 mod derive;
 mod error;
 mod faults;
 mod http;
+mod list_models;
 mod names;
 mod prng;
 mod query;
 mod reports;
 mod resources;
+mod scopes;
 mod seed;
 mod shapes;
 mod sql;
@@ -70,6 +80,7 @@ use self::faults::FaultState;
 use self::prng::Prng;
 use self::store::Db;
 
+pub use self::asset_layouts::AssetLayout;
 pub use self::faults::{Faults, RequestStats, parse_fraction, parse_rate_limit};
 
 /// How the simulated Halo is set up. Its own credentials, tenant and seed are those of tenant 0;
@@ -108,6 +119,9 @@ pub struct SimConfig {
     /// date: the seeded tickets, invoices and contracts are placed relative to it, so a demo
     /// always looks current. Tests pin it to get byte-identical data on any day.
     pub today: Option<(i64, u32, u32)>,
+    /// Which fields the asset types use as key fields 1-3, in every tenant (default: a
+    /// different layout per type; see `asset_layouts`).
+    pub asset_layout: AssetLayout,
 }
 
 /// What a tenant's API application and its login-as agent may do. Halo's effective permission
@@ -143,7 +157,7 @@ impl Permissions {
 
     /// Whether a call is allowed with a token holding `granted`.
     fn allows(&self, granted: &[String], method: &str, path: &str) -> bool {
-        let area = crate::halo::error::scope_area(path);
+        let area = scopes::area(path);
         let denied_area = area.unwrap_or("admin");
         // The agent's own record is always readable: it is how a caller learns who it is.
         let own_record = path
@@ -158,7 +172,7 @@ impl Permissions {
         {
             return false;
         }
-        crate::halo::error::scopes_allow(granted, method, area)
+        scopes::allow(granted, method, area)
     }
 }
 
@@ -230,6 +244,7 @@ impl Default for SimConfig {
             extra_tenants: Vec::new(),
             permissions: Permissions::default(),
             today: None,
+            asset_layout: AssetLayout::default(),
         }
     }
 }
@@ -277,9 +292,14 @@ pub(crate) struct Tenant {
 }
 
 impl Tenant {
-    fn seeded(spec: SimTenant, extras: seed::Extras, today: Option<(i64, u32, u32)>) -> Self {
+    fn seeded(
+        spec: SimTenant,
+        extras: seed::Extras,
+        today: Option<(i64, u32, u32)>,
+        layout: AssetLayout,
+    ) -> Self {
         Tenant {
-            db: RwLock::new(seed::build_on(spec.seed, extras, today)),
+            db: RwLock::new(seed::build_on(spec.seed, extras, today, layout)),
             client_id: spec.client_id,
             client_secret: spec.client_secret,
             tenant: spec.tenant,
@@ -315,7 +335,7 @@ impl Shared {
         };
         let tenants = std::iter::once(first)
             .chain(config.extra_tenants.iter().cloned())
-            .map(|spec| Tenant::seeded(spec, extras, config.today))
+            .map(|spec| Tenant::seeded(spec, extras, config.today, config.asset_layout))
             .collect();
         let clock_seed = clock::now_ticks() as u64 ^ u64::from(std::process::id()).rotate_left(32);
         Shared {

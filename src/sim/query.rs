@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::clock;
 use super::error::ApiError;
+use super::list_models::{self, Includes};
 use super::resources::{Domain, Resource, Storage};
 use super::seed::CLOSED_STATUS;
 use super::store::{Db, as_f64, as_i64, int_field};
@@ -26,6 +27,13 @@ pub(crate) const FAULTS_MAX_PAGE_SIZE: usize = 100;
 /// unknown (halo-api.md §6.1); 50 keeps an unqualified `GET /Tickets` from dumping the table,
 /// while small reference tables (and other lists) return every row.
 pub(crate) const FAULTS_DEFAULT_COUNT: usize = 50;
+
+/// Rows any other list returns when neither `pageinate` nor `count` is given. Halo's default is
+/// unknown, but it is a cap: HCLI needed `count=500` to see its 103 tags ("103 tags > one
+/// page", halo-api.md §6.1), and ALX says lists stop at 100 rows. So a list Halo does not page
+/// (Tags, TimesheetEvent, ...) returns 100 rows unless the client asks for more with `count`
+/// (guess: 100, the one figure the sources agree on).
+pub(crate) const UNPAGED_DEFAULT_COUNT: usize = 100;
 
 /// Fields `search` matches, case-insensitively, as a substring.
 const SEARCH_FIELDS: &[&str] = &[
@@ -499,8 +507,9 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
     } else {
         let cap = match p.int("count").filter(|n| *n >= 0) {
             Some(n) => n as usize,
-            None if is_faults && !id_only => FAULTS_DEFAULT_COUNT,
-            None => usize::MAX,
+            None if id_only => usize::MAX,
+            None if is_faults => FAULTS_DEFAULT_COUNT,
+            None => UNPAGED_DEFAULT_COUNT,
         };
         (
             Value::Null,
@@ -508,18 +517,34 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
             rows.into_iter().take(cap).collect(),
         )
     };
+    // Rows are filtered on the whole stored record, then answered in the list model's shape.
+    let model = list_models::for_resource(res.name);
+    let includes = Includes {
+        asset_fields: p.flag("includeassetfields") == Some(true),
+        address: p.flag("includeaddress") == Some(true),
+    };
     let items: Vec<Value> = page
         .into_iter()
         .map(|r| {
             if id_only {
-                json!({ "id": r.get(res.key).cloned().unwrap_or(Value::Null) })
+                json!({ "id": r.get("id").cloned().unwrap_or(Value::Null) })
+            } else if let Some(m) = model {
+                list_models::project(r, m, includes)
             } else {
                 r.clone()
             }
         })
         .collect();
 
-    let Some(key) = res.envelope else {
+    // `/Item` pages (SW24 gives it `pageinate`), and a paged answer has the `items` key HAPI
+    // reads (`Get-HaloItem`: `ResourceType = 'items'`); PD's generated client reads an unpaged
+    // `GET Item?count=200` as a bare list, and the newer swagger has no `Item_View`. Both hold
+    // if Halo envelopes only the paged answer, which is what the simulator does (guess).
+    let envelope = match res.envelope {
+        None if res.name == "Item" && paginate => Some("items"),
+        e => e,
+    };
+    let Some(key) = envelope else {
         return Value::Array(items);
     };
     let mut env = Map::new();

@@ -32,8 +32,13 @@ pub(crate) struct Resource {
     /// bare JSON array.
     pub envelope: Option<&'static str>,
     pub storage: Storage,
-    /// The integer identity field (`id`, except Priority whose `id` is a guid: `priorityid`).
+    /// The integer identity field the simulator keys rows by (`id`, except where Halo's `id` is
+    /// a guid: Priority's integer is `priorityid`, Holiday's `holid`).
     pub key: &'static str,
+    /// Halo's `id` is a guid string (SW24: `Policy.id` and `Holidays.id` are `uuid`; the
+    /// `/Priority/{id}` and `/Holiday/{id}` routes take a string): GET and DELETE by id, and
+    /// POST updates, name the record by its guid.
+    pub guid: bool,
     /// `GET /X/{id}` exists (ToDo has none).
     pub by_id: bool,
     /// `DELETE /X/{id}` exists (Timesheet and ToDo have none, SW24).
@@ -49,6 +54,7 @@ const fn env(name: &'static str, key: &'static str) -> Resource {
         envelope: Some(key),
         storage: Storage::Plain,
         key: "id",
+        guid: false,
         by_id: true,
         delete: true,
         columns: false,
@@ -61,6 +67,7 @@ const fn bare(name: &'static str) -> Resource {
         envelope: None,
         storage: Storage::Plain,
         key: "id",
+        guid: false,
         by_id: true,
         delete: true,
         columns: false,
@@ -78,6 +85,7 @@ const fn faults(name: &'static str, domain: Domain) -> Resource {
         envelope: Some("tickets"),
         storage: Storage::Faults(domain),
         key: "id",
+        guid: false,
         by_id: true,
         delete: true,
         columns: true,
@@ -97,6 +105,7 @@ pub(crate) static RESOURCES: &[Resource] = &[
         envelope: Some("actions"),
         storage: Storage::Actions,
         key: "id",
+        guid: false,
         by_id: true,
         delete: true,
         columns: false,
@@ -136,6 +145,7 @@ pub(crate) static RESOURCES: &[Resource] = &[
     bare("Team"),
     Resource {
         key: "priorityid",
+        guid: true,
         ..bare("Priority")
     },
     bare("Category"),
@@ -147,7 +157,11 @@ pub(crate) static RESOURCES: &[Resource] = &[
     bare("Outcome"),
     bare("Workday"),
     bare("Workflow"),
-    bare("Holiday"),
+    Resource {
+        key: "holid",
+        guid: true,
+        ..bare("Holiday")
+    },
     bare("Audit"),
     bare("CannedText"),
     bare("Tags"),
@@ -165,10 +179,9 @@ pub(crate) static RESOURCES: &[Resource] = &[
     bare("CRMNote"),
     bare("ServiceCategory"),
     bare("ServiceStatus"),
-    // Item: a bare array. The evidence conflicts (HAPI/ALX read `items`), but the newer swagger,
-    // which *does* describe list envelopes as `*_View` schemas, has no `Item_View`, and PD's
-    // generated client deserialises `GET Item` straight into a `List<Item>`. Two concrete,
-    // schema-backed signals beat two clients' fallback keys.
+    // Item: a bare array unpaged, `{…, items: [...]}` with `pageinate=true` (see
+    // `query::list`). The evidence conflicts: HAPI pages it and reads `items`; PD reads an
+    // unpaged answer as a `List<Item>`; the newer swagger has no `Item_View`.
     bare("Item"),
 ];
 

@@ -124,6 +124,18 @@ impl Db {
         }
     }
 
+    /// The integer key of the row whose guid `id` is `guid` (case-insensitive), for resources
+    /// Halo identifies by guid.
+    pub(crate) fn key_of_guid(&self, res: &Resource, guid: &str) -> Option<i64> {
+        let guid = guid.trim();
+        self.tables.get(res.name)?.rows.iter().find_map(|(k, r)| {
+            r.get("id")
+                .and_then(Value::as_str)
+                .filter(|g| g.eq_ignore_ascii_case(guid))
+                .map(|_| *k)
+        })
+    }
+
     /// One record as `GET /X/{id}` sees it. `/Tickets/{id}` serves any Faults row (a project
     /// is a ticket); `/Projects/{id}` and `/Opportunities/{id}` only their own kind.
     pub(crate) fn by_id(&self, res: &Resource, id: i64) -> Option<&Value> {

@@ -422,7 +422,12 @@ async fn every_resource_lists_in_its_envelope_and_gets_by_id() {
             items.len()
         );
         if res.by_id {
-            let id = items[0][res.key].as_i64().unwrap();
+            // Priority and Holiday are named by their guid `id`.
+            let id = if res.guid {
+                items[0]["id"].as_str().unwrap().to_string()
+            } else {
+                items[0][res.key].as_i64().unwrap().to_string()
+            };
             let q = if res.name == "Actions" {
                 "?ticket_id=4001"
             } else {
@@ -432,7 +437,13 @@ async fn every_resource_lists_in_its_envelope_and_gets_by_id() {
                 .get(&format!("/{}/{id}{q}", res.name.to_lowercase()))
                 .await;
             assert_eq!(s, StatusCode::OK, "{} by id {id}", res.name);
-            assert_eq!(one[res.key], json!(id));
+            assert_eq!(one["id"].to_string().trim_matches('"'), id);
+            if res.guid {
+                // The integer beside the guid is not a route.
+                let n = items[0][res.key].as_i64().unwrap();
+                let (s, _) = api.get(&format!("/{}/{n}", res.name)).await;
+                assert_eq!(s, StatusCode::NOT_FOUND, "{} by {n}", res.name);
+            }
         }
     }
 }
@@ -977,7 +988,11 @@ async fn tickets_are_soft_deleted_and_recoverable() {
         .items("/Tickets?deleted=true&count=500", "tickets")
         .await;
     assert!(deleted.iter().any(|t| t["id"] == json!(id)));
-    assert!(deleted.iter().all(|t| t["deleted"] == true));
+    // `deleted` is not a list field (Faults_List): the stored records say it.
+    assert!(deleted.iter().all(|t| {
+        sim.record("Tickets", t["id"].as_i64().unwrap())
+            .is_some_and(|r| r["deleted"] == true)
+    }));
     assert!(deleted.len() >= 5, "seed has soft-deleted tickets too");
 
     let (s, _) = api
@@ -1024,9 +1039,46 @@ async fn unknown_ids_verbs_and_routes() {
     assert_eq!((s, v), (StatusCode::OK, json!({"id": 5})));
     let (s, _) = api.get("/Tags/5").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, p) = api.get("/Priority/2").await;
+    // A priority is named by its guid (SW24 `Policy.id`, a uuid), not by `priorityid`.
+    let (s, _) = api.get("/Priority/2").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let high = sim
+        .records("Priority")
+        .into_iter()
+        .find(|p| p["priorityid"] == 2)
+        .unwrap();
+    let guid = high["id"].as_str().unwrap().to_uppercase();
+    let (s, p) = api.get(&format!("/Priority/{guid}")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(p["id"].is_string());
+    assert_eq!(p["priorityid"], 2);
+    // Updated by guid; the guid is not writable.
+    let (s, up) = api
+        .post("/Priority", json!([{"id": high["id"], "name": "Urgent"}]))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{up}");
+    assert_eq!(
+        (up["id"].clone(), up["name"].clone()),
+        (high["id"].clone(), json!("Urgent"))
+    );
+    // Holidays too: a uuid `id`, the integer `holid` beside it.
+    let hol = sim.records("Holiday").into_iter().next().unwrap();
+    assert!(hol["id"].as_str().is_some_and(|g| g.len() == 36), "{hol}");
+    let (s, d) = api
+        .delete(&format!("/Holiday/{}", hol["id"].as_str().unwrap()))
+        .await;
+    assert_eq!((s, d), (StatusCode::OK, json!({"id": hol["id"]})));
+    let (s, created) = api
+        .post(
+            "/Holiday",
+            json!([{"name": "Founders' Day", "date": "2026-06-01T00:00:00"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert!(
+        created["id"].as_str().is_some_and(|g| g.len() == 36),
+        "{created}"
+    );
+    assert!(created["holid"].as_i64().is_some(), "{created}");
     let (s, d) = api.get("/Tickets/4001?includedetails=true").await;
     assert_eq!(s, StatusCode::OK);
     assert!(d["action_count"].as_u64().unwrap() >= 1);
@@ -1912,7 +1964,9 @@ async fn saved_reports_list_and_run() {
     let (reports, _) = api.items("/Report", "reports").await;
     assert!(reports.len() >= 3, "{reports:?}");
     for r in &reports {
-        for k in ["id", "name", "sql", "description", "group_id", "group_name"] {
+        // A list row is an AnalyzerProfile_List: no `sql` (GET by id has it).
+        assert!(r.get("sql").is_none(), "{r}");
+        for k in ["id", "name", "description", "group_id", "group_name"] {
             assert!(r.get(k).is_some(), "{k} missing in {r}");
         }
         // Every saved report runs without error.
@@ -2528,4 +2582,118 @@ async fn application_scopes_and_agent_areas_are_enforced() {
             .iter()
             .all(|t| t["summary"] != "refused")
     );
+}
+
+/// Every list row has only fields of its `*_List` model (Halo's list rows are narrower than
+/// GET by id), with the optional parts asked for; checked against the shared swagger when it is
+/// beside the repository, and against the simulator's own table always.
+#[tokio::test]
+async fn list_rows_carry_only_their_list_model_fields() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let swagger: Option<Value> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/halo-swagger.json"
+    ))
+    .ok()
+    .and_then(|t| serde_json::from_str(&t).ok());
+    for model in super::list_models::LIST_MODELS {
+        let allowed: HashSet<String> = match &swagger {
+            Some(sw) => sw["components"]["schemas"][model.model]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect(),
+            None => model.fields.iter().map(|f| f.to_string()).collect(),
+        };
+        for name in model.resources {
+            let res = super::resources::find(name).unwrap();
+            let mut paths = vec![format!(
+                "/{name}?count=100000&includeinactive=true&includeassetfields=true&includeaddress=true"
+            )];
+            if name == &"Tickets" {
+                paths.push(format!("{}&deleted=true", paths[0]));
+            }
+            if name == &"Attachment" {
+                paths = (4001..4040)
+                    .map(|t| format!("/Attachment?ticket_id={t}"))
+                    .collect();
+            }
+            let mut rows = 0;
+            for path in paths {
+                let (items, _) = api.items(&path, res.envelope.unwrap_or("")).await;
+                for row in &items {
+                    for k in row.as_object().unwrap().keys() {
+                        assert!(
+                            allowed.contains(k),
+                            "{name} list row has {k}, which {} lacks",
+                            model.model
+                        );
+                    }
+                }
+                rows += items.len();
+            }
+            assert!(rows > 0, "no {name} rows to check");
+        }
+    }
+    // The parts that depend on a parameter are there when asked for, and only then.
+    let (plain, _) = api.items("/Asset?count=3", "assets").await;
+    assert!(plain.iter().all(|a| a.get("fields").is_none()));
+    let (with, _) = api
+        .items("/Asset?count=3&includeassetfields=true", "assets")
+        .await;
+    assert!(with.iter().all(|a| a["fields"].is_array()));
+    let (sites, _) = api.items("/Site?count=3", "sites").await;
+    assert!(
+        sites
+            .iter()
+            .all(|s| s.get("delivery_address_line1").is_none())
+    );
+    let (sites, _) = api
+        .items("/Site?count=3&includeaddress=true", "sites")
+        .await;
+    assert!(
+        sites
+            .iter()
+            .all(|s| s["delivery_address_line1"].is_string())
+    );
+}
+
+/// A ticket's team set by its name (`team` is a name, halo-api.md §7.8); an unknown name is
+/// refused. `/Item` answers a paged request with the `items` envelope and an unpaged one bare.
+#[tokio::test]
+async fn team_by_name_and_the_item_envelope() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::new(&sim).await;
+    let (s, t) = api
+        .post(
+            "/Tickets",
+            json!([{"summary": "Printer jam", "client_id": 11, "team": "2nd line support"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(
+        (t["team_id"].clone(), t["team"].clone()),
+        (json!(2), json!("2nd Line Support"))
+    );
+    let id = t["id"].as_i64().unwrap();
+    let (s, t) = api
+        .post("/Tickets", json!([{"id": id, "team": "1st Line Support"}]))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(t["team_id"], 1);
+    let (s, e) = api
+        .post("/Tickets", json!([{"id": id, "team": "Night Shift"}]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(sim.record("Tickets", id).unwrap()["team_id"], 1);
+
+    let (s, bare) = api.get("/Item?count=2").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(bare.as_array().map(Vec::len), Some(2), "{bare}");
+    let (s, paged) = api.get("/Item?pageinate=true&page_size=2&page_no=1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(paged["items"].as_array().map(Vec::len), Some(2), "{paged}");
+    assert!(paged["record_count"].as_u64().unwrap() >= 2);
 }

@@ -122,6 +122,16 @@ fn coerce(i: usize, obj: Row, template: &Row) -> Result<(Row, Row), ApiError> {
     Ok((fields, control))
 }
 
+/// The id of the team called `name` (case-insensitive).
+pub(crate) fn team_by_name(db: &Db, name: &str) -> Option<i64> {
+    db.table("Team")?.rows.values().find_map(|t| {
+        t.get("name")
+            .and_then(Value::as_str)
+            .filter(|n| n.trim().eq_ignore_ascii_case(name.trim()))
+            .map(|_| int_field(t, "id"))
+    })
+}
+
 fn check_references(db: &Db, table: &str, fields: &Row) -> Result<(), ApiError> {
     let mut refs: Vec<(&str, &str, &str)> = REFERENCES.to_vec();
     if table == "Faults" {
@@ -133,6 +143,20 @@ fn check_references(db: &Db, table: &str, fields: &Row) -> Result<(), ApiError> 
     if table == "Actions" {
         refs.push(("new_status", "Status", "Status"));
         refs.push(("outcome_id", "Outcome", "Outcome"));
+    }
+    // A ticket's team may be set by name (`team` is the team's name, halo-api.md §7.8). An
+    // unknown name is refused like an unknown id (guess: Halo's answer is unverified).
+    if table == "Faults"
+        && !fields.contains_key("team_id")
+        && let Some(name) = fields.get("team").and_then(Value::as_str)
+        && !name.trim().is_empty()
+        && team_by_name(db, name).is_none()
+    {
+        let shown: String = name.chars().take(60).collect();
+        return Err(ApiError::rule(
+            "DB02",
+            format!("Team {shown:?} does not exist"),
+        ));
     }
     for (field, t, label) in refs {
         let Some(id) = fields.get(field).and_then(as_i64) else {
@@ -286,6 +310,11 @@ fn write_one(
         Storage::Actions => write_action(db, fields, control, now, dry),
         Storage::Plain => write_plain(db, res, fields, now, dry),
     }
+}
+
+fn not_found_guid(id: &str) -> ApiError {
+    let shown: String = id.chars().take(40).collect();
+    ApiError::rule("DB01", format!("Record {shown} not found"))
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -626,7 +655,17 @@ fn write_plain(
     let key = res.key;
     let template = template(db, res);
     check_references(db, table, fields)?;
-    let id = fields.get(key).and_then(as_i64).unwrap_or(0);
+    // Where Halo's `id` is a guid, a posted `id` names the record to update (and is not
+    // writable); the integer beside it (`priorityid`, `holid`) does too.
+    let by_guid = match fields.get("id") {
+        Some(Value::String(g)) if res.guid && !g.trim().is_empty() => {
+            Some(db.key_of_guid(res, g).ok_or_else(|| not_found_guid(g))?)
+        }
+        _ => None,
+    };
+    let id = by_guid
+        .or_else(|| fields.get(key).and_then(as_i64))
+        .unwrap_or(0);
 
     if id > 0 {
         let Some(Value::Object(existing)) = db.get(table, id) else {
@@ -640,9 +679,9 @@ fn write_plain(
         }
         let mut row = existing.clone();
         let mut posted = fields.clone();
-        if table == "Priority" {
-            // Priority.id is a guid and not writable; the integer key is `priorityid`.
+        if res.guid {
             posted.remove("id");
+            posted.remove(key);
         }
         overlay(db, &mut row, &posted, &template);
         derive(db, table, &mut row, Some(fields));
@@ -683,16 +722,9 @@ fn write_plain(
     let new_id = db.table(table).map(|t| t.next_id).unwrap_or(1).max(1);
     let mut row = template.clone();
     row.insert(key.into(), json!(new_id));
-    if table == "Priority" || row.contains_key("guid") {
+    if res.guid || row.contains_key("guid") {
         let g = db.prng.guid();
-        row.insert(
-            if table == "Priority" {
-                "id".into()
-            } else {
-                "guid".into()
-            },
-            json!(g),
-        );
+        row.insert(if res.guid { "id".into() } else { "guid".into() }, json!(g));
     }
     for f in ["datecreated", "date_created", "datetime"] {
         if row.contains_key(f) {
@@ -706,7 +738,7 @@ fn write_plain(
         row.insert("filesize".into(), json!(payload.len() * 3 / 4));
     }
     fields.remove(key);
-    if table == "Priority" {
+    if res.guid {
         fields.remove("id");
     }
     overlay(db, &mut row, &fields, &template);
@@ -753,10 +785,15 @@ pub(crate) fn delete(
             db.put("Audit", "id", audit);
         }
         Storage::Plain => {
-            db.tables
+            let removed = db
+                .tables
                 .get_mut(res.name)
                 .and_then(|t| t.rows.remove(&id))
                 .ok_or_else(missing)?;
+            if res.guid {
+                // The caller named it by its guid.
+                return Ok(json!({ "id": removed.get("id").cloned().unwrap_or(Value::Null) }));
+            }
         }
     }
     Ok(json!({ "id": id }))

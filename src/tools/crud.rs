@@ -379,7 +379,13 @@ async fn list(
         });
         (rows, total)
     } else {
-        // Halo returns these lists whole; the server pages them so answers stay small.
+        // Halo does not page these lists; the server pages them so answers stay small. Halo
+        // caps such a list unless `count` asks for more (halo-api.md §6.1: HCLI needed
+        // `count=500` to see 103 tags), so the whole list is asked for.
+        query.push((
+            "count".into(),
+            crate::tools::composite::fetch::UNPAGED_COUNT.to_string(),
+        ));
         let page = halo
             .list(&r.path, r.envelope.as_deref(), &query, caching(r))
             .await?;

@@ -441,15 +441,21 @@ async fn duplicate_scans_find_the_seeded_groups() {
             (85, vec![1002, 1076], 1),
             (85, vec![1007, 1077], 0),
             (85, vec![1010, 1078], 0),
+            // A server keyed Hostname / Serial Number, rebuilt under its old hostname.
+            (85, vec![1029, 1091], 1),
             (100, vec![1001, 1072], 1),
             (100, vec![1005, 1073], 1),
             (100, vec![1009, 1074], 1),
+            // A printer keyed Hostname / Serial Number: the serial is key field 2.
+            (100, vec![1013, 1090], 1),
             (100, vec![1022, 1075], 1),
+            // A phone keyed Name / User / Model: the serial is in no key field.
+            (100, vec![1085, 1089], 1),
         ],
         "{r}"
     );
-    assert_eq!(r["summary"]["extra_billable"], 5);
-    assert_eq!(r["summary"]["duplicate_records"], 7);
+    assert_eq!(r["summary"]["extra_billable"], 8);
+    assert_eq!(r["summary"]["duplicate_records"], 10);
     assert_eq!(r["groups"][0]["score"], 100, "strongest first");
     let retired = r["groups"]
         .as_array()
@@ -499,7 +505,9 @@ async fn duplicate_scans_find_the_seeded_groups() {
         .iter()
         .filter(|a| a["client_id"] == 12)
         .count();
-    assert_eq!(r["records_read"], in_sim);
+    // Its assets, and the asset types their key fields come from.
+    let types = h.sim.count("AssetType");
+    assert_eq!(r["records_read"], in_sim + types);
 }
 
 #[tokio::test]
@@ -596,6 +604,10 @@ async fn matchers_score_single_candidates() {
         )
         .await;
     assert_eq!(r["score"], 95, "{r}");
+    // Site list rows carry no address unless asked for (SW24 /Site `includeaddress`).
+    assert!(h.sim.requests().iter().any(
+        |q| q.path.eq_ignore_ascii_case("/api/Site") && q.query.contains("includeaddress=true")
+    ));
     let r = h
         .ok(
             "halo_sites_find_match",
@@ -605,8 +617,8 @@ async fn matchers_score_single_candidates() {
     assert_eq!(r["score"], 0, "{r}");
 }
 
-/// 2,088 assets (the seed plus 2,000 generated, of which the simulator documents 40 serial and
-/// 40 hostname duplicates): the scan compares only records that share a key.
+/// 2,091 assets (the seed's 91 plus 2,000 generated, of which the simulator documents 40
+/// serial and 40 hostname duplicates): the scan compares only records that share a key.
 #[tokio::test]
 async fn a_large_scan_uses_blocking() {
     let h = Harness::start_with(halo_mcp::sim::SimConfig {
@@ -616,19 +628,20 @@ async fn a_large_scan_uses_blocking() {
     .await;
     h.navigate("duplicates").await;
     let r = h.ok("halo_assets_scan_duplicates", json!({})).await;
-    assert_eq!(r["records_read"], 2088);
+    // The assets and the 7 asset types their key fields come from.
+    assert_eq!(r["records_read"], 2091 + 7);
     assert_eq!(
-        r["summary"]["groups_by_score"]["100"], 44,
+        r["summary"]["groups_by_score"]["100"], 46,
         "{}",
         r["summary"]
     );
     assert_eq!(
-        r["summary"]["groups_by_score"]["85"], 43,
+        r["summary"]["groups_by_score"]["85"], 44,
         "{}",
         r["summary"]
     );
     let compared = r["method"]["comparisons"].as_u64().unwrap();
-    assert_eq!(r["method"]["all_pairs_would_be"], 2088 * 2087 / 2);
+    assert_eq!(r["method"]["all_pairs_would_be"], 2091 * 2090 / 2);
     assert!(compared < 200, "blocking compared {compared} pairs");
     assert!(r["requests"].as_u64().unwrap() >= 21, "read page by page");
     assert_eq!(r["groups_listed"], 50, "answers stay small");

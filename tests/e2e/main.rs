@@ -11,6 +11,7 @@ mod composites;
 mod config_errors;
 mod doctor;
 mod http_limits;
+mod layouts;
 mod modes;
 mod oauth_attacks;
 mod packaging;

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Composite, Ctx,
+    asset_keys::{self, AssetKeys, Kind},
     fetch::{Pages, Reads},
     int_arg, resource, str_arg,
 };
@@ -31,6 +32,8 @@ use crate::tools::{ToolError, args::as_int, compact};
 pub const SITE_NAME_SIMILAR: f64 = 0.88;
 /// Similar first address lines: Jaro-Winkler at or above this.
 pub const SITE_ADDRESS_SIMILAR: f64 = 0.90;
+/// Sites fetched one by one when their list rows came without an address.
+const MAX_SITE_GETS: usize = 10;
 /// Groups listed in a scan's answer (the summary counts them all).
 const MAX_GROUPS: usize = 50;
 
@@ -162,18 +165,28 @@ fn pairs(n: usize) -> u64 {
     n * n.saturating_sub(1) / 2
 }
 
-/// Duplicate assets by serial (100) and by hostname with differing serials (85).
-pub fn scan_assets(records: &[Value]) -> (Vec<Group>, ScanStats) {
+/// An asset's serial or hostname, read where its type keeps it (see `asset_keys`).
+fn asset_value(keys: &AssetKeys, a: &Value, kind: Kind) -> Option<String> {
+    let read = keys.read(a, kind)?;
+    match kind {
+        Kind::Serial => normalise_serial(&read.value),
+        Kind::Hostname => normalise_hostname(&read.value),
+    }
+}
+
+/// Duplicate assets by serial (100) and by hostname with differing serials (85), each read
+/// from the field the asset's type keeps it in.
+pub fn scan_assets(records: &[Value], keys: &AssetKeys) -> (Vec<Group>, ScanStats) {
     let serials: Vec<Option<String>> = records
         .iter()
-        .map(|r| normalise_serial(text(r, "key_field")))
+        .map(|r| asset_value(keys, r, Kind::Serial))
         .collect();
     let mut stats = ScanStats {
         records: records.len(),
         ..ScanStats::default()
     };
     let mut groups = Vec::new();
-    let by_serial = blocks(records, |r| normalise_serial(text(r, "key_field")));
+    let by_serial = blocks(records, |r| asset_value(keys, r, Kind::Serial));
     for (key, members) in by_serial.into_iter().filter(|(_, m)| m.len() > 1) {
         stats.blocks += 1;
         stats.comparisons += pairs(members.len());
@@ -185,7 +198,7 @@ pub fn scan_assets(records: &[Value]) -> (Vec<Group>, ScanStats) {
             members,
         });
     }
-    let by_host = blocks(records, |r| normalise_hostname(text(r, "key_field2")));
+    let by_host = blocks(records, |r| asset_value(keys, r, Kind::Hostname));
     for (key, members) in by_host.into_iter().filter(|(_, m)| m.len() > 1) {
         stats.blocks += 1;
         stats.comparisons += pairs(members.len());
@@ -284,23 +297,29 @@ fn sort_groups(groups: &mut [Group]) {
     });
 }
 
-/// The score of one existing asset against a candidate serial and hostname.
+/// The score of one existing asset against a candidate serial and hostname, and the field the
+/// match came from.
 pub fn asset_score(
+    keys: &AssetKeys,
     candidate_serial: Option<&str>,
     candidate_host: Option<&str>,
     a: &Value,
-) -> (u8, &'static str) {
-    let serial = normalise_serial(text(a, "key_field"));
-    let host = normalise_hostname(text(a, "key_field2"));
+) -> (u8, &'static str, Option<String>) {
     let want_serial = candidate_serial.and_then(normalise_serial);
     let want_host = candidate_host.and_then(normalise_hostname);
-    if want_serial.is_some() && want_serial == serial {
-        (100, "serial")
-    } else if want_host.is_some() && want_host == host {
-        (85, "hostname")
-    } else {
-        (0, "none")
+    if let Some(read) = keys.read(a, Kind::Serial)
+        && want_serial.is_some()
+        && want_serial == normalise_serial(&read.value)
+    {
+        return (100, "serial", Some(read.from));
     }
+    if let Some(read) = keys.read(a, Kind::Hostname)
+        && want_host.is_some()
+        && want_host == normalise_hostname(&read.value)
+    {
+        return (85, "hostname", Some(read.from));
+    }
+    (0, "none", None)
 }
 
 pub fn user_score(
@@ -327,25 +346,52 @@ pub fn user_score(
     }
 }
 
-fn site_address(s: &Value) -> (Option<String>, Option<String>) {
-    let addr = s.get("delivery_address").filter(|a| a.is_object());
-    let line1 = addr
-        .map(|a| text(a, "line1"))
-        .filter(|l| !l.is_empty())
-        .or_else(|| Some(text(s, "delivery_address_line1")).filter(|l| !l.is_empty()));
-    let postcode = addr
-        .map(|a| text(a, "postcode"))
-        .filter(|p| !p.is_empty())
-        .or_else(|| Some(text(s, "postcode")).filter(|p| !p.is_empty()));
-    (
-        line1.and_then(normalise_name),
-        postcode.map(|p| {
-            p.chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .to_uppercase()
-        }),
-    )
+/// A postcode compared without spaces and case: `bs1 4dj` is `BS1 4DJ`.
+fn normalise_postcode(p: &str) -> Option<String> {
+    let n: String = p
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    (!n.is_empty()).then_some(n)
+}
+
+/// A site's address as Halo returns it: a list row (`Site_List`, with `includeaddress=true`)
+/// spells it as `delivery_address_line1..5`, GET by id as a `delivery_address` object
+/// (AddressStore: `line1..line4`, `postcode`). Which list line holds the postcode is not
+/// documented, so every line is a postcode candidate. `None`: the record carries no address.
+fn site_address(s: &Value) -> Option<(Option<String>, Vec<String>)> {
+    if let Some(addr) = s.get("delivery_address").filter(|a| a.is_object()) {
+        let line1 = Some(text(addr, "line1")).filter(|l| !l.is_empty());
+        let mut posts: Vec<String> = normalise_postcode(text(addr, "postcode"))
+            .into_iter()
+            .collect();
+        // A postcode typed into a street line is still the postcode.
+        posts.extend(
+            ["line2", "line3", "line4"]
+                .iter()
+                .filter_map(|k| normalise_postcode(text(addr, k))),
+        );
+        return Some((line1.and_then(normalise_name), posts));
+    }
+    let lines: Vec<&str> = (1..=5)
+        .filter_map(|i| {
+            s.get(format!("delivery_address_line{i}"))
+                .and_then(Value::as_str)
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let line1 = lines.first().copied().filter(|l| !l.is_empty());
+    let posts = lines.iter().filter_map(|l| normalise_postcode(l)).collect();
+    Some((line1.and_then(normalise_name), posts))
+}
+
+/// Whether a site record carries its address (a list row read without `includeaddress`, or
+/// from a tenant that ignores it, does not).
+pub fn site_has_address(s: &Value) -> bool {
+    site_address(s).is_some()
 }
 
 /// The score of one existing site against a candidate name and address.
@@ -367,14 +413,11 @@ pub fn site_score(
     if !similar {
         return (0, "none");
     }
-    let (have_line, have_post) = site_address(s);
-    let want_post = postcode.map(|p| {
-        p.chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase()
-    });
-    let post_match = want_post.is_some() && want_post == have_post;
+    let Some((have_line, have_posts)) = site_address(s) else {
+        return (85, "similar name (address not returned)");
+    };
+    let want_post = postcode.and_then(normalise_postcode);
+    let post_match = want_post.is_some_and(|p| have_posts.contains(&p));
     let line_match = match (line1.and_then(normalise_name), have_line) {
         (Some(a), Some(b)) => strsim::jaro_winkler(&a, &b) >= SITE_ADDRESS_SIMILAR,
         _ => false,
@@ -408,7 +451,7 @@ pub const FIND_ASSET: Composite = Composite {
         ("hostname", "string"),
         ("client_id", "integer"),
     ],
-    reads: &["/Asset"],
+    reads: &["/Asset", "/AssetType"],
     run: |ctx, args| find_asset(ctx, args).boxed(),
 };
 
@@ -419,7 +462,7 @@ pub const SCAN_ASSETS: Composite = Composite {
     description: "Duplicate assets by serial (100) and hostname (85), with billable counts; one \
                   client or all.",
     params: &[("client_id", "integer: Omit for the whole tenant")],
-    reads: &["/Asset"],
+    reads: &["/Asset", "/AssetType"],
     run: |ctx, args| scan_asset_tool(ctx, args).boxed(),
 };
 
@@ -500,31 +543,35 @@ async fn search_candidates(
     Ok(out)
 }
 
+/// A score, what matched, and (assets) the field the matched value came from.
+type Scored = (u8, &'static str, Option<String>);
+
 fn ranked(
     kind: &'static str,
     r: &crate::catalog::Resource,
     records: Vec<Value>,
-    score: impl Fn(&Value) -> (u8, &'static str),
+    score: impl Fn(&Value) -> Scored,
     reads: &Reads,
 ) -> Value {
-    let mut scored: Vec<(u8, &'static str, Value)> = records
+    let mut scored: Vec<(Scored, Value)> = records
         .into_iter()
-        .map(|rec| {
-            let (s, why) = score(&rec);
-            (s, why, rec)
-        })
-        .filter(|(s, _, _)| *s > 0)
+        .map(|rec| (score(&rec), rec))
+        .filter(|((s, _, _), _)| *s > 0)
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(id_of(&a.2).cmp(&id_of(&b.2))));
-    let best = scored.first().map(|(s, _, _)| *s).unwrap_or(0);
+    scored.sort_by(|a, b| (b.0).0.cmp(&(a.0).0).then(id_of(&a.1).cmp(&id_of(&b.1))));
+    let best = scored.first().map(|((s, _, _), _)| *s).unwrap_or(0);
     let candidates: Vec<Value> = scored
         .iter()
         .take(10)
-        .map(|(s, why, rec)| {
-            json!({
+        .map(|((s, why, field), rec)| {
+            let mut c = json!({
                 "score": s, "matched_on": why, "action": action(kind, *s),
                 "record": compact::shape(rec, &r.list_fields, &r.label, compact::Detail::Compact),
-            })
+            });
+            if let (Some(f), Value::Object(o)) = (field, &mut c) {
+                o.insert("matched_field".into(), json!(f));
+            }
+            c
         })
         .collect();
     json!({
@@ -545,36 +592,27 @@ async fn find_asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolEr
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
     let r = resource("assets", "assets")?;
-    // With a client, every one of its assets is compared (Halo's search matches substrings and
-    // misses serials stored with odd spacing); without one, Halo's search finds candidates for
-    // each value as typed and normalised.
-    let found = match client {
-        Some(c) => {
-            Pages::new(ctx, 1)
-                .all(r, &scope_query(Some(c)), &mut reads)
-                .await?
-        }
-        None => {
-            let mut terms: Vec<String> = Vec::new();
-            for (raw, norm) in [
-                (serial, serial.and_then(normalise_serial)),
-                (host, host.and_then(normalise_hostname)),
-            ] {
-                terms.extend(raw.map(|s| s.trim().to_owned()));
-                terms.extend(norm);
-            }
-            terms.dedup();
-            let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
-            search_candidates(ctx, "assets", "assets", &terms, None, &mut reads).await?
-        }
-    };
-    Ok(ranked(
+    // Each asset type keeps the serial and hostname in fields of its choosing.
+    let keys = AssetKeys::load(ctx, &mut reads).await?;
+    let mut wanted = Vec::new();
+    if let Some(s) = serial {
+        wanted.push((Kind::Serial, s, normalise_serial(s)));
+    }
+    if let Some(h) = host {
+        wanted.push((Kind::Hostname, h, normalise_hostname(h)));
+    }
+    let (found, note) = asset_keys::candidates(ctx, &keys, &wanted, client, &mut reads).await?;
+    let mut answer = ranked(
         "asset",
         r,
         found,
-        |a| asset_score(serial, host, a),
+        |a| asset_score(&keys, serial, host, a),
         &reads,
-    ))
+    );
+    if let (Some(n), Value::Object(o)) = (note, &mut answer) {
+        o.insert("note".into(), json!(n));
+    }
+    Ok(answer)
 }
 
 async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
@@ -604,7 +642,10 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
         "user",
         r,
         found,
-        |u| user_score(email, upn, name, u),
+        |u| {
+            let (s, why) = user_score(email, upn, name, u);
+            (s, why, None)
+        },
         &reads,
     ))
 }
@@ -620,24 +661,73 @@ async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     let r = resource("sites", "sites")?;
     let mut reads = Reads::default();
     // Sites are few per client: read them all and compare every one (fuzzy names need it).
-    let sites = Pages::new(ctx, 1)
-        .all(r, &scope_query(client), &mut reads)
-        .await?;
-    Ok(ranked(
+    // A list row (`Site_List`) has no `delivery_address`; `includeaddress=true` (SW24 /Site,
+    // "Include site address in the response") adds `delivery_address_line1..5`.
+    let mut q = scope_query(client);
+    q.push(("includeaddress".into(), "true".into()));
+    let mut sites = Pages::new(ctx, 1).all(r, &q, &mut reads).await?;
+    let mut note = None;
+    if line1.is_some() || postcode.is_some() {
+        // Rows without an address (a tenant that ignores `includeaddress`): fetch the
+        // similar-named ones by id, which carries `delivery_address`, up to a bound.
+        let wanted: Vec<usize> = sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !site_has_address(s) && site_score(&name, None, None, s).0 > 0)
+            .map(|(i, _)| i)
+            .collect();
+        if wanted.len() > MAX_SITE_GETS {
+            note = Some(format!(
+                "{} similar sites came without an address; {MAX_SITE_GETS} were fetched one by one",
+                wanted.len()
+            ));
+        }
+        for i in wanted.into_iter().take(MAX_SITE_GETS) {
+            let Some(id) = sites.get(i).map(id_of) else {
+                continue;
+            };
+            let full = ctx
+                .halo
+                .get(
+                    &format!("{}/{id}", r.path),
+                    &crate::tools::crud::get_query(r),
+                    crate::tools::crud::caching(r),
+                )
+                .await?;
+            reads.requests += 1;
+            if let Some(slot) = sites.get_mut(i) {
+                *slot = full;
+            }
+        }
+    }
+    let mut answer = ranked(
         "site",
         r,
         sites,
-        |s| site_score(&name, line1, postcode, s),
+        |s| {
+            let (score, why) = site_score(&name, line1, postcode, s);
+            (score, why, None)
+        },
         &reads,
-    ))
+    );
+    if let (Some(n), Value::Object(o)) = (note, &mut answer) {
+        o.insert("note".into(), json!(n));
+    }
+    Ok(answer)
 }
 
 fn group_json(
     g: &Group,
     records: &[Value],
     r: &crate::catalog::Resource,
+    keys: Option<&AssetKeys>,
     billable: impl Fn(&Value) -> bool,
 ) -> (Value, usize) {
+    let kind = match g.matched_on {
+        "serial" => Some(Kind::Serial),
+        "hostname" => Some(Kind::Hostname),
+        _ => None,
+    };
     let members: Vec<Value> = g
         .members
         .iter()
@@ -646,6 +736,10 @@ fn group_json(
             let mut m = compact::shape(rec, &r.list_fields, &r.label, compact::Detail::Compact);
             if let Value::Object(o) = &mut m {
                 o.insert("billable".into(), json!(billable(rec)));
+                // Which field of this asset the shared value came from.
+                if let Some(read) = keys.zip(kind).and_then(|(k, kind)| k.read(rec, kind)) {
+                    o.insert("matched_field".into(), json!(read.from));
+                }
             }
             m
         })
@@ -675,6 +769,8 @@ struct ScanReport<'a> {
     stats: ScanStats,
     resource: &'a crate::catalog::Resource,
     reads: &'a Reads,
+    /// Assets: where each type keeps its serial and hostname.
+    keys: Option<&'a AssetKeys>,
 }
 
 fn scan_answer(s: ScanReport<'_>, billable: impl Fn(&Value) -> bool + Copy) -> Value {
@@ -686,12 +782,13 @@ fn scan_answer(s: ScanReport<'_>, billable: impl Fn(&Value) -> bool + Copy) -> V
         stats,
         resource: r,
         reads,
+        keys,
     } = s;
     let mut listed = Vec::new();
     let mut extra_billable = 0;
     let mut duplicate_records = 0;
     for (i, g) in groups.iter().enumerate() {
-        let (j, extra) = group_json(g, records, r, billable);
+        let (j, extra) = group_json(g, records, r, keys, billable);
         extra_billable += extra;
         duplicate_records += g.members.len().saturating_sub(1);
         if i < MAX_GROUPS {
@@ -702,7 +799,7 @@ fn scan_answer(s: ScanReport<'_>, billable: impl Fn(&Value) -> bool + Copy) -> V
     for g in groups {
         *by_score.entry(g.score).or_default() += 1;
     }
-    json!({
+    let mut answer = json!({
         "client_id": client,
         "records_read": reads.records,
         "requests": reads.requests,
@@ -720,14 +817,37 @@ fn scan_answer(s: ScanReport<'_>, billable: impl Fn(&Value) -> bool + Copy) -> V
             "comparisons": stats.comparisons,
             "all_pairs_would_be": stats.naive_comparisons(),
         },
-    })
+    });
+    if let (Some(k), Value::Object(o)) = (keys, &mut answer) {
+        o.insert("key_fields".into(), k.layout());
+        let mut unread = Map::new();
+        for kind in [Kind::Serial, Kind::Hostname] {
+            let n = records.iter().filter(|a| k.read(a, kind).is_none()).count();
+            if n > 0 {
+                let label = if kind == Kind::Serial {
+                    "serial"
+                } else {
+                    "hostname"
+                };
+                unread.insert(
+                    label.into(),
+                    json!({"assets": n, "why": AssetKeys::missing(kind)}),
+                );
+            }
+        }
+        if !unread.is_empty() {
+            o.insert("not_read".into(), Value::Object(unread));
+        }
+    }
+    answer
 }
 
 /// How one kind of record is scanned: what it is (its domain and resource share the name), how
 /// it groups, what is billable.
 struct ScanKind {
     what: &'static str,
-    scan: fn(&[Value]) -> (Vec<Group>, ScanStats),
+    /// Groups the records; assets read their serial and hostname through the type keys.
+    scan: fn(&[Value], &AssetKeys) -> (Vec<Group>, ScanStats),
     billable: fn(&Value) -> bool,
 }
 
@@ -739,10 +859,21 @@ async fn scan_tool(
     let client = int_arg(&args, "client_id");
     let r = resource(kind.what, kind.what)?;
     let mut reads = Reads::default();
-    let records = Pages::new(ctx, 1)
-        .all(r, &scope_query(client), &mut reads)
-        .await?;
-    let (groups, stats) = (kind.scan)(&records);
+    let assets = kind.what == "assets";
+    let keys = if assets {
+        Some(AssetKeys::load(ctx, &mut reads).await?)
+    } else {
+        None
+    };
+    let query = if assets {
+        // The serial or hostname may be outside the key fields, in the asset's `fields`.
+        asset_keys::with_fields(scope_query(client))
+    } else {
+        scope_query(client)
+    };
+    let records = Pages::new(ctx, 1).all(r, &query, &mut reads).await?;
+    let default_keys = AssetKeys::default();
+    let (groups, stats) = (kind.scan)(&records, keys.as_ref().unwrap_or(&default_keys));
     let report = ScanReport {
         what: kind.what,
         client,
@@ -751,6 +882,7 @@ async fn scan_tool(
         stats,
         resource: r,
         reads: &reads,
+        keys: keys.as_ref(),
     };
     Ok(scan_answer(report, kind.billable))
 }
@@ -767,7 +899,7 @@ async fn scan_asset_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, T
 async fn scan_user_tool(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let kind = ScanKind {
         what: "users",
-        scan: scan_users,
+        scan: |records, _| scan_users(records),
         billable: user_billable,
     };
     scan_tool(ctx, args, kind).await
@@ -799,8 +931,15 @@ mod tests {
     }
 
     fn asset(id: i64, serial: &str, host: &str, active: bool) -> Value {
-        json!({"id": id, "key_field": serial, "key_field2": host,
+        json!({"id": id, "assettype_id": 1, "key_field": serial, "key_field2": host,
                "inactive": !active, "status_name": if active { "Active" } else { "Retired" }})
+    }
+
+    /// Type 1 keyed Serial Number / Hostname.
+    fn keys() -> AssetKeys {
+        let t = json!({"id": 1, "keyfield_id": 117, "keyfield_name": "Serial Number",
+                       "keyfield2_id": 161, "keyfield2_name": "Hostname"});
+        AssetKeys::from_types(&[t], None, None)
     }
 
     #[test]
@@ -814,7 +953,7 @@ mod tests {
             asset(6, "N/A", "pc-6", true),
             asset(7, "n/a", "pc-7", true),
         ];
-        let (groups, stats) = scan_assets(&rows);
+        let (groups, stats) = scan_assets(&rows, &keys());
         let summary: Vec<(&str, u8, Vec<usize>)> = groups
             .iter()
             .map(|g| (g.matched_on, g.score, g.members.clone()))
@@ -865,9 +1004,25 @@ mod tests {
     #[test]
     fn single_candidate_scores() {
         let a = asset(1, "ABC-123", "pc-1", true);
-        assert_eq!(asset_score(Some("abc123"), None, &a), (100, "serial"));
-        assert_eq!(asset_score(Some("zzz"), Some("PC-1"), &a), (85, "hostname"));
-        assert_eq!(asset_score(Some("zzz"), Some("pc-2"), &a), (0, "none"));
+        let k = keys();
+        let score = |s, h| {
+            let (n, why, _) = asset_score(&k, s, h, &a);
+            (n, why)
+        };
+        assert_eq!(score(Some("abc123"), None), (100, "serial"));
+        assert_eq!(score(Some("zzz"), Some("PC-1")), (85, "hostname"));
+        assert_eq!(score(Some("zzz"), Some("pc-2")), (0, "none"));
+        assert_eq!(
+            asset_score(&k, Some("abc123"), None, &a).2.as_deref(),
+            Some("key_field (Serial Number, field 117)")
+        );
+        // The same asset under a type keyed Hostname / Serial Number.
+        let swapped =
+            json!({"id": 2, "assettype_id": 4, "key_field": "pc-1", "key_field2": "ABC-123"});
+        let t4 = json!({"id": 4, "keyfield_name": "Hostname", "keyfield2_name": "Serial Number"});
+        let k4 = AssetKeys::from_types(&[t4], None, None);
+        assert_eq!(asset_score(&k4, Some("abc 123"), None, &swapped).0, 100);
+        assert_eq!(asset_score(&k4, Some("pc-1"), None, &swapped).0, 0);
         let u = json!({"name": "Ann Lee", "emailaddress": "ann@x.com", "login": "alee@corp.x"});
         assert_eq!(user_score(Some("ANN@X.com"), None, None, &u).0, 100);
         assert_eq!(
@@ -885,6 +1040,21 @@ mod tests {
         );
         assert_eq!(site_score("Head Office", None, None, &s).0, 85);
         assert_eq!(site_score("Leeds Studio", None, Some("BS1 4DJ"), &s).0, 0);
+        // A list row (Site_List with includeaddress=true) spells the address as lines; the
+        // postcode may be on any of them.
+        let row = json!({"name": "Head Office - Bristol", "delivery_address_line1": "10 Wharf Street",
+                         "delivery_address_line2": "", "delivery_address_line5": "BS1 4DJ"});
+        assert_eq!(site_score("Head Office", None, Some("bs1 4dj"), &row).0, 95);
+        assert_eq!(
+            site_score("Head Offce", Some("10 Wharf St"), None, &row).0,
+            95
+        );
+        let bare = json!({"name": "Head Office - Bristol"});
+        assert!(!site_has_address(&bare));
+        assert_eq!(
+            site_score("Head Office", None, Some("BS1 4DJ"), &bare),
+            (85, "similar name (address not returned)")
+        );
     }
 
     #[test]
@@ -893,7 +1063,7 @@ mod tests {
             .map(|i| asset(i, &format!("SN{i:06}"), &format!("host-{i}"), true))
             .chain([asset(9001, "SN000007", "other", true)])
             .collect();
-        let (groups, stats) = scan_assets(&rows);
+        let (groups, stats) = scan_assets(&rows, &keys());
         assert_eq!(groups.len(), 1);
         assert_eq!(stats.comparisons, 1);
         assert_eq!(stats.naive_comparisons(), 2_001_000);

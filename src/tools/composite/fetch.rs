@@ -7,6 +7,9 @@ use crate::{catalog::Resource, halo::Caching, tools::ToolError};
 
 /// Most records a composite reads from one list (a guard against runaway scans).
 pub const MAX_RECORDS: usize = 200_000;
+/// `count` sent with a list Halo does not page: far above any reference table's size, so a
+/// full answer means the list was cut short.
+pub const UNPAGED_COUNT: usize = 10_000;
 
 /// Records read and requests made by a composite, for its answer.
 #[derive(Debug, Default, Clone)]
@@ -58,11 +61,24 @@ impl<'a> Pages<'a> {
             Caching::Live
         };
         if !r.paginate {
+            // Halo caps a list it does not page unless `count` asks for more (halo-api.md
+            // §6.1: HCLI needed `count=500` to see 103 tags), so the whole list is asked for.
+            let mut q = query.to_vec();
+            if !q.iter().any(|(k, _)| k == "count") {
+                q.push(("count".into(), UNPAGED_COUNT.to_string()));
+            }
             let page = halo
-                .list(&r.path, r.envelope.as_deref(), query, caching)
+                .list(&r.path, r.envelope.as_deref(), &q, caching)
                 .await?;
             reads.requests += 1;
             reads.records += page.records.len();
+            if page.records.len() >= UNPAGED_COUNT {
+                return Err(ToolError::new(format!(
+                    "{} lists more than {UNPAGED_COUNT} records, which Halo does not page; \
+                     narrow the request",
+                    r.name.replace('_', " ")
+                )));
+            }
             self.page_read(&r.name.replace('_', " "), page.records.len(), None)
                 .await;
             return Ok(page.records);

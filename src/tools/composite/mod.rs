@@ -6,6 +6,7 @@
 //! (`"integer!: description"`), so schemas stay as small as the generated tools' and every value
 //! is checked by the same code before a composite runs.
 
+pub mod asset_keys;
 pub mod batch;
 pub mod dedup;
 pub mod drill;

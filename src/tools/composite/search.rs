@@ -1,5 +1,5 @@
-//! Exact lookups people ask for by the value they have in hand: an asset by serial number
-//! (`key_field`) or hostname (`key_field2`), a user by email, a client by name (exact first,
+//! Exact lookups people ask for by the value they have in hand: an asset by serial number or
+//! hostname (wherever its type keeps them: `asset_keys`), a user by email, a client by name (exact first,
 //! then the closest names). Halo's `search` finds candidates; the exact comparison happens here,
 //! on normalised values, so "5cg 1234" finds "5CG-1234".
 
@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Composite, Ctx,
+    asset_keys::{self, AssetKeys, Kind},
     dedup::{normalise_email, normalise_hostname, normalise_name, normalise_serial},
     fetch::{Pages, Reads},
     int_arg, resource, str_arg,
@@ -23,14 +24,14 @@ pub const ASSETS: Composite = Composite {
     domain: "assets",
     name: "halo_assets_search",
     title: "Find assets by serial or hostname",
-    description: "Assets whose serial number (key_field) or hostname (key_field2) equals the \
-                  value, ignoring case and spacing; client_id makes it exhaustive.",
+    description: "Assets whose serial number or hostname (the fields each asset type keeps them \
+                  in) equals the value, ignoring case and spacing; client_id makes it exhaustive.",
     params: &[
         ("serial", "string"),
         ("hostname", "string"),
         ("client_id", "integer"),
     ],
-    reads: &["/Asset"],
+    reads: &["/Asset", "/AssetType"],
     run: |ctx, args| assets(ctx, args).boxed(),
 };
 
@@ -94,55 +95,49 @@ async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let client = int_arg(&args, "client_id");
     let r = resource("assets", "assets")?;
     let mut reads = Reads::default();
-    let mut out = Map::new();
-    // With a client, read its assets and compare every one: Halo's search matches substrings,
-    // so a serial stored as "5CG98 75FEL" is invisible to a search for "5CG9875FEL". Without a
-    // client, Halo's search (as typed, and normalised) finds the candidates.
-    let client_assets = match client {
-        Some(c) => {
-            let q = vec![
-                ("client_id".to_owned(), c.to_string()),
-                ("includeinactive".to_owned(), "true".to_owned()),
-            ];
-            Some(Pages::new(ctx, 1).all(r, &q, &mut reads).await?)
+    // Each asset type keeps the serial and hostname in fields of its choosing (asset_keys).
+    let keys = AssetKeys::load(ctx, &mut reads).await?;
+    let mut wanted = Vec::new();
+    for (arg, kind, norm) in [
+        ("serial", Kind::Serial, &serial),
+        ("hostname", Kind::Hostname, &host),
+    ] {
+        if norm.is_some() {
+            let typed = str_arg(&args, arg).unwrap_or("");
+            wanted.push((kind, typed, norm.clone()));
         }
-        None => None,
-    };
-    for (arg, field, want, norm) in [
+    }
+    let (rows, note) = asset_keys::candidates(ctx, &keys, &wanted, client, &mut reads).await?;
+    let mut out = Map::new();
+    for (arg, kind, want, norm) in [
         (
             "serial",
-            "key_field",
+            Kind::Serial,
             &serial,
             normalise_serial as fn(&str) -> Option<String>,
         ),
-        ("hostname", "key_field2", &host, normalise_hostname),
+        ("hostname", Kind::Hostname, &host, normalise_hostname),
     ] {
         let Some(want) = want else { continue };
-        let rows = match &client_assets {
-            Some(all) => all.clone(),
-            None => {
-                let typed = str_arg(&args, arg).unwrap_or("").trim();
-                let mut rows = searched(ctx, r, typed, None, &mut reads).await?;
-                if typed != want {
-                    rows.extend(searched(ctx, r, want, None, &mut reads).await?);
-                }
-                rows
-            }
-        };
-        let mut seen = std::collections::HashSet::new();
-        let hits: Vec<&Value> = rows
+        let hits: Vec<Value> = rows
             .iter()
-            .filter(|a| norm(text(a, field)).as_ref() == Some(want))
-            .filter(|a| seen.insert(a.get("id").and_then(Value::as_i64)))
+            .filter_map(|a| {
+                let read = keys.read(a, kind)?;
+                (norm(&read.value).as_ref() == Some(want)).then(|| {
+                    let mut m =
+                        compact::shape(a, &r.list_fields, &r.label, compact::Detail::Compact);
+                    if let Value::Object(o) = &mut m {
+                        o.insert("matched_field".into(), json!(read.from));
+                    }
+                    m
+                })
+            })
             .collect();
-        out.insert(format!("by_{arg}"), Value::Array(shaped(r, &hits)));
+        out.insert(format!("by_{arg}"), Value::Array(hits));
     }
     out.insert("records_read".into(), json!(reads.records));
-    if client.is_none() {
-        out.insert(
-            "note".into(),
-            json!("found through Halo's search; give client_id for a complete check"),
-        );
+    if let Some(n) = note {
+        out.insert("note".into(), json!(n));
     }
     Ok(Value::Object(out))
 }
@@ -166,7 +161,20 @@ async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
                 .any(|f| normalise_email(text(u, f)).as_ref() == Some(&want))
         })
         .collect();
-    Ok(json!({"users": shaped(r, &hits), "records_read": reads.records}))
+    let mut out = json!({"users": shaped(r, &hits), "records_read": reads.records});
+    // A list row is a `Users_List`, which has no `email2`/`email3` (SW24): where the rows lack
+    // them, only the main address was compared, and the answer says so.
+    if rows
+        .iter()
+        .any(|u| u.get("email2").is_none() && u.get("email3").is_none())
+        && let Value::Object(o) = &mut out
+    {
+        o.insert(
+            "note".into(),
+            json!("list rows carry only the main email address (emailaddress); secondary addresses were not compared"),
+        );
+    }
+    Ok(out)
 }
 
 async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
