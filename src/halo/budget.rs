@@ -312,7 +312,10 @@ impl RateBudget {
 
     /// Halo answered 429 to the request of slot `id`, taken in `epoch`.
     fn on_rate_limited(&self, id: u64, epoch: u64, retry_after: bool) {
-        let now = Instant::now();
+        self.learn_at(id, epoch, retry_after, Instant::now());
+    }
+
+    fn learn_at(&self, id: u64, epoch: u64, retry_after: bool, now: Instant) {
         let mut st = self.state.lock();
         st.rate_limited += 1;
         if let Some(slot) = st.slots.iter_mut().find(|s| s.id == id) {
@@ -478,7 +481,10 @@ impl RateBudget {
     }
 
     pub fn status(&self) -> BudgetStatus {
-        let now = Instant::now();
+        self.status_at(Instant::now())
+    }
+
+    fn status_at(&self, now: Instant) -> BudgetStatus {
         let mut st = self.state.lock();
         self.prune(&mut st, now);
         self.recover(&mut st, now);
@@ -580,6 +586,135 @@ mod tests {
         let p3 = b.acquire().await.unwrap();
         assert!(t.elapsed() >= Duration::from_millis(40));
         drop((p2, p3));
+    }
+
+    /// `n` requests answered at `at` (accepted), as permits would leave them.
+    fn answered(b: &Arc<RateBudget>, n: usize, at: Instant) -> Vec<(u64, u64)> {
+        let mut st = b.state.lock();
+        (0..n)
+            .map(|_| {
+                let id = st.next_id;
+                st.next_id += 1;
+                st.slots.push_back(Slot {
+                    id,
+                    at: Some(at),
+                    refused: false,
+                });
+                (id, st.learned.epoch)
+            })
+            .collect()
+    }
+
+    fn figure(s: &BudgetStatus) -> (u32, f64) {
+        (s.limit, s.window_s)
+    }
+
+    #[test]
+    fn a_bare_429_halves_the_limit_at_the_same_rate_once_per_generation() {
+        let b = RateBudget::new(limit(300, 300_000), Duration::from_secs(60));
+        let t0 = Instant::now();
+        let sent = answered(&b, 40, t0);
+        let (id, epoch) = sent[39];
+        // A 429 with Retry-After is obeyed, not learned from.
+        b.learn_at(id, epoch, true, t0);
+        assert_eq!(figure(&b.status_at(t0)), (300, 300.0));
+        assert_eq!(b.status_at(t0).configured, None);
+        // Without: half the limit, but no more than Halo just accepted (39 of the 40), at the
+        // configured rate.
+        b.learn_at(id, epoch, false, t0);
+        let s = b.status_at(t0);
+        assert_eq!(figure(&s), (39, 39.0));
+        assert_eq!(
+            s.configured,
+            Some(RateFigure {
+                limit: 300,
+                window_s: 300.0
+            })
+        );
+        assert_eq!((s.rate_limited, s.shrinks), (2, 1));
+        // More 429s for requests sent under the old figure say nothing new.
+        for (id, epoch) in &sent[..10] {
+            b.learn_at(*id, *epoch, false, t0);
+        }
+        assert_eq!(figure(&b.status_at(t0)), (39, 39.0));
+        assert_eq!(b.status_at(t0).shrinks, 1);
+        // All 40 still count within the learned 39 s: the next slot is one window away.
+        assert_eq!(b.status_at(t0).next_free_in_ms, Some(39_000));
+        // A 429 for a request sent under the new figure halves it again.
+        let (id, epoch) = answered(&b, 1, t0)[0];
+        b.learn_at(id, epoch, false, t0);
+        assert_eq!(figure(&b.status_at(t0)), (19, 19.0));
+    }
+
+    #[test]
+    fn at_the_floor_a_429_halves_the_rate_up_to_the_configured_window() {
+        let b = RateBudget::new(limit(300, 300_000), Duration::from_secs(60));
+        let t0 = Instant::now();
+        // Nothing accepted in the window: straight to the floor.
+        let (id, epoch) = answered(&b, 1, t0)[0];
+        b.learn_at(id, epoch, false, t0);
+        assert_eq!(figure(&b.status_at(t0)), (LEARN_FLOOR, 5.0));
+        let mut windows = Vec::new();
+        for _ in 0..8 {
+            let (id, epoch) = answered(&b, 1, t0)[0];
+            b.learn_at(id, epoch, false, t0);
+            windows.push(b.status_at(t0).window_s);
+        }
+        assert_eq!(
+            windows,
+            [10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
+        );
+        assert_eq!(b.status_at(t0).limit, LEARN_FLOOR);
+        // A configured limit below the floor is its own floor.
+        let small = RateBudget::new(limit(3, 1000), Duration::from_secs(1));
+        let (id, epoch) = answered(&small, 1, t0)[0];
+        small.learn_at(id, epoch, false, t0);
+        assert_eq!(figure(&small.status_at(t0)), (3, 1.0));
+    }
+
+    #[test]
+    fn the_limit_recovers_by_one_per_clean_window_up_to_the_configured_one() {
+        let b = RateBudget::new(limit(20, 20_000), Duration::from_secs(60));
+        let t0 = Instant::now();
+        let sent = answered(&b, 12, t0);
+        let (id, epoch) = sent[11];
+        b.learn_at(id, epoch, false, t0);
+        assert_eq!(figure(&b.status_at(t0)), (10, 10.0));
+        let s = |secs: u64| figure(&b.status_at(t0 + Duration::from_secs(secs)));
+        assert_eq!(s(9), (10, 10.0));
+        assert_eq!(s(10), (11, 11.0));
+        // The next step comes one (new, longer) window later.
+        assert_eq!(s(20), (11, 11.0));
+        assert_eq!(s(21), (12, 12.0));
+        // A 429 under the recovered figure shrinks it again and restarts the clock.
+        let t21 = t0 + Duration::from_secs(21);
+        let (id, epoch) = answered(&b, 13, t21)[12];
+        b.learn_at(id, epoch, false, t21);
+        assert_eq!(s(21), (6, 6.0));
+        assert_eq!(s(26), (6, 6.0));
+        assert_eq!(s(27), (7, 7.0));
+        // Long enough without a 429 and the configured figure is back.
+        let back = b.status_at(t0 + Duration::from_secs(1000));
+        assert_eq!((figure(&back), back.configured), ((20, 20.0), None));
+    }
+
+    #[tokio::test]
+    async fn a_learned_limit_makes_callers_wait_instead_of_failing() {
+        let b = RateBudget::new(limit(100, 10_000), Duration::from_secs(5));
+        let t0 = Instant::now();
+        // Halo accepted 4 and refused the fifth: the budget learns 5 (the floor) per 0.5 s.
+        let sent = answered(&b, 5, t0);
+        let (id, epoch) = sent[4];
+        b.learn_at(id, epoch, false, t0);
+        assert_eq!(figure(&b.status()), (5, 0.5));
+        let waited = Instant::now();
+        let p = b.acquire().await.unwrap();
+        assert!(
+            waited.elapsed() >= Duration::from_millis(400),
+            "it waited for a slot"
+        );
+        assert_eq!(b.status().waited, 1);
+        drop(p);
     }
 
     #[tokio::test]
