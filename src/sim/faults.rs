@@ -25,8 +25,9 @@ use axum::http::StatusCode;
 use super::LoggedRequest;
 use super::prng::Prng;
 
-/// Faults the simulator injects into `/api` requests (never into `/auth/token`). The default
-/// injects nothing. Rates are fractions in `0..=1`; values outside are clamped, NaN is 0.
+/// Faults the simulator injects into `/api` requests, and (only through [`Faults::token`]) into
+/// `/auth/token`. The default injects nothing. Rates are fractions in `0..=1`; values outside
+/// are clamped, NaN is 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Faults {
     /// At most `limit` accepted API requests per rolling `window`, counted by arrival time;
@@ -40,8 +41,12 @@ pub struct Faults {
     /// `retry_after`.
     pub retry_after_http_date: bool,
     /// Fraction of API requests answered with a gateway-style 502, 503 or 504 (chosen at
-    /// random), with a short HTML body.
+    /// random), with a short HTML body; or with [`Faults::error_status`] when that is set.
     pub error_rate: f64,
+    /// The status of every injected error instead of a random gateway one. `500` answers as
+    /// Halo's own application would (a JSON `{ClassName, Message}` body, a shape Halo clients
+    /// handle: halo-api.md §6.2); other 5xx keep the gateway's HTML page.
+    pub error_status: Option<u16>,
     /// Of the injected errors and dropped connections, the fraction that happen after the
     /// request was processed (a write that landed but whose answer was lost); the rest happen
     /// before anything is applied.
@@ -56,6 +61,30 @@ pub struct Faults {
     /// Fraction of API requests whose connection is closed with no HTTP answer at all.
     /// Together with `error_rate` it shares one die: if both add up to more than 1, drops win.
     pub drop_rate: f64,
+    /// How the token endpoint misbehaves, on every token request while set.
+    pub token: Option<TokenFault>,
+}
+
+/// A fault of the token endpoint. The API itself is never reached without a token, so these
+/// tell a client's "nothing was sent" failures apart from uncertain ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFault {
+    /// Answer `503` with a gateway's HTML page.
+    Error,
+    /// Close the connection with no answer.
+    Drop,
+    /// Answer nothing for ten minutes (the client's timeout ends it first).
+    Hang,
+}
+
+impl TokenFault {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenFault::Error => "error",
+            TokenFault::Drop => "drop",
+            TokenFault::Hang => "hang",
+        }
+    }
 }
 
 impl Default for Faults {
@@ -70,6 +99,8 @@ impl Default for Faults {
             latency: Duration::ZERO,
             malformed_rate: 0.0,
             drop_rate: 0.0,
+            error_status: None,
+            token: None,
         }
     }
 }
@@ -82,6 +113,7 @@ impl Faults {
             || fraction(self.malformed_rate) > 0.0
             || fraction(self.drop_rate) > 0.0
             || !self.latency.is_zero()
+            || self.token.is_some()
     }
 }
 
@@ -108,8 +140,11 @@ impl fmt::Display for Faults {
         }
         let after = fraction(self.error_after_apply) * 100.0;
         if fraction(self.error_rate) > 0.0 {
+            let kind = self
+                .error_status
+                .map_or_else(|| "5xx".to_owned(), |s| s.to_string());
             parts.push(format!(
-                "{}% 5xx ({after}% after applying)",
+                "{}% {kind} ({after}% after applying)",
                 fraction(self.error_rate) * 100.0
             ));
         }
@@ -127,6 +162,9 @@ impl fmt::Display for Faults {
         }
         if !self.latency.is_zero() {
             parts.push(format!("latency {} ms", self.latency.as_millis()));
+        }
+        if let Some(t) = self.token {
+            parts.push(format!("token endpoint: {}", t.as_str()));
         }
         parts.push(format!("seed {}", self.seed));
         f.write_str(&parts.join(", "))
@@ -147,6 +185,8 @@ pub struct RequestStats {
     pub malformed: usize,
     /// Connections dropped with no answer, before or after processing.
     pub dropped: usize,
+    /// Token requests answered with an injected fault.
+    pub token_faults: usize,
     /// Most accepted (non-429) API requests arriving within one rolling window of the
     /// configured rate limit; 0 without a rate limit.
     pub max_in_window: usize,
@@ -161,6 +201,8 @@ pub(crate) enum Fault {
     Malformed,
     DroppedBefore,
     DroppedAfter,
+    /// A token request answered by [`Faults::token`].
+    Token,
 }
 
 impl Fault {
@@ -172,6 +214,7 @@ impl Fault {
             Fault::Malformed => "malformed",
             Fault::DroppedBefore => "dropped_before",
             Fault::DroppedAfter => "dropped_after",
+            Fault::Token => "token",
         }
     }
 
@@ -283,11 +326,16 @@ impl FaultState {
         // Always four draws, so the sequence does not depend on which faults are enabled.
         let kind = self.dice.unit();
         let after = self.dice.unit() < fraction(self.faults.error_after_apply);
-        let status = match self.dice.below(3) {
+        let gateway = match self.dice.below(3) {
             0 => StatusCode::BAD_GATEWAY,
             1 => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::GATEWAY_TIMEOUT,
         };
+        let status = self
+            .faults
+            .error_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(gateway);
         let malformed = self.dice.unit() < fraction(self.faults.malformed_rate);
         let drop = fraction(self.faults.drop_rate);
         let error = fraction(self.faults.error_rate);
@@ -361,6 +409,15 @@ fn window_short(window: Duration) -> String {
     } else {
         format!("{ms}ms")
     }
+}
+
+/// Halo's own failure for an injected 500: ASP.NET's exception shape, `{ClassName, Message}`.
+pub(crate) fn server_error_body() -> String {
+    serde_json::json!({
+        "ClassName": "System.Exception",
+        "Message": "Simulated failure: an unexpected error occurred.",
+    })
+    .to_string()
 }
 
 /// A gateway's error page for an injected 5xx.
@@ -476,6 +533,10 @@ pub(crate) fn max_in(log: &[LoggedRequest], window: Duration) -> usize {
 
 pub(crate) fn stats(log: &[LoggedRequest], window: Option<Duration>) -> RequestStats {
     let mut s = RequestStats::default();
+    s.token_faults = log
+        .iter()
+        .filter(|r| r.fault.as_deref() == Some(Fault::Token.as_str()))
+        .count();
     for r in log.iter().filter(|r| is_api(&r.path)) {
         *s.per_path.entry(normalise_path(&r.path)).or_default() += 1;
         match r.fault.as_deref() {
@@ -515,6 +576,24 @@ pub fn parse_rate_limit(s: &str) -> Result<(u32, Duration), String> {
         ));
     }
     Ok((limit, window))
+}
+
+/// Parses an injected error status (`500` to `599`). For the `simulate` command line.
+pub fn parse_error_status(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(x) if (500..=599).contains(&x) => Ok(x),
+        _ => Err(format!("expected a 5xx status such as 500, got {s:?}")),
+    }
+}
+
+/// Parses a token-endpoint fault: `error`, `drop` or `hang`. For the `simulate` command line.
+pub fn parse_token_fault(s: &str) -> Result<TokenFault, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "error" => Ok(TokenFault::Error),
+        "drop" => Ok(TokenFault::Drop),
+        "hang" => Ok(TokenFault::Hang),
+        _ => Err(format!("expected error, drop or hang, got {s:?}")),
+    }
 }
 
 /// Parses a fraction in `0..=1` (`0.2`). For the `simulate` command line.
