@@ -9,6 +9,7 @@ mod common;
 mod composites;
 mod config_errors;
 mod doctor;
+mod faults;
 mod modes;
 mod packaging;
 mod registry;
