@@ -295,6 +295,9 @@ struct SimulateArgs {
     #[arg(long, value_name = "error|drop|hang", value_parser = halo_mcp::sim::parse_token_fault,
           help_heading = "Faults")]
     token_fault: Option<halo_mcp::sim::TokenFault>,
+    /// Inject errors and drops into writes only (POST, DELETE, ...); reads always pass
+    #[arg(long, help_heading = "Faults")]
+    faults_on_writes_only: bool,
     /// Generate this many extra assets (about 2 % of them duplicates), for scale tests
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=200_000))]
@@ -499,6 +502,7 @@ async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
             drop_rate: args.drop_rate,
             error_status: args.error_status,
             token: args.token_fault,
+            writes_only: args.faults_on_writes_only,
         },
         extra_assets: args.extra_assets as usize,
         extra_users: args.extra_users as usize,

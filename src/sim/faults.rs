@@ -63,6 +63,9 @@ pub struct Faults {
     pub drop_rate: f64,
     /// How the token endpoint misbehaves, on every token request while set.
     pub token: Option<TokenFault>,
+    /// Inject errors and drops into writes only (anything but GET and HEAD): reads always
+    /// pass, so what a client does with a write whose answer was lost can be watched alone.
+    pub writes_only: bool,
 }
 
 /// A fault of the token endpoint. The API itself is never reached without a token, so these
@@ -101,6 +104,7 @@ impl Default for Faults {
             drop_rate: 0.0,
             error_status: None,
             token: None,
+            writes_only: false,
         }
     }
 }
@@ -165,6 +169,9 @@ impl fmt::Display for Faults {
         }
         if let Some(t) = self.token {
             parts.push(format!("token endpoint: {}", t.as_str()));
+        }
+        if self.writes_only {
+            parts.push("errors and drops on writes only".into());
         }
         parts.push(format!("seed {}", self.seed));
         f.write_str(&parts.join(", "))
@@ -303,8 +310,9 @@ impl FaultState {
         self.faults = faults;
     }
 
-    /// Decides the fate of an API request that arrived at `at`, and the latency to add.
-    pub(crate) fn decide(&mut self, at: Instant) -> (Fate, Duration) {
+    /// Decides the fate of an API request that arrived at `at` (a `write` unless GET or HEAD),
+    /// and the latency to add.
+    pub(crate) fn decide(&mut self, at: Instant, write: bool) -> (Fate, Duration) {
         let latency = self.faults.latency;
         if let Some((limit, window)) = self.faults.rate_limit
             && let Err(retry_at) = self.admit(at, limit, window)
@@ -339,7 +347,9 @@ impl FaultState {
         let malformed = self.dice.unit() < fraction(self.faults.malformed_rate);
         let drop = fraction(self.faults.drop_rate);
         let error = fraction(self.faults.error_rate);
-        let fate = if kind < drop {
+        let fate = if self.faults.writes_only && !write {
+            Fate::Pass { malformed }
+        } else if kind < drop {
             Fate::Drop { after }
         } else if kind < drop + error {
             Fate::Error { after, status }
@@ -711,7 +721,7 @@ mod tests {
         let now = Instant::now();
         let run = || {
             let mut st = FaultState::new(faults.clone());
-            (0..100).map(|_| st.decide(now).0).collect::<Vec<_>>()
+            (0..100).map(|_| st.decide(now, true).0).collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
     }

@@ -109,7 +109,8 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
         .extensions()
         .get::<Arrival>()
         .map_or_else(Instant::now, |a| a.0);
-    let (fate, latency) = s.faults.lock().decide(at);
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let (fate, latency) = s.faults.lock().decide(at, write);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
