@@ -542,11 +542,13 @@ pub(crate) fn max_in(log: &[LoggedRequest], window: Duration) -> usize {
 }
 
 pub(crate) fn stats(log: &[LoggedRequest], window: Option<Duration>) -> RequestStats {
-    let mut s = RequestStats::default();
-    s.token_faults = log
-        .iter()
-        .filter(|r| r.fault.as_deref() == Some(Fault::Token.as_str()))
-        .count();
+    let mut s = RequestStats {
+        token_faults: log
+            .iter()
+            .filter(|r| r.fault.as_deref() == Some(Fault::Token.as_str()))
+            .count(),
+        ..RequestStats::default()
+    };
     for r in log.iter().filter(|r| is_api(&r.path)) {
         *s.per_path.entry(normalise_path(&r.path)).or_default() += 1;
         match r.fault.as_deref() {
