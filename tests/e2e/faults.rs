@@ -564,4 +564,10 @@ async fn a_burst_at_default_settings_against_10_per_10_s() {
         status["halo"]["rate_budget"]
     );
     assert!(failed.is_empty(), "failed calls: {failed:?}");
+    let naive = naive_burst((10, Duration::from_secs(10))).await;
+    eprintln!(
+        "naive client, same burst: {} failed, {} 429s",
+        naive.0, naive.1
+    );
+    assert!(stats.rate_limited < naive.1);
 }
