@@ -435,6 +435,13 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
             retry::Decision::Fail => {
                 outcome = Some(error.health());
                 break Err(match error {
+                    // An earlier attempt may have been applied, and this one says nothing new.
+                    e if write
+                        && maybe_applied
+                        && (e.never_sent() || matches!(e, HaloError::RateLimited { .. })) =>
+                    {
+                        uncertain(request, &e)
+                    }
                     HaloError::RateLimited { retry_after } if rate_limited + requeued > 0 => {
                         HaloError::StillRateLimited {
                             retries: rate_limited + requeued,
@@ -445,13 +452,13 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
                         retries: requeued,
                         retry_after: None,
                     },
-                    e if write && maybe_applied && e.never_sent() => uncertain(request, &e),
-                    e if write
-                        && !matches!(
-                            e,
-                            HaloError::BudgetExhausted(_) | HaloError::CircuitOpen(_)
-                        )
-                        && e.never_sent() =>
+                    // Halo's API was unreachable (no token, no connection): say plainly that
+                    // nothing was applied. Refused credentials, an open breaker and a spent
+                    // budget already say what to do.
+                    e @ (HaloError::TokenUnreachable { .. }
+                    | HaloError::TokenEndpoint { .. }
+                    | HaloError::Connect { .. })
+                        if write =>
                     {
                         HaloError::WriteNotSent {
                             method: request.method.to_string(),
