@@ -18,6 +18,18 @@
 //!   directives (`_recover`, `_force`, ...) are actions rather than field values, and are
 //!   treated like creates.
 //!
+//!   What the read-back proves, and what it does not: fields that hold mean the record is in
+//!   the state the update asked for, whoever wrote it, so nothing is sent again. Fields that
+//!   do not hold mean the update was not applied, or was applied and changed since by someone
+//!   else, or is still on its way (a slow request may land after the read-back); sending it
+//!   again then sets the caller's values once more, as if the update had come a moment later.
+//!   A field Halo stores differently from how it was sent (reformatted text, for example)
+//!   never "holds", so such an update may be sent twice: the record ends the same, but any
+//!   notification Halo sends on a change may go out twice. The read-back itself failing, or a
+//!   404 (the record is gone, and a POST with its id might create one), leaves the update
+//!   uncertain, said as before. The caller (the update tool) has checked that the record
+//!   exists before the first attempt.
+//!
 //! 5xx: Halo's own 500 is not known to mark bad input (halo-api.md §6.2 has one report, "500
 //! when I gave it a bad tenant", and validation failures are 400s), so 500 is treated like the
 //! gateway errors 502/503/504: possibly transient, retried a bounded number of times within the

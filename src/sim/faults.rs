@@ -711,6 +711,68 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_error_status_and_writes_only_keep_the_seeded_sequence() {
+        let base = Faults {
+            error_rate: 0.3,
+            error_after_apply: 0.5,
+            seed: 4,
+            ..Faults::default()
+        };
+        let now = Instant::now();
+        let run = |faults: Faults, write: bool| {
+            let mut st = FaultState::new(faults);
+            (0..200)
+                .map(|_| st.decide(now, write).0)
+                .collect::<Vec<_>>()
+        };
+        let gateway = run(base.clone(), true);
+        let five_hundred = run(
+            Faults {
+                error_status: Some(500),
+                ..base.clone()
+            },
+            true,
+        );
+        // The same requests fail, before or after applying as before; only the status differs.
+        assert_eq!(gateway.len(), five_hundred.len());
+        let mut errors = 0;
+        for (g, f) in gateway.iter().zip(&five_hundred) {
+            match (g, f) {
+                (
+                    Fate::Error { after: a, status },
+                    Fate::Error {
+                        after: b,
+                        status: s,
+                    },
+                ) => {
+                    errors += 1;
+                    assert_eq!(a, b);
+                    assert!(matches!(status.as_u16(), 502..=504));
+                    assert_eq!(*s, StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                (g, f) => assert_eq!(g, f),
+            }
+        }
+        assert!(errors > 30, "{errors}");
+        // Writes only: reads pass, writes fail as before.
+        let writes_only = Faults {
+            writes_only: true,
+            ..base.clone()
+        };
+        assert!(
+            run(writes_only.clone(), false)
+                .iter()
+                .all(|f| matches!(f, Fate::Pass { .. }))
+        );
+        assert_eq!(run(writes_only, true), gateway);
+        assert!(serde_json::from_str::<serde_json::Value>(&server_error_body()).is_ok());
+        assert_eq!(parse_error_status("500"), Ok(500));
+        assert!(parse_error_status("404").is_err());
+        assert_eq!(parse_token_fault("Hang"), Ok(TokenFault::Hang));
+        assert!(parse_token_fault("slow").is_err());
+    }
+
+    #[test]
     fn the_dice_are_seeded() {
         let faults = Faults {
             error_rate: 0.3,
