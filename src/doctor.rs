@@ -376,7 +376,25 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         "{} of {} requests used in the rolling {window} s window (these checks sent {sent})",
         budget.used, budget.limit
     ));
-    if budget.waited > 0 {
+    if let Some(configured) = &budget.configured {
+        check = check
+            .status_to(Status::Warn)
+            .detail(format!(
+                "Halo answered 429 without Retry-After {} times: the budget learned a limit of \
+                 {} requests per {} s (configured {} per {} s); {} of them used",
+                budget.rate_limited,
+                budget.limit,
+                budget.window_s,
+                configured.limit,
+                configured.window_s,
+                budget.used
+            ))
+            .fix(
+                "this tenant allows fewer requests than HALO_RATE_LIMIT says: set it to what \
+                 Halo allows (or leave room for other integrations); the learned figure grows \
+                 back by one after each window without a 429",
+            );
+    } else if budget.waited > 0 {
         check = check
             .status_to(Status::Warn)
             .detail(format!(
@@ -546,7 +564,10 @@ fn token_failure(cfg: &HaloConfig, e: &HaloError, info: Option<&AuthInfo>) -> Ch
             };
             check.fix(fix)
         }
-        HaloError::Timeout { .. } | HaloError::Connect { .. } | HaloError::Transport { .. } => {
+        HaloError::Timeout { .. }
+        | HaloError::Connect { .. }
+        | HaloError::Transport { .. }
+        | HaloError::TokenUnreachable { .. } => {
             check.fix("the auth server did not answer: check HALO_AUTH_URL and the network path")
         }
         _ => check,

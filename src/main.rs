@@ -300,6 +300,11 @@ struct SimulateArgs {
     #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
           default_value_t = 0.0, help_heading = "Faults")]
     error_rate: f64,
+    /// Answer every injected error with this status instead of a random 502/503/504 (500:
+    /// Halo's own failure, with a JSON body)
+    #[arg(long, value_name = "STATUS", value_parser = halo_mcp::sim::parse_error_status,
+          help_heading = "Faults")]
+    error_status: Option<u16>,
     /// Fraction (0 to 1) of injected errors and drops that happen after the request was
     /// applied (a write lands, its answer is lost); the rest happen before
     #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
@@ -320,6 +325,14 @@ struct SimulateArgs {
     #[arg(long, value_name = "FRACTION", value_parser = halo_mcp::sim::parse_fraction,
           default_value_t = 0.0, help_heading = "Faults")]
     drop_rate: f64,
+    /// Fault: the token endpoint answers 503 (`error`), closes the connection (`drop`) or
+    /// never answers (`hang`); the API is then never reached
+    #[arg(long, value_name = "error|drop|hang", value_parser = halo_mcp::sim::parse_token_fault,
+          help_heading = "Faults")]
+    token_fault: Option<halo_mcp::sim::TokenFault>,
+    /// Inject errors and drops into writes only (POST, DELETE, ...); reads always pass
+    #[arg(long, help_heading = "Faults")]
+    faults_on_writes_only: bool,
     /// Generate this many extra assets (about 2 % of them duplicates), for scale tests
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=200_000))]
@@ -532,6 +545,9 @@ async fn simulate(args: Box<SimulateArgs>) -> ExitCode {
             latency: Duration::from_millis(args.latency_ms),
             malformed_rate: args.malformed_rate,
             drop_rate: args.drop_rate,
+            error_status: args.error_status,
+            token: args.token_fault,
+            writes_only: args.faults_on_writes_only,
         },
         extra_assets: args.extra_assets as usize,
         extra_users: args.extra_users as usize,

@@ -173,12 +173,12 @@ async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<Fetched, Halo
         .timeout(cfg.timeout)
         .send()
         .await
-        .map_err(|e| super::transport_error(e, "POST", "/auth/token", cfg))?;
+        .map_err(|e| token_transport_error(e, &url, cfg))?;
     let status = response.status().as_u16();
     let body = response
         .text()
         .await
-        .map_err(|e| super::transport_error(e, "POST", "/auth/token", cfg))?;
+        .map_err(|e| token_transport_error(e, &url, cfg))?;
     let tenant_hint = if cfg.tenant.is_some() {
         " and HALO_TENANT".to_owned()
     } else {
@@ -247,6 +247,27 @@ async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<Fetched, Halo
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     Ok((Secret::new(token), lifetime, scope))
+}
+
+/// A token request that got no answer. Only a refused connection keeps its own variant (it is
+/// the same "cannot reach Halo" as for the API); a timeout or a broken answer becomes
+/// [`HaloError::TokenUnreachable`], so that no caller mistakes it for an API request that may
+/// have been applied: the API is only called with a token in hand.
+fn token_transport_error(e: reqwest::Error, url: &str, cfg: &HaloConfig) -> HaloError {
+    match super::transport_error(e, "POST", "/auth/token", cfg) {
+        connect @ HaloError::Connect { .. } => connect,
+        HaloError::Timeout { after, .. } => HaloError::TokenUnreachable {
+            url: url_without_query(url),
+            detail: format!("no answer within {} s (timeout)", after.as_secs_f32()),
+        },
+        HaloError::Transport { detail, .. } | HaloError::Decode { detail, .. } => {
+            HaloError::TokenUnreachable {
+                url: url_without_query(url),
+                detail,
+            }
+        }
+        other => other,
+    }
 }
 
 fn url_without_query(url: &str) -> String {

@@ -40,6 +40,10 @@ pub enum HaloError {
         status: u16,
         detail: String,
     },
+    /// The token request got no answer (timed out, or the connection broke). Nothing was sent
+    /// to the API: the token comes first.
+    #[error("Halo's token endpoint {url} did not answer: {detail}")]
+    TokenUnreachable { url: String, detail: String },
     /// 401 from the API even with a freshly issued token.
     #[error(
         "Halo answered 401 Unauthorized for {method} {path} even with a fresh token: the API \
@@ -90,6 +94,19 @@ pub enum HaloError {
         path: String,
         cause: String,
     },
+    /// A write that never reached Halo's API (no token, or no connection): nothing was applied,
+    /// so repeating it is safe.
+    #[error(
+        "the write was not applied (not {not_done}): {method} {path} never reached Halo's API \
+         ({cause}); nothing changed in Halo, so it is safe to try again"
+    )]
+    WriteNotSent {
+        method: String,
+        path: String,
+        /// "created or updated", "deleted".
+        not_done: String,
+        cause: String,
+    },
     /// The connection broke after the request was sent (reset, closed mid-answer).
     #[error("the connection to Halo broke during {method} {path}: {detail}")]
     Transport {
@@ -138,6 +155,22 @@ fn retry_hint(after: Option<Duration>) -> String {
 }
 
 impl HaloError {
+    /// True when the error proves the request never reached Halo's API: the token could not be
+    /// had, or the connection was never made.
+    pub fn never_sent(&self) -> bool {
+        matches!(
+            self,
+            HaloError::Auth { .. }
+                | HaloError::Scope { .. }
+                | HaloError::TokenEndpoint { .. }
+                | HaloError::TokenUnreachable { .. }
+                | HaloError::Connect { .. }
+                | HaloError::BudgetExhausted(_)
+                | HaloError::CircuitOpen(_)
+                | HaloError::WriteNotSent { .. }
+        )
+    }
+
     /// What this error says about Halo's health, for the circuit breaker.
     pub fn health(&self) -> super::breaker::Outcome {
         use super::breaker::Outcome;
@@ -147,11 +180,14 @@ impl HaloError {
             | HaloError::Connect { .. }
             | HaloError::Transport { .. }
             | HaloError::Decode { .. }
+            | HaloError::TokenUnreachable { .. }
             | HaloError::WriteUncertain { .. } => Outcome::Failed,
             HaloError::TokenEndpoint { status, .. } if *status >= 500 => Outcome::Failed,
+            // Judged by its cause where it is made (`execute`).
             HaloError::BudgetExhausted(_)
             | HaloError::CircuitOpen(_)
-            | HaloError::UnsafePath { .. } => Outcome::Neutral,
+            | HaloError::UnsafePath { .. }
+            | HaloError::WriteNotSent { .. } => Outcome::Neutral,
             _ => Outcome::Healthy,
         }
     }

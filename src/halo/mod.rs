@@ -97,7 +97,9 @@ impl Default for Resilience {
         Resilience {
             rate_limit: RateLimit::HALO_DEFAULT,
             rate_wait: Duration::from_secs(60),
-            max_retries: 3,
+            // At 20 % transient failures a read still fails only once in 0.2^6 ≈ 15 600 calls;
+            // the call's time budget bounds how long the retries take.
+            max_retries: 5,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
             breaker_threshold: 5,
@@ -109,15 +111,23 @@ impl Default for Resilience {
 }
 
 impl Resilience {
-    fn retry_policy(&self) -> retry::RetryPolicy {
+    /// The retry policy for requests of at most `timeout` each.
+    fn retry_policy(&self, timeout: Duration) -> retry::RetryPolicy {
         retry::RetryPolicy {
             max_retries: self.max_retries,
             backoff_base: self.backoff_base,
             backoff_max: self.backoff_max,
             max_retry_after: self.rate_wait,
+            // Retries after failures stop once a call has run this long: a few slow attempts,
+            // and never less than the longest backoff allows for.
+            call_budget: (timeout * CALL_BUDGET_TIMEOUTS).max(self.backoff_max * 2),
         }
     }
 }
+
+/// A call's time budget for retries after failures, in request timeouts (15 s by default: one
+/// minute).
+const CALL_BUDGET_TIMEOUTS: u32 = 4;
 
 /// Whether a GET may be answered from the reference-data cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +186,8 @@ struct Request {
     path: String,
     query: Vec<(String, String)>,
     body: Option<Value>,
+    /// The latest moment this call may still wait for the rate budget (set by `execute`).
+    rate_deadline: Option<std::time::Instant>,
 }
 
 impl HaloClient {
@@ -260,6 +272,7 @@ impl HaloClient {
             path: path.to_owned(),
             query: query.to_vec(),
             body: None,
+            rate_deadline: None,
         };
         let value = cache
             .shared_fetch(&key, move || {
@@ -331,6 +344,7 @@ impl HaloClient {
             path: path.to_owned(),
             query: query.to_vec(),
             body,
+            rate_deadline: None,
         };
         let result = execute(&self.inner, &request).await;
         // Whatever happened, cached copies of this resource may now be wrong.
@@ -346,9 +360,19 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
         .breaker
         .enter()
         .map_err(HaloError::CircuitOpen)?;
-    let policy = inner.cfg.resilience.retry_policy();
-    let (mut rate_limited, mut failed) = (0u32, 0u32);
+    let policy = inner.cfg.resilience.retry_policy(inner.cfg.timeout);
+    let started = std::time::Instant::now();
+    // Every wait for the rate budget within this call ends by the same deadline.
+    let mut request = request.clone();
+    request.rate_deadline = Some(started + inner.cfg.resilience.rate_wait);
+    let request = &request;
+    let update = retry::checkable_update(&request.method, request.body.as_ref());
+    let write = !matches!(request.method, Method::GET | Method::HEAD);
+    let (mut rate_limited, mut failed, mut requeued) = (0u32, 0u32, 0u32);
     let mut uncertain_delete = false;
+    // A write attempt failed after it may have reached Halo.
+    let mut maybe_applied = false;
+    let mut outcome = None;
     let result = loop {
         let error = match exchange(inner, request).await {
             Ok(v) => break Ok(v),
@@ -358,14 +382,23 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
         if uncertain_delete && matches!(error, HaloError::NotFound { .. }) {
             break Ok(Value::Null);
         }
-        match policy.decide(&request.method, &error, rate_limited, failed) {
+        let reached = !error.never_sent() && !matches!(error, HaloError::RateLimited { .. });
+        maybe_applied |= write && reached;
+        let attempt = retry::Attempt {
+            method: &request.method,
+            checkable_update: update.is_some(),
+            rate_limited,
+            failed,
+            elapsed: started.elapsed(),
+        };
+        let decision = policy.decide(&attempt, &error);
+        match decision {
             retry::Decision::RetryAfter(wait) => {
                 if matches!(error, HaloError::RateLimited { .. }) {
                     rate_limited += 1;
                 } else {
                     failed += 1;
-                    uncertain_delete |= request.method == Method::DELETE
-                        && !matches!(error, HaloError::Connect { .. });
+                    uncertain_delete |= request.method == Method::DELETE && reached;
                 }
                 tracing::info!(
                     method = %request.method,
@@ -376,19 +409,85 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
                 );
                 tokio::time::sleep(wait).await;
             }
-            retry::Decision::Uncertain => {
-                break Err(HaloError::WriteUncertain {
-                    method: request.method.to_string(),
-                    path: request.path.clone(),
-                    cause: error.to_string(),
-                });
+            retry::Decision::Requeue => {
+                // Halo refused it before doing anything; the budget (which learned from the 429)
+                // says when it goes out again.
+                requeued += 1;
+                tracing::debug!(
+                    method = %request.method,
+                    path = %request.path,
+                    "Halo answered 429 without Retry-After; queueing the request again"
+                );
             }
+            retry::Decision::Verify(wait) => {
+                failed += 1;
+                tracing::info!(
+                    method = %request.method,
+                    path = %request.path,
+                    error = %error,
+                    "an update's outcome is unknown; reading the record back"
+                );
+                tokio::time::sleep(wait).await;
+                let Some((id, fields)) = &update else {
+                    break Err(uncertain(request, &error));
+                };
+                match read_back(inner, &policy, request, id, started).await {
+                    Ok(record) if retry::fields_hold(fields, &record) => {
+                        tracing::info!(
+                            path = %request.path,
+                            id = %id,
+                            "the update had been applied: every field sent holds"
+                        );
+                        break Ok(record);
+                    }
+                    // Not (or not yet) applied: sending it again sets the same fields.
+                    Ok(_) => {}
+                    Err(e) => {
+                        break Err(uncertain(
+                            request,
+                            &format!("{error}; reading the record back failed too: {e}"),
+                        ));
+                    }
+                }
+            }
+            retry::Decision::Uncertain => break Err(uncertain(request, &error)),
             retry::Decision::Fail => {
+                outcome = Some(error.health());
                 break Err(match error {
-                    HaloError::RateLimited { retry_after } if rate_limited > 0 => {
+                    // An earlier attempt may have been applied, and this one says nothing new.
+                    e if write
+                        && maybe_applied
+                        && (e.never_sent() || matches!(e, HaloError::RateLimited { .. })) =>
+                    {
+                        uncertain(request, &e)
+                    }
+                    HaloError::RateLimited { retry_after } if rate_limited + requeued > 0 => {
                         HaloError::StillRateLimited {
-                            retries: rate_limited,
+                            retries: rate_limited + requeued,
                             retry_after,
+                        }
+                    }
+                    HaloError::BudgetExhausted(_) if requeued > 0 => HaloError::StillRateLimited {
+                        retries: requeued,
+                        retry_after: None,
+                    },
+                    // Halo's API was unreachable (no token, no connection): say plainly that
+                    // nothing was applied. Refused credentials, an open breaker and a spent
+                    // budget already say what to do.
+                    e @ (HaloError::TokenUnreachable { .. }
+                    | HaloError::TokenEndpoint { .. }
+                    | HaloError::Connect { .. })
+                        if write =>
+                    {
+                        HaloError::WriteNotSent {
+                            method: request.method.to_string(),
+                            path: request.path.clone(),
+                            not_done: if request.method == Method::DELETE {
+                                "deleted".into()
+                            } else {
+                                "created or updated".into()
+                            },
+                            cause: e.to_string(),
                         }
                     }
                     other => other,
@@ -396,11 +495,63 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
             }
         }
     };
-    pass.finish(match &result {
-        Ok(_) => breaker::Outcome::Healthy,
-        Err(e) => e.health(),
+    pass.finish(match (&result, outcome) {
+        (Ok(_), _) => breaker::Outcome::Healthy,
+        (Err(_), Some(o)) => o,
+        (Err(e), None) => e.health(),
     });
     result
+}
+
+fn uncertain(request: &Request, cause: &dyn std::fmt::Display) -> HaloError {
+    HaloError::WriteUncertain {
+        method: request.method.to_string(),
+        path: request.path.clone(),
+        cause: cause.to_string(),
+    }
+}
+
+/// `GET {path}/{id}` after an update's outcome was lost, with the retries a read gets.
+async fn read_back(
+    inner: &Inner,
+    policy: &retry::RetryPolicy,
+    update: &Request,
+    id: &str,
+    started: std::time::Instant,
+) -> Result<Value, HaloError> {
+    let request = Request {
+        method: Method::GET,
+        path: format!("{}/{id}", update.path.trim_end_matches('/')),
+        query: Vec::new(),
+        body: None,
+        rate_deadline: update.rate_deadline,
+    };
+    let (mut rate_limited, mut failed) = (0u32, 0u32);
+    loop {
+        let error = match exchange(inner, &request).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let attempt = retry::Attempt {
+            method: &request.method,
+            checkable_update: false,
+            rate_limited,
+            failed,
+            elapsed: started.elapsed(),
+        };
+        match policy.decide(&attempt, &error) {
+            retry::Decision::RetryAfter(wait) => {
+                if matches!(error, HaloError::RateLimited { .. }) {
+                    rate_limited += 1;
+                } else {
+                    failed += 1;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            retry::Decision::Requeue => {}
+            _ => return Err(error),
+        }
+    }
 }
 
 /// One HTTP exchange (plus one retry with a fresh token after a 401), inside the rate budget.
@@ -412,10 +563,10 @@ async fn exchange(inner: &Inner, request: &Request) -> Result<Value, HaloError> 
     loop {
         let (token, generation) = inner.tokens.bearer(&inner.http, &inner.cfg).await?;
         // The permit lives until the whole answer is read: see budget.rs on why.
-        let _permit = inner
+        let permit = inner
             .tenant
             .budget
-            .acquire()
+            .acquire_by(request.rate_deadline)
             .await
             .map_err(HaloError::BudgetExhausted)?;
         let mut http = inner
@@ -439,6 +590,9 @@ async fn exchange(inner: &Inner, request: &Request) -> Result<Value, HaloError> 
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry::parse_retry_after);
+        if status == 429 {
+            permit.rate_limited(retry_after.is_some());
+        }
         let text = response
             .text()
             .await

@@ -25,8 +25,9 @@ use axum::http::StatusCode;
 use super::LoggedRequest;
 use super::prng::Prng;
 
-/// Faults the simulator injects into `/api` requests (never into `/auth/token`). The default
-/// injects nothing. Rates are fractions in `0..=1`; values outside are clamped, NaN is 0.
+/// Faults the simulator injects into `/api` requests, and (only through [`Faults::token`]) into
+/// `/auth/token`. The default injects nothing. Rates are fractions in `0..=1`; values outside
+/// are clamped, NaN is 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Faults {
     /// At most `limit` accepted API requests per rolling `window`, counted by arrival time;
@@ -40,8 +41,12 @@ pub struct Faults {
     /// `retry_after`.
     pub retry_after_http_date: bool,
     /// Fraction of API requests answered with a gateway-style 502, 503 or 504 (chosen at
-    /// random), with a short HTML body.
+    /// random), with a short HTML body; or with [`Faults::error_status`] when that is set.
     pub error_rate: f64,
+    /// The status of every injected error instead of a random gateway one. `500` answers as
+    /// Halo's own application would (a JSON `{ClassName, Message}` body, a shape Halo clients
+    /// handle: halo-api.md §6.2); other 5xx keep the gateway's HTML page.
+    pub error_status: Option<u16>,
     /// Of the injected errors and dropped connections, the fraction that happen after the
     /// request was processed (a write that landed but whose answer was lost); the rest happen
     /// before anything is applied.
@@ -56,6 +61,33 @@ pub struct Faults {
     /// Fraction of API requests whose connection is closed with no HTTP answer at all.
     /// Together with `error_rate` it shares one die: if both add up to more than 1, drops win.
     pub drop_rate: f64,
+    /// How the token endpoint misbehaves, on every token request while set.
+    pub token: Option<TokenFault>,
+    /// Inject errors and drops into writes only (anything but GET and HEAD): reads always
+    /// pass, so what a client does with a write whose answer was lost can be watched alone.
+    pub writes_only: bool,
+}
+
+/// A fault of the token endpoint. The API itself is never reached without a token, so these
+/// tell a client's "nothing was sent" failures apart from uncertain ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFault {
+    /// Answer `503` with a gateway's HTML page.
+    Error,
+    /// Close the connection with no answer.
+    Drop,
+    /// Answer nothing for ten minutes (the client's timeout ends it first).
+    Hang,
+}
+
+impl TokenFault {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenFault::Error => "error",
+            TokenFault::Drop => "drop",
+            TokenFault::Hang => "hang",
+        }
+    }
 }
 
 impl Default for Faults {
@@ -70,6 +102,9 @@ impl Default for Faults {
             latency: Duration::ZERO,
             malformed_rate: 0.0,
             drop_rate: 0.0,
+            error_status: None,
+            token: None,
+            writes_only: false,
         }
     }
 }
@@ -82,6 +117,7 @@ impl Faults {
             || fraction(self.malformed_rate) > 0.0
             || fraction(self.drop_rate) > 0.0
             || !self.latency.is_zero()
+            || self.token.is_some()
     }
 }
 
@@ -108,8 +144,11 @@ impl fmt::Display for Faults {
         }
         let after = fraction(self.error_after_apply) * 100.0;
         if fraction(self.error_rate) > 0.0 {
+            let kind = self
+                .error_status
+                .map_or_else(|| "5xx".to_owned(), |s| s.to_string());
             parts.push(format!(
-                "{}% 5xx ({after}% after applying)",
+                "{}% {kind} ({after}% after applying)",
                 fraction(self.error_rate) * 100.0
             ));
         }
@@ -127,6 +166,12 @@ impl fmt::Display for Faults {
         }
         if !self.latency.is_zero() {
             parts.push(format!("latency {} ms", self.latency.as_millis()));
+        }
+        if let Some(t) = self.token {
+            parts.push(format!("token endpoint: {}", t.as_str()));
+        }
+        if self.writes_only {
+            parts.push("errors and drops on writes only".into());
         }
         parts.push(format!("seed {}", self.seed));
         f.write_str(&parts.join(", "))
@@ -147,6 +192,8 @@ pub struct RequestStats {
     pub malformed: usize,
     /// Connections dropped with no answer, before or after processing.
     pub dropped: usize,
+    /// Token requests answered with an injected fault.
+    pub token_faults: usize,
     /// Most accepted (non-429) API requests arriving within one rolling window of the
     /// configured rate limit; 0 without a rate limit.
     pub max_in_window: usize,
@@ -161,6 +208,8 @@ pub(crate) enum Fault {
     Malformed,
     DroppedBefore,
     DroppedAfter,
+    /// A token request answered by [`Faults::token`].
+    Token,
 }
 
 impl Fault {
@@ -172,6 +221,7 @@ impl Fault {
             Fault::Malformed => "malformed",
             Fault::DroppedBefore => "dropped_before",
             Fault::DroppedAfter => "dropped_after",
+            Fault::Token => "token",
         }
     }
 
@@ -260,8 +310,9 @@ impl FaultState {
         self.faults = faults;
     }
 
-    /// Decides the fate of an API request that arrived at `at`, and the latency to add.
-    pub(crate) fn decide(&mut self, at: Instant) -> (Fate, Duration) {
+    /// Decides the fate of an API request that arrived at `at` (a `write` unless GET or HEAD),
+    /// and the latency to add.
+    pub(crate) fn decide(&mut self, at: Instant, write: bool) -> (Fate, Duration) {
         let latency = self.faults.latency;
         if let Some((limit, window)) = self.faults.rate_limit
             && let Err(retry_at) = self.admit(at, limit, window)
@@ -283,15 +334,22 @@ impl FaultState {
         // Always four draws, so the sequence does not depend on which faults are enabled.
         let kind = self.dice.unit();
         let after = self.dice.unit() < fraction(self.faults.error_after_apply);
-        let status = match self.dice.below(3) {
+        let gateway = match self.dice.below(3) {
             0 => StatusCode::BAD_GATEWAY,
             1 => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::GATEWAY_TIMEOUT,
         };
+        let status = self
+            .faults
+            .error_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(gateway);
         let malformed = self.dice.unit() < fraction(self.faults.malformed_rate);
         let drop = fraction(self.faults.drop_rate);
         let error = fraction(self.faults.error_rate);
-        let fate = if kind < drop {
+        let fate = if self.faults.writes_only && !write {
+            Fate::Pass { malformed }
+        } else if kind < drop {
             Fate::Drop { after }
         } else if kind < drop + error {
             Fate::Error { after, status }
@@ -361,6 +419,15 @@ fn window_short(window: Duration) -> String {
     } else {
         format!("{ms}ms")
     }
+}
+
+/// Halo's own failure for an injected 500: ASP.NET's exception shape, `{ClassName, Message}`.
+pub(crate) fn server_error_body() -> String {
+    serde_json::json!({
+        "ClassName": "System.Exception",
+        "Message": "Simulated failure: an unexpected error occurred.",
+    })
+    .to_string()
 }
 
 /// A gateway's error page for an injected 5xx.
@@ -475,7 +542,13 @@ pub(crate) fn max_in(log: &[LoggedRequest], window: Duration) -> usize {
 }
 
 pub(crate) fn stats(log: &[LoggedRequest], window: Option<Duration>) -> RequestStats {
-    let mut s = RequestStats::default();
+    let mut s = RequestStats {
+        token_faults: log
+            .iter()
+            .filter(|r| r.fault.as_deref() == Some(Fault::Token.as_str()))
+            .count(),
+        ..RequestStats::default()
+    };
     for r in log.iter().filter(|r| is_api(&r.path)) {
         *s.per_path.entry(normalise_path(&r.path)).or_default() += 1;
         match r.fault.as_deref() {
@@ -515,6 +588,24 @@ pub fn parse_rate_limit(s: &str) -> Result<(u32, Duration), String> {
         ));
     }
     Ok((limit, window))
+}
+
+/// Parses an injected error status (`500` to `599`). For the `simulate` command line.
+pub fn parse_error_status(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(x) if (500..=599).contains(&x) => Ok(x),
+        _ => Err(format!("expected a 5xx status such as 500, got {s:?}")),
+    }
+}
+
+/// Parses a token-endpoint fault: `error`, `drop` or `hang`. For the `simulate` command line.
+pub fn parse_token_fault(s: &str) -> Result<TokenFault, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "error" => Ok(TokenFault::Error),
+        "drop" => Ok(TokenFault::Drop),
+        "hang" => Ok(TokenFault::Hang),
+        _ => Err(format!("expected error, drop or hang, got {s:?}")),
+    }
 }
 
 /// Parses a fraction in `0..=1` (`0.2`). For the `simulate` command line.
@@ -620,6 +711,68 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_error_status_and_writes_only_keep_the_seeded_sequence() {
+        let base = Faults {
+            error_rate: 0.3,
+            error_after_apply: 0.5,
+            seed: 4,
+            ..Faults::default()
+        };
+        let now = Instant::now();
+        let run = |faults: Faults, write: bool| {
+            let mut st = FaultState::new(faults);
+            (0..200)
+                .map(|_| st.decide(now, write).0)
+                .collect::<Vec<_>>()
+        };
+        let gateway = run(base.clone(), true);
+        let five_hundred = run(
+            Faults {
+                error_status: Some(500),
+                ..base.clone()
+            },
+            true,
+        );
+        // The same requests fail, before or after applying as before; only the status differs.
+        assert_eq!(gateway.len(), five_hundred.len());
+        let mut errors = 0;
+        for (g, f) in gateway.iter().zip(&five_hundred) {
+            match (g, f) {
+                (
+                    Fate::Error { after: a, status },
+                    Fate::Error {
+                        after: b,
+                        status: s,
+                    },
+                ) => {
+                    errors += 1;
+                    assert_eq!(a, b);
+                    assert!(matches!(status.as_u16(), 502..=504));
+                    assert_eq!(*s, StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                (g, f) => assert_eq!(g, f),
+            }
+        }
+        assert!(errors > 30, "{errors}");
+        // Writes only: reads pass, writes fail as before.
+        let writes_only = Faults {
+            writes_only: true,
+            ..base.clone()
+        };
+        assert!(
+            run(writes_only.clone(), false)
+                .iter()
+                .all(|f| matches!(f, Fate::Pass { .. }))
+        );
+        assert_eq!(run(writes_only, true), gateway);
+        assert!(serde_json::from_str::<serde_json::Value>(&server_error_body()).is_ok());
+        assert_eq!(parse_error_status("500"), Ok(500));
+        assert!(parse_error_status("404").is_err());
+        assert_eq!(parse_token_fault("Hang"), Ok(TokenFault::Hang));
+        assert!(parse_token_fault("slow").is_err());
+    }
+
+    #[test]
     fn the_dice_are_seeded() {
         let faults = Faults {
             error_rate: 0.3,
@@ -632,7 +785,7 @@ mod tests {
         let now = Instant::now();
         let run = || {
             let mut st = FaultState::new(faults.clone());
-            (0..100).map(|_| st.decide(now).0).collect::<Vec<_>>()
+            (0..100).map(|_| st.decide(now, true).0).collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
     }

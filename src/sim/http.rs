@@ -15,7 +15,7 @@
 //! socket juggling.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -109,7 +109,8 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
         .extensions()
         .get::<Arrival>()
         .map_or_else(Instant::now, |a| a.0);
-    let (fate, latency) = s.faults.lock().decide(at);
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let (fate, latency) = s.faults.lock().decide(at, write);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -193,13 +194,35 @@ async fn gate(
     }
 }
 
+/// The token endpoint failing on purpose ([`faults::TokenFault`]).
+async fn token_fault(fault: faults::TokenFault) -> Response {
+    let resp = match fault {
+        faults::TokenFault::Error => gateway_error(StatusCode::SERVICE_UNAVAILABLE),
+        faults::TokenFault::Drop => dropped(),
+        faults::TokenFault::Hang => {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            gateway_error(StatusCode::GATEWAY_TIMEOUT)
+        }
+    };
+    tagged(resp, Fault::Token)
+}
+
 fn tagged(mut resp: Response, fault: Fault) -> Response {
     resp.extensions_mut().insert(Injected(fault));
     resp
 }
 
-/// A gateway's HTML error page (Halo's own code never ran or its answer was lost).
+/// A gateway's HTML error page (Halo's own code never ran or its answer was lost), or for 500
+/// Halo's own error body.
 fn gateway_error(status: StatusCode) -> Response {
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        return (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            faults::server_error_body(),
+        )
+            .into_response();
+    }
     (
         status,
         [(header::CONTENT_TYPE, "text/html")],
@@ -267,7 +290,13 @@ async fn dispatch(State(s): State<Arc<Shared>>, req: Request) -> Response {
     // Set by the gate from the bearer token: the only way a handler reaches a database.
     let db = parts.extensions.get::<TenantIdx>().and_then(|t| s.db(t.0));
     match lower.as_slice() {
-        ["auth", "token"] => token(&s, method, &parts.headers, &params, &bytes),
+        ["auth", "token"] => {
+            let fault = s.faults.lock().faults().token;
+            match fault {
+                Some(f) => token_fault(f).await,
+                None => token(&s, method, &parts.headers, &params, &bytes),
+            }
+        }
         ["api", "authinfo"] => authinfo(&s, &parts.headers),
         ["api", name] => match (resources::find(name), db) {
             (None, _) => not_found_route(),

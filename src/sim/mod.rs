@@ -81,7 +81,10 @@ use self::prng::Prng;
 use self::store::Db;
 
 pub use self::asset_layouts::AssetLayout;
-pub use self::faults::{Faults, RequestStats, parse_fraction, parse_rate_limit};
+pub use self::faults::{
+    Faults, RequestStats, TokenFault, parse_error_status, parse_fraction, parse_rate_limit,
+    parse_token_fault,
+};
 
 /// How the simulated Halo is set up. Its own credentials, tenant and seed are those of tenant 0;
 /// [`SimConfig::extra_tenants`] adds more.

@@ -322,3 +322,36 @@ async fn the_demo_passes() {
     assert!(text.contains("built-in simulated Halo"), "{text}");
     assert!(text.contains("Everything checked out."), "{text}");
 }
+
+/// A tenant that allows fewer requests than configured and answers 429 without Retry-After:
+/// the doctor's own checks make the budget learn that, and the report shows the learned
+/// figure beside the configured one.
+#[tokio::test]
+async fn a_lower_limit_learned_from_429s_is_reported() {
+    let sim = sim(SimConfig {
+        faults: halo_mcp::sim::Faults {
+            rate_limit: Some((6, std::time::Duration::from_secs(1))),
+            ..halo_mcp::sim::Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let mut env = creds(&sim);
+    env.push(("HALO_RATE_LIMIT", "100/10s".into()));
+    let (code, report) = doctor_json(&refs(&env)).await;
+    let budget = check(&report, "budget");
+    assert_eq!(budget["status"], "warn", "{budget}");
+    let detail = budget["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("learned a limit of") && detail.contains("(configured 100 per 10 s)"),
+        "{detail}"
+    );
+    assert!(
+        budget["fix"].as_str().unwrap().contains("HALO_RATE_LIMIT"),
+        "{budget}"
+    );
+    // Every other check passed: the 429s cost time, not results.
+    assert_eq!(report["failures"], 0, "{report:#}");
+    assert_eq!(code, 0);
+    assert!(sim.stats().rate_limited > 0);
+}

@@ -10,6 +10,7 @@ mod common;
 mod composites;
 mod config_errors;
 mod doctor;
+mod faults;
 mod http_limits;
 mod layouts;
 mod modes;
