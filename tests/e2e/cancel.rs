@@ -50,10 +50,8 @@ async fn first_progress(client: &local::LocalClient, sim: &Simulator) {
     }
 }
 
-/// 2,088 assets read 100 a page, 100 ms a page: the scan needs 21 pages and about two
-/// seconds. It is cancelled once its first page is in; from then on it must fetch nothing.
-#[tokio::test]
-async fn a_cancelled_scan_fetches_no_more_pages() {
+/// A simulator with 2,088 assets answering in 100 ms, and a session in the duplicates domain.
+async fn slow_scan_harness() -> (Harness, HaloClient) {
     let sim = local::simulator(SimConfig {
         extra_assets: 2000,
         faults: Faults {
@@ -67,18 +65,30 @@ async fn a_cancelled_scan_fetches_no_more_pages() {
     let halo = HaloClient::new(halo_config(&sim)).unwrap();
     let h = Harness::connect(sim, halo.clone()).await;
     h.navigate("duplicates").await;
+    (h, halo)
+}
 
+/// Starts a whole-tenant duplicate scan as a request that can be cancelled. rmcp's client
+/// gives the request a progress token, so the server reports each page.
+async fn start_scan(client: &local::Client) -> rmcp::service::RequestHandle<rmcp::RoleClient> {
     let mut params = CallToolRequestParams::new("halo_assets_scan_duplicates");
     params.arguments = Some(Map::new());
-    // rmcp's client gives the request a progress token, so the server reports each page.
-    let call = h
-        .client
+    client
         .send_cancellable_request(
             ClientRequest::CallToolRequest(CallToolRequest::new(params)),
             PeerRequestOptions::no_options(),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// 2,088 assets read 100 a page, 100 ms a page: the scan needs 21 pages and about two
+/// seconds. It is cancelled once its first page is in; from then on it must fetch nothing.
+#[tokio::test]
+async fn a_cancelled_scan_fetches_no_more_pages() {
+    let (h, halo) = slow_scan_harness().await;
+
+    let call = start_scan(&h.client).await;
     first_progress(&h.handler, &h.sim).await;
     let before = asset_pages(&h.sim).len();
     assert!(before >= 1, "the scan had started");
@@ -137,29 +147,8 @@ async fn a_cancelled_scan_fetches_no_more_pages() {
 /// Two identical scans share their page reads; cancelling one leaves the other its every page.
 #[tokio::test]
 async fn cancelling_one_of_two_identical_scans_leaves_the_other_whole() {
-    let sim = local::simulator(SimConfig {
-        extra_assets: 2000,
-        faults: Faults {
-            latency: LATENCY,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let halo = HaloClient::new(halo_config(&sim)).unwrap();
-    let h = Harness::connect(sim, halo.clone()).await;
-    h.navigate("duplicates").await;
-    let mut params = CallToolRequestParams::new("halo_assets_scan_duplicates");
-    params.arguments = Some(Map::new());
-    let cancelled = h
-        .client
-        .send_cancellable_request(
-            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
-            PeerRequestOptions::no_options(),
-        )
-        .await
-        .unwrap();
+    let (h, halo) = slow_scan_harness().await;
+    let cancelled = start_scan(&h.client).await;
     let kept = h.ok("halo_assets_scan_duplicates", json!({}));
     tokio::pin!(kept);
     // Both scans are under way once the first page has been read.
@@ -266,15 +255,7 @@ async fn a_cancel_over_streamable_http_stops_the_scan() {
         .await
         .unwrap();
 
-    let mut params = CallToolRequestParams::new("halo_assets_scan_duplicates");
-    params.arguments = Some(Map::new());
-    let call = client
-        .send_cancellable_request(
-            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
-            PeerRequestOptions::no_options(),
-        )
-        .await
-        .unwrap();
+    let call = start_scan(&client).await;
     first_progress(&handler, &sim).await;
     call.cancel(Some("closed the chat".into())).await.unwrap();
     // A session's messages reach the server in the order they were posted.

@@ -28,6 +28,14 @@ pub fn halo_config(sim: &Simulator) -> HaloConfig {
     cfg
 }
 
+/// Simulator settings with these faults.
+pub fn faulty(faults: halo_mcp::sim::Faults) -> SimConfig {
+    SimConfig {
+        faults,
+        ..SimConfig::default()
+    }
+}
+
 impl Harness {
     pub async fn start() -> Harness {
         Harness::start_with(SimConfig::default()).await
@@ -143,6 +151,50 @@ pub async fn mcp_client(halo: HaloClient) -> (Client, LocalClient) {
 }
 
 impl Harness {
+    /// The first `n` tickets that are not deleted.
+    pub fn ticket_ids(&self, n: usize) -> Vec<i64> {
+        self.sim
+            .records("Tickets")
+            .iter()
+            .filter(|t| t["deleted"] != serde_json::json!(true))
+            .filter_map(|t| t["id"].as_i64())
+            .take(n)
+            .collect()
+    }
+
+    /// What a model does when a create's outcome is unknown: check, and create again only if
+    /// it is not there. Returns how many times the create was reported uncertain.
+    pub async fn create_once(&self, summary: &str) -> usize {
+        let mut uncertain = 0;
+        for _ in 0..10 {
+            let r = self
+                .call(
+                    "halo_tickets_create",
+                    serde_json::json!({"summary": summary, "client_id": 12}),
+                )
+                .await;
+            if r.is_error != Some(true) {
+                return uncertain;
+            }
+            let e = text(&r);
+            assert!(
+                e.contains("may or may not have been created") && e.contains("halo_tickets_list"),
+                "unexpected create failure: {e}"
+            );
+            uncertain += 1;
+            let found = self
+                .ok(
+                    "halo_tickets_list",
+                    serde_json::json!({"search_summary": summary}),
+                )
+                .await;
+            if found["record_count"].as_u64() == Some(1) {
+                return uncertain;
+            }
+        }
+        panic!("{summary} could not be created");
+    }
+
     /// Calls a tool with a progress token; returns the structured result.
     pub async fn ok_with_progress(&self, name: &str, args: Value, token: i64) -> Value {
         let r = local::call_with_progress(&self.client, name, args.clone(), token)

@@ -13,24 +13,7 @@ use halo_mcp::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{Harness, text};
-
-fn faulty(faults: Faults) -> SimConfig {
-    SimConfig {
-        faults,
-        ..SimConfig::default()
-    }
-}
-
-fn ticket_ids(h: &Harness, n: usize) -> Vec<i64> {
-    h.sim
-        .records("Tickets")
-        .iter()
-        .filter(|t| t["deleted"] != json!(true))
-        .filter_map(|t| t["id"].as_i64())
-        .take(n)
-        .collect()
-}
+use crate::common::{Harness, faulty, text};
 
 /// Requests the simulator logged with this method and a path starting with `prefix`
 /// (lowercase).
@@ -40,36 +23,6 @@ fn logged(sim: &Simulator, method: &str, prefix: &str) -> Vec<(String, u16)> {
         .filter(|r| r.method == method && r.path.to_ascii_lowercase().starts_with(prefix))
         .map(|r| (r.path.clone(), r.status))
         .collect()
-}
-
-/// What a model does when a create's outcome is unknown: check, and create again only if it
-/// is not there. Returns how many times the create was reported uncertain.
-async fn create_once(h: &Harness, summary: &str) -> usize {
-    let mut uncertain = 0;
-    for _ in 0..10 {
-        let r = h
-            .call(
-                "halo_tickets_create",
-                json!({"summary": summary, "client_id": 12}),
-            )
-            .await;
-        if r.is_error != Some(true) {
-            return uncertain;
-        }
-        let e = text(&r);
-        assert!(
-            e.contains("may or may not have been created") && e.contains("halo_tickets_list"),
-            "unexpected create failure: {e}"
-        );
-        uncertain += 1;
-        let found = h
-            .ok("halo_tickets_list", json!({"search_summary": summary}))
-            .await;
-        if found["record_count"].as_u64() == Some(1) {
-            return uncertain;
-        }
-    }
-    panic!("{summary} could not be created");
 }
 
 /// 250 calls (150 gets, 40 lists, 40 updates, 20 creates) with Halo answering 500 to 20 % of
@@ -97,7 +50,7 @@ async fn halo_500s_on_a_mixed_workload_lose_no_read_and_duplicate_no_write() {
     )
     .await;
     h.navigate("tickets").await;
-    let ids = ticket_ids(&h, 60);
+    let ids = h.ticket_ids(60);
     let (mut failed_reads, mut failed_updates, mut uncertain_updates) = (0, 0, 0);
     let mut uncertain_creates = 0;
     let mut last_summary = std::collections::BTreeMap::new();
@@ -143,7 +96,7 @@ async fn halo_500s_on_a_mixed_workload_lose_no_read_and_duplicate_no_write() {
             }
             _ => {
                 let summary = format!("Created under 500s, call {i}");
-                uncertain_creates += create_once(&h, &summary).await;
+                uncertain_creates += h.create_once(&summary).await;
                 created.push(summary);
             }
         }
@@ -205,7 +158,7 @@ async fn an_update_whose_answer_was_lost_is_checked_before_it_is_repeated() {
         })
         .await;
         h.navigate("tickets").await;
-        let id = ticket_ids(&h, 1)[0];
+        let id = h.ticket_ids(1)[0];
         let summary = format!("Checked update, applied first: {after_apply}");
         h.sim.set_faults(Faults {
             error_rate: 1.0,
@@ -288,7 +241,7 @@ async fn a_burst_against_a_lower_limit_without_retry_after_loses_no_call() {
     )
     .await;
     h.navigate("tickets").await;
-    let ids = ticket_ids(&h, 60);
+    let ids = h.ticket_ids(60);
     assert_eq!(ids.len(), 60);
     let started = std::time::Instant::now();
     let calls = ids
@@ -492,7 +445,7 @@ async fn the_learned_limit_shows_in_the_rate_limit_resource() {
     )
     .await;
     h.navigate("tickets").await;
-    let ids = ticket_ids(&h, 8);
+    let ids = h.ticket_ids(8);
     let calls = ids
         .iter()
         .map(|id| h.call("halo_tickets_get", json!({"id": id})));
@@ -534,7 +487,7 @@ async fn a_burst_at_default_settings_against_10_per_10_s() {
     )
     .await;
     h.navigate("tickets").await;
-    let ids = ticket_ids(&h, 60);
+    let ids = h.ticket_ids(60);
     let started = std::time::Instant::now();
     let h = &h;
     let calls = ids.iter().map(|id| async move {

@@ -10,25 +10,7 @@ use halo_mcp::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{Harness, call_on, halo_config, mcp_client, text};
-
-fn faulty(faults: Faults) -> SimConfig {
-    SimConfig {
-        faults,
-        ..SimConfig::default()
-    }
-}
-
-/// Ticket ids from the seed, for reads that must not share one request.
-fn ticket_ids(h: &Harness, n: usize) -> Vec<i64> {
-    h.sim
-        .records("Tickets")
-        .iter()
-        .filter(|t| t["deleted"] != json!(true))
-        .filter_map(|t| t["id"].as_i64())
-        .take(n)
-        .collect()
-}
+use crate::common::{Harness, call_on, faulty, halo_config, mcp_client, text};
 
 #[tokio::test]
 async fn a_burst_at_the_limit_never_fails_and_never_exceeds_it() {
@@ -44,7 +26,7 @@ async fn a_burst_at_the_limit_never_fails_and_never_exceeds_it() {
     )
     .await;
     h.navigate("tickets").await;
-    let ids = ticket_ids(&h, 45);
+    let ids = h.ticket_ids(45);
     let calls = ids
         .iter()
         .map(|id| h.call("halo_tickets_get", json!({"id": id, "fields": ["summary"]})));
@@ -92,7 +74,7 @@ async fn halo_429s_are_retried_with_and_without_retry_after() {
         )
         .await;
         h.navigate("tickets").await;
-        let ids = ticket_ids(&h, 14);
+        let ids = h.ticket_ids(14);
         let calls = ids
             .iter()
             .map(|id| h.call("halo_tickets_get", json!({"id": id})));
@@ -108,36 +90,6 @@ async fn halo_429s_are_retried_with_and_without_retry_after() {
     }
 }
 
-/// The agent's loop a model follows when a create's outcome is unknown: check, then create
-/// again only if it is not there.
-async fn create_once(h: &Harness, summary: &str) -> bool {
-    let mut uncertain = false;
-    for _ in 0..10 {
-        let r = h
-            .call(
-                "halo_tickets_create",
-                json!({"summary": summary, "client_id": 12}),
-            )
-            .await;
-        if r.is_error != Some(true) {
-            return uncertain;
-        }
-        let e = text(&r);
-        assert!(
-            e.contains("may or may not have been created") && e.contains("halo_tickets_list"),
-            "unexpected create failure: {e}"
-        );
-        uncertain = true;
-        let found = h
-            .ok("halo_tickets_list", json!({"search_summary": summary}))
-            .await;
-        if found["record_count"].as_u64() == Some(1) {
-            return uncertain;
-        }
-    }
-    panic!("{summary} could not be created");
-}
-
 #[tokio::test]
 async fn with_20_percent_5xx_reads_succeed_and_creates_land_exactly_once() {
     let h = Harness::start_with(faulty(Faults {
@@ -148,7 +100,7 @@ async fn with_20_percent_5xx_reads_succeed_and_creates_land_exactly_once() {
     }))
     .await;
     h.navigate("tickets").await;
-    for id in ticket_ids(&h, 30) {
+    for id in h.ticket_ids(30) {
         h.ok("halo_tickets_get", json!({"id": id})).await;
     }
     for page in 1..=5 {
@@ -160,7 +112,7 @@ async fn with_20_percent_5xx_reads_succeed_and_creates_land_exactly_once() {
     }
     let mut uncertain = 0;
     for i in 0..15 {
-        if create_once(&h, &format!("Flaky gateway ticket {i}")).await {
+        if h.create_once(&format!("Flaky gateway ticket {i}")).await > 0 {
             uncertain += 1;
         }
     }
@@ -272,7 +224,7 @@ async fn identical_reads_in_flight_share_one_request() {
     }))
     .await;
     h.navigate("tickets").await;
-    let id = ticket_ids(&h, 1)[0];
+    let id = h.ticket_ids(1)[0];
     let calls = (0..8).map(|_| h.call("halo_tickets_get", json!({"id": id})));
     let results = join_all(calls).await;
     let first = results[0].structured_content.clone();
@@ -293,7 +245,7 @@ async fn broken_answers_are_retried_for_reads_and_reported_for_writes() {
     }))
     .await;
     h.navigate("tickets").await;
-    for id in ticket_ids(&h, 20) {
+    for id in h.ticket_ids(20) {
         h.ok("halo_tickets_get", json!({"id": id})).await;
     }
     let stats = h.sim.stats();
