@@ -28,6 +28,18 @@ pub fn halo_config(sim: &Simulator) -> HaloConfig {
     cfg
 }
 
+/// The `id`s of an array of records, sorted.
+pub fn sorted_ids(records: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = records
+        .as_array()
+        .expect("an array of records")
+        .iter()
+        .map(|m| m["id"].as_i64().expect("a record id"))
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// Simulator settings with these faults.
 pub fn faulty(faults: halo_mcp::sim::Faults) -> SimConfig {
     SimConfig {

@@ -28,15 +28,8 @@ async fn on_layout_day() -> Harness {
 }
 
 /// The ids of a duplicate group's members, sorted.
-fn member_ids(group: &Value) -> Vec<i64> {
-    let mut ids: Vec<i64> = group["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    ids.sort();
-    ids
+pub(crate) fn member_ids(group: &Value) -> Vec<i64> {
+    crate::common::sorted_ids(&group["members"])
 }
 
 fn money(v: &Value) -> f64 {

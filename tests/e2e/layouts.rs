@@ -92,14 +92,10 @@ fn groups_of(answer: &Value) -> Groups {
         .unwrap()
         .iter()
         .map(|g| {
-            let mut ids: Vec<i64> = g["members"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["id"].as_i64().unwrap())
-                .collect();
-            ids.sort();
-            (g["matched_on"].as_str().unwrap().to_owned(), ids)
+            (
+                g["matched_on"].as_str().unwrap().to_owned(),
+                crate::composites::member_ids(g),
+            )
         })
         .collect()
 }
@@ -176,16 +172,7 @@ async fn lookups_find_values_outside_the_key_fields() {
         assert_eq!(twins.len(), 2, "{}", layout.name());
 
         h.navigate("assets").await;
-        let ids = |r: &Value| -> Vec<i64> {
-            let mut ids: Vec<i64> = r["by_serial"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["id"].as_i64().unwrap())
-                .collect();
-            ids.sort();
-            ids
-        };
+        let ids = |r: &Value| crate::common::sorted_ids(&r["by_serial"]);
         // With the client: every one of its assets compared.
         let client = phones[0]["client_id"].clone();
         let r = h
