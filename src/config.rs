@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::{
     halo::{AssetFieldSettings, CacheLimits, HaloConfig, RateLimit, Resilience},
     secret::Secret,
+    state::SharedState,
 };
 
 /// Environment variable names, primary first, then accepted aliases.
@@ -29,6 +30,8 @@ pub const CACHE_MAX_ENTRIES_VARS: &[&str] = &["HALO_CACHE_MAX_ENTRIES"];
 pub const CACHE_MAX_BYTES_VARS: &[&str] = &["HALO_CACHE_MAX_BYTES"];
 pub const ASSET_SERIAL_FIELD_VARS: &[&str] = &["HALO_ASSET_SERIAL_FIELD"];
 pub const ASSET_HOSTNAME_FIELD_VARS: &[&str] = &["HALO_ASSET_HOSTNAME_FIELD"];
+pub const STATE_VARS: &[&str] = &["HALO_MCP_STATE"];
+pub const REPLICAS_VARS: &[&str] = &["HALO_MCP_REPLICAS"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -58,6 +61,8 @@ pub struct Sources {
     pub cache_max_bytes: Option<String>,
     pub asset_serial_field: Option<String>,
     pub asset_hostname_field: Option<String>,
+    pub state: Option<String>,
+    pub replicas: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -212,6 +217,12 @@ pub fn halo_config_for(
             max_bytes: byte_size(pick(sources.cache_max_bytes, CACHE_MAX_BYTES_VARS, env))?
                 .unwrap_or(defaults.cache_limits.max_bytes),
         },
+        state: match pick(sources.state, STATE_VARS, env) {
+            Some((v, var)) => SharedState::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?,
+            None => SharedState::Memory,
+        },
+        replicas: count(pick(sources.replicas, REPLICAS_VARS, env), 1, 1000)?
+            .unwrap_or(defaults.replicas),
         ..defaults
     };
     let asset_fields = AssetFieldSettings {

@@ -40,6 +40,8 @@ Environment (flags win over variables; aliases in brackets):
   HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
   HALO_MCP_READ_ONLY   true: offer only tools that read
   HALO_MCP_MAX_TOOLS   most tools in flat mode (default: 128)
+  HALO_MCP_STATE       memory (default) or a redis:// or rediss:// URL shared by replicas
+  HALO_MCP_REPLICAS    most replicas running at once, for Redis outages (default: 3)
   MCP_TRANSPORT        stdio (default) or http
   MCP_BIND / MCP_PORT  HTTP address (default: 127.0.0.1:3000)
   MCP_AUTH             env (bearer token) or oauth (OAuth proxy); HTTP needs one
@@ -213,6 +215,15 @@ struct ServeArgs {
     /// SSE streams are not idle [env: MCP_HTTP_IDLE_TIMEOUT]
     #[arg(long, value_name = "SECONDS")]
     http_idle_timeout: Option<String>,
+    /// Where state shared by replicas lives: memory (default, one process) or a redis:// or
+    /// rediss:// URL: one Halo rate budget and movable sessions for every replica using it
+    /// [env: HALO_MCP_STATE]
+    #[arg(long, value_name = "memory|URL")]
+    state: Option<String>,
+    /// Most replicas running at once (count a rolling update's extra one); while Redis is
+    /// unreachable each uses this share of the rate limit (default: 3) [env: HALO_MCP_REPLICAS]
+    #[arg(long, value_name = "N")]
+    replicas: Option<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -588,6 +599,8 @@ fn sources_of(args: &ServeArgs) -> config::Sources {
         cache_max_bytes: args.cache_max_bytes.clone(),
         asset_serial_field: args.asset_serial_field.clone(),
         asset_hostname_field: args.asset_hostname_field.clone(),
+        state: args.state.clone(),
+        replicas: args.replicas.clone(),
     }
 }
 
