@@ -218,7 +218,9 @@ pub fn halo_config_for(
                 .unwrap_or(defaults.cache_limits.max_bytes),
         },
         state: match pick(sources.state, STATE_VARS, env) {
-            Some((v, var)) => SharedState::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?,
+            Some((v, var)) => {
+                SharedState::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?
+            }
             None => SharedState::Memory,
         },
         replicas: count(pick(sources.replicas, REPLICAS_VARS, env), 1, 1000)?

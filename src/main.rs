@@ -684,6 +684,23 @@ async fn serve(args: ServeArgs) -> ExitCode {
         transport = if remote.is_some() { "http" } else { "stdio" },
         "halo-mcp starting"
     );
+    if let Some(redis) = client.config().resilience.state.redis() {
+        // Not fatal: a replica that starts while Redis is out serves on its share of the
+        // budget and joins the others once Redis answers.
+        match redis.ping().await {
+            Ok(()) => tracing::info!(
+                address = redis.address(),
+                replicas = client.config().resilience.replicas,
+                "shared state in Redis: one rate budget and movable sessions across replicas"
+            ),
+            Err(e) => tracing::warn!(
+                address = redis.address(),
+                error = %e,
+                "shared state in Redis, which does not answer yet; using this replica's share of \
+                 the rate budget until it does"
+            ),
+        }
+    }
     let prewarm = args.prewarm
         || env("HALO_PREWARM").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
     if prewarm && !oauth {
@@ -894,6 +911,7 @@ async fn serve_http(
     args: &ServeArgs,
 ) -> ExitCode {
     use halo_mcp::remote::{Auth, HttpConfig, OAuthConfig, OAuthStore};
+    let state = template.resilience.state.clone();
     if let Some(u) = &public_url
         && let Err(e) = config::normalise_url(u, "MCP_PUBLIC_URL")
     {
@@ -970,6 +988,7 @@ async fn serve_http(
     http.max_sessions = max_sessions;
     http.header_timeout = header_timeout;
     http.idle_timeout = idle_timeout;
+    http.state = state;
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(l) => l,
         Err(e) => {

@@ -185,18 +185,16 @@ impl RedisState {
     /// Whether Redis answers a PING within [`COMMAND_TIMEOUT`].
     pub async fn ping(&self) -> Result<(), String> {
         let mut conn = self.conn();
-        let result: redis::RedisResult<String> = match tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            redis::cmd("PING").query_async(&mut conn),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "no answer",
-            ))),
-        };
+        let result: redis::RedisResult<String> =
+            match tokio::time::timeout(COMMAND_TIMEOUT, redis::cmd("PING").query_async(&mut conn))
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no answer",
+                ))),
+            };
         self.observe("ping", &result);
         result.map(|_| ()).map_err(|e| e.to_string())
     }

@@ -333,7 +333,9 @@ impl SharedBudget {
         self.redis.observe("rate budget", &result);
         let answer = result.map_err(|e| e.to_string())?;
         let [taken, x, used, limit, window_ms] = answer[..] else {
-            return Err(format!("unexpected answer from the budget script: {answer:?}"));
+            return Err(format!(
+                "unexpected answer from the budget script: {answer:?}"
+            ));
         };
         if self.fallback.lock().take().is_some() {
             tracing::info!(
@@ -477,11 +479,7 @@ impl SharedBudget {
 
     /// What `halo_status` shows: the figures Redis last gave, and this replica's counters.
     pub fn status(&self) -> BudgetStatus {
-        let fallback = self
-            .fallback
-            .lock()
-            .as_ref()
-            .map(|f| Arc::clone(&f.budget));
+        let fallback = self.fallback.lock().as_ref().map(|f| Arc::clone(&f.budget));
         let seen = self.seen.lock();
         let learned = (seen.limit, seen.window) != (self.limit.limit, self.limit.window);
         let mut status = BudgetStatus {
