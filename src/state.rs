@@ -312,3 +312,7 @@ mod tests {
         assert_eq!(digest("a").len(), 24);
     }
 }
+
+#[cfg(test)]
+#[path = "../tests/e2e/redis_server.rs"]
+pub(crate) mod test_redis;

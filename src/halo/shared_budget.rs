@@ -584,3 +584,153 @@ impl Budget {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{SharedState, test_redis::start_or_skip};
+
+    fn redis(url: &str) -> Arc<RedisState> {
+        match SharedState::parse(url).unwrap() {
+            SharedState::Redis(r) => r,
+            SharedState::Memory => unreachable!(),
+        }
+    }
+
+    /// One replica's budget: its own connection, as a separate process would have.
+    fn replica(url: &str, limit: u32, window: Duration, replicas: u32) -> Arc<SharedBudget> {
+        SharedBudget::new(
+            redis(url),
+            "https://acme.halopsa.com|",
+            RateLimit { limit, window },
+            Duration::from_secs(10),
+            replicas,
+            Duration::from_secs(5),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_never_send_more_than_the_limit_in_any_window() {
+        let Some(server) = start_or_skip() else {
+            return;
+        };
+        let window = Duration::from_millis(300);
+        let replicas: Vec<_> = (0..3)
+            .map(|_| replica(&server.url(), 5, window, 3))
+            .collect();
+        let started = Instant::now();
+        let sends = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..18 {
+            let b = Arc::clone(&replicas[i % 3]);
+            let sends = Arc::clone(&sends);
+            tasks.push(tokio::spawn(async move {
+                let p = b.acquire_by(None).await.unwrap();
+                sends.lock().push(Instant::now());
+                drop(p);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut sends = sends.lock().clone();
+        sends.sort();
+        for (i, a) in sends.iter().enumerate() {
+            let within = sends[i..]
+                .iter()
+                .filter(|b| b.duration_since(*a) < window)
+                .count();
+            assert!(within <= 5, "{within} requests within one window");
+        }
+        // 18 requests at 5 per window need at least three full windows.
+        assert!(started.elapsed() >= window * 3);
+        assert!(replicas.iter().map(|r| r.status().waited).sum::<u64>() > 0);
+        assert!(replicas[0].status().shared.unwrap().starts_with("redis"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_429_seen_by_one_replica_lowers_the_limit_for_all() {
+        let Some(server) = start_or_skip() else {
+            return;
+        };
+        let window = Duration::from_secs(60);
+        let (a, b) = (
+            replica(&server.url(), 40, window, 2),
+            replica(&server.url(), 40, window, 2),
+        );
+        for _ in 0..10 {
+            drop(a.acquire_by(None).await.unwrap());
+        }
+        let refused = a.acquire_by(None).await.unwrap();
+        refused.rate_limited(false);
+        drop(refused);
+        // The other replica meets the learned figure (the learning runs in the background).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let learned = loop {
+            match b
+                .acquire_by(Some(Instant::now() + Duration::from_millis(20)))
+                .await
+            {
+                Err(e) => break e.limit,
+                Ok(p) => drop(p),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the other replica never saw the 429"
+            );
+        };
+        assert!((LEARN_FLOOR..=20).contains(&learned), "{learned}");
+        assert_eq!(b.status().limit, learned);
+        assert_eq!(a.status().rate_limited, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_redis_a_replica_uses_its_share_and_returns_when_redis_does() {
+        let Some(mut server) = start_or_skip() else {
+            return;
+        };
+        let port = server.port;
+        let b = replica(&server.url(), 6, Duration::from_secs(60), 3);
+        for _ in 0..3 {
+            drop(b.acquire_by(None).await.unwrap());
+        }
+        server.stop();
+        // The share is 6 / 3 = 2, and this replica's part of the 3 already used is 1: one more.
+        let soon = || Some(Instant::now() + Duration::from_millis(50));
+        let p = b.acquire_by(soon()).await.unwrap();
+        assert!(matches!(p, Permit::Local(_)));
+        let s = b.status();
+        assert!(
+            s.shared
+                .as_deref()
+                .unwrap()
+                .starts_with("local share (2 of 6"),
+            "{s:?}"
+        );
+        drop(p);
+        let e = b.acquire_by(soon()).await.err().unwrap();
+        assert_eq!(e.limit, 2, "never the full limit");
+        // Redis is back (empty: it kept nothing): the replica returns to it, carrying the two
+        // requests it sent meanwhile.
+        let _server = match crate::state::test_redis::RedisServer::start_on(port) {
+            Ok(s) => s,
+            Err(_) => panic!("redis-server did not restart on its port"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let p = loop {
+            if let Ok(p @ Permit::Shared(_)) = b.acquire_by(soon()).await {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "never returned to Redis");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let s = b.status();
+        assert!(s.shared.as_deref().unwrap().starts_with("redis"), "{s:?}");
+        assert!(
+            s.used >= 3,
+            "the fallback's requests count in the window: {s:?}"
+        );
+        assert!(!b.on_fallback());
+        drop(p);
+    }
+}
