@@ -142,3 +142,51 @@ impl SessionStore for RedisSessions {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{SharedState, test_redis::start_or_skip};
+    use rmcp::model::InitializeRequestParams;
+
+    #[tokio::test]
+    async fn a_record_is_resumed_only_by_the_principal_that_opened_it() {
+        let Some(server) = start_or_skip() else {
+            return;
+        };
+        let SharedState::Redis(redis) = SharedState::parse(&server.url()).unwrap() else {
+            unreachable!()
+        };
+        let store = RedisSessions::new(redis.clone(), Duration::from_secs(30));
+        let state = SessionState::new(InitializeRequestParams::default());
+        PRINCIPAL
+            .scope("client:alice".into(), store.store("s1", &state))
+            .await
+            .unwrap();
+        let as_bob = PRINCIPAL.scope("client:bob".into(), store.load("s1")).await;
+        assert!(
+            as_bob.unwrap().is_none(),
+            "another principal sees no session"
+        );
+        let as_alice = PRINCIPAL
+            .scope("client:alice".into(), store.load("s1"))
+            .await;
+        assert!(as_alice.unwrap().is_some());
+        // The owner is stored as a digest, never as the principal itself; the record expires.
+        let key = store.memory().key("s1");
+        let owner = redis.get_field(&key, "owner").await.unwrap().unwrap();
+        assert!(!owner.contains("alice"));
+        let mut conn = redis.conn();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0 && ttl <= 30_000, "{ttl}");
+        store.delete("s1").await.unwrap();
+        let gone = PRINCIPAL
+            .scope("client:alice".into(), store.load("s1"))
+            .await;
+        assert!(gone.unwrap().is_none());
+    }
+}

@@ -127,7 +127,10 @@ async fn three_replicas_keep_within_one_budget() {
         WINDOW.as_secs()
     );
     // Three replicas each on their own budget would have sent 30 at once.
-    assert!(started.elapsed() >= WINDOW * 2, "the replicas waited for each other");
+    assert!(
+        started.elapsed() >= WINDOW * 2,
+        "the replicas waited for each other"
+    );
     for s in &servers {
         assert!(s.logs().contains("shared state in Redis"), "{}", s.logs());
     }
@@ -212,7 +215,11 @@ async fn a_tree_session_outlives_its_replica() {
     let (_, got) = rpc(
         &b.base,
         Some(&sid),
-        call_body(3, "halo_tickets_get", json!({"id": id, "fields": ["summary"]})),
+        call_body(
+            3,
+            "halo_tickets_get",
+            json!({"id": id, "fields": ["summary"]}),
+        ),
     )
     .await;
     assert_ne!(got["result"]["isError"], json!(true), "{got}");
@@ -229,7 +236,10 @@ async fn a_tree_session_outlives_its_replica() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert!(names.contains(&"halo_tickets_get"), "still in tickets: {names:?}");
+    assert!(
+        names.contains(&"halo_tickets_get"),
+        "still in tickets: {names:?}"
+    );
     assert!(b.logs().contains("MCP session resumed on this replica"));
 
     // An id no replica opened is still unknown everywhere.
@@ -278,11 +288,20 @@ async fn a_redis_outage_falls_back_to_shares_without_failures_or_overload() {
     let mut rest = ids[24..].to_vec();
     loop {
         let failed = burst(&clients, &rest).await;
-        assert!(failed.is_empty(), "failed calls after Redis returned: {failed:?}");
-        if servers.iter().all(|s| s.logs().contains("back on the shared")) {
+        assert!(
+            failed.is_empty(),
+            "failed calls after Redis returned: {failed:?}"
+        );
+        if servers
+            .iter()
+            .all(|s| s.logs().contains("back on the shared"))
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the replicas never returned to Redis");
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never returned to Redis"
+        );
         rest.truncate(3);
     }
     let max = assert_within_limit(&sim);
