@@ -475,11 +475,47 @@ mod tests {
                 &[BASE, ID, SECRET, ("HALO_CACHE_MAX_BYTES", "huge")],
                 "HALO_CACHE_MAX_BYTES must be a size",
             ),
+            (
+                &[BASE, ID, SECRET, ("HALO_MCP_STATE", "postgres://db")],
+                "HALO_MCP_STATE: expected memory or a redis:// or rediss:// URL",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_MCP_REPLICAS", "0")],
+                "HALO_MCP_REPLICAS must be a whole number from 1",
+            ),
         ];
         for (env, expected) in cases {
             let e = halo_config(Sources::default(), &env_of(env)).unwrap_err();
             assert!(e.0.starts_with(expected), "{env:?}: {e}");
         }
+    }
+
+    /// Memory and 3 replicas unless told; a Redis URL is taken without connecting (a Redis
+    /// that is down at start is a fallback, not a configuration error).
+    #[tokio::test]
+    async fn shared_state_settings() {
+        let base = [
+            ("HALO_BASE_URL", "https://acme.halopsa.com"),
+            ("HALO_CLIENT_ID", "id"),
+            ("HALO_CLIENT_SECRET", "secret"),
+        ];
+        let c = halo_config(Sources::default(), &env_of(&base)).unwrap();
+        assert_eq!(c.resilience.state, SharedState::Memory);
+        assert_eq!(c.resilience.replicas, 3);
+        let mut with = base.to_vec();
+        with.push(("HALO_MCP_STATE", "redis://:pw-not-shown@127.0.0.1:1/0"));
+        with.push(("HALO_MCP_REPLICAS", "4"));
+        let c = halo_config(Sources::default(), &env_of(&with)).unwrap();
+        assert_eq!(format!("{:?}", c.resilience.state), "redis(127.0.0.1:1)");
+        assert_eq!(c.resilience.replicas, 4);
+        assert!(!format!("{c:?}").contains("pw-not-shown"));
+        // The flag wins over the variable.
+        let sources = Sources {
+            state: Some("memory".into()),
+            ..Sources::default()
+        };
+        let c = halo_config(sources, &env_of(&with)).unwrap();
+        assert_eq!(c.resilience.state, SharedState::Memory);
     }
 
     #[test]

@@ -105,6 +105,10 @@ fn missing_and_bad_values_exit_2() {
             vec![("HALO_MCP_MAX_TOOLS", "many")],
             "--max-tools must be a whole number",
         ),
+        (
+            vec![("HALO_MCP_STATE", "redis-cluster.internal")],
+            "HALO_MCP_STATE: expected memory or a redis:// or rediss:// URL",
+        ),
     ] {
         let (code, err) = demo_with(&pairs);
         assert_eq!(code, Some(2), "{pairs:?}");
@@ -141,6 +145,9 @@ fn help_documents_the_environment() {
         "HALO_MCP_DOMAINS",
         "HALO_MCP_READ_ONLY",
         "HALO_MCP_MAX_TOOLS",
+        "HALO_MCP_STATE",
+        "HALO_MCP_REPLICAS",
+        "--state",
         "--read-only",
         "--demo",
     ] {
