@@ -96,7 +96,9 @@ fn redact(url: &str) -> String {
             }
             u.to_string()
         }
-        Err(_) => "(not a URL)".into(),
+        // Not a URL: shown as given, unless it might hold a password.
+        Err(_) if !url.contains('@') => url.to_owned(),
+        Err(_) => "(not shown: it may hold a password)".into(),
     }
 }
 

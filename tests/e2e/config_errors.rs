@@ -35,6 +35,18 @@ fn missing_and_bad_values_exit_2() {
     assert_eq!(code, Some(2));
     assert_one_line(&err, "HALO_BASE_URL is not set");
 
+    let (code, err) = run(&[
+        ("HALO_BASE_URL", "https://acme.halopsa.com"),
+        ("HALO_CLIENT_ID", "id"),
+        ("HALO_CLIENT_SECRET", "secret"),
+        ("HALO_MCP_STATE", "redis-cluster.internal"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_one_line(
+        &err,
+        "HALO_MCP_STATE: expected memory or a redis:// or rediss:// URL, got \"redis-cluster.internal\"",
+    );
+
     let (code, err) = run(&[("HALO_BASE_URL", "acme.halopsa.com")]);
     assert_eq!(code, Some(2));
     assert_one_line(&err, "HALO_BASE_URL is not a valid URL");
@@ -104,10 +116,6 @@ fn missing_and_bad_values_exit_2() {
         (
             vec![("HALO_MCP_MAX_TOOLS", "many")],
             "--max-tools must be a whole number",
-        ),
-        (
-            vec![("HALO_MCP_STATE", "redis-cluster.internal")],
-            "HALO_MCP_STATE: expected memory or a redis:// or rediss:// URL",
         ),
     ] {
         let (code, err) = demo_with(&pairs);
