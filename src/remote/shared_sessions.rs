@@ -106,7 +106,21 @@ impl SessionStore for RedisSessions {
         'b: 'c,
         Self: 'c,
     {
-        Box::pin(async move { self.load_record(session_id).await.map_err(boxed_error) })
+        Box::pin(async move {
+            match self.load_record(session_id).await {
+                Ok(found) => Ok(found),
+                // Unknown rather than a server error: the client then opens a new session
+                // (404 tells it to), which works on any replica while Redis is away.
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        "could not read a session record from Redis; the client must start a \
+                         new session"
+                    );
+                    Ok(None)
+                }
+            }
+        })
     }
 
     fn store<'a, 'b, 'd, 'c>(
