@@ -216,8 +216,8 @@ struct ServeArgs {
     #[arg(long, value_name = "SECONDS")]
     http_idle_timeout: Option<String>,
     /// Where state shared by replicas lives: memory (default, one process) or a redis:// or
-    /// rediss:// URL: one Halo rate budget and movable sessions for every replica using it
-    /// [env: HALO_MCP_STATE]
+    /// rediss:// URL: one Halo rate budget and movable sessions for every replica using it;
+    /// prefer the variable when the URL holds a password [env: HALO_MCP_STATE]
     #[arg(long, value_name = "memory|URL")]
     state: Option<String>,
     /// Most replicas running at once (count a rolling update's extra one); while Redis is
