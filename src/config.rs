@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::{
     halo::{AssetFieldSettings, CacheLimits, HaloConfig, RateLimit, Resilience},
     secret::Secret,
+    state::SharedState,
 };
 
 /// Environment variable names, primary first, then accepted aliases.
@@ -29,6 +30,8 @@ pub const CACHE_MAX_ENTRIES_VARS: &[&str] = &["HALO_CACHE_MAX_ENTRIES"];
 pub const CACHE_MAX_BYTES_VARS: &[&str] = &["HALO_CACHE_MAX_BYTES"];
 pub const ASSET_SERIAL_FIELD_VARS: &[&str] = &["HALO_ASSET_SERIAL_FIELD"];
 pub const ASSET_HOSTNAME_FIELD_VARS: &[&str] = &["HALO_ASSET_HOSTNAME_FIELD"];
+pub const STATE_VARS: &[&str] = &["HALO_MCP_STATE"];
+pub const REPLICAS_VARS: &[&str] = &["HALO_MCP_REPLICAS"];
 
 /// Default limit for one HTTP exchange with Halo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -58,6 +61,8 @@ pub struct Sources {
     pub cache_max_bytes: Option<String>,
     pub asset_serial_field: Option<String>,
     pub asset_hostname_field: Option<String>,
+    pub state: Option<String>,
+    pub replicas: Option<String>,
 }
 
 /// The first non-empty value: the flag, then each variable name in order.
@@ -212,6 +217,14 @@ pub fn halo_config_for(
             max_bytes: byte_size(pick(sources.cache_max_bytes, CACHE_MAX_BYTES_VARS, env))?
                 .unwrap_or(defaults.cache_limits.max_bytes),
         },
+        state: match pick(sources.state, STATE_VARS, env) {
+            Some((v, var)) => {
+                SharedState::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?
+            }
+            None => SharedState::Memory,
+        },
+        replicas: count(pick(sources.replicas, REPLICAS_VARS, env), 1, 1000)?
+            .unwrap_or(defaults.replicas),
         ..defaults
     };
     let asset_fields = AssetFieldSettings {
@@ -462,11 +475,47 @@ mod tests {
                 &[BASE, ID, SECRET, ("HALO_CACHE_MAX_BYTES", "huge")],
                 "HALO_CACHE_MAX_BYTES must be a size",
             ),
+            (
+                &[BASE, ID, SECRET, ("HALO_MCP_STATE", "postgres://db")],
+                "HALO_MCP_STATE: expected memory or a redis:// or rediss:// URL",
+            ),
+            (
+                &[BASE, ID, SECRET, ("HALO_MCP_REPLICAS", "0")],
+                "HALO_MCP_REPLICAS must be a whole number from 1",
+            ),
         ];
         for (env, expected) in cases {
             let e = halo_config(Sources::default(), &env_of(env)).unwrap_err();
             assert!(e.0.starts_with(expected), "{env:?}: {e}");
         }
+    }
+
+    /// Memory and 3 replicas unless told; a Redis URL is taken without connecting (a Redis
+    /// that is down at start is a fallback, not a configuration error).
+    #[tokio::test]
+    async fn shared_state_settings() {
+        let base = [
+            ("HALO_BASE_URL", "https://acme.halopsa.com"),
+            ("HALO_CLIENT_ID", "id"),
+            ("HALO_CLIENT_SECRET", "secret"),
+        ];
+        let c = halo_config(Sources::default(), &env_of(&base)).unwrap();
+        assert_eq!(c.resilience.state, SharedState::Memory);
+        assert_eq!(c.resilience.replicas, 3);
+        let mut with = base.to_vec();
+        with.push(("HALO_MCP_STATE", "redis://:pw-not-shown@127.0.0.1:1/0"));
+        with.push(("HALO_MCP_REPLICAS", "4"));
+        let c = halo_config(Sources::default(), &env_of(&with)).unwrap();
+        assert_eq!(format!("{:?}", c.resilience.state), "redis(127.0.0.1:1)");
+        assert_eq!(c.resilience.replicas, 4);
+        assert!(!format!("{c:?}").contains("pw-not-shown"));
+        // The flag wins over the variable.
+        let sources = Sources {
+            state: Some("memory".into()),
+            ..Sources::default()
+        };
+        let c = halo_config(sources, &env_of(&with)).unwrap();
+        assert_eq!(c.resilience.state, SharedState::Memory);
     }
 
     #[test]

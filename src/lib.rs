@@ -15,6 +15,7 @@ pub mod remote;
 pub mod secret;
 pub mod server;
 pub mod sim;
+pub mod state;
 pub mod stdio;
 pub mod text;
 pub mod tools;

@@ -40,6 +40,8 @@ Environment (flags win over variables; aliases in brackets):
   HALO_MCP_DOMAINS     domains to offer, comma-separated, or all
   HALO_MCP_READ_ONLY   true: offer only tools that read
   HALO_MCP_MAX_TOOLS   most tools in flat mode (default: 128)
+  HALO_MCP_STATE       memory (default) or a redis:// or rediss:// URL shared by replicas
+  HALO_MCP_REPLICAS    most replicas running at once, for Redis outages (default: 3)
   MCP_TRANSPORT        stdio (default) or http
   MCP_BIND / MCP_PORT  HTTP address (default: 127.0.0.1:3000)
   MCP_AUTH             env (bearer token) or oauth (OAuth proxy); HTTP needs one
@@ -213,6 +215,15 @@ struct ServeArgs {
     /// SSE streams are not idle [env: MCP_HTTP_IDLE_TIMEOUT]
     #[arg(long, value_name = "SECONDS")]
     http_idle_timeout: Option<String>,
+    /// Where state shared by replicas lives: memory (default, one process) or a redis:// or
+    /// rediss:// URL: one Halo rate budget and movable sessions for every replica using it;
+    /// prefer the variable when the URL holds a password [env: HALO_MCP_STATE]
+    #[arg(long, value_name = "memory|URL")]
+    state: Option<String>,
+    /// Most replicas running at once (count a rolling update's extra one); while Redis is
+    /// unreachable each uses this share of the rate limit (default: 3) [env: HALO_MCP_REPLICAS]
+    #[arg(long, value_name = "N")]
+    replicas: Option<String>,
     /// Log level: error, warn, info, debug, trace [env: LOG_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -588,6 +599,8 @@ fn sources_of(args: &ServeArgs) -> config::Sources {
         cache_max_bytes: args.cache_max_bytes.clone(),
         asset_serial_field: args.asset_serial_field.clone(),
         asset_hostname_field: args.asset_hostname_field.clone(),
+        state: args.state.clone(),
+        replicas: args.replicas.clone(),
     }
 }
 
@@ -671,6 +684,23 @@ async fn serve(args: ServeArgs) -> ExitCode {
         transport = if remote.is_some() { "http" } else { "stdio" },
         "halo-mcp starting"
     );
+    if let Some(redis) = client.config().resilience.state.redis() {
+        // Not fatal: a replica that starts while Redis is out serves on its share of the
+        // budget and joins the others once Redis answers.
+        match redis.ping().await {
+            Ok(()) => tracing::info!(
+                address = redis.address(),
+                replicas = client.config().resilience.replicas,
+                "shared state in Redis: one rate budget and movable sessions across replicas"
+            ),
+            Err(e) => tracing::warn!(
+                address = redis.address(),
+                error = %e,
+                "shared state in Redis, which does not answer yet; using this replica's share of \
+                 the rate budget until it does"
+            ),
+        }
+    }
     let prewarm = args.prewarm
         || env("HALO_PREWARM").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
     if prewarm && !oauth {
@@ -881,6 +911,7 @@ async fn serve_http(
     args: &ServeArgs,
 ) -> ExitCode {
     use halo_mcp::remote::{Auth, HttpConfig, OAuthConfig, OAuthStore};
+    let state = template.resilience.state.clone();
     if let Some(u) = &public_url
         && let Err(e) = config::normalise_url(u, "MCP_PUBLIC_URL")
     {
@@ -957,6 +988,7 @@ async fn serve_http(
     http.max_sessions = max_sessions;
     http.header_timeout = header_timeout;
     http.idle_timeout = idle_timeout;
+    http.state = state;
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(l) => l,
         Err(e) => {

@@ -108,6 +108,10 @@ pub struct BudgetStatus {
     pub rate_limited: u64,
     /// Times the learned limit was lowered since start.
     pub shrinks: u64,
+    /// Where the budget is kept when replicas share it: `redis`, or the local share this
+    /// replica falls back to while Redis is unreachable. Absent for a budget of one process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<String>,
 }
 
 /// A limit per window, for status output.
@@ -514,6 +518,24 @@ impl RateBudget {
             }),
             rate_limited: st.rate_limited,
             shrinks: st.shrinks,
+            shared: None,
+        }
+    }
+
+    /// Counts `n` requests as answered now. A replica that loses its shared budget starts its
+    /// local share with its part of what the replicas had already used, so the window's total
+    /// stays within the limit (see `shared_budget`).
+    pub(crate) fn seed(&self, n: u32) {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        for _ in 0..n {
+            let id = st.next_id;
+            st.next_id += 1;
+            st.slots.push_back(Slot {
+                id,
+                at: Some(now),
+                refused: false,
+            });
         }
     }
 }

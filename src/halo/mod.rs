@@ -19,6 +19,7 @@ pub mod cache;
 pub mod envelope;
 pub mod error;
 pub mod retry;
+pub mod shared_budget;
 mod tenant;
 
 use std::{
@@ -90,6 +91,11 @@ pub struct Resilience {
     pub cache_ttl: Duration,
     /// How many entries and (approximate) bytes the cache may hold.
     pub cache_limits: cache::CacheLimits,
+    /// Where the rate budget lives: this process, or Redis shared by the replicas.
+    pub state: crate::state::SharedState,
+    /// Most replicas expected to run at once; with Redis unreachable each uses this share of
+    /// the limit.
+    pub replicas: u32,
 }
 
 impl Default for Resilience {
@@ -106,9 +112,20 @@ impl Default for Resilience {
             breaker_cooldown: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(600),
             cache_limits: cache::CacheLimits::DEFAULT,
+            state: crate::state::SharedState::Memory,
+            replicas: DEFAULT_REPLICAS,
         }
     }
 }
+
+/// Replicas assumed when none are named (`HALO_MCP_REPLICAS`). Three, not one: it only
+/// matters with Redis, which is there because several replicas run, and guessing too many only
+/// slows a replica down while Redis is out, where too few sends Halo more than its limit.
+pub const DEFAULT_REPLICAS: u32 = 3;
+
+/// How long past the request timeout a rate-budget slot may stay in flight in a shared budget
+/// before it counts as answered (a replica that died mid-request never stamps it).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 impl Resilience {
     /// The retry policy for requests of at most `timeout` each.
@@ -202,7 +219,11 @@ impl HaloClient {
                 detail: format!("cannot build the HTTP client: {}", root_cause(&e)),
             })?;
         let tenant_key = format!("{}|{}", cfg.base_url, cfg.tenant.as_deref().unwrap_or(""));
-        let tenant = tenant::TenantShared::for_tenant(&tenant_key, &cfg.resilience);
+        let tenant = tenant::TenantShared::for_tenant(
+            &tenant_key,
+            &cfg.resilience,
+            cfg.timeout + LEASE_MARGIN,
+        );
         // Cached answers depend on who asks (the application's agent and scopes), so the cache
         // is per tenant *and* credentials.
         let cache = tenant::cache_for(

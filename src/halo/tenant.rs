@@ -18,10 +18,12 @@ use super::{
     breaker::Breaker,
     budget::RateBudget,
     cache::{Cache, CacheLimits},
+    shared_budget::{Budget, SharedBudget},
 };
+use crate::state::SharedState;
 
 pub(crate) struct TenantShared {
-    pub budget: Arc<RateBudget>,
+    pub budget: Budget,
     pub breaker: Breaker,
 }
 
@@ -44,9 +46,23 @@ fn shared<T>(registry: &Registry<T>, key: &str, make: impl FnOnce() -> T) -> Arc
 
 impl TenantShared {
     /// The shared state of a tenant; the settings of its first client win while it lives.
-    pub(crate) fn for_tenant(key: &str, r: &Resilience) -> Arc<TenantShared> {
+    /// `lease` is the longest one request can be in flight (the request timeout and a margin).
+    pub(crate) fn for_tenant(key: &str, r: &Resilience, lease: Duration) -> Arc<TenantShared> {
         shared(&TENANTS, key, || TenantShared {
-            budget: RateBudget::new(r.rate_limit, r.rate_wait),
+            budget: match &r.state {
+                SharedState::Memory => Budget::Local(RateBudget::new(r.rate_limit, r.rate_wait)),
+                // Halo limits the tenant, so every replica on the tenant uses one budget. The
+                // breaker stays per replica: it protects this replica's callers from waiting
+                // on a Halo it cannot reach, which may be this replica's network alone.
+                SharedState::Redis(redis) => Budget::Shared(SharedBudget::new(
+                    Arc::clone(redis),
+                    key,
+                    r.rate_limit,
+                    r.rate_wait,
+                    r.replicas,
+                    lease,
+                )),
+            },
             breaker: Breaker::new(r.breaker_threshold, r.breaker_cooldown),
         })
     }

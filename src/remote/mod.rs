@@ -17,6 +17,7 @@
 mod conn;
 pub mod oauth;
 mod sessions;
+mod shared_sessions;
 
 use std::{
     collections::HashMap,
@@ -109,6 +110,9 @@ pub struct HttpConfig {
     /// A connection with no request in flight and nothing moving is closed after this.
     pub idle_timeout: Duration,
     pub max_body: usize,
+    /// Where sessions are recorded so another replica can resume them: nowhere (memory), or
+    /// Redis.
+    pub state: crate::state::SharedState,
 }
 
 impl HttpConfig {
@@ -125,6 +129,7 @@ impl HttpConfig {
             header_timeout: HEADER_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
             max_body: MAX_BODY,
+            state: crate::state::SharedState::Memory,
         }
     }
 }
@@ -133,6 +138,8 @@ struct App {
     config: HttpConfig,
     /// rmcp's sessions, with who opened each; an expired session leaves both at once.
     sessions: Arc<Sessions>,
+    /// Session records in Redis, when replicas share state.
+    shared_sessions: Option<Arc<shared_sessions::RedisSessions>>,
 }
 
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -351,6 +358,15 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
     {
         // Another principal's session: it does not exist, as far as this caller knows.
         return json_error(StatusCode::NOT_FOUND, "not_found", "no such session");
+    }
+    if let Some(store) = &app.shared_sessions {
+        // The handler remembers a tree session's domain there; every request restarts the
+        // record's idle time (in the background: the request need not wait for it).
+        req.extensions_mut().insert(store.memory());
+        if let Some(sid) = &session {
+            let (store, sid) = (store.clone(), sid.clone());
+            tokio::spawn(async move { store.touch(&sid).await });
+        }
     }
     // A POST without a session is an `initialize`: it would open one more session.
     let opening = session.is_none() && req.method() == Method::POST;
@@ -722,11 +738,21 @@ pub fn router(
     let sessions = Arc::new(Sessions::new(config.session_idle, config.max_sessions));
     // Host and Origin are checked by `guard` for every route; rmcp's own checks are off so the
     // two cannot disagree.
-    let mcp_config = StreamableHttpServerConfig::default()
+    let mut mcp_config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_max_request_body_bytes(config.max_body)
         .with_cancellation_token(stop);
+    let shared_sessions = config.state.redis().map(|redis| {
+        Arc::new(shared_sessions::RedisSessions::new(
+            Arc::clone(redis),
+            config.session_idle,
+        ))
+    });
+    if let Some(store) = &shared_sessions {
+        mcp_config.session_store = Some(store.clone()
+            as Arc<dyn rmcp::transport::streamable_http_server::session::SessionStore>);
+    }
     let factory_shared = shared.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(HaloMcp::new(factory_shared.clone())),
@@ -736,6 +762,7 @@ pub fn router(
     let app = Arc::new(App {
         config,
         sessions: sessions.clone(),
+        shared_sessions,
     });
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use rmcp::{
     model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
     transport::streamable_http_server::session::{
-        ServerSseMessage, SessionId, SessionManager,
+        RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
         local::{LocalSessionManager, LocalSessionManagerError},
     },
 };
@@ -176,6 +176,26 @@ impl SessionManager for Sessions {
         id: &SessionId,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
         Ok(self.inner.create_standalone_stream(id).await?)
+    }
+
+    /// A session opened on another replica (or before a restart), whose record rmcp found in
+    /// the shared store (which checked the caller owns it): the same id, a new worker here.
+    async fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        let _one_at_a_time = self.creating.lock().await;
+        let live = self.live().await;
+        if live >= self.max {
+            return Err(SessionsError::Full);
+        }
+        let outcome = self.inner.restore_session(id.clone()).await?;
+        if matches!(outcome, RestoreOutcome::Restored(_)) {
+            let principal = PRINCIPAL.try_with(Clone::clone).unwrap_or_default();
+            self.owners.lock().insert(id.to_string(), principal);
+            tracing::info!(live = live + 1, "MCP session resumed on this replica");
+        }
+        Ok(outcome)
     }
 
     async fn resume(

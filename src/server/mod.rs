@@ -16,7 +16,10 @@
 //! (its own place in the tree); the Halo client and the catalogue are shared.
 
 mod extras;
+mod memory;
 pub mod signature;
+
+pub use memory::SessionMemory;
 
 use std::{borrow::Cow, str::FromStr, sync::Arc};
 
@@ -570,6 +573,7 @@ impl HaloMcp {
         }
         let changed = self.session.lock().domain.replace(domain) != Some(domain);
         if changed {
+            memory::remember(context, Some(domain)).await;
             // The notification goes out before the answer, so a client that re-lists on it has
             // the new tools by the time it reads the result.
             if let Err(e) = context.peer.notify_tool_list_changed().await {
@@ -597,6 +601,7 @@ impl HaloMcp {
         let previous = self.session.lock().domain.take();
         match previous {
             Some(d) => {
+                memory::remember(context, None).await;
                 if let Err(e) = context.peer.notify_tool_list_changed().await {
                     tracing::warn!(error = %e, "could not send tools/list_changed");
                 }
@@ -831,6 +836,13 @@ impl ServerHandler for HaloMcp {
                 );
                 session.auto = Some(verdict);
             }
+        }
+        // A session re-created on this replica (it began on another, or before a restart)
+        // continues in the domain it was in.
+        if let Some(domain) = memory::recall(&context).await
+            && let Some(&d) = self.shared.allowed.iter().find(|a| **a == domain)
+        {
+            self.session.lock().domain = Some(d);
         }
         // The mode is known now, so the versions and capabilities below are the mode's.
         self.negotiate_initialize(&request)

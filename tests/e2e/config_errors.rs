@@ -35,6 +35,18 @@ fn missing_and_bad_values_exit_2() {
     assert_eq!(code, Some(2));
     assert_one_line(&err, "HALO_BASE_URL is not set");
 
+    let (code, err) = run(&[
+        ("HALO_BASE_URL", "https://acme.halopsa.com"),
+        ("HALO_CLIENT_ID", "id"),
+        ("HALO_CLIENT_SECRET", "secret"),
+        ("HALO_MCP_STATE", "redis-cluster.internal"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_one_line(
+        &err,
+        "HALO_MCP_STATE: expected memory or a redis:// or rediss:// URL, got \"redis-cluster.internal\"",
+    );
+
     let (code, err) = run(&[("HALO_BASE_URL", "acme.halopsa.com")]);
     assert_eq!(code, Some(2));
     assert_one_line(&err, "HALO_BASE_URL is not a valid URL");
@@ -141,6 +153,9 @@ fn help_documents_the_environment() {
         "HALO_MCP_DOMAINS",
         "HALO_MCP_READ_ONLY",
         "HALO_MCP_MAX_TOOLS",
+        "HALO_MCP_STATE",
+        "HALO_MCP_REPLICAS",
+        "--state",
         "--read-only",
         "--demo",
     ] {

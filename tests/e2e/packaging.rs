@@ -74,8 +74,14 @@ fn registry_entry_matches_the_crate_and_the_image() {
 
 #[test]
 fn compose_uses_known_variables() {
+    for file in ["docker-compose.yml", "docker-compose.replicas.yml"] {
+        compose_file_uses_known_variables(file);
+    }
+}
+
+fn compose_file_uses_known_variables(file: &str) {
     let documented = documented();
-    let compose = read("docker-compose.yml");
+    let compose = read(file);
     let mut seen = 0;
     for line in compose.lines().map(str::trim) {
         if line.starts_with('#') {
@@ -85,9 +91,9 @@ fn compose_uses_known_variables() {
         if let Some((key, value)) = line.split_once(": ")
             && value.starts_with("${")
         {
-            assert!(documented.contains(key), "compose sets unknown {key}");
+            assert!(documented.contains(key), "{file} sets unknown {key}");
             seen += 1;
         }
     }
-    assert!(seen >= 8, "{seen}");
+    assert!(seen >= 8, "{file}: {seen}");
 }

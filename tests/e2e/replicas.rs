@@ -1,0 +1,313 @@
+//! Several replicas of the real binary on one Redis, against one simulated Halo with a tight
+//! rate limit: together they keep within Halo's limit, a tree session outlives its replica,
+//! and a Redis outage costs neither failed calls nor an over-limit burst.
+//!
+//! Each test starts its own `redis-server` on a free loopback port (skipped with a message
+//! when the binary is missing, except in CI).
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use halo_mcp::sim::{Faults, SimConfig, Simulator};
+use serde_json::{Value, json};
+
+use crate::{
+    redis_server::start_or_skip,
+    remote::{McpClient, Server, as_refs, env_for, http, mcp},
+};
+
+const TOKEN: &str = "replica-token-0123456789";
+const LIMIT: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(2);
+
+async fn limited_sim() -> Simulator {
+    halo_mcp::local::simulator(SimConfig {
+        faults: Faults {
+            rate_limit: Some((LIMIT, WINDOW)),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A replica: the real binary on the shared Redis, every call reaching Halo (no cache).
+fn replica(sim: &Simulator, redis_url: &str) -> Server {
+    let mut env = env_for(sim);
+    env.extend([
+        ("HALO_CLIENT_ID", "demo-client".to_owned()),
+        ("HALO_CLIENT_SECRET", "demo-secret".to_owned()),
+        ("MCP_AUTH", "env".to_owned()),
+        ("MCP_AUTH_TOKEN", TOKEN.to_owned()),
+        ("HALO_RATE_LIMIT", format!("{LIMIT}/{}s", WINDOW.as_secs())),
+        ("HALO_CACHE_TTL", "0".to_owned()),
+        ("HALO_MCP_STATE", redis_url.to_owned()),
+        ("HALO_MCP_REPLICAS", "3".to_owned()),
+    ]);
+    Server::start(&as_refs(&env), &["--mode", "tree"])
+}
+
+fn ticket_ids(sim: &Simulator, n: usize) -> Vec<i64> {
+    sim.records("Tickets")
+        .iter()
+        .filter(|t| t["deleted"] != json!(true))
+        .filter_map(|t| t["id"].as_i64())
+        .take(n)
+        .collect()
+}
+
+/// A client on each replica, in the tickets domain.
+async fn clients(servers: &[Server]) -> Vec<McpClient> {
+    let mut out = Vec::new();
+    for s in servers {
+        let c = mcp(&s.base, Some(TOKEN)).await.unwrap();
+        tool(&c, "halo_navigate", json!({"domain": "tickets"}))
+            .await
+            .unwrap();
+        out.push(c);
+    }
+    out
+}
+
+async fn tool(c: &McpClient, name: &str, args: Value) -> Result<Value, String> {
+    let mut p = rmcp::model::CallToolRequestParams::new(name.to_owned());
+    p.arguments = args.as_object().cloned();
+    let r = c.call_tool(p).await.map_err(|e| e.to_string())?;
+    if r.is_error == Some(true) {
+        return Err(format!("{:?}", r.content));
+    }
+    Ok(r.structured_content.unwrap_or(Value::Null))
+}
+
+/// `ids` read spread over the clients, all at once; the failures.
+async fn burst(clients: &[McpClient], ids: &[i64]) -> Vec<String> {
+    let calls = ids.iter().enumerate().map(|(i, id)| {
+        tool(
+            &clients[i % clients.len()],
+            "halo_tickets_get",
+            json!({"id": id, "fields": ["summary"]}),
+        )
+    });
+    join_all(calls)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
+}
+
+fn assert_within_limit(sim: &Simulator) -> usize {
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 0, "Halo never had to say 429");
+    let max = sim.max_requests_in(WINDOW);
+    assert!(
+        max <= LIMIT as usize,
+        "Halo saw {max} requests in one window (limit {LIMIT})"
+    );
+    max
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_keep_within_one_budget() {
+    let Some(redis) = start_or_skip() else {
+        return;
+    };
+    let sim = limited_sim().await;
+    let servers: Vec<Server> = (0..3).map(|_| replica(&sim, &redis.url())).collect();
+    let clients = clients(&servers).await;
+    let ids = ticket_ids(&sim, 30);
+    let started = Instant::now();
+    let failed = burst(&clients, &ids).await;
+    assert!(failed.is_empty(), "failed calls: {failed:?}");
+    let max = assert_within_limit(&sim);
+    eprintln!(
+        "replicas: 30 calls over 3 replicas in {:.1} s; Halo's busiest {} s window held {max} \
+         requests (limit {LIMIT}); 0 failed",
+        started.elapsed().as_secs_f64(),
+        WINDOW.as_secs()
+    );
+    // Three replicas each on their own budget would have sent 30 at once.
+    assert!(
+        started.elapsed() >= WINDOW * 2,
+        "the replicas waited for each other"
+    );
+    for s in &servers {
+        assert!(s.logs().contains("shared state in Redis"), "{}", s.logs());
+    }
+}
+
+/// One JSON-RPC message over raw HTTP (the session id is the point here, so no MCP client that
+/// hides it); the answer read from JSON or SSE.
+async fn rpc(base: &str, session: Option<&str>, body: Value) -> (Option<String>, Value) {
+    let mut req = http()
+        .post(format!("{base}/mcp"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&body);
+    if let Some(s) = session {
+        req = req
+            .header("mcp-session-id", s)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let sid = r
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    let value = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|v| v.get("id").is_some())
+        .or_else(|| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    (sid, value)
+}
+
+fn call_body(id: u64, name: &str, args: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": name, "arguments": args}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_session_outlives_its_replica() {
+    let Some(redis) = start_or_skip() else {
+        return;
+    };
+    let sim = limited_sim().await;
+    let a = replica(&sim, &redis.url());
+    let b = replica(&sim, &redis.url());
+    let (sid, init) = rpc(
+        &a.base,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "replica-test", "version": "1"}}}),
+    )
+    .await;
+    let sid = sid.expect("a session id");
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let r = http()
+        .post(format!("{}/mcp", a.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (_, nav) = rpc(
+        &a.base,
+        Some(&sid),
+        call_body(2, "halo_navigate", json!({"domain": "tickets"})),
+    )
+    .await;
+    assert_ne!(nav["result"]["isError"], json!(true), "{nav}");
+
+    // The replica dies (no goodbye); the load balancer sends the session's next request to B.
+    drop(a);
+    let id = ticket_ids(&sim, 1)[0];
+    let (_, got) = rpc(
+        &b.base,
+        Some(&sid),
+        call_body(
+            3,
+            "halo_tickets_get",
+            json!({"id": id, "fields": ["summary"]}),
+        ),
+    )
+    .await;
+    assert_ne!(got["result"]["isError"], json!(true), "{got}");
+    assert_eq!(got["result"]["structuredContent"]["id"], json!(id), "{got}");
+    let (_, list) = rpc(
+        &b.base,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}),
+    )
+    .await;
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"halo_tickets_get"),
+        "still in tickets: {names:?}"
+    );
+    assert!(b.logs().contains("MCP session resumed on this replica"));
+
+    // An id no replica opened is still unknown everywhere.
+    let r = http()
+        .post(format!("{}/mcp", b.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", "no-such-session")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_falls_back_to_shares_without_failures_or_overload() {
+    let Some(mut redis) = start_or_skip() else {
+        return;
+    };
+    let port = redis.port;
+    let sim = limited_sim().await;
+    let servers: Vec<Server> = (0..3).map(|_| replica(&sim, &redis.url())).collect();
+    let clients = clients(&servers).await;
+    let ids = ticket_ids(&sim, 36);
+
+    let failed = burst(&clients, &ids[..12]).await;
+    assert!(failed.is_empty(), "failed calls: {failed:?}");
+    // Redis goes away in the middle of the run.
+    redis.stop();
+    let failed = burst(&clients, &ids[12..24]).await;
+    assert!(failed.is_empty(), "failed calls without Redis: {failed:?}");
+    let max_out = assert_within_limit(&sim);
+    for s in &servers {
+        assert!(
+            s.logs().contains("using this replica's share"),
+            "{}",
+            s.logs()
+        );
+    }
+    // Redis is back (empty): the replicas return to it, with what they sent meanwhile.
+    let _redis = crate::redis_server::RedisServer::start_on(port)
+        .unwrap_or_else(|_| panic!("redis-server did not restart"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut rest = ids[24..].to_vec();
+    loop {
+        let failed = burst(&clients, &rest).await;
+        assert!(
+            failed.is_empty(),
+            "failed calls after Redis returned: {failed:?}"
+        );
+        if servers
+            .iter()
+            .all(|s| s.logs().contains("back on the shared"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never returned to Redis"
+        );
+        rest.truncate(3);
+    }
+    let max = assert_within_limit(&sim);
+    eprintln!(
+        "replicas: Redis stopped mid-run: 0 failed calls; Halo's busiest {} s window held \
+         {max_out} requests during the outage, {max} over the whole run (limit {LIMIT})",
+        WINDOW.as_secs()
+    );
+}
