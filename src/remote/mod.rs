@@ -14,7 +14,9 @@
 //! Connections are served by `conn`: a deadline for request heads (slowloris), one for idle
 //! kept-alive connections, and a shutdown that ends SSE streams instead of waiting on them.
 
+mod authz;
 mod conn;
+pub mod halo_signin;
 pub mod oauth;
 mod sessions;
 
