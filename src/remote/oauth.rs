@@ -1193,7 +1193,7 @@ mod tests {
         code_for(&store, DEMO.0, REDIRECT);
         // IPv6: one /64 is one source.
         for i in 0..20u16 {
-            let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            let addr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
             store
                 .register(
                     &json!({"redirect_uris": [format!("https://v6.example/{i}")]}),

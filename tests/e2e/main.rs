@@ -11,6 +11,7 @@ mod composites;
 mod config_errors;
 mod doctor;
 mod faults;
+mod halo_signin;
 mod http_limits;
 mod layouts;
 mod modes;
