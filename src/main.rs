@@ -839,6 +839,13 @@ fn remote_plan(args: &ServeArgs) -> Result<Option<(SocketAddr, AuthChoice)>, Str
                         .into(),
                 );
             }
+            if env("HALO_SIGNIN_CLIENT_ID").is_none() && !args.demo {
+                return Err(
+                    "MCP_AUTH=halo needs HALO_SIGNIN_CLIENT_ID: the client id of the Halo API \
+                     application agents sign in through (authorization code, with PKCE)"
+                        .into(),
+                );
+            }
             AuthChoice::Halo
         }
         Some("none") | None => {
@@ -978,15 +985,10 @@ async fn serve_http(
             }
             let mut cfg = template;
             // The demo's simulated Halo signs agents in through its own application.
-            match env("HALO_SIGNIN_CLIENT_ID") {
-                Some(id) => cfg.client_id = id.trim().to_owned(),
-                None if args.demo => {}
-                None => {
-                    return config_exit(
-                        "MCP_AUTH=halo needs HALO_SIGNIN_CLIENT_ID: the client id of the Halo API \
-                         application agents sign in through (authorization code, with PKCE)",
-                    );
-                }
+            // Without the setting (the demo only, see `remote_plan`), the simulated Halo's own
+            // application signs agents in.
+            if let Some(id) = env("HALO_SIGNIN_CLIENT_ID") {
+                cfg.client_id = id.trim().to_owned();
             }
             cfg.client_secret = match env("HALO_SIGNIN_CLIENT_SECRET") {
                 Some(secret) => Secret::new(secret.trim()),

@@ -1,12 +1,15 @@
 //! Streamable HTTP: the same handler as stdio, behind authentication and hardening.
 //!
 //! Routes: `/mcp` (rmcp's Streamable HTTP service: POST, GET for the SSE stream, DELETE to end
-//! a session; one handler value — one place in the tree — per session), `/health`, and in OAuth
-//! mode the authorization server (`/.well-known/*`, `/register`, `/authorize`, `/token`).
+//! a session; one handler value — one place in the tree — per session), `/health`, and in the
+//! OAuth modes the authorization server (`/.well-known/*`, `/register`, `/authorize`, `/token`):
+//! the OAuth proxy (`oauth`, `MCP_AUTH=oauth`) or sign-in with Halo (`halo_signin`,
+//! `MCP_AUTH=halo`, which adds `/oauth/halo/callback`). What the two share is in `authz`.
 //!
 //! Every request passes the same layers, outermost first: security headers on the answer; Host
 //! and Origin checks (DNS rebinding); a body cap (413); authentication for `/mcp` (a static
-//! bearer in `env` mode, the OAuth proxy's tokens in `oauth` mode), which also binds each MCP
+//! bearer in `env` mode, the OAuth proxy's tokens in `oauth` mode, the sign-in server's in `halo`
+//! mode, where each session acts as the agent who signed in), which also binds each MCP
 //! session to the principal that opened it and caps live sessions (503); for POST `/mcp`, a
 //! JSON-RPC parse error (-32700) for a body that is not JSON. Logs name method, path (never the
 //! query, which can hold codes) and status; never a header value.

@@ -179,6 +179,20 @@ async fn rmcp_oauth_client_signs_two_agents_in_and_each_acts_as_itself() {
     );
     call(&b, "halo_call", via("halo_invoices_list", json!({}))).await;
 
+    // Cached reference data and shared requests in flight are per agent: each agent's list of
+    // statuses is asked of Halo with that agent's own token, and asked again is cached.
+    let statuses = via("halo_statuses_list", json!({}));
+    for _ in 0..2 {
+        call(&a, "halo_call", statuses.clone()).await;
+        call(&b, "halo_call", statuses.clone()).await;
+    }
+    let asked = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.eq_ignore_ascii_case("/api/status"))
+        .count();
+    assert_eq!(asked, 2, "once per agent, then from each agent's cache");
+
     // Writes carry their own agent, in Halo and in the audit log.
     let ta = call(
         &a,
@@ -465,4 +479,43 @@ async fn halo_refusing_the_refresh_ends_the_grant_cleanly() {
     for secret in [access(&t), refresh_of(&t)] {
         assert!(!logs.contains(secret), "a token reached the log");
     }
+}
+
+#[test]
+fn halo_mode_settings_are_checked_at_start() {
+    let run = |env: &[(&str, &str)], bind: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_halo-mcp"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .args(["--transport", "http", "--bind", bind])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let base = [
+        ("HALO_BASE_URL", "https://acme.halopsa.com"),
+        ("MCP_AUTH", "halo"),
+    ];
+    let (code, err) = run(&base, "127.0.0.1:0");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("HALO_SIGNIN_CLIENT_ID"), "{err}");
+    let mut with_id = base.to_vec();
+    with_id.push(("HALO_SIGNIN_CLIENT_ID", "signin-app"));
+    let (code, err) = run(&with_id, "0.0.0.0:0");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("MCP_PUBLIC_URL"), "{err}");
+}
+
+#[tokio::test]
+async fn the_demo_signs_in_with_nothing_but_the_url() {
+    let server = Server::start(&[("MCP_AUTH", "halo")], &["--demo"]);
+    let base = server.base.clone();
+    let manager = rmcp_sign_in(&base, BETHANY).await;
+    let c = connect(&base, manager).await;
+    let s = call(&c, "halo_status", json!({})).await;
+    assert_eq!(s["halo"]["acting_as"]["name"], "Bethany Clarke", "{s}");
 }
