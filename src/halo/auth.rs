@@ -165,6 +165,8 @@ struct AgentSlot {
     refresh: Option<Secret>,
     refresh_at: Instant,
     generation: u64,
+    /// Halo refused the access token (401): it must not be used again, live or not.
+    stale: bool,
 }
 
 /// What Halo's token endpoint gave for an authorization code or a refresh.
@@ -188,6 +190,7 @@ impl AgentTokens {
                         .lifetime
                         .saturating_sub(refresh_margin(grant.lifetime)),
                 generation: 1,
+                stale: false,
             }),
             ended: std::sync::atomic::AtomicBool::new(false),
             refreshed: AtomicU64::new(0),
@@ -243,13 +246,16 @@ impl AgentTokens {
                 let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                 slot.access = grant.access;
                 // Halo rotates: the answer's refresh token replaces the spent one. An answer
-                // without one leaves nothing to refresh with next time.
-                slot.refresh = grant.refresh;
+                // without one means the server does not rotate, so the one sent stays usable.
+                if grant.refresh.is_some() {
+                    slot.refresh = grant.refresh;
+                }
                 slot.refresh_at = now
                     + grant
                         .lifetime
                         .saturating_sub(refresh_margin(grant.lifetime));
                 slot.generation = generation;
+                slot.stale = false;
                 *self.expires_at.lock() = Some(now + grant.lifetime);
                 *self.last_error.lock() = None;
                 self.refreshed.fetch_add(1, Ordering::Relaxed);
@@ -265,6 +271,12 @@ impl AgentTokens {
             }
             Err(e) => {
                 *self.last_error.lock() = Some(e.to_string());
+                // Renewal starts before expiry: while the current token still lives, a renewal
+                // that did not get through need not fail the call.
+                let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
+                if live && !slot.stale {
+                    return Ok((slot.access.clone(), slot.generation));
+                }
                 Err(e)
             }
         }
@@ -275,6 +287,7 @@ impl AgentTokens {
         let mut slot = self.slot.lock().await;
         if slot.generation == generation {
             slot.refresh_at = Instant::now();
+            slot.stale = true;
         }
     }
 
