@@ -28,6 +28,14 @@
 //!   serialised per grant ([`crate::halo::auth::AgentTokens`]); once Halo refuses, the grant
 //!   ends and its tokens stop working, so the MCP client is sent to sign in again;
 //! - everything kept has a lifetime and a cap (see [`SignInConfig`]), least valuable first out.
+//!
+//! Client ID Metadata Documents are accepted too (the MCP authorization spec's 2026-07-28
+//! revision; rmcp's `AuthorizationRequest::with_client_metadata_url`): a client id that is an
+//! `https` URL with a path names a JSON document at that URL, whose `client_id` must be the URL
+//! itself and whose `redirect_uris` must list the redirect URI. It is fetched with care, since
+//! anyone can name any URL: https only, every address the host resolves to must be public (the
+//! connection is pinned to the one checked, so DNS cannot swap it), no redirects, 5 s, 16 KB;
+//! documents are cached 5 minutes, at most 1,000.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -36,6 +44,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use ring::rand::SystemRandom;
 use serde_json::{Value, json};
@@ -57,6 +66,16 @@ pub const CALLBACK_PATH: &str = "/oauth/halo/callback";
 const ACCESS_PER_GRANT: usize = 2;
 /// Rotated refresh tokens remembered per grant, to recognise one presented again.
 const SPENT_REFRESH_PER_GRANT: usize = 16;
+/// How long a fetched Client ID Metadata Document is trusted, and how many are kept.
+const DOCUMENT_TTL: Duration = Duration::from_secs(300);
+const MAX_DOCUMENTS: usize = 1000;
+/// Limits on fetching one.
+const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(5);
+const DOCUMENT_MAX_BYTES: usize = 16 * 1024;
+
+/// Fetches a Client ID Metadata Document (a seam, so tests need no https server).
+type Fetcher = Arc<dyn Fn(String) -> BoxFuture<'static, Result<Value, String>> + Send + Sync>;
+
 /// Expired entries are swept at most this often; caps hold on every insert regardless.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -171,6 +190,8 @@ struct State {
     next_grant: u64,
     access: HashMap<String, Access>,
     refresh: HashMap<String, Refresh>,
+    /// Client ID Metadata Documents fetched recently, by URL.
+    documents: HashMap<String, (Instant, Value)>,
     swept: Option<Instant>,
 }
 
@@ -230,6 +251,8 @@ impl State {
         });
         self.clients
             .retain(|_, r| now.duration_since(r.last_used) < c.registration_ttl);
+        self.documents
+            .retain(|_, (at, _)| now.duration_since(*at) < DOCUMENT_TTL);
     }
 
     /// Revokes the grant `pick` selects that was unused longest; false if none.
@@ -264,6 +287,7 @@ pub struct HaloSignIn {
     rng: SystemRandom,
     clock: Clock,
     state: Mutex<State>,
+    fetch: Fetcher,
 }
 
 fn query_url(base: &str, pairs: &[(&str, &str)]) -> Result<String, OAuthError> {
@@ -296,6 +320,7 @@ impl HaloSignIn {
             rng: SystemRandom::new(),
             clock: Clock::default(),
             state: Mutex::new(State::default()),
+            fetch: Arc::new(|url| Box::pin(fetch_document(url))),
         }))
     }
 
@@ -373,7 +398,7 @@ impl HaloSignIn {
     /// `/authorize`: checks the client and redirect URI (errors shown), then the request
     /// (errors sent back to the client), and sends the browser to Halo's sign-in. `base` is
     /// this server's public URL. Returns where to redirect.
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         params: &HashMap<String, String>,
         base: &str,
@@ -384,7 +409,9 @@ impl HaloSignIn {
         let redirect_uri = get("redirect_uri")
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "redirect_uri is required"))?;
         let now = self.clock.now();
-        {
+        if is_document_url(client_id) {
+            self.check_document(client_id, redirect_uri, now).await?;
+        } else {
             let mut state = self.state.lock();
             state.sweep(now, &self.config);
             let Some(r) = state.clients.get_mut(client_id) else {
@@ -458,6 +485,67 @@ impl HaloSignIn {
             q.push(("tenant", t));
         }
         query_url(&format!("{}/authorize", self.halo.auth_url), &q)
+    }
+
+    /// A Client ID Metadata Document's client may use `redirect_uri`: the document (fetched,
+    /// or cached) names itself and lists that redirect URI. Errors are shown, never redirected.
+    async fn check_document(
+        &self,
+        url: &str,
+        redirect_uri: &str,
+        now: Instant,
+    ) -> Result<(), OAuthError> {
+        let cached = {
+            let mut state = self.state.lock();
+            state.sweep(now, &self.config);
+            state.documents.get(url).map(|(_, d)| d.clone())
+        };
+        let document = match cached {
+            Some(d) => d,
+            None => {
+                let d = (self.fetch)(url.to_owned()).await.map_err(|why| {
+                    OAuthError::new(
+                        400,
+                        "invalid_client",
+                        format!("the client's metadata document could not be used: {why}"),
+                    )
+                })?;
+                let mut state = self.state.lock();
+                make_room(&mut state.documents, MAX_DOCUMENTS, |(at, _)| *at);
+                state.documents.insert(url.to_owned(), (now, d.clone()));
+                d
+            }
+        };
+        let bad = |why: &str| {
+            OAuthError::new(
+                400,
+                "invalid_client",
+                format!("the client's metadata document {why}"),
+            )
+        };
+        if document.get("client_id").and_then(Value::as_str) != Some(url) {
+            return Err(bad("does not name its own URL as client_id"));
+        }
+        match document
+            .get("token_endpoint_auth_method")
+            .and_then(Value::as_str)
+        {
+            None | Some("none") => {}
+            Some(_) => {
+                return Err(bad(
+                    "asks for client authentication; clients here are public",
+                ));
+            }
+        }
+        let uris = registered_redirects(&document).map_err(|e| bad(&e.description))?;
+        if !uris.iter().any(|u| u == redirect_uri) {
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                "redirect_uri is not among the client's metadata document's redirect_uris",
+            ));
+        }
+        Ok(())
     }
 
     /// `/oauth/halo/callback`: Halo sent the browser back. Redeems Halo's code, learns who
@@ -778,6 +866,122 @@ impl HaloSignIn {
     }
 }
 
+/// A client id naming a Client ID Metadata Document: an https URL with a path, no fragment,
+/// no credentials, no dot segments.
+fn is_document_url(client_id: &str) -> bool {
+    if !client_id.starts_with("https://") || client_id.len() > 2000 {
+        return false;
+    }
+    let Ok(u) = reqwest::Url::parse(client_id) else {
+        return false;
+    };
+    // The parser removes dot segments: a URL that changed was not in normal form.
+    u.as_str() == client_id
+        && u.host_str().is_some()
+        && u.fragment().is_none()
+        && u.username().is_empty()
+        && u.password().is_none()
+        && u.path() != "/"
+}
+
+/// Whether an address is on the public internet (not loopback, private, link-local, shared,
+/// documentation, multicast or otherwise reserved): the only places a metadata document may be
+/// fetched from, so a client id cannot make the server reach inside its own network.
+fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        }
+    }
+}
+
+/// Fetches a Client ID Metadata Document with the limits the module docs describe.
+async fn fetch_document(url: String) -> Result<Value, String> {
+    let parsed = reqwest::Url::parse(&url).map_err(|_| "its URL is not valid".to_owned())?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| "its URL has no host".to_owned())?
+        .to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let lookup = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(DOCUMENT_TIMEOUT, tokio::net::lookup_host((lookup, port)))
+            .await
+            .map_err(|_| "its host did not resolve in time".to_owned())?
+            .map_err(|_| "its host does not resolve".to_owned())?
+            .collect();
+    let Some(first) = addrs.first().copied() else {
+        return Err("its host does not resolve".into());
+    };
+    if !addrs.iter().all(|a| is_public(a.ip())) {
+        return Err("its host is not on the public internet".into());
+    }
+    crate::halo::install_crypto();
+    // Pinned to the address just checked: a second lookup could answer differently.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(DOCUMENT_TIMEOUT)
+        .resolve(&host, first)
+        .build()
+        .map_err(|_| "it could not be fetched".to_owned())?;
+    let mut response = http
+        .get(parsed)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|_| "it could not be fetched".to_owned())?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "fetching it answered {}",
+            response.status().as_u16()
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| "it could not be fetched".to_owned())?
+    {
+        if body.len() + chunk.len() > DOCUMENT_MAX_BYTES {
+            return Err("it is larger than 16 KB".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err("it is not a JSON object".into()),
+    }
+}
+
 fn token_answer(access: &str, refresh: &str, lifetime: Duration) -> Value {
     json!({
         "access_token": access,
@@ -828,7 +1032,7 @@ mod tests {
             .collect()
     }
 
-    fn authorize(
+    async fn authorize(
         s: &HaloSignIn,
         client: &str,
         redirect: &str,
@@ -845,7 +1049,7 @@ mod tests {
             p.push(("code_challenge", &challenge));
             p.push(("code_challenge_method", "S256"));
         }
-        s.authorize(&params(&p), "https://mcp.example.com")
+        s.authorize(&params(&p), "https://mcp.example.com").await
     }
 
     #[test]
@@ -863,21 +1067,26 @@ mod tests {
         assert_eq!(s.counts().0, 21, "20 from one source, 1 from another");
     }
 
-    #[test]
-    fn authorize_sends_the_browser_to_halo_with_pkce_of_its_own() {
+    #[tokio::test]
+    async fn authorize_sends_the_browser_to_halo_with_pkce_of_its_own() {
         let s = store();
         let client = register(&s, "192.0.2.1");
         // Redirect URIs match exactly; a mismatch is shown, not redirected.
-        let e = authorize(&s, &client, "http://127.0.0.1:9/cb2", true).unwrap_err();
+        let e = authorize(&s, &client, "http://127.0.0.1:9/cb2", true)
+            .await
+            .unwrap_err();
         assert_eq!(e.error, "invalid_request");
         assert_eq!(
-            authorize(&s, "nobody", REDIRECT, true).unwrap_err().error,
+            authorize(&s, "nobody", REDIRECT, true)
+                .await
+                .unwrap_err()
+                .error,
             "invalid_client"
         );
         // No PKCE: the error goes back to the (trusted) redirect URI.
-        let back = authorize(&s, &client, REDIRECT, false).unwrap();
+        let back = authorize(&s, &client, REDIRECT, false).await.unwrap();
         assert!(back.starts_with(REDIRECT) && back.contains("error=invalid_request"));
-        let to_halo = authorize(&s, &client, REDIRECT, true).unwrap();
+        let to_halo = authorize(&s, &client, REDIRECT, true).await.unwrap();
         let url = reqwest::Url::parse(&to_halo).unwrap();
         assert_eq!(url.path(), "/auth/authorize");
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
@@ -901,7 +1110,7 @@ mod tests {
     async fn a_sign_in_left_at_halo_expires_and_its_state_works_once() {
         let s = store();
         let client = register(&s, "192.0.2.1");
-        let to_halo = authorize(&s, &client, REDIRECT, true).unwrap();
+        let to_halo = authorize(&s, &client, REDIRECT, true).await.unwrap();
         let state = reqwest::Url::parse(&to_halo)
             .unwrap()
             .query_pairs()
@@ -923,7 +1132,7 @@ mod tests {
                 .is_err()
         );
         // A sign-in left too long is forgotten.
-        let to_halo = authorize(&s, &client, REDIRECT, true).unwrap();
+        let to_halo = authorize(&s, &client, REDIRECT, true).await.unwrap();
         let state = reqwest::Url::parse(&to_halo)
             .unwrap()
             .query_pairs()
@@ -937,5 +1146,87 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.description.contains("unknown or expired"));
+    }
+
+    #[tokio::test]
+    async fn client_id_metadata_documents_are_checked() {
+        const URL: &str = "https://client.example.com/oauth/metadata.json";
+        let mut s = store();
+        let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = fetched.clone();
+        Arc::get_mut(&mut s).unwrap().fetch = Arc::new(move |url: String| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                match url.as_str() {
+                    URL => Ok(json!({"client_id": URL, "redirect_uris": [REDIRECT]})),
+                    "https://client.example.com/liar.json" => {
+                        Ok(json!({"client_id": URL, "redirect_uris": [REDIRECT]}))
+                    }
+                    "https://client.example.com/secret.json" => Ok(json!({
+                        "client_id": "https://client.example.com/secret.json",
+                        "redirect_uris": [REDIRECT],
+                        "token_endpoint_auth_method": "client_secret_basic",
+                    })),
+                    _ => Err("it could not be fetched".to_owned()),
+                }
+            })
+        });
+        let to_halo = authorize(&s, URL, REDIRECT, true).await.unwrap();
+        assert!(to_halo.contains("/auth/authorize?"));
+        // Cached: a second sign-in does not fetch again.
+        authorize(&s, URL, REDIRECT, true).await.unwrap();
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let e = authorize(&s, URL, "http://127.0.0.1:9/other", true)
+            .await
+            .unwrap_err();
+        assert_eq!(e.error, "invalid_request");
+        for bad in [
+            "https://client.example.com/liar.json",
+            "https://client.example.com/secret.json",
+            "https://client.example.com/missing.json",
+        ] {
+            let e = authorize(&s, bad, REDIRECT, true).await.unwrap_err();
+            assert_eq!(e.error, "invalid_client", "{bad}");
+        }
+        // Not a document URL: an ordinary (unknown) client id, never fetched.
+        for id in [
+            "http://client.example.com/m.json",
+            "https://client.example.com/",
+            "https://client.example.com/a/../m.json",
+            "https://user:pw@client.example.com/m.json",
+        ] {
+            assert!(!is_document_url(id), "{id}");
+        }
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn documents_are_fetched_only_from_public_addresses() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "2606:2800:220:1::1"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_private_document_host_is_refused_before_any_request() {
+        let e = fetch_document("https://127.0.0.1/m.json".into())
+            .await
+            .unwrap_err();
+        assert!(e.contains("public internet"), "{e}");
     }
 }

@@ -540,7 +540,8 @@ fn oauth_response(result: Result<Value, oauth::OAuthError>, created: bool) -> Re
 async fn as_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let base = app.public_base(&headers);
     // Sign in with Halo: public clients only (no secret to give them); PKCE does the binding.
-    let auth_methods = if matches!(app.config.auth, Auth::HaloSignIn(_)) {
+    let signin = matches!(app.config.auth, Auth::HaloSignIn(_));
+    let auth_methods = if signin {
         json!(["none"])
     } else {
         json!(["client_secret_post", "client_secret_basic"])
@@ -556,6 +557,7 @@ async fn as_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": auth_methods,
+            "client_id_metadata_document_supported": signin,
             "scopes_supported": ["halo"],
         })
         .to_string(),
@@ -621,7 +623,7 @@ async fn authorize(
 ) -> Response {
     let result = match &app.config.auth {
         Auth::OAuth(store) => store.authorize(&params),
-        Auth::HaloSignIn(signin) => signin.authorize(&params, &app.public_base(&headers)),
+        Auth::HaloSignIn(signin) => signin.authorize(&params, &app.public_base(&headers)).await,
         _ => return not_found().await,
     };
     redirect_to(result)
