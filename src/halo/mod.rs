@@ -235,17 +235,14 @@ impl HaloClient {
         HaloClient::build(cfg, Tokens::App(auth::TokenCache::default()), &key)
     }
 
-    /// A client acting as one agent with that agent's own tokens (`MCP_AUTH=halo`). `cfg` names
-    /// the sign-in application (refreshes go to it). `agent_key` keys the cache: cached answers
-    /// and shared requests in flight depend on who asks, so they never cross agents; the rate
-    /// budget and the breaker stay per tenant.
-    pub fn for_agent(
-        cfg: HaloConfig,
-        tokens: Arc<auth::AgentTokens>,
-        agent_key: &str,
-    ) -> Result<HaloClient, HaloError> {
+    /// A client acting as one agent with that agent's own tokens (`MCP_AUTH=halo`), built on
+    /// this one: the same sign-in application and connection pool (one per server, not one per
+    /// sign-in). `agent_key` keys the cache: cached answers and shared requests in flight depend
+    /// on who asks, so they never cross agents; the rate budget and the breaker stay per tenant.
+    pub fn for_agent(&self, tokens: Arc<auth::AgentTokens>, agent_key: &str) -> HaloClient {
+        let cfg = self.inner.cfg.clone();
         let key = format!("{}|agent:{agent_key}", cfg.client_id);
-        HaloClient::build(cfg, Tokens::Agent(tokens), &key)
+        HaloClient::assemble(self.inner.http.clone(), cfg, Tokens::Agent(tokens), &key)
     }
 
     /// Who Halo records as acting for this client: the signed-in agent, or the API
@@ -278,6 +275,15 @@ impl HaloClient {
                 host: cfg.base_url.clone(),
                 detail: format!("cannot build the HTTP client: {}", root_cause(&e)),
             })?;
+        Ok(HaloClient::assemble(http, cfg, tokens, cache_key))
+    }
+
+    fn assemble(
+        http: reqwest::Client,
+        cfg: HaloConfig,
+        tokens: Tokens,
+        cache_key: &str,
+    ) -> HaloClient {
         let tenant_key = format!("{}|{}", cfg.base_url, cfg.tenant.as_deref().unwrap_or(""));
         let tenant = tenant::TenantShared::for_tenant(&tenant_key, &cfg.resilience);
         // Cached answers depend on who asks (the application's agent and scopes), so the cache
@@ -287,7 +293,7 @@ impl HaloClient {
             cfg.resilience.cache_ttl,
             cfg.resilience.cache_limits,
         );
-        Ok(HaloClient {
+        HaloClient {
             inner: Arc::new(Inner {
                 http,
                 cfg,
@@ -296,7 +302,7 @@ impl HaloClient {
                 cache,
                 requests: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     pub fn config(&self) -> &HaloConfig {

@@ -283,6 +283,8 @@ pub struct HaloSignIn {
     config: SignInConfig,
     /// Halo settings with the sign-in application's client id (and secret, if it has one).
     halo: HaloConfig,
+    /// The sign-in application's client: its connection pool serves every agent's client.
+    app: HaloClient,
     http: reqwest::Client,
     rng: SystemRandom,
     clock: Clock,
@@ -313,8 +315,10 @@ impl HaloSignIn {
             // Halo's token endpoint answers directly; a redirect would be a misconfiguration.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let app = HaloClient::new(halo.clone())?;
         Ok(Arc::new(HaloSignIn {
             config,
+            app,
             halo,
             http,
             rng: SystemRandom::new(),
@@ -613,8 +617,7 @@ impl HaloSignIn {
         // Asked first with a client of its own, keyed by this sign-in, so nothing is cached
         // under an agent before Halo has said which agent it is.
         let probe_key = format!("signin:{}", self.random()?);
-        let probe = HaloClient::for_agent(self.halo.clone(), tokens.clone(), &probe_key)
-            .map_err(|e| OAuthError::new(500, "server_error", e.to_string()))?;
+        let probe = self.app.for_agent(tokens.clone(), &probe_key);
         let me = match probe.get("/Agent/me", &[], Caching::Live).await {
             Ok(me) => me,
             Err(e) => {
@@ -635,8 +638,7 @@ impl HaloSignIn {
             .unwrap_or_default();
         let agent = AgentIdentity { id, name };
         tokens.set_identity(agent.clone());
-        let halo = HaloClient::for_agent(self.halo.clone(), tokens, &id.to_string())
-            .map_err(|e| OAuthError::new(500, "server_error", e.to_string()))?;
+        let halo = self.app.for_agent(tokens, &id.to_string());
         let ours = self.random()?;
         let now = self.clock.now();
         {

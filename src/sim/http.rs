@@ -539,8 +539,9 @@ pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) ->
         .into_response()
 }
 
-/// `POST /auth/token`, client-credentials only. The token goes to the first tenant whose
-/// credentials match and whose `?tenant=` requirement (if any) the request meets.
+/// `POST /auth/token`. Client credentials: the token goes to the first tenant whose credentials
+/// match and whose `?tenant=` requirement (if any) the request meets. The authorization-code
+/// and refresh-token grants of an agent's sign-in are [`super::signin`]'s.
 fn token(
     s: &Shared,
     method: &Method,
