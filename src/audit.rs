@@ -192,6 +192,27 @@ pub async fn record_result(
     record(write, outcome).await;
 }
 
+/// Wraps a write so its outcome is recorded before its result is handed on: the one call the
+/// write path makes per write (`audited(halo.post(..)).await`).
+pub fn written<'a, F>(
+    halo: &'a HaloClient,
+    tool: &'a str,
+    resource: &'a str,
+    id: Option<&'a str>,
+    fields: Option<&'a Map<String, Value>>,
+) -> impl FnOnce(F) -> futures::future::BoxFuture<'a, Result<Value, crate::halo::HaloError>>
+where
+    F: std::future::Future<Output = Result<Value, crate::halo::HaloError>> + Send + 'a,
+{
+    move |write: F| {
+        Box::pin(async move {
+            let result = write.await;
+            record_result(halo, tool, resource, id, fields, &result).await;
+            result
+        })
+    }
+}
+
 /// RFC 3339 in UTC, to the millisecond.
 fn timestamp(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

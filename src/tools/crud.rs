@@ -581,17 +581,9 @@ async fn create(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let record = Value::Object(body);
-    let saved = halo.post(&r.path, &record).await;
-    crate::audit::record_result(
-        halo,
-        tool,
-        r.name.as_str(),
-        None,
-        record.as_object(),
-        &saved,
-    )
-    .await;
-    let saved = saved.map_err(|e| match e {
+    let write = halo.post(&r.path, &record);
+    let audited = crate::audit::written(halo, tool, r.name.as_str(), None, record.as_object());
+    let saved = audited(write).await.map_err(|e| match e {
         HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
             "Halo did not confirm the new {one} ({cause}): it may or may not have been created. \
              Check with {list}{search} before creating it again.",
@@ -653,25 +645,18 @@ async fn update(
         body.insert(name.clone(), Value::from(*v));
     }
     let body = Value::Object(body);
-    let saved = halo.post(&r.path, &body).await;
-    crate::audit::record_result(
-        halo,
-        tool,
-        r.name.as_str(),
-        Some(&id),
-        body.as_object(),
-        &saved,
-    )
-    .await;
-    let saved = saved.map_err(|e| match e {
-        HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
-            "Halo did not confirm the update of {one} {id} ({cause}): it may or may not \
+    let audited = crate::audit::written(halo, tool, r.name.as_str(), Some(&id), body.as_object());
+    let saved = audited(halo.post(&r.path, &body))
+        .await
+        .map_err(|e| match e {
+            HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+                "Halo did not confirm the update of {one} {id} ({cause}): it may or may not \
                  have been applied. Check with {get} before repeating it.",
-            one = r.singular,
-            get = r.tool_name("get"),
-        )),
-        other => other.into(),
-    })?;
+                one = r.singular,
+                get = r.tool_name("get"),
+            )),
+            other => other.into(),
+        })?;
     let saved_id = saved.get("id").map(args::to_query);
     // Guids may come back in another case; the same key all the same.
     if let Some(saved_id) = &saved_id
@@ -716,9 +701,10 @@ async fn delete(
             query.push((p.name.clone(), to_query(&check(p, v)?)));
         }
     }
-    let result = halo.delete(&record.path(r), &query).await;
-    crate::audit::record_result(halo, tool, r.name.as_str(), Some(&id), None, &result).await;
-    result.map_err(|e| map_not_found(e, r, &id, &scope))?;
+    let audited = crate::audit::written(halo, tool, r.name.as_str(), Some(&id), None);
+    audited(halo.delete(&record.path(r), &query))
+        .await
+        .map_err(|e| map_not_found(e, r, &id, &scope))?;
     let mut deleted = json!({"resource": r.name, "id": id});
     if let (Some((name, v)), Value::Object(m)) = (&scope, &mut deleted) {
         m.insert(name.clone(), Value::from(*v));
