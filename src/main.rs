@@ -44,7 +44,7 @@ Environment (flags win over variables; aliases in brackets):
   HALO_MCP_REPLICAS    most replicas running at once, for Redis outages (default: 3)
   MCP_TRANSPORT        stdio (default) or http
   MCP_BIND / MCP_PORT  HTTP address (default: 127.0.0.1:3000)
-  MCP_AUTH             env (bearer token) or oauth (OAuth proxy); HTTP needs one
+  MCP_AUTH             env (bearer token), oauth (OAuth proxy) or halo (sign in with Halo)
   MCP_AUTH_TOKEN       the bearer token clients must send in env mode (16+ characters)
   MCP_PUBLIC_URL       external URL, for OAuth metadata behind a proxy
   MCP_ALLOWED_HOSTS    extra Host names accepted, comma-separated
@@ -57,6 +57,11 @@ Environment (flags win over variables; aliases in brackets):
   MCP_OAUTH_REDIRECT_URIS    redirect URIs allowed for unregistered OAuth clients
   MCP_OAUTH_CREDENTIAL_TTL   seconds Halo credentials are kept by the OAuth proxy (default: 86400)
   MCP_OAUTH_CODE_TTL   seconds an authorization code lives (default: 60)
+  HALO_SIGNIN_CLIENT_ID      MCP_AUTH=halo: the Halo application agents sign in through
+  HALO_SIGNIN_CLIENT_SECRET  its secret, if it has one (default: none, PKCE only)
+  HALO_SIGNIN_SCOPE    scope asked of Halo at sign-in (default: all offline_access)
+  HALO_MCP_AUDIT_LOG   file to append one JSON line per write to, or stderr (default: off)
+  HALO_MCP_AUDIT_VALUES  true: the audit log holds the values written, not only field names
   LOG_LEVEL            error, warn, info (default), debug or trace; RUST_LOG overrides
   LOG_FORMAT           text (default) or json, one object per line
 
@@ -193,8 +198,8 @@ struct ServeArgs {
     /// Address for HTTP (default: 127.0.0.1:3000) [env: MCP_BIND, or MCP_PORT for the port]
     #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
-    /// How HTTP clients authenticate: env (a bearer token, MCP_AUTH_TOKEN) or oauth (the OAuth
-    /// proxy) [env: MCP_AUTH]
+    /// How HTTP clients authenticate: env (a bearer token, MCP_AUTH_TOKEN), oauth (the OAuth
+    /// proxy) or halo (each user signs in with Halo) [env: MCP_AUTH]
     #[arg(long, value_name = "MODE")]
     auth: Option<String>,
     /// Serve HTTP without authentication; allowed only on a loopback address
@@ -630,7 +635,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return config_exit(&e),
     };
-    let oauth = matches!(&remote, Some((_, AuthChoice::OAuth)));
+    // The OAuth proxy and Halo sign-in need no operator credentials: each session brings its own.
+    let oauth = matches!(&remote, Some((_, AuthChoice::OAuth | AuthChoice::Halo)));
+    if let Err(e) = configure_audit() {
+        return config_exit(&e);
+    }
     // The demo simulator is seeded in the background: its address is known as soon as the
     // listener is bound, so `initialize` is answered without waiting for the seed. Early tool
     // calls simply wait on the socket until it serves. The receiver keeps it alive.
@@ -779,11 +788,27 @@ async fn stop_demo(demo: Option<tokio::sync::oneshot::Receiver<halo_mcp::sim::Si
     }
 }
 
+/// The audit log of writes, from `HALO_MCP_AUDIT_LOG` and `HALO_MCP_AUDIT_VALUES`.
+fn configure_audit() -> Result<(), String> {
+    let values = env("HALO_MCP_AUDIT_VALUES").is_some_and(|v| truthy(&v));
+    let Some(target) = env("HALO_MCP_AUDIT_LOG") else {
+        if values {
+            return Err(
+                "HALO_MCP_AUDIT_VALUES needs HALO_MCP_AUDIT_LOG (a file, or stderr)".into(),
+            );
+        }
+        return Ok(());
+    };
+    halo_mcp::audit::configure(target.trim(), values)
+}
+
 /// How HTTP clients authenticate, as configured.
 enum AuthChoice {
     None,
     Token(Secret),
     OAuth,
+    /// Sign in with Halo: each user acts as their own agent.
+    Halo,
 }
 
 /// For `--transport http`: the address and the authentication, checked before anything starts
@@ -835,6 +860,24 @@ fn remote_plan(args: &ServeArgs) -> Result<Option<(SocketAddr, AuthChoice)>, Str
             AuthChoice::Token(Secret::new(token.trim()))
         }
         Some("oauth") => AuthChoice::OAuth,
+        Some("halo") => {
+            let public = args.public_url.clone().or_else(|| env("MCP_PUBLIC_URL"));
+            if public.is_none() && !bind.ip().is_loopback() {
+                return Err(
+                    "MCP_AUTH=halo needs MCP_PUBLIC_URL: Halo sends users back to \
+                     {MCP_PUBLIC_URL}/oauth/halo/callback, the redirect URI registered in Halo"
+                        .into(),
+                );
+            }
+            if env("HALO_SIGNIN_CLIENT_ID").is_none() && !args.demo {
+                return Err(
+                    "MCP_AUTH=halo needs HALO_SIGNIN_CLIENT_ID: the client id of the Halo API \
+                     application agents sign in through (authorization code, with PKCE)"
+                        .into(),
+                );
+            }
+            AuthChoice::Halo
+        }
         Some("none") | None => {
             if args.no_auth && bind.ip().is_loopback() {
                 AuthChoice::None
@@ -851,7 +894,11 @@ fn remote_plan(args: &ServeArgs) -> Result<Option<(SocketAddr, AuthChoice)>, Str
                 );
             }
         }
-        Some(other) => return Err(format!("MCP_AUTH must be env or oauth, got {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "MCP_AUTH must be env, oauth or halo, got {other:?}"
+            ));
+        }
     };
     Ok(Some((bind, auth)))
 }
@@ -960,6 +1007,32 @@ async fn serve_http(
         AuthChoice::Token(t) => {
             auth_name = "bearer token";
             Auth::Token(t)
+        }
+        AuthChoice::Halo => {
+            auth_name = "sign in with Halo";
+            let mut signin = halo_mcp::remote::SignInConfig::default();
+            if let Some(scope) = env("HALO_SIGNIN_SCOPE") {
+                signin.halo_scope = scope.trim().to_owned();
+            }
+            let mut cfg = template;
+            // The demo's simulated Halo signs agents in through its own application.
+            // Without the setting (the demo only, see `remote_plan`), the simulated Halo's own
+            // application signs agents in.
+            if let Some(id) = env("HALO_SIGNIN_CLIENT_ID") {
+                cfg.client_id = id.trim().to_owned();
+            }
+            cfg.client_secret = match env("HALO_SIGNIN_CLIENT_SECRET") {
+                Some(secret) => Secret::new(secret.trim()),
+                None if args.demo && env("HALO_SIGNIN_CLIENT_ID").is_none() => cfg.client_secret,
+                None => Secret::new(""),
+            };
+            match halo_mcp::remote::HaloSignIn::new(signin, cfg) {
+                Ok(s) => Auth::HaloSignIn(s),
+                Err(e) => {
+                    fatal(&format!("cannot set up sign-in with Halo: {e}"));
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         AuthChoice::OAuth => {
             auth_name = "OAuth proxy";
@@ -1082,7 +1155,7 @@ async fn doctor(args: DoctorArgs) -> ExitCode {
         }
     }
     let remote = remote_plan(&serve);
-    let oauth = matches!(remote, Ok(Some((_, AuthChoice::OAuth))));
+    let oauth = matches!(remote, Ok(Some((_, AuthChoice::OAuth | AuthChoice::Halo))));
     let options = server_options(&serve).and_then(|o| {
         halo_mcp::server::check_options(&o)?;
         Ok(o)
@@ -1182,6 +1255,7 @@ async fn doctor(args: DoctorArgs) -> ExitCode {
                 AuthChoice::None => "no authentication (loopback only)",
                 AuthChoice::Token(_) => "bearer token (MCP_AUTH_TOKEN)",
                 AuthChoice::OAuth => "OAuth proxy",
+                AuthChoice::Halo => "sign in with Halo (each user acts as their own agent)",
             };
             checks.push(
                 Check::new(SECTION, "transport", Status::Ok)

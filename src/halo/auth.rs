@@ -1,4 +1,5 @@
-//! Client-credentials tokens: fetched once, shared, refreshed before they expire.
+//! Halo tokens: client credentials (fetched once, shared, refreshed before they expire) and an
+//! agent's own tokens from Halo's sign-in ([`AgentTokens`], rotating single-use refresh tokens).
 //!
 //! Halo's token endpoint is `POST {auth}/token[?tenant=...]` with a form body
 //! (`grant_type=client_credentials`, `client_id`, `client_secret`, `scope`); hosted multi-tenant
@@ -133,6 +134,239 @@ impl TokenCache {
     }
 }
 
+/// Who an agent's tokens act as, from Halo's `/Agent/me`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentIdentity {
+    pub id: i64,
+    pub name: String,
+}
+
+/// An agent's own Halo tokens, from Halo's authorization-code grant (`MCP_AUTH=halo`).
+///
+/// Halo's refresh tokens are single-use and rotate: each refresh answer carries the next one,
+/// and the one sent is spent. So refreshing is serialised per grant (the slot is an async mutex
+/// held across the refresh: callers that find the token stale together wait for one refresh),
+/// and a refused refresh ends the grant for good: the user signs in again. Transport failures
+/// do not end it (the refresh may simply not have arrived); if it did arrive and the answer was
+/// lost, Halo refuses the spent token next time and the grant ends then.
+pub struct AgentTokens {
+    slot: tokio::sync::Mutex<AgentSlot>,
+    ended: std::sync::atomic::AtomicBool,
+    refreshed: AtomicU64,
+    generation: AtomicU64,
+    expires_at: parking_lot::Mutex<Option<Instant>>,
+    identity: parking_lot::Mutex<Option<AgentIdentity>>,
+    last_error: parking_lot::Mutex<Option<String>>,
+    scope: Option<String>,
+}
+
+struct AgentSlot {
+    access: Secret,
+    refresh: Option<Secret>,
+    refresh_at: Instant,
+    generation: u64,
+    /// Halo refused the access token (401): it must not be used again, live or not.
+    stale: bool,
+}
+
+/// What Halo's token endpoint gave for an authorization code or a refresh.
+pub struct AgentGrant {
+    pub access: Secret,
+    pub refresh: Option<Secret>,
+    pub lifetime: Duration,
+    pub scope: Option<String>,
+}
+
+impl AgentTokens {
+    pub fn new(grant: AgentGrant) -> AgentTokens {
+        let now = Instant::now();
+        let expires = now + grant.lifetime;
+        AgentTokens {
+            slot: tokio::sync::Mutex::new(AgentSlot {
+                access: grant.access,
+                refresh: grant.refresh,
+                refresh_at: now
+                    + grant
+                        .lifetime
+                        .saturating_sub(refresh_margin(grant.lifetime)),
+                generation: 1,
+                stale: false,
+            }),
+            ended: std::sync::atomic::AtomicBool::new(false),
+            refreshed: AtomicU64::new(0),
+            generation: AtomicU64::new(1),
+            expires_at: parking_lot::Mutex::new(Some(expires)),
+            identity: parking_lot::Mutex::new(None),
+            last_error: parking_lot::Mutex::new(None),
+            scope: grant.scope,
+        }
+    }
+
+    /// Whether Halo refused to renew the grant (the user must sign in again).
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Who the tokens act as, once known.
+    pub fn identity(&self) -> Option<AgentIdentity> {
+        self.identity.lock().clone()
+    }
+
+    pub fn set_identity(&self, identity: AgentIdentity) {
+        *self.identity.lock() = Some(identity);
+    }
+
+    fn end(&self, why: String) -> HaloError {
+        self.ended.store(true, Ordering::Release);
+        *self.expires_at.lock() = None;
+        *self.last_error.lock() = Some(why.clone());
+        HaloError::SignInEnded { detail: why }
+    }
+
+    pub(crate) async fn bearer(
+        &self,
+        http: &reqwest::Client,
+        cfg: &HaloConfig,
+    ) -> Result<(Secret, u64), HaloError> {
+        let mut slot = self.slot.lock().await;
+        if self.ended() {
+            return Err(HaloError::SignInEnded {
+                detail: "Halo refused to renew it earlier".into(),
+            });
+        }
+        if Instant::now() < slot.refresh_at {
+            return Ok((slot.access.clone(), slot.generation));
+        }
+        let Some(refresh) = slot.refresh.clone() else {
+            return Err(self.end("Halo gave no refresh token and the access token expired".into()));
+        };
+        match refresh_agent(http, cfg, &refresh).await {
+            Ok(grant) => {
+                let now = Instant::now();
+                let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+                slot.access = grant.access;
+                // Halo rotates: the answer's refresh token replaces the spent one. An answer
+                // without one means the server does not rotate, so the one sent stays usable.
+                if grant.refresh.is_some() {
+                    slot.refresh = grant.refresh;
+                }
+                slot.refresh_at = now
+                    + grant
+                        .lifetime
+                        .saturating_sub(refresh_margin(grant.lifetime));
+                slot.generation = generation;
+                slot.stale = false;
+                *self.expires_at.lock() = Some(now + grant.lifetime);
+                *self.last_error.lock() = None;
+                self.refreshed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    lifetime_s = grant.lifetime.as_secs(),
+                    "renewed an agent's Halo token"
+                );
+                Ok((slot.access.clone(), generation))
+            }
+            Err(HaloError::Auth { code, .. }) => {
+                slot.refresh = None;
+                Err(self.end(format!("Halo refused the refresh: {code}")))
+            }
+            Err(e) => {
+                *self.last_error.lock() = Some(e.to_string());
+                // Renewal starts before expiry: while the current token still lives, a renewal
+                // that did not get through need not fail the call.
+                let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
+                if live && !slot.stale {
+                    return Ok((slot.access.clone(), slot.generation));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Halo said 401 to the token of `generation`: renew it at the next call.
+    pub(crate) async fn invalidate(&self, generation: u64) {
+        let mut slot = self.slot.lock().await;
+        if slot.generation == generation {
+            slot.refresh_at = Instant::now();
+            slot.stale = true;
+        }
+    }
+
+    pub(crate) fn status(&self) -> TokenStatus {
+        let now = Instant::now();
+        let (state, expires_in_s) = match *self.expires_at.lock() {
+            None => ("ended: sign in again", None),
+            Some(at) if at > now => ("valid", Some((at - now).as_secs())),
+            Some(_) => ("expired (renewed at the next call)", Some(0)),
+        };
+        TokenStatus {
+            state,
+            expires_in_s,
+            fetched: self.refreshed.load(Ordering::Relaxed),
+            scope: self.scope.clone(),
+            last_error: self.last_error.lock().clone(),
+        }
+    }
+}
+
+/// `grant_type=authorization_code` at Halo's token endpoint: the code from Halo's sign-in page,
+/// the redirect URI it was sent to and the PKCE verifier. `cfg` names the sign-in application
+/// (its client id, and secret if it has one).
+pub async fn exchange_agent_code(
+    http: &reqwest::Client,
+    cfg: &HaloConfig,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<AgentGrant, HaloError> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+        ("client_id", cfg.client_id.as_str()),
+    ];
+    if !cfg.client_secret.is_empty() {
+        form.push(("client_secret", cfg.client_secret.expose()));
+    }
+    agent_token_request(http, cfg, &form).await
+}
+
+async fn refresh_agent(
+    http: &reqwest::Client,
+    cfg: &HaloConfig,
+    refresh: &Secret,
+) -> Result<AgentGrant, HaloError> {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.expose()),
+        ("client_id", cfg.client_id.as_str()),
+    ];
+    if !cfg.client_secret.is_empty() {
+        form.push(("client_secret", cfg.client_secret.expose()));
+    }
+    agent_token_request(http, cfg, &form).await
+}
+
+async fn agent_token_request(
+    http: &reqwest::Client,
+    cfg: &HaloConfig,
+    form: &[(&str, &str)],
+) -> Result<AgentGrant, HaloError> {
+    let (json, _) = post_token(http, cfg, form).await?;
+    let refresh = json
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    let (access, lifetime, scope) = read_token(&json, &token_url(cfg), 200)?;
+    Ok(AgentGrant {
+        access,
+        refresh,
+        lifetime,
+        scope,
+    })
+}
+
 /// The token URL: `{auth}/token`, with `?tenant=` when a tenant is configured.
 pub(crate) fn token_url(cfg: &HaloConfig) -> String {
     let base = format!("{}/token", cfg.auth_url);
@@ -160,16 +394,27 @@ fn url_encode(s: &str) -> String {
 type Fetched = (Secret, Duration, Option<String>);
 
 async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<Fetched, HaloError> {
-    let url = token_url(cfg);
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", cfg.client_id.as_str()),
         ("client_secret", cfg.client_secret.expose()),
         ("scope", cfg.scope.as_str()),
     ];
+    let (json, status) = post_token(http, cfg, &form).await?;
+    read_token(&json, &token_url(cfg), status)
+}
+
+/// One request to Halo's token endpoint; its JSON answer when Halo gave a token, else the
+/// error (refusals as [`HaloError::Auth`] or [`HaloError::Scope`]).
+async fn post_token(
+    http: &reqwest::Client,
+    cfg: &HaloConfig,
+    form: &[(&str, &str)],
+) -> Result<(Value, u16), HaloError> {
+    let url = token_url(cfg);
     let response = http
         .post(&url)
-        .form(&form)
+        .form(form)
         .timeout(cfg.timeout)
         .send()
         .await
@@ -224,12 +469,17 @@ async fn fetch(http: &reqwest::Client, cfg: &HaloConfig) -> Result<Fetched, Halo
         status,
         detail: "the answer is not JSON; is HALO_AUTH_URL (or HALO_BASE_URL) right?".into(),
     })?;
+    Ok((json, status))
+}
+
+/// The access token, its lifetime and granted scopes in a token answer.
+fn read_token(json: &Value, url: &str, status: u16) -> Result<Fetched, HaloError> {
     let token = json
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| HaloError::TokenEndpoint {
-            url: url_without_query(&url),
+            url: url_without_query(url),
             status,
             detail: "the answer has no access_token".into(),
         })?;

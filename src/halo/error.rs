@@ -33,6 +33,13 @@ pub enum HaloError {
          `read:tickets edit:tickets read:customers`)"
     )]
     Scope { scope: String, detail: String },
+    /// An agent's Halo sign-in (`MCP_AUTH=halo`) can no longer be renewed: Halo refused its
+    /// refresh token (spent, revoked or expired). Nothing was sent to the API.
+    #[error(
+        "your Halo sign-in has ended ({detail}); nothing was sent to Halo. Sign in again: the \
+         MCP client will open Halo's sign-in page"
+    )]
+    SignInEnded { detail: String },
     /// The token endpoint answered something that is not a token.
     #[error("Halo's token endpoint {url} answered HTTP {status}: {detail}")]
     TokenEndpoint {
@@ -161,6 +168,7 @@ impl HaloError {
         matches!(
             self,
             HaloError::Auth { .. }
+                | HaloError::SignInEnded { .. }
                 | HaloError::Scope { .. }
                 | HaloError::TokenEndpoint { .. }
                 | HaloError::TokenUnreachable { .. }

@@ -164,10 +164,45 @@ pub struct HaloClient {
 struct Inner {
     http: reqwest::Client,
     cfg: HaloConfig,
-    tokens: auth::TokenCache,
+    tokens: Tokens,
     tenant: Arc<tenant::TenantShared>,
     cache: Arc<cache::Cache>,
     requests: AtomicU64,
+}
+
+/// Where a client's bearer tokens come from.
+enum Tokens {
+    /// The API application's client credentials: acts as its login-as agent.
+    App(auth::TokenCache),
+    /// One agent's own sign-in (`MCP_AUTH=halo`): acts as that agent.
+    Agent(Arc<auth::AgentTokens>),
+}
+
+impl Tokens {
+    async fn bearer(
+        &self,
+        http: &reqwest::Client,
+        cfg: &HaloConfig,
+    ) -> Result<(Secret, u64), HaloError> {
+        match self {
+            Tokens::App(t) => t.bearer(http, cfg).await,
+            Tokens::Agent(t) => t.bearer(http, cfg).await,
+        }
+    }
+
+    async fn invalidate(&self, generation: u64) {
+        match self {
+            Tokens::App(t) => t.invalidate(generation).await,
+            Tokens::Agent(t) => t.invalidate(generation).await,
+        }
+    }
+
+    fn status(&self) -> TokenStatus {
+        match self {
+            Tokens::App(t) => t.status(),
+            Tokens::Agent(t) => t.status(),
+        }
+    }
 }
 
 /// What `halo_status` shows about the connection. Never the secret or the token.
@@ -177,6 +212,10 @@ pub struct ConnectionStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub client_id: String,
+    /// The agent this session acts as, when it signed in with Halo (`MCP_AUTH=halo`); without
+    /// it, the API application's login-as agent acts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acting_as: Option<auth::AgentIdentity>,
     pub token: TokenStatus,
     /// The rolling-window budget shared by every session on this tenant.
     pub rate_budget: BudgetStatus,
@@ -209,6 +248,41 @@ struct Request {
 
 impl HaloClient {
     pub fn new(cfg: HaloConfig) -> Result<HaloClient, HaloError> {
+        let key = cfg.client_id.clone();
+        HaloClient::build(cfg, Tokens::App(auth::TokenCache::default()), &key)
+    }
+
+    /// A client acting as one agent with that agent's own tokens (`MCP_AUTH=halo`), built on
+    /// this one: the same sign-in application and connection pool (one per server, not one per
+    /// sign-in). `agent_key` keys the cache: cached answers and shared requests in flight depend
+    /// on who asks, so they never cross agents; the rate budget and the breaker stay per tenant.
+    pub fn for_agent(&self, tokens: Arc<auth::AgentTokens>, agent_key: &str) -> HaloClient {
+        let cfg = self.inner.cfg.clone();
+        let key = format!("{}|agent:{agent_key}", cfg.client_id);
+        HaloClient::assemble(self.inner.http.clone(), cfg, Tokens::Agent(tokens), &key)
+    }
+
+    /// Who Halo records as acting for this client: the signed-in agent, or the API
+    /// application (whose login-as agent Halo uses). Never a secret.
+    pub fn principal(&self) -> String {
+        match &self.inner.tokens {
+            Tokens::Agent(t) => match t.identity() {
+                Some(a) => format!("agent:{} ({})", a.id, a.name),
+                None => "agent:unknown".into(),
+            },
+            Tokens::App(_) => format!("application:{}", self.inner.cfg.client_id),
+        }
+    }
+
+    /// The agent's tokens, when this client acts as a signed-in agent.
+    pub fn agent_tokens(&self) -> Option<&Arc<auth::AgentTokens>> {
+        match &self.inner.tokens {
+            Tokens::Agent(t) => Some(t),
+            Tokens::App(_) => None,
+        }
+    }
+
+    fn build(cfg: HaloConfig, tokens: Tokens, cache_key: &str) -> Result<HaloClient, HaloError> {
         install_crypto();
         let http = reqwest::Client::builder()
             .user_agent(concat!("halo-mcp/", env!("CARGO_PKG_VERSION")))
@@ -218,6 +292,15 @@ impl HaloClient {
                 host: cfg.base_url.clone(),
                 detail: format!("cannot build the HTTP client: {}", root_cause(&e)),
             })?;
+        Ok(HaloClient::assemble(http, cfg, tokens, cache_key))
+    }
+
+    fn assemble(
+        http: reqwest::Client,
+        cfg: HaloConfig,
+        tokens: Tokens,
+        cache_key: &str,
+    ) -> HaloClient {
         let tenant_key = format!("{}|{}", cfg.base_url, cfg.tenant.as_deref().unwrap_or(""));
         let tenant = tenant::TenantShared::for_tenant(
             &tenant_key,
@@ -227,20 +310,20 @@ impl HaloClient {
         // Cached answers depend on who asks (the application's agent and scopes), so the cache
         // is per tenant *and* credentials.
         let cache = tenant::cache_for(
-            &format!("{tenant_key}|{}", cfg.client_id),
+            &format!("{tenant_key}|{cache_key}"),
             cfg.resilience.cache_ttl,
             cfg.resilience.cache_limits,
         );
-        Ok(HaloClient {
+        HaloClient {
             inner: Arc::new(Inner {
                 http,
                 cfg,
-                tokens: auth::TokenCache::default(),
+                tokens,
                 tenant,
                 cache,
                 requests: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     pub fn config(&self) -> &HaloConfig {
@@ -253,6 +336,7 @@ impl HaloClient {
             base_url: cfg.base_url.clone(),
             tenant: cfg.tenant.clone(),
             client_id: cfg.client_id.clone(),
+            acting_as: self.agent_tokens().and_then(|t| t.identity()),
             token: self.inner.tokens.status(),
             rate_budget: self.inner.tenant.budget.status(),
             circuit_breaker: self.inner.tenant.breaker.status(),

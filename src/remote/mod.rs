@@ -1,12 +1,15 @@
 //! Streamable HTTP: the same handler as stdio, behind authentication and hardening.
 //!
 //! Routes: `/mcp` (rmcp's Streamable HTTP service: POST, GET for the SSE stream, DELETE to end
-//! a session; one handler value — one place in the tree — per session), `/health`, and in OAuth
-//! mode the authorization server (`/.well-known/*`, `/register`, `/authorize`, `/token`).
+//! a session; one handler value — one place in the tree — per session), `/health`, and in the
+//! OAuth modes the authorization server (`/.well-known/*`, `/register`, `/authorize`, `/token`):
+//! the OAuth proxy (`oauth`, `MCP_AUTH=oauth`) or sign-in with Halo (`halo_signin`,
+//! `MCP_AUTH=halo`, which adds `/oauth/halo/callback`). What the two share is in `authz`.
 //!
 //! Every request passes the same layers, outermost first: security headers on the answer; Host
 //! and Origin checks (DNS rebinding); a body cap (413); authentication for `/mcp` (a static
-//! bearer in `env` mode, the OAuth proxy's tokens in `oauth` mode), which also binds each MCP
+//! bearer in `env` mode, the OAuth proxy's tokens in `oauth` mode, the sign-in server's in `halo`
+//! mode, where each session acts as the agent who signed in), which also binds each MCP
 //! session to the principal that opened it and caps live sessions (503); for POST `/mcp`, a
 //! JSON-RPC parse error (-32700) for a body that is not JSON. Logs name method, path (never the
 //! query, which can hold codes) and status; never a header value.
@@ -14,7 +17,9 @@
 //! Connections are served by `conn`: a deadline for request heads (slowloris), one for idle
 //! kept-alive connections, and a shutdown that ends SSE streams instead of waiting on them.
 
+mod authz;
 mod conn;
+pub mod halo_signin;
 pub mod oauth;
 mod sessions;
 mod shared_sessions;
@@ -46,6 +51,7 @@ use crate::{
     server::{HaloMcp, SessionHalo, Shared},
 };
 
+pub use halo_signin::{HaloSignIn, SignInConfig};
 pub use oauth::{OAuthConfig, OAuthStore};
 pub use sessions::Sessions;
 
@@ -87,6 +93,8 @@ pub enum Auth {
     Token(Secret),
     /// The OAuth proxy.
     OAuth(Arc<OAuthStore>),
+    /// Sign in with Halo: each user acts as their own Halo agent.
+    HaloSignIn(Arc<HaloSignIn>),
 }
 
 /// HTTP settings.
@@ -309,7 +317,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 fn unauthorized(app: &App, headers: &HeaderMap, why: &str) -> Response {
     let challenge = match &app.config.auth {
-        Auth::OAuth(_) => format!(
+        Auth::OAuth(_) | Auth::HaloSignIn(_) => format!(
             "Bearer error=\"invalid_token\", error_description=\"{why}\", \
              resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
             app.public_base(headers)
@@ -346,6 +354,19 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
             req.extensions_mut().insert(SessionHalo(p.halo));
             // Sessions are bound to the credentials' client id.
             format!("client:{}", p.client_id)
+        }
+        Auth::HaloSignIn(signin) => {
+            let Some(p) = bearer(req.headers()).and_then(|t| signin.principal(t)) else {
+                let why = if bearer(req.headers()).is_some() {
+                    "the access token is not valid or has expired, or the Halo sign-in ended"
+                } else {
+                    "an access token is required: sign in with Halo"
+                };
+                return unauthorized(&app, req.headers(), why);
+            };
+            req.extensions_mut().insert(SessionHalo(p.halo));
+            // Sessions are bound to the agent and the client it signed in through.
+            p.key
         }
     };
     let session = req
@@ -501,13 +522,6 @@ async fn not_found() -> Response {
     json_error(StatusCode::NOT_FOUND, "not_found", "no such path")
 }
 
-fn oauth_store(app: &App) -> Option<&Arc<OAuthStore>> {
-    match &app.config.auth {
-        Auth::OAuth(s) => Some(s),
-        _ => None,
-    }
-}
-
 fn oauth_response(result: Result<Value, oauth::OAuthError>, created: bool) -> Response {
     match result {
         Ok(v) => (
@@ -541,6 +555,13 @@ fn oauth_response(result: Result<Value, oauth::OAuthError>, created: bool) -> Re
 
 async fn as_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let base = app.public_base(&headers);
+    // Sign in with Halo: public clients only (no secret to give them); PKCE does the binding.
+    let signin = matches!(app.config.auth, Auth::HaloSignIn(_));
+    let auth_methods = if signin {
+        json!(["none"])
+    } else {
+        json!(["client_secret_post", "client_secret_basic"])
+    };
     (
         [(header::CONTENT_TYPE, "application/json")],
         json!({
@@ -551,7 +572,8 @@ async fn as_metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "client_id_metadata_document_supported": signin,
             "scopes_supported": ["halo"],
         })
         .to_string(),
@@ -581,9 +603,6 @@ async fn register(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(store) = oauth_store(&app) else {
-        return not_found().await;
-    };
     // Registrations are capped per source. Behind a trusted reverse proxy the peer is the proxy,
     // so the source is the address the proxy saw: the last `X-Forwarded-For` entry (earlier ones
     // are whatever the caller sent).
@@ -606,17 +625,29 @@ async fn register(
             );
         }
     };
-    oauth_response(store.register(&request, source), true)
+    match &app.config.auth {
+        Auth::OAuth(store) => oauth_response(store.register(&request, source), true),
+        Auth::HaloSignIn(signin) => oauth_response(signin.register(&request, source), true),
+        _ => not_found().await,
+    }
 }
 
 async fn authorize(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(store) = oauth_store(&app) else {
-        return not_found().await;
+    let result = match &app.config.auth {
+        Auth::OAuth(store) => store.authorize(&params),
+        Auth::HaloSignIn(signin) => signin.authorize(&params, &app.public_base(&headers)).await,
+        _ => return not_found().await,
     };
-    match store.authorize(&params) {
+    redirect_to(result)
+}
+
+/// A 302 to `location`, or the error shown (never redirected).
+fn redirect_to(result: Result<String, oauth::OAuthError>) -> Response {
+    match result {
         Ok(location) => match HeaderValue::from_str(&location) {
             Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
             Err(_) => json_error(
@@ -627,6 +658,17 @@ async fn authorize(
         },
         Err(e) => oauth_response(Err(e), false),
     }
+}
+
+/// Halo sends the browser back here after the user signed in (`MCP_AUTH=halo`).
+async fn halo_callback(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Auth::HaloSignIn(signin) = &app.config.auth else {
+        return not_found().await;
+    };
+    redirect_to(signin.callback(&params).await)
 }
 
 /// Client authentication: HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the form.
@@ -684,9 +726,6 @@ async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(store) = oauth_store(&app) else {
-        return not_found().await;
-    };
     let form: HashMap<String, String> = match serde_urlencoded_form(&body) {
         Some(f) => f,
         None => {
@@ -698,9 +737,15 @@ async fn token(
         }
     };
     let client = client_credentials(&headers, &form);
-    let result = match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => store.exchange_code(&form, client).await,
-        Some("refresh_token") => store.refresh(&form, client).await,
+    let grant_type = form.get("grant_type").map(String::as_str);
+    let result = match (&app.config.auth, grant_type) {
+        (Auth::OAuth(store), Some("authorization_code")) => {
+            store.exchange_code(&form, client).await
+        }
+        (Auth::OAuth(store), Some("refresh_token")) => store.refresh(&form, client).await,
+        (Auth::HaloSignIn(signin), Some("authorization_code")) => signin.exchange_code(&form),
+        (Auth::HaloSignIn(signin), Some("refresh_token")) => signin.refresh(&form),
+        (Auth::None | Auth::Token(_), _) => return not_found().await,
         _ => Err(oauth::OAuthError {
             status: 400,
             error: "unsupported_grant_type",
@@ -771,7 +816,10 @@ pub fn router(
     let mut routes = Router::new()
         .route("/health", get(health))
         .merge(mcp_routes);
-    if matches!(app.config.auth, Auth::OAuth(_)) {
+    if matches!(app.config.auth, Auth::HaloSignIn(_)) {
+        routes = routes.route(halo_signin::CALLBACK_PATH, get(halo_callback));
+    }
+    if matches!(app.config.auth, Auth::OAuth(_) | Auth::HaloSignIn(_)) {
         routes = routes
             .route("/.well-known/oauth-authorization-server", get(as_metadata))
             .route(

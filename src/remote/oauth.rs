@@ -37,15 +37,21 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use parking_lot::Mutex;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use serde_json::{Value, json};
+
+use super::authz::{
+    Clock, after, digest, invalid_grant, now_secs, pkce_holds, registered_redirects,
+};
+pub use super::authz::{OAuthError, s256, source_of};
+#[cfg(test)]
+use super::authz::{acceptable_redirect, valid_verifier};
 
 use crate::{
     halo::{HaloClient, HaloConfig, HaloError},
@@ -110,28 +116,6 @@ impl Default for OAuthConfig {
             max_grants: 10_000,
             max_grants_per_client: 100,
         }
-    }
-}
-
-/// An OAuth error, as RFC 6749 §5.2 words it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OAuthError {
-    pub status: u16,
-    pub error: &'static str,
-    pub description: String,
-}
-
-impl OAuthError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError {
-            status,
-            error,
-            description: description.into(),
-        }
-    }
-
-    pub fn body(&self) -> Value {
-        json!({"error": self.error, "error_description": self.description})
     }
 }
 
@@ -353,26 +337,6 @@ impl State {
     }
 }
 
-/// The store's clock: the system's, plus an offset that tests move forward instead of sleeping.
-#[derive(Default)]
-struct Clock {
-    offset: Mutex<Duration>,
-}
-
-impl Clock {
-    fn now(&self) -> Instant {
-        let now = Instant::now();
-        now.checked_add(*self.offset.lock()).unwrap_or(now)
-    }
-}
-
-/// `now + d`, saturating (a lifetime configured absurdly long must not overflow).
-fn after(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(now)
-}
-
 /// A bearer token resolved to the Halo client it speaks for.
 #[derive(Clone)]
 pub struct Principal {
@@ -391,66 +355,6 @@ pub struct OAuthStore {
     state: Mutex<State>,
 }
 
-fn digest(s: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
-/// S256: base64url(SHA-256(verifier)) without padding.
-pub fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest(verifier))
-}
-
-/// RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~].
-fn valid_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// Redirect URIs a client may register: https anywhere, http only on loopback.
-fn acceptable_redirect(uri: &str) -> bool {
-    let Ok(u) = reqwest::Url::parse(uri) else {
-        return false;
-    };
-    if u.fragment().is_some() {
-        return false;
-    }
-    match u.scheme() {
-        "https" => u.host_str().is_some(),
-        "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-        // Native apps' private-use schemes (com.example.app:/callback).
-        s => s.contains('.'),
-    }
-}
-
-/// The source a registration is counted against: an IPv4 address, or the /64 of an IPv6 one
-/// (a single host is commonly given a whole /64, so counting addresses would not bound it).
-pub fn source_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let [a, b, c, d, ..] = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn invalid_grant(description: &str) -> OAuthError {
-    OAuthError::new(400, "invalid_grant", description)
-}
-
 impl OAuthStore {
     pub fn new(config: OAuthConfig, template: HaloConfig) -> Arc<OAuthStore> {
         Arc::new(OAuthStore {
@@ -462,13 +366,8 @@ impl OAuthStore {
         })
     }
 
-    /// 32 random bytes, base64url: for codes, tokens and generated ids.
     fn random(&self) -> Result<String, OAuthError> {
-        let mut bytes = [0u8; 32];
-        self.rng
-            .fill(&mut bytes)
-            .map_err(|_| OAuthError::new(500, "server_error", "no randomness available"))?;
-        Ok(URL_SAFE_NO_PAD.encode(bytes))
+        super::authz::random(&self.rng)
     }
 
     /// RFC 7591 registration, from `source` (the caller's address).
@@ -479,45 +378,7 @@ impl OAuthStore {
     /// and overall; at a cap the source's (then anyone's) least valuable one is dropped.
     pub fn register(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
         let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
-        let uris: Vec<String> = request
-            .get("redirect_uris")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                OAuthError::new(400, "invalid_redirect_uri", "redirect_uris is required")
-            })?
-            .iter()
-            .map(|u| u.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                OAuthError::new(400, "invalid_redirect_uri", "redirect_uris must be strings")
-            })?;
-        if uris.is_empty() || uris.len() > 10 {
-            return Err(OAuthError::new(
-                400,
-                "invalid_redirect_uri",
-                "give 1 to 10 redirect_uris",
-            ));
-        }
-        if let Some(u) = uris
-            .iter()
-            .find(|u| u.len() > 2000 || !acceptable_redirect(u))
-        {
-            return Err(OAuthError::new(
-                400,
-                "invalid_redirect_uri",
-                format!("{u:?} is not allowed: use https, or http on 127.0.0.1/localhost"),
-            ));
-        }
-        if let Some(g) = request.get("grant_types").and_then(Value::as_array)
-            && !g.iter().any(|g| g == "authorization_code")
-        {
-            return Err(bad("grant_types must include authorization_code"));
-        }
-        if let Some(r) = request.get("response_types").and_then(Value::as_array)
-            && r.iter().any(|r| r != "code")
-        {
-            return Err(bad("response_types may only be [\"code\"]"));
-        }
+        let uris = registered_redirects(request)?;
         let method = request
             .get("token_endpoint_auth_method")
             .and_then(Value::as_str)
@@ -933,7 +794,7 @@ impl OAuthStore {
             (None, Some(injected)) => injected.clone(),
             (None, None) => return Err(invalid_grant("code_verifier is required")),
         };
-        if !valid_verifier(&verifier) || s256(&verifier) != record.challenge {
+        if !pkce_holds(&verifier, &record.challenge) {
             return Err(invalid_grant("PKCE verification failed"));
         }
         let secret = secret.ok_or_else(|| {
@@ -1093,8 +954,7 @@ impl OAuthStore {
     /// Moves the store's clock forward (tests: lifetimes without sleeping).
     #[cfg(test)]
     fn advance(&self, by: Duration) {
-        let mut offset = self.clock.offset.lock();
-        *offset += by;
+        self.clock.advance(by);
     }
 
     /// How many of each kind are kept (tests: caps and sweeps).
@@ -1333,7 +1193,7 @@ mod tests {
         code_for(&store, DEMO.0, REDIRECT);
         // IPv6: one /64 is one source.
         for i in 0..20u16 {
-            let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            let addr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
             store
                 .register(
                     &json!({"redirect_uris": [format!("https://v6.example/{i}")]}),

@@ -132,6 +132,17 @@ impl Default for Options {
     }
 }
 
+/// The MCP session a request belongs to (HTTP; stdio has one session and no id), for the audit
+/// log.
+fn session_id(context: &RequestContext<RoleServer>) -> Option<String> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The Halo client of one HTTP session, put in the request's extensions by the HTTP layer
 /// (OAuth proxy: each session brings its own Halo credentials).
 #[derive(Clone)]
@@ -613,7 +624,8 @@ impl HaloMcp {
         }
     }
 
-    /// The Halo client for a request: the session's own (HTTP with OAuth), else the operator's.
+    /// The Halo client for a request: the session's own (HTTP with OAuth or Halo sign-in), else
+    /// the operator's.
     pub fn halo_for(&self, context: &RequestContext<RoleServer>) -> Result<HaloClient, ToolError> {
         context
             .extensions
@@ -660,7 +672,7 @@ impl HaloMcp {
                 // rmcp sends no answer to a cancelled request; this is for the log's sake.
                 return fail("cancelled by the client");
             }
-            result = def.call(&ctx, args) => result,
+            result = crate::audit::SESSION.scope(session_id(context), def.call(&ctx, args)) => result,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {

@@ -61,6 +61,11 @@ struct Injected(Fault);
 #[derive(Clone, Copy)]
 struct TenantIdx(usize);
 
+/// The agent a signed-in agent's token acts as, set by [`api_gate`]; without it the request
+/// acts as the application's login-as agent.
+#[derive(Clone, Copy)]
+pub(crate) struct AgentIdx(pub i64);
+
 async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let at = Instant::now();
     let method = req.method().to_string();
@@ -115,11 +120,15 @@ async fn api_gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
         tokio::time::sleep(latency).await;
     }
     let grant = s.token_grant(req.headers());
-    let tenant = grant.as_ref().map(|g| g.0);
+    let tenant = grant.as_ref().map(|g| g.tenant);
     // The application's scopes and the agent's areas (403 with no body, as Halo answers).
     let forbidden = grant
         .as_ref()
-        .is_some_and(|(t, scopes)| !public && !s.permits(*t, scopes, req.method().as_str(), path));
+        .is_some_and(|g| !public && !s.permits(g, req.method().as_str(), path));
+    let mut req = req;
+    if let Some(agent) = grant.as_ref().and_then(|g| g.agent) {
+        req.extensions_mut().insert(AgentIdx(agent));
+    }
     let resp = gate(&fate, public, tenant, forbidden, req, next).await;
     match tenant {
         Some(t) => with_tenant(resp, t),
@@ -288,8 +297,16 @@ async fn dispatch(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     let method = &parts.method;
     // Set by the gate from the bearer token: the only way a handler reaches a database.
-    let db = parts.extensions.get::<TenantIdx>().and_then(|t| s.db(t.0));
+    let tenant = parts.extensions.get::<TenantIdx>().map(|t| t.0);
+    let db = tenant.and_then(|t| s.db(t));
+    let agent = parts.extensions.get::<AgentIdx>().map(|a| a.0);
+    let acting = Acting {
+        shared: &s,
+        tenant: tenant.unwrap_or(0),
+        agent,
+    };
     match lower.as_slice() {
+        ["auth", "authorize"] => super::signin::authorize(&s, method, &params, &bytes),
         ["auth", "token"] => {
             let fault = s.faults.lock().faults().token;
             match fault {
@@ -300,12 +317,14 @@ async fn dispatch(State(s): State<Arc<Shared>>, req: Request) -> Response {
         ["api", "authinfo"] => authinfo(&s, &parts.headers),
         ["api", name] => match (resources::find(name), db) {
             (None, _) => not_found_route(),
-            (Some(res), Some(db)) => collection(db, res, method, &parts.headers, &params, &bytes),
+            (Some(res), Some(db)) => {
+                collection(db, &acting, res, method, &parts.headers, &params, &bytes)
+            }
             (Some(_), None) => StatusCode::UNAUTHORIZED.into_response(),
         },
         ["api", name, id] => match (resources::find(name), db) {
             (None, _) => not_found_route(),
-            (Some(res), Some(db)) => member(db, res, id, method, &params),
+            (Some(res), Some(db)) => member(db, &acting, res, id, method, &params),
             (Some(_), None) => StatusCode::UNAUTHORIZED.into_response(),
         },
         _ => not_found_route(),
@@ -316,8 +335,51 @@ fn not_found_route() -> Response {
     StatusCode::NOT_FOUND.into_response()
 }
 
+/// Who a request acts as: the tenant and, for a signed-in agent, the agent.
+pub(crate) struct Acting<'a> {
+    shared: &'a Shared,
+    tenant: usize,
+    agent: Option<i64>,
+}
+
+impl Acting<'_> {
+    /// Runs a write as the acting agent: Halo records the agent a token acts as (an action's
+    /// `who`, a deletion's audit row), so the write sees that agent as the API agent. The
+    /// write is then logged with it ([`Simulator::written`](super::Simulator::written)).
+    fn write(
+        &self,
+        db: &RwLock<Db>,
+        resource: &str,
+        method: &Method,
+        id: Option<i64>,
+        run: impl FnOnce(&mut Db) -> Result<(u16, Value), ApiError>,
+    ) -> Result<(u16, Value), ApiError> {
+        let result = {
+            let mut db = db.write();
+            let login_as = db.api_agent_id;
+            let agent = self.agent.unwrap_or(login_as);
+            db.api_agent_id = agent;
+            let result = run(&mut db);
+            db.api_agent_id = login_as;
+            result.map(|r| (r, agent))
+        };
+        let ((status, body), agent) = result?;
+        let id = id.or_else(|| body.get("id").and_then(Value::as_f64).map(|f| f as i64));
+        self.shared.signin.lock().written.push(super::Written {
+            tenant: self.tenant,
+            agent,
+            signed_in: self.agent.is_some(),
+            resource: resource.to_owned(),
+            method: method.to_string(),
+            id,
+        });
+        Ok((status, body))
+    }
+}
+
 fn collection(
     db: &RwLock<Db>,
+    acting: &Acting<'_>,
     res: &'static resources::Resource,
     method: &Method,
     headers: &HeaderMap,
@@ -345,7 +407,9 @@ fn collection(
                 Err(e) => error_response(e),
             }
         }
-        Method::POST => match writes::post(&mut db.write(), res, body, clock::now_ticks()) {
+        Method::POST => match acting.write(db, res.name, method, None, |db| {
+            writes::post(db, res, body, clock::now_ticks())
+        }) {
             Ok((status, body)) => json_response(status, body),
             Err(e) => error_response(e),
         },
@@ -371,6 +435,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn member(
     db: &RwLock<Db>,
+    acting: &Acting<'_>,
     res: &'static resources::Resource,
     id: &str,
     method: &Method,
@@ -378,7 +443,8 @@ fn member(
 ) -> Response {
     if res.name == "Agent" && id.eq_ignore_ascii_case("me") && *method == Method::GET {
         let db = db.read();
-        return match db.get("Agent", db.api_agent_id) {
+        let me = acting.agent.unwrap_or(db.api_agent_id);
+        return match db.get("Agent", me) {
             Some(agent) => json_response(200, agent.clone()),
             None => not_found_route(),
         };
@@ -396,7 +462,11 @@ fn member(
     let result = match *method {
         Method::GET if res.name == "Report" => reports::get(&db.read(), res, id, p),
         Method::GET => query::get_one(&db.read(), res, id, p),
-        Method::DELETE => writes::delete(&mut db.write(), res, id, p, clock::now_ticks()),
+        Method::DELETE => acting
+            .write(db, res.name, method, Some(id), |db| {
+                writes::delete(db, res, id, p, clock::now_ticks()).map(|v| (200, v))
+            })
+            .map(|(_, v)| v),
         _ => Err(ApiError::MethodNotAllowed),
     };
     match result {
@@ -423,7 +493,7 @@ fn authinfo(s: &Shared, headers: &HeaderMap) -> Response {
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());
@@ -461,7 +531,7 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 }
 
 /// OAuth error body in OpenIddict's shape (halo-api.md §1.3, §6.2).
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         axum::Json(json!({ "error": error, "error_description": description })),
@@ -469,8 +539,9 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// `POST /auth/token`, client-credentials only. The token goes to the first tenant whose
-/// credentials match and whose `?tenant=` requirement (if any) the request meets.
+/// `POST /auth/token`. Client credentials: the token goes to the first tenant whose credentials
+/// match and whose `?tenant=` requirement (if any) the request meets. The authorization-code
+/// and refresh-token grants of an agent's sign-in are [`super::signin`]'s.
 fn token(
     s: &Shared,
     method: &Method,
@@ -519,6 +590,8 @@ fn token(
             );
         }
         Some("client_credentials") => {}
+        Some("authorization_code") => return super::signin::redeem_code(s, &form),
+        Some("refresh_token") => return super::signin::refresh(s, &form),
         Some(_) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,

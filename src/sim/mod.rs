@@ -39,6 +39,9 @@
 //!   gate (fault injection, then the bearer check).
 //! * [`names`]: the company names a non-default seed gives its tenant.
 //! * [`scopes`]: Halo's permission areas and scope grants (its own table, not the client's).
+//! * [`signin`]: Halo's sign-in for agents: `/auth/authorize` (a minimal page, or approval at
+//!   once for a configured test agent), the authorization-code grant with PKCE, and rotating
+//!   single-use refresh tokens; tokens act as the agent who signed in.
 //! * [`faults`]: what can be injected ([`Faults`]: 429 rate limits with or without
 //!   `Retry-After`, gateway 5xx before or after the write lands, latency, truncated JSON,
 //!   dropped connections) and the request statistics tests read ([`RequestStats`]).
@@ -58,6 +61,7 @@ mod resources;
 mod scopes;
 mod seed;
 mod shapes;
+mod signin;
 mod sql;
 mod store;
 mod writes;
@@ -85,6 +89,7 @@ pub use self::faults::{
     Faults, RequestStats, TokenFault, parse_error_status, parse_fraction, parse_rate_limit,
     parse_token_fault,
 };
+pub use self::signin::{SimAgent, Written};
 
 /// How the simulated Halo is set up. Its own credentials, tenant and seed are those of tenant 0;
 /// [`SimConfig::extra_tenants`] adds more.
@@ -125,6 +130,15 @@ pub struct SimConfig {
     /// Which fields the asset types use as key fields 1-3, in every tenant (default: a
     /// different layout per type; see `asset_layouts`).
     pub asset_layout: AssetLayout,
+    /// Agents of tenant 0 whose access is narrower than the application's when they sign in
+    /// (default none: any enabled agent may sign in, with the tenant's permissions).
+    pub signin_agents: Vec<SimAgent>,
+    /// Redirect URIs registered on the sign-in application, matched exactly (default none:
+    /// any `http://127.0.0.1` or `http://localhost` URI, so a demo on any port works).
+    pub signin_redirect_uris: Vec<String>,
+    /// The agent `/auth/authorize` signs in at once, without showing its page (default none:
+    /// the page, unless the request names an agent with `login_hint`).
+    pub signin_auto_agent: Option<i64>,
 }
 
 /// What a tenant's API application and its login-as agent may do. Halo's effective permission
@@ -152,7 +166,7 @@ impl Default for Permissions {
 
 impl Permissions {
     /// Whether the application may be granted a requested scope.
-    fn grants(&self, requested: &str) -> bool {
+    pub(crate) fn grants(&self, requested: &str) -> bool {
         self.app_scopes
             .iter()
             .any(|s| s.eq_ignore_ascii_case("all") || s.eq_ignore_ascii_case(requested))
@@ -248,6 +262,9 @@ impl Default for SimConfig {
             permissions: Permissions::default(),
             today: None,
             asset_layout: AssetLayout::default(),
+            signin_agents: Vec::new(),
+            signin_redirect_uris: Vec::new(),
+            signin_auto_agent: None,
         }
     }
 }
@@ -274,14 +291,34 @@ pub struct LoggedRequest {
 
 /// Token bookkeeping.
 struct AuthState {
-    /// Live tokens: when each expires, the tenant it was issued for and its scopes.
-    tokens: HashMap<String, (Instant, usize, Arc<Vec<String>>)>,
+    /// Live tokens: when each expires, the tenant it was issued for, its scopes, and for a
+    /// signed-in agent's token, the agent and its sign-in.
+    tokens: HashMap<String, LiveToken>,
     /// Lifetime of tokens issued from now on.
     lifetime: Duration,
     /// Successful token requests.
     issued: usize,
     /// Token material; seeded from the clock, tokens need not be reproducible.
     rng: Prng,
+}
+
+#[derive(Clone)]
+struct LiveToken {
+    expires: Instant,
+    tenant: usize,
+    scopes: Arc<Vec<String>>,
+    /// Who the token acts as when an agent signed in; `None`: the application's login-as agent.
+    agent: Option<i64>,
+    /// The sign-in it belongs to, so a replayed code or refresh token revokes all of it.
+    family: Option<u64>,
+}
+
+/// Who a live token acts as (see [`Shared::token_grant`]).
+#[derive(Clone)]
+pub(crate) struct Grant {
+    pub tenant: usize,
+    pub scopes: Arc<Vec<String>>,
+    pub agent: Option<i64>,
 }
 
 /// One tenant: the credentials that reach it and its data.
@@ -321,6 +358,7 @@ pub(crate) struct Shared {
     auth: Mutex<AuthState>,
     log: Mutex<Vec<LoggedRequest>>,
     faults: Mutex<FaultState>,
+    signin: Mutex<signin::SignInState>,
 }
 
 impl Shared {
@@ -353,6 +391,7 @@ impl Shared {
             base_url,
             tenants,
             log: Mutex::new(Vec::new()),
+            signin: Mutex::new(signin::SignInState::default()),
         }
     }
 
@@ -363,21 +402,38 @@ impl Shared {
 
     /// Mints an opaque token for `tenant` with `scopes` and remembers it until it expires.
     fn issue_token(&self, tenant: usize, scopes: Vec<String>) -> (String, Duration) {
+        self.issue_token_for(tenant, scopes, None, None)
+    }
+
+    /// Mints a token acting as `agent` (a sign-in of `family`), or as the application.
+    fn issue_token_for(
+        &self,
+        tenant: usize,
+        scopes: Vec<String>,
+        agent: Option<i64>,
+        family: Option<u64>,
+    ) -> (String, Duration) {
         let mut auth = self.auth.lock();
-        let token: String = (0..4)
-            .map(|_| format!("{:016x}", auth.rng.next_u64()))
-            .collect();
+        let token = random_token(&mut auth.rng);
         let lifetime = auth.lifetime;
         let now = Instant::now();
-        auth.tokens.retain(|_, (exp, _, _)| *exp > now);
-        auth.tokens
-            .insert(token.clone(), (now + lifetime, tenant, Arc::new(scopes)));
+        auth.tokens.retain(|_, t| t.expires > now);
+        auth.tokens.insert(
+            token.clone(),
+            LiveToken {
+                expires: now + lifetime,
+                tenant,
+                scopes: Arc::new(scopes),
+                agent,
+                family,
+            },
+        );
         auth.issued += 1;
         (token, lifetime)
     }
 
-    /// The tenant and scopes of the live token in `Authorization: Bearer <token>`, if any.
-    fn token_grant(&self, headers: &HeaderMap) -> Option<(usize, Arc<Vec<String>>)> {
+    /// The tenant, scopes and agent of the live token in `Authorization: Bearer <token>`.
+    fn token_grant(&self, headers: &HeaderMap) -> Option<Grant> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())?;
@@ -388,15 +444,36 @@ impl Shared {
         let auth = self.auth.lock();
         auth.tokens
             .get(token.trim())
-            .filter(|(exp, _, _)| *exp > Instant::now())
-            .map(|(_, tenant, scopes)| (*tenant, scopes.clone()))
+            .filter(|t| t.expires > Instant::now())
+            .map(|t| Grant {
+                tenant: t.tenant,
+                scopes: t.scopes.clone(),
+                agent: t.agent,
+            })
     }
 
-    /// Whether tenant `t`'s token with `scopes` may make this call.
-    fn permits(&self, t: usize, scopes: &[String], method: &str, path: &str) -> bool {
-        self.tenants
-            .get(t)
-            .is_some_and(|tenant| tenant.permissions.allows(scopes, method, path))
+    /// Whether a token may make this call: the application's scopes, and the areas of the
+    /// agent it acts as (a signed-in agent's own, else the login-as agent's).
+    fn permits(&self, g: &Grant, method: &str, path: &str) -> bool {
+        let Some(tenant) = self.tenants.get(g.tenant) else {
+            return false;
+        };
+        match g
+            .agent
+            .and_then(|a| self.config.signin_agents.iter().find(|s| s.id == a))
+        {
+            Some(agent) => Permissions {
+                app_scopes: tenant.permissions.app_scopes.clone(),
+                agent_denied: agent.denied.clone(),
+            }
+            .allows(&g.scopes, method, path),
+            None if g.agent.is_some() => Permissions {
+                app_scopes: tenant.permissions.app_scopes.clone(),
+                agent_denied: Vec::new(),
+            }
+            .allows(&g.scopes, method, path),
+            None => tenant.permissions.allows(&g.scopes, method, path),
+        }
     }
 }
 
@@ -554,6 +631,23 @@ impl Simulator {
         faults::max_in(&self.shared.log.lock(), window)
     }
 
+    /// Every write a token made, with the agent it acted as, oldest first.
+    pub fn written(&self) -> Vec<Written> {
+        self.shared.signin.lock().written.clone()
+    }
+
+    /// Halo refuses every refresh token from now on (an administrator revoked the sign-ins);
+    /// access tokens already issued live on until they expire.
+    pub fn refuse_refreshes(&self) {
+        self.shared.signin.lock().refusing = true;
+    }
+
+    /// Authorization codes and refresh tokens redeemed so far (`(codes, refreshes)`).
+    pub fn signin_counts(&self) -> (usize, usize) {
+        let s = self.shared.signin.lock();
+        (s.codes_redeemed, s.refreshed)
+    }
+
     /// Forgets every issued token, of every tenant: the next API call with one gets 401.
     pub fn revoke_tokens(&self) {
         self.shared.auth.lock().tokens.clear();
@@ -623,4 +717,9 @@ pub async fn run_standalone(config: SimConfig, addr: SocketAddr) -> anyhow::Resu
     tracing::info!("shutting down simulated Halo");
     sim.shutdown().await;
     Ok(())
+}
+
+/// 256 bits of token material, hex.
+fn random_token(rng: &mut Prng) -> String {
+    (0..4).map(|_| format!("{:016x}", rng.next_u64())).collect()
 }

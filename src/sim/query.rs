@@ -107,7 +107,7 @@ impl Params {
         if ids.is_empty() { None } else { Some(ids) }
     }
 
-    fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
 }

@@ -581,7 +581,9 @@ async fn create(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let record = Value::Object(body);
-    let saved = halo.post(&r.path, &record).await.map_err(|e| match e {
+    let write = halo.post(&r.path, &record);
+    let audited = crate::audit::written(halo, tool, r.name.as_str(), None, record.as_object());
+    let saved = audited(write).await.map_err(|e| match e {
         HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
             "Halo did not confirm the new {one} ({cause}): it may or may not have been created. \
              Check with {list}{search} before creating it again.",
@@ -642,8 +644,9 @@ async fn update(
     if let Some((name, v)) = &scope {
         body.insert(name.clone(), Value::from(*v));
     }
-    let saved = halo
-        .post(&r.path, &Value::Object(body))
+    let body = Value::Object(body);
+    let audited = crate::audit::written(halo, tool, r.name.as_str(), Some(&id), body.as_object());
+    let saved = audited(halo.post(&r.path, &body))
         .await
         .map_err(|e| match e {
             HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
@@ -698,7 +701,8 @@ async fn delete(
             query.push((p.name.clone(), to_query(&check(p, v)?)));
         }
     }
-    halo.delete(&record.path(r), &query)
+    let audited = crate::audit::written(halo, tool, r.name.as_str(), Some(&id), None);
+    audited(halo.delete(&record.path(r), &query))
         .await
         .map_err(|e| map_not_found(e, r, &id, &scope))?;
     let mut deleted = json!({"resource": r.name, "id": id});

@@ -2,6 +2,7 @@
 //! End-to-end tests: the real server, driven by rmcp's MCP client over an in-process pipe,
 //! against the simulated Halo. One test binary keeps link time down on small machines.
 
+mod audit;
 mod auth;
 mod bad_input;
 mod cancel;
@@ -11,6 +12,7 @@ mod composites;
 mod config_errors;
 mod doctor;
 mod faults;
+mod halo_signin;
 mod http_limits;
 mod layouts;
 mod modes;
