@@ -204,7 +204,7 @@ impl Shared {
         Shared {
             navigate: Tool::new(
                 NAVIGATE,
-                "Open a Halo domain and see its tools. halo_status describes each domain.",
+                "Open a Halo domain to see its tools.",
                 object(json!({
                     "type": "object",
                     "properties": {"domain": domain_schema(&allowed)},
@@ -215,18 +215,14 @@ impl Shared {
             .with_annotations(nav_annotations()),
             status: Tool::new(
                 STATUS,
-                "The menu of domains, the mode, and the Halo connection.",
+                "Domains, mode and Halo connection.",
                 object(empty.clone()),
             )
             .with_title("Status and menu")
             .with_annotations(nav_annotations()),
-            back: Tool::new(
-                BACK,
-                "Close the current domain and return to the menu.",
-                object(empty),
-            )
-            .with_title("Back to the menu")
-            .with_annotations(nav_annotations()),
+            back: Tool::new(BACK, "Close the open domain.", object(empty))
+                .with_title("Back to the menu")
+                .with_annotations(nav_annotations()),
             read: Tool::new(
                 READ,
                 "Run a read-only Halo tool by name, as halo_navigate lists it.",
@@ -299,7 +295,7 @@ fn domain_schema(allowed: &[&'static str]) -> Value {
     if allowed.len() <= DOMAIN_ENUM_MAX {
         json!({"type": "string", "enum": allowed})
     } else {
-        json!({"type": "string", "description": "e.g. tickets, clients, assets; halo_status lists all"})
+        json!({"type": "string", "description": "e.g. tickets; halo_status lists all"})
     }
 }
 
@@ -449,6 +445,17 @@ fn plan(options: &Options) -> Result<(Vec<&'static str>, Vec<&'static ToolDef>),
         }
     }
     Ok((allowed, flat))
+}
+
+/// Bytes of tree mode's `tools/list` with `domain` open, the menu included, under default
+/// options: what a tree-mode client pays for one domain. `None` for an unknown domain.
+pub fn tree_list_bytes(domain: &str) -> Option<usize> {
+    let shared = Shared::with_options(None, Options::default()).ok()?;
+    let tools = tools::toolset(domain).ok()?;
+    let menu = [&shared.navigate, &shared.status, &shared.back];
+    Some(tools::list_bytes(
+        menu.into_iter().chain(tools.iter().map(|t| &t.tool)),
+    ))
 }
 
 /// The domains these options offer, in catalogue order.
@@ -919,7 +926,8 @@ impl HaloMcp {
         };
         format!(
             "Halo PSA/ITSM (tickets, clients, assets, billing). Domains — {}. {reach}{read_only} \
-             Lists return compact rows: `fields` chooses fields, detail \"full\" gives raw records.",
+             Lists and gets return compact records: `fields` (a list of names) chooses the fields \
+             on any of them, detail \"full\" gives Halo's raw records.",
             areas.join("; ")
         )
     }

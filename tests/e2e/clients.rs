@@ -76,7 +76,12 @@ const CLIENTS: &[(&str, &str, &str, &str)] = &[
     ("Codex", "codex-mcp-client", "0.154.0", "dispatch"),
     ("Windsurf", "windsurf-client", "1.0.0", "dispatch"),
     ("Goose", "goose-cli", "1.9.0", "tree"),
-    ("n8n", "@n8n/n8n-nodes-langchain.mcpClientTool", "1.2", "dispatch"),
+    (
+        "n8n",
+        "@n8n/n8n-nodes-langchain.mcpClientTool",
+        "1.2",
+        "dispatch",
+    ),
     ("MCP Inspector CLI", "inspector-cli", "0.17.0", "dispatch"),
     ("a client with no name", "", "", "dispatch"),
 ];
@@ -128,11 +133,16 @@ async fn every_client_gets_a_native_session() {
             }
             call(&c, "halo_tickets_list", list).await
         } else {
-            assert!(instructions.contains("halo_read(tool, arguments)"), "{label}");
-            assert!(rows.iter().any(|r| r["call"]
-                .as_str()
-                .unwrap()
-                .starts_with("halo_tickets_list(")));
+            assert!(
+                instructions.contains("halo_read(tool, arguments)"),
+                "{label}"
+            );
+            assert!(rows.iter().any(|r| {
+                r["call"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("halo_tickets_list(")
+            }));
             call(
                 &c,
                 "halo_read",
@@ -209,11 +219,17 @@ async fn reads_and_writes_run_through_their_own_tools() {
     )
     .await
     .unwrap_err();
-    assert!(e.contains("run it with halo_write") && !e.contains('\n'), "{e}");
+    assert!(
+        e.contains("run it with halo_write") && !e.contains('\n'),
+        "{e}"
+    );
     let e = call(&c, "halo_write", json!({"tool": "halo_tags_list"}))
         .await
         .unwrap_err();
-    assert!(e.contains("run it with halo_read") && !e.contains('\n'), "{e}");
+    assert!(
+        e.contains("run it with halo_read") && !e.contains('\n'),
+        "{e}"
+    );
     assert_eq!(h.api_requests(), before, "a refused call reached Halo");
 
     // And each runs its own kind.
@@ -224,7 +240,9 @@ async fn reads_and_writes_run_through_their_own_tools() {
     )
     .await
     .unwrap();
-    let id = made["created"]["id"].as_i64().unwrap_or_else(|| panic!("{made}"));
+    let id = made["created"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{made}"));
     let got = call(
         &c,
         "halo_read",

@@ -78,7 +78,13 @@ async fn auto_picks_the_mode_from_client_info() {
         } else {
             assert_eq!(
                 tools,
-                ["halo_navigate", "halo_status", "halo_back", "halo_read", "halo_write"],
+                [
+                    "halo_navigate",
+                    "halo_status",
+                    "halo_back",
+                    "halo_read",
+                    "halo_write"
+                ],
                 "{client}"
             );
             assert!(
@@ -218,7 +224,13 @@ async fn a_2026_07_28_client_is_served_in_dispatch() {
         .collect();
     assert_eq!(
         tools,
-        ["halo_navigate", "halo_status", "halo_back", "halo_read", "halo_write"]
+        [
+            "halo_navigate",
+            "halo_status",
+            "halo_back",
+            "halo_read",
+            "halo_write"
+        ]
     );
     raw.send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"_meta": meta,
         "name": "halo_read", "arguments": {"tool": "halo_clients_find", "arguments": {"name": "Harbourline Logistics Ltd"}}}}))
