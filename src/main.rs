@@ -1151,8 +1151,13 @@ async fn doctor(args: DoctorArgs) -> ExitCode {
             let rest = doctor::diagnose(cfg, &domains, read_only).await;
             report.checks.extend(rest.checks);
         }
-        (Some(_), Some(_)) => doctor::skip_rest(checks, "no Halo credentials to check"),
-        _ => doctor::skip_rest(checks, "the configuration has a problem"),
+        (Some(_), Some(_)) => doctor::skip_rest(
+            checks,
+            "no Halo credentials here: with the OAuth proxy each client brings its own \
+             (set HALO_CLIENT_ID and HALO_CLIENT_SECRET to check one)",
+        ),
+        (None, _) => doctor::skip_rest(checks, "the Halo settings above cannot be used"),
+        (Some(_), None) => doctor::skip_rest(checks, "the server options above cannot work"),
     }
 
     if args.json {
