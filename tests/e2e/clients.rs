@@ -335,7 +335,38 @@ async fn resources_and_prompts_always_answer() {
             // None of the prompts' domains is offered: an empty list, not an error.
             assert!(prompts.is_empty(), "{domains:?}: {prompts:?}");
         }
-        // Tools still list, and status says Halo is unreachable rather than failing.
         assert!(!c.list_all_tools().await.unwrap().is_empty());
     }
+}
+
+/// A token request that failed is reported as failed, never as "not requested yet" beside its
+/// own error.
+#[tokio::test]
+async fn status_never_calls_a_failed_token_request_not_requested() {
+    let h = Harness::start().await;
+    let mut cfg = halo_config(&h.sim);
+    cfg.base_url = "http://127.0.0.1:9".into();
+    cfg.auth_url = format!("{}/auth", cfg.base_url);
+    let options = Options {
+        mode: Mode::Dispatch,
+        ..Options::default()
+    };
+    let (c, _) = local::connect_with(
+        HaloClient::new(cfg).unwrap(),
+        options,
+        Implementation::new("claude-ai", "0.1.0"),
+    )
+    .await
+    .unwrap();
+    let before = call(&c, "halo_status", json!({})).await.unwrap();
+    assert_eq!(before["halo"]["token"]["state"], "not requested yet");
+    assert!(before["halo"]["token"].get("last_error").is_none());
+    let e = call(&c, "halo_read", json!({"tool": "halo_tags_list"}))
+        .await
+        .unwrap_err();
+    assert!(!e.is_empty());
+    let after = call(&c, "halo_status", json!({})).await.unwrap();
+    let token = &after["halo"]["token"];
+    assert!(token["last_error"].is_string(), "{token}");
+    assert_eq!(token["state"], "request failed", "{token}");
 }
