@@ -89,6 +89,10 @@ enum Command {
         /// Print a Markdown table (as in the README)
         #[arg(long)]
         markdown: bool,
+        /// Print every tool's name after its domain, tab-separated, one per line: what a client
+        /// that defers tool schemas loads up front for a flat catalogue
+        #[arg(long, conflicts_with = "markdown")]
+        names: bool,
     },
     /// Print the MCP clients `auto` mode knows, and the mode each gets
     Clients {
@@ -484,10 +488,15 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Domains { markdown }) => {
+        Some(Command::Domains { markdown, names }) => {
             use std::io::Write;
+            let out = if names {
+                tools::name_lines()
+            } else {
+                tools::domain_table(markdown)
+            };
             // A closed pipe (`| head`) is not an error worth a panic.
-            let _ = std::io::stdout().write_all(tools::domain_table(markdown).as_bytes());
+            let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::SUCCESS
         }
         Some(Command::Clients { markdown }) => {

@@ -253,6 +253,17 @@ pub fn list_bytes<'a>(tools: impl IntoIterator<Item = &'a Tool>) -> usize {
     serde_json::to_string(&tools).map(|s| s.len()).unwrap_or(0)
 }
 
+/// `domain<TAB>tool name`, one line per tool of the catalogue, in catalogue order.
+pub fn name_lines() -> String {
+    let mut out = String::new();
+    for e in catalog::catalog().entries() {
+        for t in toolset(e.name).unwrap_or(&[]) {
+            out.push_str(&format!("{}\t{}\n", e.name, t.name()));
+        }
+    }
+    out
+}
+
 /// The catalogue as a table, area by area, with each domain's tool count and size;
 /// `markdown` gives the README's domain table.
 pub fn domain_table(markdown: bool) -> String {
