@@ -793,6 +793,13 @@ impl HaloMcp {
     /// Why a tool that exists cannot be called here, or that it does not exist.
     fn unavailable(&self, name: &str) -> ToolError {
         let s = &self.shared;
+        if name == WRITE && s.write.is_none() {
+            return ToolError::new(if s.options.read_only {
+                format!("{WRITE} is not offered: this server is read-only (--read-only)")
+            } else {
+                format!("{WRITE} is not offered: no offered domain has a tool that writes")
+            });
+        }
         if let Some(def) = tools::find(name) {
             if !s.allowed.contains(&def.domain) {
                 return ToolError::new(format!(

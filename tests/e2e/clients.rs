@@ -127,6 +127,11 @@ async fn every_client_gets_a_native_session() {
         let out = if mode == "tree" {
             assert!(instructions.contains("adds that domain's tools"), "{label}");
             assert!(rows.iter().any(|r| r["name"] == "halo_tickets_list"));
+            // The tree marks writes too; their annotations say the same.
+            assert!(
+                rows.iter()
+                    .any(|r| r["name"] == "halo_tickets_create" && r["writes"] == true)
+            );
             let now = c.list_all_tools().await.unwrap();
             for t in &now {
                 assert_labelled(t, label);
@@ -277,15 +282,14 @@ async fn reads_and_writes_run_through_their_own_tools() {
         ["halo_navigate", "halo_status", "halo_back", "halo_read"]
     );
     let before = h.api_requests();
-    assert!(
-        call(
-            &c,
-            "halo_write",
-            json!({"tool": "halo_tags_create", "arguments": {"text": "x"}})
-        )
-        .await
-        .is_err()
-    );
+    let e = call(
+        &c,
+        "halo_write",
+        json!({"tool": "halo_tags_create", "arguments": {"text": "x"}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("read-only"), "{e}");
     let e = call(
         &c,
         "halo_read",
