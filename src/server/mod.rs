@@ -912,18 +912,31 @@ impl HaloMcp {
             })
             .collect();
         let reach = match self.active() {
-            Active::Tree => {
-                "halo_navigate(domain) adds that domain's tools to your tool list; halo_back \
-                 removes them; halo_status says what each domain holds."
-            }
-            Active::Dispatch => {
+            Active::Tree => "halo_navigate(domain) adds that domain's tools to your tool list; \
+                             halo_back removes them; halo_status says what each domain holds."
+                .to_owned(),
+            Active::Dispatch if self.shared.write.is_some() => {
                 "halo_navigate(domain) answers with that domain's tools and their arguments; run \
                  a read-only one with halo_read(tool, arguments) and one marked writes with \
                  halo_write(tool, arguments). halo_status says what each domain holds."
+                    .to_owned()
             }
+            Active::Dispatch => "halo_navigate(domain) answers with that domain's tools and \
+                                 their arguments; run one with halo_read(tool, arguments). \
+                                 halo_status says what each domain holds."
+                .to_owned(),
             Active::Flat => {
-                "Every domain's tools are listed: halo_<resource>_<verb>, e.g. halo_tickets_list \
-                 or halo_clients_overview; halo_status says what each domain holds."
+                // An example that exists under these --domains.
+                let example = self
+                    .shared
+                    .flat
+                    .first()
+                    .map(|t| format!(", e.g. {}", t.name()))
+                    .unwrap_or_default();
+                format!(
+                    "Every offered domain's tools are listed, named \
+                     halo_<resource>_<verb>{example}; halo_status says what each domain holds."
+                )
             }
         };
         let read_only = if self.shared.options.read_only {
