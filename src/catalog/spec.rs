@@ -476,4 +476,21 @@ mod tests {
         assert_eq!(h.summary, "S");
         assert!(parse_domain("x", src).is_err());
     }
+
+    #[test]
+    fn more_filters_must_name_optional_filters() {
+        let domain = |more: &str| {
+            format!(
+                "area = \"A\"\nsummary = \"S\"\n\n[[resources]]\nname = \"things\"\n\
+                 path = \"/Thing\"\nverbs = [\"list\"]\nmore_filters = \"{more}\"\n\n\
+                 [resources.filters]\nkind = \"integer\"\nowner = \"integer!\"\n"
+            )
+        };
+        let d = parse_domain("x", &domain("kind")).unwrap();
+        assert_eq!(d.resources[0].more_filters, ["kind"]);
+        let e = parse_domain("x", &domain("colour")).unwrap_err();
+        assert!(e.contains("`colour`, which is not a filter"), "{e}");
+        let e = parse_domain("x", &domain("owner")).unwrap_err();
+        assert!(e.contains("which is required"), "{e}");
+    }
 }
