@@ -603,8 +603,11 @@ impl HaloMcp {
                 "Call this domain's tools, halo_navigate to switch, or halo_back."
             }
             (Active::Tree, None) => "Call halo_navigate with one of the domains above.",
-            (Active::Dispatch, _) => {
+            (Active::Dispatch, _) if self.shared.write.is_some() => {
                 "halo_navigate(domain) lists a domain's tools; run them with halo_read(tool, arguments), or halo_write for those marked writes."
+            }
+            (Active::Dispatch, _) => {
+                "halo_navigate(domain) lists a domain's tools; run them with halo_read(tool, arguments)."
             }
             (Active::Flat, _) => "Call the tools directly.",
         };
@@ -679,7 +682,11 @@ impl HaloMcp {
                     }
                     row
                 }).collect::<Vec<_>>(),
-                "next": "Run one with halo_read {\"tool\": name, \"arguments\": {...}}, or with halo_write if it is marked writes; `?` marks optional arguments.",
+                "next": if self.shared.write.is_some() {
+                    "Run one with halo_read {\"tool\": name, \"arguments\": {...}}, or with halo_write if it is marked writes; `?` marks optional arguments."
+                } else {
+                    "Run one with halo_read {\"tool\": name, \"arguments\": {...}}; `?` marks optional arguments."
+                },
             }));
         }
         let changed = self.session.lock().domain.replace(domain) != Some(domain);
