@@ -984,25 +984,37 @@ async fn serve_http(
     }
 }
 
-/// Ctrl-C, or SIGTERM from a container runtime or service manager.
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C (SIGINT), or SIGTERM from a container runtime or service manager. The handlers are installed when this is called, not
+/// when the future is first polled: the stdio session can answer `initialize` before that poll,
+/// and a signal sent in between met the default disposition and killed the process without a
+/// clean shutdown (seen as a flaky exit status under load).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
     {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending::<()>().await,
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        // A handler that could not be installed never fires (rather than ending at once).
+        async fn fired(s: Option<&mut Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
                 }
-            } => {}
+                None => std::future::pending::<()>().await,
+            }
+        }
+        async move {
+            tokio::select! {
+                () = fired(term.as_mut()) => {}
+                () = fired(int.as_mut()) => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
