@@ -11,6 +11,7 @@
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example perf
+//! cargo run --example perf -- lists    # section 2 alone: byte counts, the same in any build
 //! ```
 
 use std::{
@@ -119,6 +120,17 @@ async fn tool_lists(sim: &Simulator) -> anyhow::Result<()> {
     let dispatch = session(sim, mode(Mode::Dispatch)).await?;
     let (n, b) = list_bytes(&dispatch).await?;
     println!("   at start, dispatch mode  {n} tools, {} bytes", group(b));
+    // The only text tool-search clients load up front besides tool names.
+    for (label, client) in [("tree", &tree), ("dispatch", &dispatch)] {
+        let instructions = client
+            .peer_info()
+            .and_then(|i| i.instructions.clone())
+            .unwrap_or_default();
+        println!(
+            "   instructions, {label:<9} {} bytes",
+            group(instructions.len())
+        );
+    }
 
     let names: Vec<&str> = halo_mcp::catalog::catalog().names().collect();
     let mut sizes = Vec::new();
@@ -389,6 +401,11 @@ async fn memory(binary: &std::path::Path, sim: &Simulator) -> anyhow::Result<()>
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     halo_mcp::halo::install_crypto();
+    // `-- lists`: only the tool-list sizes, which are the same in any build.
+    if std::env::args().any(|a| a == "lists") {
+        let sim = local::simulator(SimConfig::default()).await?;
+        return tool_lists(&sim).await;
+    }
     let binary = binary()?;
     cold_start(&binary)?;
     let sim = local::simulator(SimConfig::default()).await?;

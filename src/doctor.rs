@@ -25,7 +25,7 @@ pub enum Status {
     /// Works, but something deserves attention.
     Warn,
     Fail,
-    /// Not run because an earlier check failed.
+    /// Not run; its detail always says why ("skipped: ...").
     Skip,
 }
 
@@ -193,7 +193,7 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         Ok(c) => c,
         Err(e) => {
             checks.push(Check::new("Halo", "HTTP client", Status::Fail).detail(e));
-            skip_rest(checks, "no HTTP client");
+            skip_rest(checks, "no HTTP client could be built (see above)");
             return report;
         }
     };
@@ -210,7 +210,7 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         Ok(h) => h,
         Err(e) => {
             checks.push(Check::new("Halo", "HTTP client", Status::Fail).detail(e.to_string()));
-            skip_rest(checks, "no HTTP client");
+            skip_rest(checks, "no HTTP client could be built (see above)");
             return report;
         }
     };
@@ -237,7 +237,7 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         }
         Err(e) => {
             checks.push(token_failure(&cfg, &e, info.as_ref()));
-            skip_rest(checks, "no token");
+            skip_rest(checks, "Halo gave no token (see the token check)");
             return report;
         }
     }
@@ -301,6 +301,13 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         .iter()
         .filter(|(area, _, _)| areas.contains(area))
         .collect();
+    // Areas no offered domain reaches are not probed; say which, so a short report does not
+    // read as a clean bill for them.
+    let unprobed: Vec<&str> = AREA_PROBES
+        .iter()
+        .map(|(area, _, _)| *area)
+        .filter(|area| !areas.contains(area))
+        .collect();
     let results: Vec<Check> = futures::stream::iter(probes.into_iter().map(|probe| {
         let halo = halo.clone();
         let granted = granted.clone();
@@ -341,6 +348,25 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
                 .detail(format!("the assistant cannot read: {}", denied.join(", ")))
                 .fix(fix),
         );
+    }
+    if !unprobed.is_empty() {
+        checks.push(
+            Check::new("Permissions", "other areas", Status::Skip).detail(format!(
+                "skipped: no offered domain reads {} (--domains / HALO_MCP_DOMAINS)",
+                unprobed.join(", ")
+            )),
+        );
+    }
+    match (&granted, read_only) {
+        (_, true) => checks.push(
+            Check::new("Permissions", "writes", Status::Skip)
+                .detail("skipped: read-only (--read-only), so no tool writes"),
+        ),
+        (None, false) => checks.push(Check::new("Permissions", "writes", Status::Skip).detail(
+            "skipped: the token states no scopes, so a missing edit permission shows only \
+                 when Halo refuses a write",
+        )),
+        (Some(_), false) => {}
     }
     if !read_only && let Some(granted) = &granted {
         let read_only_areas: Vec<&str> = AREA_PROBES

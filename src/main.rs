@@ -96,6 +96,10 @@ enum Command {
         /// Print a Markdown table (as in the README)
         #[arg(long)]
         markdown: bool,
+        /// Print every tool's name after its domain, tab-separated, one per line: what a client
+        /// that defers tool schemas loads up front for a flat catalogue
+        #[arg(long, conflicts_with = "markdown")]
+        names: bool,
     },
     /// Print the MCP clients `auto` mode knows, and the mode each gets
     Clients {
@@ -500,10 +504,15 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Domains { markdown }) => {
+        Some(Command::Domains { markdown, names }) => {
             use std::io::Write;
+            let out = if names {
+                tools::name_lines()
+            } else {
+                tools::domain_table(markdown)
+            };
             // A closed pipe (`| head`) is not an error worth a panic.
-            let _ = std::io::stdout().write_all(tools::domain_table(markdown).as_bytes());
+            let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::SUCCESS
         }
         Some(Command::Clients { markdown }) => {
@@ -1270,8 +1279,13 @@ async fn doctor(args: DoctorArgs) -> ExitCode {
             let rest = doctor::diagnose(cfg, &domains, read_only).await;
             report.checks.extend(rest.checks);
         }
-        (Some(_), Some(_)) => doctor::skip_rest(checks, "no Halo credentials to check"),
-        _ => doctor::skip_rest(checks, "the configuration has a problem"),
+        (Some(_), Some(_)) => doctor::skip_rest(
+            checks,
+            "no Halo credentials here: with the OAuth proxy each client brings its own \
+             (set HALO_CLIENT_ID and HALO_CLIENT_SECRET to check one)",
+        ),
+        (None, _) => doctor::skip_rest(checks, "the Halo settings above cannot be used"),
+        (Some(_), None) => doctor::skip_rest(checks, "the server options above cannot work"),
     }
 
     if args.json {

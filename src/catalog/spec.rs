@@ -199,6 +199,10 @@ pub struct Resource {
     pub more_fields: Vec<String>,
     pub note: Option<String>,
     pub filters: Vec<Param>,
+    /// Filters accepted and checked like the others, but named in the list tool's description
+    /// instead of its schema: a name there costs a fifth of a schema entry, and these are the
+    /// filters few calls use.
+    pub more_filters: Vec<String>,
     pub get_params: Vec<Param>,
     pub get_query: Vec<(String, Value)>,
     pub delete_params: Vec<Param>,
@@ -298,6 +302,8 @@ pub(crate) mod raw {
         #[serde(default)]
         pub filters: OrderedMap<String>,
         #[serde(default)]
+        pub more_filters: String,
+        #[serde(default)]
         pub get_params: OrderedMap<String>,
         #[serde(default)]
         pub get_query: OrderedMap<toml::Value>,
@@ -390,6 +396,23 @@ fn convert_resource(r: raw::Resource) -> Result<Resource, String> {
             description: o.description,
         })
         .collect();
+    let filters = params(r.filters)?;
+    let more_filters: Vec<String> = r
+        .more_filters
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    for m in &more_filters {
+        match filters.iter().find(|f| &f.name == m) {
+            None => return Err(format!("more_filters names `{m}`, which is not a filter")),
+            Some(f) if f.required => {
+                return Err(format!(
+                    "more_filters names `{m}`, which is required: it must be in the schema"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     let list_fields = r.list_fields;
     let singular = r
         .singular
@@ -414,7 +437,8 @@ fn convert_resource(r: raw::Resource) -> Result<Resource, String> {
             .map(str::to_owned)
             .collect(),
         note: r.note,
-        filters: params(r.filters)?,
+        more_filters,
+        filters,
         get_params: params(r.get_params)?,
         get_query,
         delete_params: params(r.delete_params)?,
@@ -451,5 +475,22 @@ mod tests {
         assert_eq!(h.area, "A");
         assert_eq!(h.summary, "S");
         assert!(parse_domain("x", src).is_err());
+    }
+
+    #[test]
+    fn more_filters_must_name_optional_filters() {
+        let domain = |more: &str| {
+            format!(
+                "area = \"A\"\nsummary = \"S\"\n\n[[resources]]\nname = \"things\"\n\
+                 path = \"/Thing\"\nverbs = [\"list\"]\nmore_filters = \"{more}\"\n\n\
+                 [resources.filters]\nkind = \"integer\"\nowner = \"integer!\"\n"
+            )
+        };
+        let d = parse_domain("x", &domain("kind")).unwrap();
+        assert_eq!(d.resources[0].more_filters, ["kind"]);
+        let e = parse_domain("x", &domain("colour")).unwrap_err();
+        assert!(e.contains("`colour`, which is not a filter"), "{e}");
+        let e = parse_domain("x", &domain("owner")).unwrap_err();
+        assert!(e.contains("which is required"), "{e}");
     }
 }

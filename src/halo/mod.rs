@@ -337,7 +337,7 @@ impl HaloClient {
             tenant: cfg.tenant.clone(),
             client_id: cfg.client_id.clone(),
             acting_as: self.agent_tokens().and_then(|t| t.identity()),
-            token: self.inner.tokens.status(),
+            token: token_status(self.inner.tokens.status()),
             rate_budget: self.inner.tenant.budget.status(),
             circuit_breaker: self.inner.tenant.breaker.status(),
             cache: self.inner.cache.status(),
@@ -897,6 +897,15 @@ pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// A token that was asked for and refused is not "not requested yet": beside the error from that
+/// request, the state would tell a newcomer the opposite of what happened.
+fn token_status(mut t: auth::TokenStatus) -> auth::TokenStatus {
+    if t.state == "not requested yet" && t.last_error.is_some() {
+        t.state = "request failed";
+    }
+    t
 }
 
 #[cfg(test)]

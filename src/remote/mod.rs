@@ -771,6 +771,21 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
+/// A session ended by `DELETE /mcp` answers 204 No Content. rmcp answers 202 Accepted, which the
+/// Python SDK logs as a failed termination (it accepts 200 and 204; the TypeScript SDK accepts
+/// any 2xx). Nothing is pending after a DELETE, so 204 is also the truer status.
+async fn mcp_delete(req: Request, next: Next) -> Response {
+    let delete = req.method() == Method::DELETE;
+    let mut response = next.run(req).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Body::empty();
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        response.headers_mut().remove(header::CONTENT_TYPE);
+    }
+    response
+}
+
 /// The router: `/mcp`, `/health`, and the OAuth endpoints in OAuth mode; and its sessions.
 ///
 /// Cancelling `stop` ends every MCP session and SSE stream (rmcp's cancellation token), which
@@ -811,6 +826,7 @@ pub fn router(
     });
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn(mcp_delete))
         .layer(middleware::from_fn_with_state(app.clone(), mcp_json))
         .layer(middleware::from_fn_with_state(app.clone(), mcp_auth));
     let mut routes = Router::new()

@@ -6,7 +6,7 @@
 //! (`halo://tools/{tool}`) and a client's overview (`halo://clients/{client_id}`); their
 //! arguments are what completions complete — MCP completes prompt and resource-template
 //! arguments, not tool arguments, so this is how domain names (for `halo_navigate`), tool names
-//! (for `halo_call`) and client ids (from names) reach a client's pickers.
+//! (for `halo_read` / `halo_write`) and client ids (from names) reach a client's pickers.
 
 use rmcp::{
     ErrorData as McpError,
@@ -323,9 +323,9 @@ fn how_to_call(active: Active) -> &'static str {
              in brackets)."
         }
         Active::Dispatch => {
-            "Run each tool with halo_call {\"tool\": name, \"arguments\": {...}}; \
-             halo_navigate(domain) shows a domain's tools and their arguments (the domain is named \
-             in brackets)."
+            "Run each read-only tool with halo_read {\"tool\": name, \"arguments\": {...}} and \
+             each tool that writes with halo_write, same shape; halo_navigate(domain) shows a \
+             domain's tools, their arguments and which write (the domain is named in brackets)."
         }
         Active::Flat => "Call the tools directly (their domains are named in brackets).",
     }

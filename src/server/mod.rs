@@ -5,8 +5,10 @@
 //!   `notifications/tools/list_changed` before it answers. Needs sessions, so it is pinned to
 //!   protocol versions ≤ 2025-11-25.
 //! - `dispatch`: a list that never changes — navigate (returns the domain's tools as compact
-//!   signatures), status, back, and `halo_call(tool, arguments)`. Works in every client and under
-//!   2026-07-28; navigation keeps no state.
+//!   signatures, marking those that write), status, back, `halo_read(tool, arguments)` for
+//!   read-only tools and `halo_write(tool, arguments)` for the rest. Two runners, not one, so
+//!   each can carry honest annotations: clients that follow them run reads without a prompt and
+//!   ask before writes. Works in every client and under 2026-07-28; navigation keeps no state.
 //! - `flat`: the chosen domains' tools up front, plus `halo_status`.
 //! - `auto` (default): `tree` for clients known to honour list_changed, `dispatch` for the rest,
 //!   decided from `clientInfo` at `initialize` (see [`crate::clients`]).
@@ -51,7 +53,10 @@ use crate::{
 pub const NAVIGATE: &str = "halo_navigate";
 pub const STATUS: &str = "halo_status";
 pub const BACK: &str = "halo_back";
-pub const CALL: &str = "halo_call";
+/// Dispatch mode's runner for read-only tools.
+pub const READ: &str = "halo_read";
+/// Dispatch mode's runner for tools that change data; not listed when nothing visible writes.
+pub const WRITE: &str = "halo_write";
 
 /// VS Code's hard limit on tools, the default ceiling for flat mode.
 pub const DEFAULT_MAX_TOOLS: usize = 128;
@@ -155,11 +160,13 @@ pub struct Shared {
     pub options: Options,
     /// Allowed domains, in catalogue order.
     allowed: Vec<&'static str>,
-    /// navigate, status, back, call: built once for the allowed domains.
+    /// navigate, status, back, read, write: built once for the allowed domains.
     navigate: Tool,
     status: Tool,
     back: Tool,
-    call: Tool,
+    read: Tool,
+    /// `None` when no visible tool writes (`--read-only`, or only read-only domains).
+    write: Option<Tool>,
     /// Flat mode's tools (empty in other modes).
     flat: Vec<&'static ToolDef>,
 }
@@ -211,10 +218,10 @@ impl Shared {
         Shared {
             navigate: Tool::new(
                 NAVIGATE,
-                "Open a Halo domain and see its tools. halo_status describes each domain.",
+                "Open a Halo domain to see its tools.",
                 object(json!({
                     "type": "object",
-                    "properties": {"domain": {"type": "string", "enum": allowed}},
+                    "properties": {"domain": domain_schema(&allowed)},
                     "required": ["domain"]
                 })),
             )
@@ -222,44 +229,46 @@ impl Shared {
             .with_annotations(nav_annotations()),
             status: Tool::new(
                 STATUS,
-                "The menu of domains, the mode, and the Halo connection.",
+                "Domains, mode and Halo connection.",
                 object(empty.clone()),
             )
             .with_title("Status and menu")
             .with_annotations(nav_annotations()),
-            back: Tool::new(
-                BACK,
-                "Close the current domain and return to the menu.",
-                object(empty),
+            back: Tool::new(BACK, "Close the open domain.", object(empty))
+                .with_title("Back to the menu")
+                .with_annotations(nav_annotations()),
+            read: Tool::new(
+                READ,
+                "Run a read-only Halo tool by name, as halo_navigate lists it.",
+                runner_schema(),
             )
-            .with_title("Back to the menu")
-            .with_annotations(nav_annotations()),
-            call: Tool::new(
-                CALL,
-                "Run a Halo tool by name with its arguments (halo_navigate lists them).",
-                object(json!({
-                    "type": "object",
-                    "properties": {
-                        "tool": {"type": "string"},
-                        "arguments": {"type": "object"}
-                    },
-                    "required": ["tool"]
-                })),
-            )
-            .with_title("Call a Halo tool")
-            // Whether a call writes depends on the tool it runs.
+            .with_title("Read from Halo")
+            // Refuses every tool that writes, so it can say what it is.
             .with_annotations(
                 ToolAnnotations::new()
-                    .read_only(options.read_only)
-                    .destructive(!options.read_only)
-                    .idempotent(false)
+                    .read_only(true)
+                    .destructive(false)
+                    .idempotent(true)
                     .open_world(true),
             ),
+            write: write_tool(&options, &allowed),
             halo,
             options,
             allowed,
             flat,
         }
+    }
+
+    /// The tools dispatch mode lists: the same in every session of this server.
+    fn dispatch_tools(&self) -> Vec<Tool> {
+        let mut list = vec![
+            self.navigate.clone(),
+            self.status.clone(),
+            self.back.clone(),
+            self.read.clone(),
+        ];
+        list.extend(self.write.clone());
+        list
     }
 
     pub fn allowed_domains(&self) -> &[&'static str] {
@@ -288,6 +297,99 @@ impl Shared {
             .flat_map(|d| self.domain_tools(d))
             .collect()
     }
+}
+
+/// Most domains navigate's schema lists as an enum. All 39 would cost about 430 bytes in every
+/// `tools/list`, a fifth of the start-up budget and as much again in each tree-mode domain; the
+/// instructions and halo_status name them anyway, and a wrong name is answered with the nearest
+/// ones.
+const DOMAIN_ENUM_MAX: usize = 12;
+
+fn domain_schema(allowed: &[&'static str]) -> Value {
+    if allowed.len() <= DOMAIN_ENUM_MAX {
+        json!({"type": "string", "enum": allowed})
+    } else {
+        json!({"type": "string", "description": "e.g. tickets; halo_status lists all"})
+    }
+}
+
+fn runner_schema() -> Arc<Map<String, Value>> {
+    object(json!({
+        "type": "object",
+        "properties": {
+            "tool": {"type": "string"},
+            "arguments": {"type": "object"}
+        },
+        "required": ["tool"]
+    }))
+}
+
+/// Whether a catalogue tool changes data.
+fn writes(def: &ToolDef) -> bool {
+    !def.read_only()
+}
+
+/// `halo_write`, described by what it can change here; `None` when nothing visible writes.
+fn write_tool(options: &Options, allowed: &[&'static str]) -> Option<Tool> {
+    if options.read_only {
+        return None;
+    }
+    let mut domains = Vec::new();
+    let mut destructive = false;
+    for d in allowed {
+        let Ok(set) = tools::toolset(d) else { continue };
+        let mut any = false;
+        for t in set.iter().filter(|t| writes(t)) {
+            any = true;
+            destructive |= t
+                .tool
+                .annotations
+                .as_ref()
+                .and_then(|a| a.destructive_hint)
+                .unwrap_or(true);
+        }
+        if any {
+            domains.push(*d);
+        }
+    }
+    if domains.is_empty() {
+        return None;
+    }
+    // The domains by name when they are few, else the exceptions, so the start-up list stays
+    // within its budget whatever --domains says.
+    let without: Vec<&str> = allowed
+        .iter()
+        .copied()
+        .filter(|d| !domains.contains(d))
+        .collect();
+    let what = if domains.len() <= 6 {
+        domains.join(", ")
+    } else if without.is_empty() {
+        "every domain".to_owned()
+    } else if without.len() <= 4 {
+        format!("every domain but {}", without.join(", "))
+    } else {
+        format!("{} domains", domains.len())
+    };
+    let can = if destructive {
+        "creates, updates and deletes records"
+    } else {
+        "creates records, and deletes or overwrites nothing"
+    };
+    let description = format!(
+        "Run a Halo tool that {can} ({what}), by name; halo_navigate marks these `writes`."
+    );
+    Some(
+        Tool::new(WRITE, description, runner_schema())
+            .with_title("Change data in Halo")
+            .with_annotations(
+                ToolAnnotations::new()
+                    .read_only(false)
+                    .destructive(destructive)
+                    .idempotent(false)
+                    .open_world(true),
+            ),
+    )
 }
 
 /// The domains the options allow and flat mode's tools, or why the options cannot work.
@@ -357,6 +459,17 @@ fn plan(options: &Options) -> Result<(Vec<&'static str>, Vec<&'static ToolDef>),
         }
     }
     Ok((allowed, flat))
+}
+
+/// Bytes of tree mode's `tools/list` with `domain` open, the menu included, under default
+/// options: what a tree-mode client pays for one domain. `None` for an unknown domain.
+pub fn tree_list_bytes(domain: &str) -> Option<usize> {
+    let shared = Shared::with_options(None, Options::default()).ok()?;
+    let tools = tools::toolset(domain).ok()?;
+    let menu = [&shared.navigate, &shared.status, &shared.back];
+    Some(tools::list_bytes(
+        menu.into_iter().chain(tools.iter().map(|t| &t.tool)),
+    ))
 }
 
 /// The domains these options offer, in catalogue order.
@@ -449,12 +562,7 @@ impl HaloMcp {
                 }
                 list
             }
-            Active::Dispatch => vec![
-                s.navigate.clone(),
-                s.status.clone(),
-                s.back.clone(),
-                s.call.clone(),
-            ],
+            Active::Dispatch => s.dispatch_tools(),
             Active::Flat => {
                 let mut list = vec![s.status.clone()];
                 list.extend(s.flat.iter().map(|t| t.tool.clone()));
@@ -509,8 +617,11 @@ impl HaloMcp {
                 "Call this domain's tools, halo_navigate to switch, or halo_back."
             }
             (Active::Tree, None) => "Call halo_navigate with one of the domains above.",
+            (Active::Dispatch, _) if self.shared.write.is_some() => {
+                "halo_navigate(domain) lists a domain's tools; run them with halo_read(tool, arguments), or halo_write for those marked writes."
+            }
             (Active::Dispatch, _) => {
-                "halo_navigate(domain) lists a domain's tools; run them with halo_call(tool, arguments)."
+                "halo_navigate(domain) lists a domain's tools; run them with halo_read(tool, arguments)."
             }
             (Active::Flat, _) => "Call the tools directly.",
         };
@@ -575,11 +686,21 @@ impl HaloMcp {
             return ok(json!({
                 "domain": domain,
                 "summary": summary,
-                "tools": tools.iter().map(|t| json!({
-                    "call": signature::signature(&t.tool),
-                    "does": t.tool.description,
-                })).collect::<Vec<_>>(),
-                "next": "Run one with halo_call {\"tool\": name, \"arguments\": {...}}; `?` marks optional arguments.",
+                "tools": tools.iter().map(|t| {
+                    let mut row = json!({
+                        "call": signature::signature(&t.tool),
+                        "does": t.tool.description,
+                    });
+                    if writes(t) {
+                        row["writes"] = json!(true);
+                    }
+                    row
+                }).collect::<Vec<_>>(),
+                "next": if self.shared.write.is_some() {
+                    "Run one with halo_read {\"tool\": name, \"arguments\": {...}}, or with halo_write if it is marked writes; `?` marks optional arguments."
+                } else {
+                    "Run one with halo_read {\"tool\": name, \"arguments\": {...}}; `?` marks optional arguments."
+                },
             }));
         }
         let changed = self.session.lock().domain.replace(domain) != Some(domain);
@@ -593,7 +714,13 @@ impl HaloMcp {
         }
         let listed: Vec<Value> = tools
             .iter()
-            .map(|t| json!({"name": t.name(), "title": t.tool.title}))
+            .map(|t| {
+                let mut row = json!({"name": t.name(), "title": t.tool.title});
+                if writes(t) {
+                    row["writes"] = json!(true);
+                }
+                row
+            })
             .collect();
         ok(json!({
             "domain": domain,
@@ -690,6 +817,13 @@ impl HaloMcp {
     /// Why a tool that exists cannot be called here, or that it does not exist.
     fn unavailable(&self, name: &str) -> ToolError {
         let s = &self.shared;
+        if name == WRITE && s.write.is_none() {
+            return ToolError::new(if s.options.read_only {
+                format!("{WRITE} is not offered: this server is read-only (--read-only)")
+            } else {
+                format!("{WRITE} is not offered: no offered domain has a tool that writes")
+            });
+        }
         if let Some(def) = tools::find(name) {
             if !s.allowed.contains(&def.domain) {
                 return ToolError::new(format!(
@@ -741,12 +875,15 @@ impl HaloMcp {
         ))
     }
 
-    async fn call(
+    /// `halo_read` / `halo_write`: runs a catalogue tool of the runner's kind, and points a tool
+    /// of the other kind to the other runner without running it.
+    async fn run_by_name(
         &self,
+        runner: &'static str,
         args: Map<String, Value>,
         context: &RequestContext<RoleServer>,
     ) -> CallToolResponse {
-        if let Err(e) = args::reject_unknown(&args, &["tool", "arguments"], CALL) {
+        if let Err(e) = args::reject_unknown(&args, &["tool", "arguments"], runner) {
             return fail(e.message());
         }
         let Some(name) = args.get("tool").and_then(Value::as_str) else {
@@ -762,13 +899,81 @@ impl HaloMcp {
                 ));
             }
         };
-        if [NAVIGATE, STATUS, BACK, CALL].contains(&name) {
-            return fail(format!("call `{name}` directly, not through {CALL}"));
+        if [NAVIGATE, STATUS, BACK, READ, WRITE].contains(&name) {
+            return fail(format!("call `{name}` directly, not through {runner}"));
         }
-        match tools::find(name).filter(|d| self.shared.visible(d)) {
-            Some(def) => self.run_tool(def, inner, context).await,
-            None => fail(self.unavailable(name).message()),
+        let Some(def) = tools::find(name).filter(|d| self.shared.visible(d)) else {
+            return fail(self.unavailable(name).message());
+        };
+        match (runner, writes(def)) {
+            (READ, true) => fail(format!(
+                "`{name}` changes data; run it with {WRITE}, which asks before it writes."
+            )),
+            (WRITE, false) => fail(format!(
+                "`{name}` only reads; run it with {READ}, which needs no approval."
+            )),
+            _ => self.run_tool(def, inner, context).await,
         }
+    }
+}
+
+impl HaloMcp {
+    /// The server's `instructions`: the only text some clients load before they search for
+    /// tools (Claude Code and Codex among them), cut at 2 KB by Claude Code. So they name every
+    /// offered domain, area by area, and say how this mode reaches a domain's tools.
+    pub fn instructions(&self) -> String {
+        let cat = catalog::catalog();
+        let areas: Vec<String> = cat
+            .by_area()
+            .into_iter()
+            .filter_map(|(area, entries)| {
+                let names: Vec<&str> = entries
+                    .iter()
+                    .map(|e| e.name)
+                    .filter(|n| self.shared.allowed.contains(n))
+                    .collect();
+                (!names.is_empty()).then(|| format!("{area}: {}", names.join(", ")))
+            })
+            .collect();
+        let reach = match self.active() {
+            Active::Tree => "halo_navigate(domain) adds that domain's tools to your tool list; \
+                             halo_back removes them; halo_status says what each domain holds."
+                .to_owned(),
+            Active::Dispatch if self.shared.write.is_some() => {
+                "halo_navigate(domain) answers with that domain's tools and their arguments; run \
+                 a read-only one with halo_read(tool, arguments) and one marked writes with \
+                 halo_write(tool, arguments). halo_status says what each domain holds."
+                    .to_owned()
+            }
+            Active::Dispatch => "halo_navigate(domain) answers with that domain's tools and \
+                                 their arguments; run one with halo_read(tool, arguments). \
+                                 halo_status says what each domain holds."
+                .to_owned(),
+            Active::Flat => {
+                // An example that exists under these --domains.
+                let example = self
+                    .shared
+                    .flat
+                    .first()
+                    .map(|t| format!(", e.g. {}", t.name()))
+                    .unwrap_or_default();
+                format!(
+                    "Every offered domain's tools are listed, named \
+                     halo_<resource>_<verb>{example}; halo_status says what each domain holds."
+                )
+            }
+        };
+        let read_only = if self.shared.options.read_only {
+            " This server is read-only: nothing it offers changes data."
+        } else {
+            ""
+        };
+        format!(
+            "Halo PSA/ITSM (tickets, clients, assets, billing). Domains — {}. {reach}{read_only} \
+             Lists and gets return compact records: `fields` (a list of names) chooses the fields \
+             on any of them, detail \"full\" gives Halo's raw records.",
+            areas.join("; ")
+        )
     }
 }
 
@@ -787,24 +992,7 @@ impl ServerHandler for HaloMcp {
         {
             t.list_changed = Some(true);
         }
-        let instructions = match active {
-            Active::Tree => {
-                "Halo PSA/ITSM tools, arranged as a menu. halo_status lists the domains (tickets, \
-                 clients, assets, invoices, ...) with what each holds; halo_navigate(domain) loads \
-                 a domain's tools; halo_back returns to the menu. Lists return compact rows: \
-                 `fields` chooses fields, detail \"full\" gives raw records."
-            }
-            Active::Dispatch => {
-                "Halo PSA/ITSM tools. halo_status lists the domains (tickets, clients, assets, \
-                 invoices, ...); halo_navigate(domain) shows a domain's tools and their arguments; \
-                 halo_call(tool, arguments) runs one. Lists return compact rows: `fields` chooses \
-                 fields, detail \"full\" gives raw records."
-            }
-            Active::Flat => {
-                "Halo PSA/ITSM tools. halo_status describes the domains and the connection. Lists \
-                 return compact rows: `fields` chooses fields, detail \"full\" gives raw records."
-            }
-        };
+        let instructions = self.instructions();
         ServerConfig::new(caps)
             .with_server_info(
                 Implementation::new("halo-mcp", env!("CARGO_PKG_VERSION"))
@@ -886,7 +1074,11 @@ impl ServerHandler for HaloMcp {
             }
             (NAVIGATE, Active::Tree | Active::Dispatch) => self.navigate(&args, &context).await,
             (BACK, Active::Tree | Active::Dispatch) => self.back(&context).await,
-            (CALL, Active::Dispatch) => self.call(args, &context).await,
+            (READ, Active::Dispatch) => self.run_by_name(READ, args, &context).await,
+            // Only where it is listed: a read-only server has no halo_write.
+            (WRITE, Active::Dispatch) if self.shared.write.is_some() => {
+                self.run_by_name(WRITE, args, &context).await
+            }
             _ => {
                 let def = match active {
                     Active::Tree => self.current_domain().and_then(|d| {
@@ -897,7 +1089,8 @@ impl ServerHandler for HaloMcp {
                     }),
                     Active::Flat => self.shared.flat.iter().copied().find(|t| t.name() == name),
                     // halo_navigate showed the tool by name, and many models then call it by
-                    // name; where the client lets that through, run it as halo_call would.
+                    // name; where the client lets that through, run it as halo_read or
+                    // halo_write would.
                     Active::Dispatch => tools::find(name).filter(|d| self.shared.visible(d)),
                 };
                 match def {

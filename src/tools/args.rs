@@ -269,6 +269,11 @@ pub use crate::text::{MAX_QUOTED as MAX_QUOTE, clip as bounded, quote_value as q
 
 /// Valid names closest to `name`, for "did you mean" hints.
 pub fn suggest<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    // Every name suggested is under 64 bytes; a caller's value far longer is no typo of one,
+    // and comparing it costs time in its length (a megabyte took seconds per candidate).
+    if name.len() > 128 {
+        return Vec::new();
+    }
     let mut scored: Vec<(f64, &str)> = valid
         .into_iter()
         .map(|v| (strsim::jaro_winkler(name, v), v))

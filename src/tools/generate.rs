@@ -80,12 +80,17 @@ pub fn scope_param(r: &Resource) -> Option<Param> {
     })
 }
 
-fn shaping(props: &mut Map<String, Value>) {
-    // Explained once in the server instructions, not in every tool.
-    props.insert(
-        "fields".into(),
-        json!({"type": "array", "items": {"type": "string"}}),
-    );
+/// `fields` and `detail`, explained once in the server instructions, not in every tool. A
+/// single-record read accepts `fields` too but leaves it out of its schema: a record is one
+/// row, trimming it matters less than trimming a page, and the 52 bytes it took in every get
+/// tool were a tenth of a domain's `tools/list`.
+fn shaping(props: &mut Map<String, Value>, with_fields: bool) {
+    if with_fields {
+        props.insert(
+            "fields".into(),
+            json!({"type": "array", "items": {"type": "string"}}),
+        );
+    }
     props.insert(
         "detail".into(),
         json!({"type": "string", "enum": ["compact", "full"]}),
@@ -109,6 +114,43 @@ pub fn annotations(read_only: bool, destructive: bool, idempotent: bool) -> Tool
         .open_world(true)
 }
 
+/// A short type name for a filter named in a description.
+fn short_type(ty: &ParamType) -> String {
+    match ty {
+        ParamType::String | ParamType::Text => "string".into(),
+        ParamType::Integer => "int".into(),
+        ParamType::Number => "number".into(),
+        ParamType::Boolean => "bool".into(),
+        ParamType::Date => "date".into(),
+        ParamType::Ids => "ids".into(),
+        ParamType::Strings => "strings".into(),
+        ParamType::Enum(values) => values.join("|"),
+        ParamType::Object => "object".into(),
+        ParamType::Objects => "objects".into(),
+    }
+}
+
+/// " More filters: a, b (bool); c (ids)." — the filters left out of the schema, grouped by
+/// type in the order first seen, so each type is written once.
+fn more_filters(more: &[Param]) -> String {
+    if more.is_empty() {
+        return String::new();
+    }
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for p in more {
+        let ty = short_type(&p.ty);
+        match groups.iter_mut().find(|(t, _)| *t == ty) {
+            Some((_, names)) => names.push(&p.name),
+            None => groups.push((ty, vec![&p.name])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(ty, names)| format!("{} ({ty})", names.join(", ")))
+        .collect();
+    format!(" More filters: {}.", parts.join("; "))
+}
+
 /// The Halo list tool, the get tool, ... for one verb of a resource.
 pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
     let mut props = Map::new();
@@ -122,20 +164,24 @@ pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
         .unwrap_or_default();
     let (title, description, ann) = match verb {
         Verb::List => {
-            add_params(&mut props, &mut required, &r.filters);
+            let (more, listed): (Vec<Param>, Vec<Param>) = r
+                .filters
+                .iter()
+                .cloned()
+                .partition(|f| r.more_filters.contains(&f.name));
+            add_params(&mut props, &mut required, &listed);
             props.insert("search".into(), json!({"type": "string"}));
-            props.insert(
-                "page_size".into(),
-                json!({"type": "integer", "maximum": r.max_page_size}),
-            );
+            // No `maximum`: it cost bytes in every list tool, and a page size over the limit is
+            // refused with the limit in the message.
+            props.insert("page_size".into(), json!({"type": "integer"}));
             props.insert("page_no".into(), json!({"type": "integer"}));
             props.insert("order".into(), json!({"type": "string"}));
             props.insert("orderdesc".into(), json!({"type": "boolean"}));
-            shaping(&mut props);
+            shaping(&mut props, true);
             let note = r.note.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
             (
                 format!("List {plural}"),
-                format!("List {plural}.{note}"),
+                format!("List {plural}.{note}{}", more_filters(&more)),
                 annotations(true, false, true),
             )
         }
@@ -146,7 +192,7 @@ pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
                 add_params(&mut props, &mut required, std::slice::from_ref(&p));
             }
             add_params(&mut props, &mut required, &r.get_params);
-            shaping(&mut props);
+            shaping(&mut props, false);
             (
                 format!("Get {}", article(one)),
                 format!("Get {} by id.{scope_note}", article(one)),
@@ -157,7 +203,8 @@ pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
             add_params(&mut props, &mut required, &r.fields);
             (
                 format!("Create {}", article(one)),
-                format!("Create {}; takes no id.", article(one)),
+                // No "takes no id": the schema has none, and an id given anyway is refused with why.
+                format!("Create {}.", article(one)),
                 annotations(false, false, false),
             )
         }
@@ -217,7 +264,7 @@ pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
 /// A declared extra read operation (e.g. `halo_agents_me`).
 pub fn extra_tool(r: &Resource, op: &ExtraOp) -> Tool {
     let mut props = Map::new();
-    shaping(&mut props);
+    shaping(&mut props, true);
     Tool::new(
         r.tool_name(&op.verb),
         format!("{}.", op.description.trim_end_matches('.')),

@@ -253,6 +253,17 @@ pub fn list_bytes<'a>(tools: impl IntoIterator<Item = &'a Tool>) -> usize {
     serde_json::to_string(&tools).map(|s| s.len()).unwrap_or(0)
 }
 
+/// `domain<TAB>tool name`, one line per tool of the catalogue, in catalogue order.
+pub fn name_lines() -> String {
+    let mut out = String::new();
+    for e in catalog::catalog().entries() {
+        for t in toolset(e.name).unwrap_or(&[]) {
+            out.push_str(&format!("{}\t{}\n", e.name, t.name()));
+        }
+    }
+    out
+}
+
 /// The catalogue as a table, area by area, with each domain's tool count and size;
 /// `markdown` gives the README's domain table.
 pub fn domain_table(markdown: bool) -> String {
@@ -273,7 +284,8 @@ pub fn domain_table(markdown: bool) -> String {
         for e in entries {
             let tools = toolset(e.name).unwrap_or(&[]);
             let count = tools.len();
-            let bytes = list_bytes(tools.iter().map(|t| &t.tool));
+            // What a tree-mode client is sent with the domain open: its tools and the menu.
+            let bytes = crate::server::tree_list_bytes(e.name).unwrap_or(0);
             total_tools += count;
             if bytes > largest.0 {
                 largest = (bytes, e.name);
@@ -295,7 +307,8 @@ pub fn domain_table(markdown: bool) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{} domains, {total_tools} tools; the largest domain (`{}`) is {} bytes.\n",
+        "{} domains, {total_tools} tools. Bytes: tree mode's `tools/list` with the domain open, \
+         the menu included; the largest (`{}`) is {} bytes.\n",
         cat.entries().len(),
         largest.1,
         largest.0
@@ -307,12 +320,23 @@ pub fn domain_table(markdown: bool) -> String {
 mod tests {
     use super::*;
 
+    /// `cargo test --lib domain_sizes -- --nocapture`: where a domain's bytes go.
     #[test]
     fn domain_sizes() {
-        eprintln!("{}", domain_table(false));
-        for name in ["tickets"] {
+        for e in catalog::catalog().entries() {
+            let tree = crate::server::tree_list_bytes(e.name).unwrap_or(0);
+            eprintln!("{tree:6} {}", e.name);
+        }
+        for name in std::env::var("DUMP_DOMAINS")
+            .unwrap_or_default()
+            .split(",")
+            .filter(|s| !s.is_empty())
+        {
             for t in toolset(name).unwrap() {
                 eprintln!("{:6} {}", list_bytes([&t.tool]), t.name());
+                if std::env::var_os("DUMP_TOOLS").is_some() {
+                    eprintln!("{}", serde_json::to_string(&t.tool).unwrap_or_default());
+                }
             }
         }
     }

@@ -36,10 +36,18 @@ async fn doctor(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
 
 async fn doctor_json(env: &[(&str, &str)]) -> (i32, Value) {
     let (code, out) = doctor(env, &["--json"]).await;
-    (
-        code,
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")),
-    )
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // Wherever a check is skipped, the report says why.
+    for c in report["checks"].as_array().unwrap() {
+        if c["status"] == "skip" {
+            let why = c["detail"].as_str().unwrap_or("");
+            assert!(
+                why.starts_with("skipped: ") && why.len() > "skipped: ".len() + 8,
+                "{c}"
+            );
+        }
+    }
+    (code, report)
 }
 
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -232,6 +240,20 @@ async fn missing_permissions_are_named_with_their_fix() {
         probed.contains(&"tickets") && probed.contains(&"customers"),
         "{probed:?}"
     );
+    // What was not checked is named, with why.
+    let other = check(&report, "other areas");
+    assert_eq!(other["status"], "skip");
+    let why = other["detail"].as_str().unwrap();
+    assert!(
+        why.contains("invoices") && why.contains("--domains"),
+        "{why}"
+    );
+    let writes = check(&report, "writes");
+    assert_eq!(writes["status"], "skip");
+    assert!(
+        writes["detail"].as_str().unwrap().contains("read-only"),
+        "{writes}"
+    );
     assert!(
         !probed.contains(&"invoices") && !probed.contains(&"assets"),
         "{probed:?}"
@@ -254,7 +276,7 @@ async fn wrong_credentials_missing_tenant_and_no_halo() {
         text.contains("copy the Client ID and Secret again"),
         "{text}"
     );
-    assert!(text.contains("skipped: no token"), "{text}");
+    assert!(text.contains("skipped: Halo gave no token"), "{text}");
 
     // A hosted tenant that needs ?tenant=: Halo's authinfo names it, and the fix quotes it.
     let hosted = sim_with_tenant("acme-msp").await;

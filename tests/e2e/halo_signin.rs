@@ -165,26 +165,26 @@ async fn rmcp_oauth_client_signs_two_agents_in_and_each_acts_as_itself() {
     let sb = call(&b, "halo_status", json!({})).await;
     assert_eq!(sa["halo"]["acting_as"]["id"], ALEX, "{sa}");
     assert_eq!(sb["halo"]["acting_as"]["id"], BETHANY, "{sb}");
-    let me_a = call(&a, "halo_call", via("halo_agents_me", json!({}))).await;
-    let me_b = call(&b, "halo_call", via("halo_agents_me", json!({}))).await;
+    let me_a = call(&a, "halo_read", via("halo_agents_me", json!({}))).await;
+    let me_b = call(&b, "halo_read", via("halo_agents_me", json!({}))).await;
     assert_ne!(me_a.to_string(), me_b.to_string());
     assert!(me_a.to_string().contains("Alex"), "{me_a}");
     assert!(me_b.to_string().contains("Bethany"), "{me_b}");
 
     // Halo's permissions are each agent's own: Alex may not see invoices, Bethany may.
-    let denied = call_err(&a, "halo_call", via("halo_invoices_list", json!({}))).await;
+    let denied = call_err(&a, "halo_read", via("halo_invoices_list", json!({}))).await;
     assert!(
         denied.contains("403") || denied.to_lowercase().contains("permission"),
         "{denied}"
     );
-    call(&b, "halo_call", via("halo_invoices_list", json!({}))).await;
+    call(&b, "halo_read", via("halo_invoices_list", json!({}))).await;
 
     // Cached reference data and shared requests in flight are per agent: each agent's list of
     // statuses is asked of Halo with that agent's own token, and asked again is cached.
     let statuses = via("halo_statuses_list", json!({}));
     for _ in 0..2 {
-        call(&a, "halo_call", statuses.clone()).await;
-        call(&b, "halo_call", statuses.clone()).await;
+        call(&a, "halo_read", statuses.clone()).await;
+        call(&b, "halo_read", statuses.clone()).await;
     }
     let asked = sim
         .requests()
@@ -196,7 +196,7 @@ async fn rmcp_oauth_client_signs_two_agents_in_and_each_acts_as_itself() {
     // Writes carry their own agent, in Halo and in the audit log.
     let ta = call(
         &a,
-        "halo_call",
+        "halo_write",
         via(
             "halo_tickets_create",
             json!({"summary": "Printer on fire (Alex)"}),
@@ -205,7 +205,7 @@ async fn rmcp_oauth_client_signs_two_agents_in_and_each_acts_as_itself() {
     .await;
     let tb = call(
         &b,
-        "halo_call",
+        "halo_write",
         via(
             "halo_tickets_create",
             json!({"summary": "Printer on fire (Bethany)"}),
@@ -216,7 +216,7 @@ async fn rmcp_oauth_client_signs_two_agents_in_and_each_acts_as_itself() {
     let id_b = tb["created"]["id"].as_i64().unwrap();
     call(
         &a,
-        "halo_call",
+        "halo_write",
         via(
             "halo_tickets_update",
             json!({"id": id_a, "summary": "Printer out"}),
@@ -455,7 +455,7 @@ async fn halo_refusing_the_refresh_ends_the_grant_cleanly() {
     // rotated token twice and end the sign-in), and all five go through.
     sim.revoke_tokens();
     let list = via("halo_tickets_list", json!({"page_size": 1}));
-    futures::future::join_all((0..5).map(|_| call(&c, "halo_call", list.clone()))).await;
+    futures::future::join_all((0..5).map(|_| call(&c, "halo_read", list.clone()))).await;
     assert_eq!(sim.signin_counts().1, 1, "one refresh at Halo");
 
     // Now Halo refuses to renew: the call fails saying so, nothing is sent, and the grant is
@@ -464,7 +464,7 @@ async fn halo_refusing_the_refresh_ends_the_grant_cleanly() {
     sim.revoke_tokens();
     let e = call_err(
         &c,
-        "halo_call",
+        "halo_read",
         via("halo_tickets_list", json!({"page_size": 1})),
     )
     .await;

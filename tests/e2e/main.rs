@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod cancel;
 mod catalogue;
+mod clients;
 mod common;
 mod composites;
 mod config_errors;

@@ -78,7 +78,13 @@ async fn auto_picks_the_mode_from_client_info() {
         } else {
             assert_eq!(
                 tools,
-                ["halo_navigate", "halo_status", "halo_back", "halo_call"],
+                [
+                    "halo_navigate",
+                    "halo_status",
+                    "halo_back",
+                    "halo_read",
+                    "halo_write"
+                ],
                 "{client}"
             );
             assert!(
@@ -106,7 +112,7 @@ async fn auto_picks_the_mode_from_client_info() {
         ..Options::default()
     };
     let c = session(&h.sim, forced, "Visual Studio Code", "1.138.0").await;
-    assert!(names(&c).await.contains(&"halo_call".to_owned()));
+    assert!(names(&c).await.contains(&"halo_read".to_owned()));
     let status = call(&c, "halo_status", json!({})).await.unwrap();
     assert_eq!(status["mode"]["chosen_by"], "--mode");
 }
@@ -141,7 +147,7 @@ async fn a_client_that_never_relists_finishes_a_drill_down() {
     );
     let open = call(
         &c,
-        "halo_call",
+        "halo_read",
         json!({"tool": "halo_tickets_list", "arguments": {"open_only": true, "page_size": 3}}),
     )
     .await
@@ -149,7 +155,7 @@ async fn a_client_that_never_relists_finishes_a_drill_down() {
     let id = open["records"][0]["id"].as_i64().unwrap();
     let overview = call(
         &c,
-        "halo_call",
+        "halo_read",
         json!({"tool": "halo_tickets_overview", "arguments": {"id": id}}),
     )
     .await
@@ -158,7 +164,7 @@ async fn a_client_that_never_relists_finishes_a_drill_down() {
     // Other domains need no navigation either: the call names the tool.
     let client = call(
         &c,
-        "halo_call",
+        "halo_read",
         json!({"tool": "halo_clients_overview", "arguments": {"id": open["records"][0]["client_id"]}}),
     )
     .await
@@ -167,13 +173,13 @@ async fn a_client_that_never_relists_finishes_a_drill_down() {
     // Argument checking is the same as for direct calls.
     let e = call(
         &c,
-        "halo_call",
+        "halo_read",
         json!({"tool": "halo_tickets_list", "arguments": {"page_size": "lots"}}),
     )
     .await
     .unwrap_err();
     assert!(e.contains("`page_size` must be an integer"), "{e}");
-    let e = call(&c, "halo_call", json!({"tool": "halo_tickets_lst"}))
+    let e = call(&c, "halo_read", json!({"tool": "halo_tickets_lst"}))
         .await
         .unwrap_err();
     assert!(e.contains("Did you mean `halo_tickets_list`"), "{e}");
@@ -218,10 +224,16 @@ async fn a_2026_07_28_client_is_served_in_dispatch() {
         .collect();
     assert_eq!(
         tools,
-        ["halo_navigate", "halo_status", "halo_back", "halo_call"]
+        [
+            "halo_navigate",
+            "halo_status",
+            "halo_back",
+            "halo_read",
+            "halo_write"
+        ]
     );
     raw.send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"_meta": meta,
-        "name": "halo_call", "arguments": {"tool": "halo_clients_find", "arguments": {"name": "Harbourline Logistics Ltd"}}}}))
+        "name": "halo_read", "arguments": {"tool": "halo_clients_find", "arguments": {"name": "Harbourline Logistics Ltd"}}}}))
         .await;
     let (answer, before) = raw.until_response(3).await;
     assert_eq!(
@@ -344,15 +356,14 @@ async fn read_only_hides_every_write_in_every_mode() {
             }
         }
         for t in &seen {
+            // halo_read included: it runs only read-only tools, and halo_write is not listed.
             let a = t.annotations.as_ref().unwrap();
-            if t.name != "halo_call" {
-                assert_eq!(
-                    a.read_only_hint,
-                    Some(true),
-                    "{mode:?}: {} is listed",
-                    t.name
-                );
-            }
+            assert_eq!(
+                a.read_only_hint,
+                Some(true),
+                "{mode:?}: {} is listed",
+                t.name
+            );
         }
         // Calling a write anyway is refused, however it is reached.
         let before = h.api_requests();
@@ -360,7 +371,7 @@ async fn read_only_hides_every_write_in_every_mode() {
             Mode::Dispatch | Mode::Auto if !seen.iter().any(|t| t.name == "halo_tickets_list") => {
                 call(
                     &c,
-                    "halo_call",
+                    "halo_read",
                     json!({"tool": "halo_tickets_create", "arguments": {"summary": "x"}}),
                 )
                 .await
@@ -399,7 +410,7 @@ async fn domain_allow_list_limits_every_mode() {
         .await
         .unwrap_err();
     assert!(e.contains("Unknown domain `assets`"), "{e}");
-    let e = call(&c, "halo_call", json!({"tool": "halo_assets_list"}))
+    let e = call(&c, "halo_read", json!({"tool": "halo_assets_list"}))
         .await
         .unwrap_err();
     assert!(e.contains("does not offer"), "{e}");
@@ -510,7 +521,7 @@ async fn resources_prompts_and_completions() {
     assert!(
         body.contains("Harbourline")
             && body.contains("halo_tickets_list")
-            && body.contains("halo_call"),
+            && body.contains("halo_read"),
         "{body}"
     );
     let mut get = GetPromptRequestParams::new("new_starter");

@@ -287,16 +287,16 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     };
     let args = json!({"tool": "halo_clients_list", "arguments": {"page_size": 100}});
     let (ra, rb) = tokio::join!(
-        call(&client_a, "halo_call", args.clone()),
-        call(&client_b, "halo_call", args.clone())
+        call(&client_a, "halo_read", args.clone()),
+        call(&client_b, "halo_read", args.clone())
     );
     assert_eq!(listed(&ra), names(0));
     assert_eq!(listed(&rb), names(1));
     assert_ne!(listed(&ra), listed(&rb), "two tenants, two data sets");
     // Reference data is cached per credentials: B's statuses are B's, even after A cached its own.
     let status_args = json!({"tool": "halo_statuses_list", "arguments": {}});
-    let sa = call(&client_a, "halo_call", status_args.clone()).await;
-    let sb = call(&client_b, "halo_call", status_args).await;
+    let sa = call(&client_a, "halo_read", status_args.clone()).await;
+    let sb = call(&client_b, "halo_read", status_args).await;
     assert_eq!(sa["record_count"], sim.records_in(0, "Status").len());
     assert_eq!(sb["record_count"], sim.records_in(1, "Status").len());
     let tenants: Vec<Option<usize>> = sim

@@ -197,7 +197,7 @@ async fn caller_values_cannot_forge_or_flood_logs() {
     for (i, call) in calls.iter().enumerate() {
         let id = 100 + i;
         let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": "halo_call", "arguments": call}});
+            "params": {"name": "halo_read", "arguments": call}});
         s.send(request.to_string().as_bytes()).await;
         let answer = s.answer().await;
         assert_eq!(answer["id"], id, "{}", &answer.to_string()[..300]);
