@@ -124,53 +124,18 @@ pub fn halo_config_for(
     env: &dyn Fn(&str) -> Option<String>,
     credentials: bool,
 ) -> Result<HaloConfig, ConfigError> {
-    let (base_raw, base_var) = pick(sources.base_url, BASE_URL_VARS, env).ok_or_else(|| {
-        ConfigError(
-            "HALO_BASE_URL is not set: give your Halo web address (e.g. \
-             https://yourcompany.halopsa.com), or run with --demo to try the built-in demo Halo"
-                .into(),
-        )
-    })?;
-    let mut base_url = normalise_url(&base_raw, base_var)?;
-    // People paste the resource server URL from Halo's API page; the API path is added later.
-    if let Some(stripped) = base_url.strip_suffix("/api") {
-        base_url = stripped.to_owned();
-    }
-    let client_id = match pick(sources.client_id, CLIENT_ID_VARS, env) {
-        Some((v, _)) => v,
-        None if !credentials => String::new(),
-        None => {
-            return Err(ConfigError(
-                "HALO_CLIENT_ID is not set: create an API application in Halo (Configuration > \
-                 Integrations > Halo API) and copy its Client ID"
-                    .into(),
-            ));
-        }
-    };
-    let secret_flag = sources.client_secret.map(|s| s.expose().to_owned());
-    let client_secret = match pick(secret_flag, CLIENT_SECRET_VARS, env) {
-        Some((v, _)) => v,
-        None if !credentials => String::new(),
-        None => {
-            return Err(ConfigError(
-                "HALO_CLIENT_SECRET is not set: copy the Client Secret of your Halo API \
-                 application"
-                    .into(),
-            ));
-        }
-    };
-    let tenant = pick(sources.tenant, TENANT_VARS, env).map(|(v, _)| v);
-    if let Some(t) = &tenant
-        && (t.len() > 200 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
-        return Err(ConfigError(format!(
-            "HALO_TENANT must be a single word such as your Halo sub-domain, got {t:?}"
-        )));
-    }
-    let scope = pick(sources.scope, SCOPE_VARS, env)
+    let base_url = base_url(sources.base_url.clone(), env)?;
+    let (client_id, client_secret) = application(
+        sources.client_id.clone(),
+        sources.client_secret.clone(),
+        env,
+        credentials,
+    )?;
+    let tenant = tenant(sources.tenant.clone(), env)?;
+    let scope = pick(sources.scope.clone(), SCOPE_VARS, env)
         .map(|(v, _)| v)
         .unwrap_or_else(|| "all".into());
-    let auth_url = match pick(sources.auth_url, AUTH_URL_VARS, env) {
+    let auth_url = match pick(sources.auth_url.clone(), AUTH_URL_VARS, env) {
         Some((v, var)) => {
             let url = normalise_url(&v, var)?;
             // Accept the token endpoint itself as well as the auth server's address.
@@ -178,63 +143,17 @@ pub fn halo_config_for(
         }
         None => format!("{base_url}/auth"),
     };
-    let timeout =
-        seconds(pick(sources.timeout_secs, TIMEOUT_VARS, env), 600.0)?.unwrap_or(DEFAULT_TIMEOUT);
-    let defaults = Resilience::default();
-    let rate_limit = match pick(sources.rate_limit, RATE_LIMIT_VARS, env) {
-        Some((v, var)) => RateLimit::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?,
-        None => defaults.rate_limit,
-    };
-    let resilience = Resilience {
-        rate_limit,
-        rate_wait: seconds(pick(sources.rate_wait_secs, RATE_WAIT_VARS, env), 3600.0)?
-            .unwrap_or(defaults.rate_wait),
-        max_retries: count(pick(sources.retries, RETRIES_VARS, env), 0, 10)?
-            .unwrap_or(defaults.max_retries),
-        breaker_threshold: count(
-            pick(sources.breaker_threshold, BREAKER_THRESHOLD_VARS, env),
-            1,
-            1000,
-        )?
-        .unwrap_or(defaults.breaker_threshold),
-        breaker_cooldown: seconds(
-            pick(sources.breaker_cooldown_secs, BREAKER_COOLDOWN_VARS, env),
-            3600.0,
-        )?
-        .unwrap_or(defaults.breaker_cooldown),
-        cache_ttl: match pick(sources.cache_ttl_secs, CACHE_TTL_VARS, env) {
-            // 0 turns the cache off.
-            Some((v, _)) if v.trim() == "0" => Duration::ZERO,
-            picked => seconds(picked, 86_400.0)?.unwrap_or(defaults.cache_ttl),
-        },
-        cache_limits: CacheLimits {
-            max_entries: count(
-                pick(sources.cache_max_entries, CACHE_MAX_ENTRIES_VARS, env),
-                1,
-                10_000_000,
-            )?
-            .map_or(defaults.cache_limits.max_entries, |n| n as usize),
-            max_bytes: byte_size(pick(sources.cache_max_bytes, CACHE_MAX_BYTES_VARS, env))?
-                .unwrap_or(defaults.cache_limits.max_bytes),
-        },
-        state: match pick(sources.state, STATE_VARS, env) {
-            Some((v, var)) => {
-                SharedState::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?
-            }
-            None => SharedState::Memory,
-        },
-        replicas: count(pick(sources.replicas, REPLICAS_VARS, env), 1, 1000)?
-            .unwrap_or(defaults.replicas),
-        ..defaults
-    };
+    let timeout = seconds(pick(sources.timeout_secs.clone(), TIMEOUT_VARS, env), 600.0)?
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let resilience = resilience(&sources, env)?;
     let asset_fields = AssetFieldSettings {
         serial: field_setting(pick(
-            sources.asset_serial_field,
+            sources.asset_serial_field.clone(),
             ASSET_SERIAL_FIELD_VARS,
             env,
         ))?,
         hostname: field_setting(pick(
-            sources.asset_hostname_field,
+            sources.asset_hostname_field.clone(),
             ASSET_HOSTNAME_FIELD_VARS,
             env,
         ))?,
@@ -250,6 +169,141 @@ pub fn halo_config_for(
         resilience,
         asset_fields,
     })
+}
+
+/// The Halo web address, required.
+fn base_url(
+    flag: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let (raw, var) = pick(flag, BASE_URL_VARS, env).ok_or_else(|| {
+        ConfigError(
+            "HALO_BASE_URL is not set: give your Halo web address (e.g. \
+             https://yourcompany.halopsa.com), or run with --demo to try the built-in demo Halo"
+                .into(),
+        )
+    })?;
+    let base_url = normalise_url(&raw, var)?;
+    // People paste the resource server URL from Halo's API page; the API path is added later.
+    Ok(match base_url.strip_suffix("/api") {
+        Some(stripped) => stripped.to_owned(),
+        None => base_url,
+    })
+}
+
+/// The API application's client id and secret; empty when not `required`.
+fn application(
+    id_flag: Option<String>,
+    secret_flag: Option<Secret>,
+    env: &dyn Fn(&str) -> Option<String>,
+    required: bool,
+) -> Result<(String, String), ConfigError> {
+    let client_id = match pick(id_flag, CLIENT_ID_VARS, env) {
+        Some((v, _)) => v,
+        None if !required => String::new(),
+        None => {
+            return Err(ConfigError(
+                "HALO_CLIENT_ID is not set: create an API application in Halo (Configuration > \
+                 Integrations > Halo API) and copy its Client ID"
+                    .into(),
+            ));
+        }
+    };
+    let secret_flag = secret_flag.map(|s| s.expose().to_owned());
+    let client_secret = match pick(secret_flag, CLIENT_SECRET_VARS, env) {
+        Some((v, _)) => v,
+        None if !required => String::new(),
+        None => {
+            return Err(ConfigError(
+                "HALO_CLIENT_SECRET is not set: copy the Client Secret of your Halo API \
+                 application"
+                    .into(),
+            ));
+        }
+    };
+    Ok((client_id, client_secret))
+}
+
+/// The tenant of hosted multi-tenant Halo: one word, as it goes into the token URL.
+fn tenant(
+    flag: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let tenant = pick(flag, TENANT_VARS, env).map(|(v, _)| v);
+    if let Some(t) = &tenant
+        && (t.len() > 200 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(ConfigError(format!(
+            "HALO_TENANT must be a single word such as your Halo sub-domain, got {t:?}"
+        )));
+    }
+    Ok(tenant)
+}
+
+/// Rate budget, retries, breaker, cache and shared state; each unset one keeps its default.
+fn resilience(
+    sources: &Sources,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resilience, ConfigError> {
+    let defaults = Resilience::default();
+    let given = |flag: &Option<String>, names| pick(flag.clone(), names, env);
+    let rate_limit = match given(&sources.rate_limit, RATE_LIMIT_VARS) {
+        Some((v, var)) => RateLimit::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?,
+        None => defaults.rate_limit,
+    };
+    Ok(Resilience {
+        rate_limit,
+        rate_wait: seconds(given(&sources.rate_wait_secs, RATE_WAIT_VARS), 3600.0)?
+            .unwrap_or(defaults.rate_wait),
+        max_retries: count(given(&sources.retries, RETRIES_VARS), 0, 10)?
+            .unwrap_or(defaults.max_retries),
+        breaker_threshold: count(
+            given(&sources.breaker_threshold, BREAKER_THRESHOLD_VARS),
+            1,
+            1000,
+        )?
+        .unwrap_or(defaults.breaker_threshold),
+        breaker_cooldown: seconds(
+            given(&sources.breaker_cooldown_secs, BREAKER_COOLDOWN_VARS),
+            3600.0,
+        )?
+        .unwrap_or(defaults.breaker_cooldown),
+        cache_ttl: match given(&sources.cache_ttl_secs, CACHE_TTL_VARS) {
+            // 0 turns the cache off.
+            Some((v, _)) if v.trim() == "0" => Duration::ZERO,
+            picked => seconds(picked, 86_400.0)?.unwrap_or(defaults.cache_ttl),
+        },
+        cache_limits: CacheLimits {
+            max_entries: count(
+                given(&sources.cache_max_entries, CACHE_MAX_ENTRIES_VARS),
+                1,
+                10_000_000,
+            )?
+            .map_or(defaults.cache_limits.max_entries, |n| n as usize),
+            max_bytes: byte_size(given(&sources.cache_max_bytes, CACHE_MAX_BYTES_VARS))?
+                .unwrap_or(defaults.cache_limits.max_bytes),
+        },
+        state: match given(&sources.state, STATE_VARS) {
+            Some((v, var)) => {
+                SharedState::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}")))?
+            }
+            None => SharedState::Memory,
+        },
+        replicas: count(given(&sources.replicas, REPLICAS_VARS), 1, 1000)?
+            .unwrap_or(defaults.replicas),
+        ..defaults
+    })
+}
+
+/// The one truthiness rule for switches (`HALO_PREWARM`, `HALO_MCP_READ_ONLY`, ...): true/false,
+/// 1/0, yes/no, on/off in any case. Empty counts as unset, so as false. Anything else is an
+/// error rather than a silent `false`: `HALO_MCP_READ_ONLY=ture` must not open writes.
+pub fn truthy(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected true or false (or 1/0, yes/no, on/off)".into()),
+    }
 }
 
 /// A Halo field named by a setting: its name (as Halo shows it) or its numeric id.
