@@ -22,15 +22,16 @@ fn main() -> ExitCode {
         Some(Command::Clients { markdown }) => print(&halo_mcp::clients::table(markdown)),
         Some(Command::Simulate(args)) => {
             let log = &args.log;
-            if let Err(e) = cli::init_logging(log.log_level.as_deref(), log.log_format.as_deref())
-            {
+            if let Err(e) = cli::init_logging(log.log_level.as_deref(), log.log_format.as_deref()) {
                 return cli::config_exit(&e);
             }
             run(|rt| rt.block_on(cli::simulate(args)))
         }
         Some(Command::Doctor(args)) => run(|rt| rt.block_on(cli::doctor(*args))),
         Some(Command::Healthcheck(args)) => run(|rt| rt.block_on(cli::healthcheck(args))),
-        Some(Command::Serve(args)) => run(|rt| cli::finish(rt, |rt| rt.block_on(cli::serve(*args)))),
+        Some(Command::Serve(args)) => {
+            run(|rt| cli::finish(rt, |rt| rt.block_on(cli::serve(*args))))
+        }
         None => run(|rt| cli::finish(rt, |rt| rt.block_on(cli::serve(cli.serve)))),
     }
 }

@@ -42,7 +42,10 @@ pub async fn doctor(args: DoctorArgs) -> ExitCode {
     let per_user = matches!(&remote, Ok(Some((_, auth))) if auth.per_user());
     // Halo settings. The OAuth proxy needs no credentials of its own; given some, doctor
     // checks that application.
-    let halo = halo_settings(checks, config::halo_config_for(sources, &settings::env, !per_user));
+    let halo = halo_settings(
+        checks,
+        config::halo_config_for(sources, &settings::env, !per_user),
+    );
     let offered = server_settings(checks, &serve);
     transport(checks, &remote);
     match (halo, offered) {
@@ -151,7 +154,9 @@ fn server_settings(
     });
     match offered {
         Ok((options, domains)) => {
-            checks.push(Check::new(SECTION, "server", Status::Ok).detail(describe(&options, &domains)));
+            checks.push(
+                Check::new(SECTION, "server", Status::Ok).detail(describe(&options, &domains)),
+            );
             Some((domains, options.read_only))
         }
         Err(e) => {
@@ -167,7 +172,11 @@ fn describe(options: &Options, domains: &[&str]) -> String {
     let which = if domains.len() == total {
         format!("all {total} domains")
     } else {
-        format!("{} of {total} domains ({})", domains.len(), domains.join(", "))
+        format!(
+            "{} of {total} domains ({})",
+            domains.len(),
+            domains.join(", ")
+        )
     };
     let access = if options.read_only {
         "read-only"

@@ -156,8 +156,11 @@ fn oauth_config(http: &HttpArgs) -> Result<OAuthConfig, String> {
     if !extra.is_empty() {
         oauth.redirect_uris = extra;
     }
-    oauth.credential_ttl =
-        settings::seconds(&http.oauth_credential_ttl, "MCP_OAUTH_CREDENTIAL_TTL", 86_400)?;
+    oauth.credential_ttl = settings::seconds(
+        &http.oauth_credential_ttl,
+        "MCP_OAUTH_CREDENTIAL_TTL",
+        86_400,
+    )?;
     oauth.code_ttl = settings::seconds(&http.oauth_code_ttl, "MCP_OAUTH_CODE_TTL", 60)?;
     Ok(oauth)
 }

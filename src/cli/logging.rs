@@ -71,7 +71,10 @@ pub fn init_logging(level: Option<&str>, format: Option<&str>) -> Result<(), Str
 fn log_filter(level: Option<&str>) -> Result<tracing_subscriber::EnvFilter, String> {
     // RUST_LOG is tracing's convention rather than one of our settings, so it is read here and
     // not declared as a flag.
-    if let Some(rust_log) = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()) {
+    if let Some(rust_log) = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
         return tracing_subscriber::EnvFilter::try_new(rust_log)
             .map_err(|e| format!("RUST_LOG is not a valid filter: {e}"));
     }

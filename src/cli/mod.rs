@@ -477,10 +477,11 @@ fn parse_layout(s: &str) -> Result<sim::AssetLayout, String> {
 pub fn parse() -> Result<Cli, ExitCode> {
     match Cli::try_parse() {
         Ok(cli) => Ok(cli),
-        Err(e) if matches!(
-            e.kind(),
-            clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
-        ) =>
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
+            ) =>
         {
             Err(config_exit(&value_error_line(&e)))
         }

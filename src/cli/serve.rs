@@ -75,7 +75,9 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
 /// Binds the demo simulator and points `sources` at it. It is seeded in the background: its
 /// address is known as soon as the listener is bound, so `initialize` is answered without
 /// waiting for the seed, and early tool calls simply wait on the socket until it serves.
-async fn start_demo(sources: &mut config::Sources) -> Result<oneshot::Receiver<Simulator>, ExitCode> {
+async fn start_demo(
+    sources: &mut config::Sources,
+) -> Result<oneshot::Receiver<Simulator>, ExitCode> {
     let failed = |e: std::io::Error| {
         fatal(&format!("cannot start the demo Halo: {e}"));
         ExitCode::FAILURE

@@ -46,8 +46,18 @@ fn aliases() -> BTreeSet<String> {
 /// Names in the first column of the "Environment" part of `--help`.
 fn help_names() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for line in ENV_HELP.lines().skip(1).take_while(|l| !l.trim().is_empty()) {
-        for word in line.trim_start().split("  ").next().unwrap_or("").split(" / ") {
+    for line in ENV_HELP
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+    {
+        for word in line
+            .trim_start()
+            .split("  ")
+            .next()
+            .unwrap_or("")
+            .split(" / ")
+        {
             names.insert(word.trim().to_owned());
         }
     }
@@ -84,7 +94,11 @@ fn the_definition_is_well_formed() {
 fn every_alias_list_starts_with_a_variable_of_the_command_line() {
     let vars = env_vars();
     for list in ALIAS_LISTS {
-        assert!(vars.contains(list[0]), "{} is not on the command line", list[0]);
+        assert!(
+            vars.contains(list[0]),
+            "{} is not on the command line",
+            list[0]
+        );
     }
 }
 

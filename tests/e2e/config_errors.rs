@@ -200,3 +200,54 @@ fn json_logs_go_to_stderr() {
     assert_eq!(code, Some(2));
     assert_one_line(&err, "LOG_FORMAT / --log-format must be text or json");
 }
+
+/// Every switch takes the one truthiness rule; anything else is one line naming the variable,
+/// not a silent `false` (`HALO_MCP_READ_ONLY=ture` must not leave writes on).
+#[test]
+fn switches_refuse_what_is_not_true_or_false() {
+    for (var, value) in [
+        ("HALO_PREWARM", "maybe"),
+        ("HALO_MCP_READ_ONLY", "ture"),
+        ("MCP_TRUST_PROXY", "2"),
+        ("HALO_MCP_AUDIT_VALUES", "enabled"),
+    ] {
+        let (code, err) = run(&[(var, value), ("HALO_BASE_URL", "https://a.halopsa.com")]);
+        assert_eq!(code, Some(2), "{var}");
+        assert_one_line(&err, &format!("{var} / --"));
+        assert!(err.contains("expected true or false"), "{err}");
+        assert!(err.contains(&format!("{value:?}")), "{err}");
+    }
+}
+
+/// `HALO_PREWARM=on` (or `TRUE`) prewarms like every other switch. It used to be ignored: the
+/// prewarm switch alone accepted only 1, true and yes, in lower case.
+#[test]
+fn prewarm_accepts_on() {
+    use std::io::{BufRead, BufReader};
+    for value in ["on", "TRUE"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_halo-mcp"))
+            .env_clear()
+            .arg("--demo")
+            .env("HALO_PREWARM", value)
+            .env("LOG_LEVEL", "info")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("reference data prewarmed") {
+                    let _ = tx.send(());
+                    return;
+                }
+            }
+        });
+        let prewarmed = rx.recv_timeout(std::time::Duration::from_secs(30)).is_ok();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(prewarmed, "HALO_PREWARM={value} did not prewarm");
+    }
+}
