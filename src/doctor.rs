@@ -173,20 +173,13 @@ pub const AREA_PROBES: &[(&str, &str, &str)] = &[
 ];
 
 /// Runs every check after the configuration: `domains` are the domains the server offers,
-/// `read_only` whether it offers writes.
+/// `read_only` whether it offers writes. Each step needs the one before it to have worked;
+/// when one cannot, the rest are marked skipped with the reason.
 pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Report {
     let mut report = Report::default();
     let checks = &mut report.checks;
-    let base = cfg.base_url.clone();
-
-    if base.starts_with("http://") && !is_loopback_url(&base) {
-        checks.push(
-            Check::new("Halo", "encryption", Status::Warn)
-                .detail(format!(
-                    "{base} is plain http: the secret and tokens travel unencrypted"
-                ))
-                .fix("use the https:// address of your Halo"),
-        );
+    if let Some(warning) = encryption(&cfg.base_url) {
+        checks.push(warning);
     }
     // One plain HTTP client for the checks that go around the Halo client.
     let http = match probe_client(&cfg) {
@@ -205,7 +198,6 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         return report;
     }
     let info = authinfo(&http, &cfg).await;
-
     let halo = match HaloClient::new(cfg.clone()) {
         Ok(h) => h,
         Err(e) => {
@@ -214,29 +206,10 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
             return report;
         }
     };
-
-    // The token, with the tenant.
-    let started = Instant::now();
-    match halo.check_credentials().await {
-        Ok(()) => {
-            let status = halo.status().token;
-            let mut detail = format!(
-                "issued in {} ms{}; expires in {} s; scopes: {}",
-                started.elapsed().as_millis(),
-                cfg.tenant
-                    .as_deref()
-                    .map(|t| format!(" for tenant {t}"))
-                    .unwrap_or_default(),
-                status.expires_in_s.unwrap_or(0),
-                status.scope.as_deref().unwrap_or("(not stated)")
-            );
-            if status.scope.is_none() {
-                detail.push_str(&format!(" (asked for `{}`)", cfg.scope));
-            }
-            checks.push(Check::new("Halo", "token", Status::Ok).detail(detail));
-        }
-        Err(e) => {
-            checks.push(token_failure(&cfg, &e, info.as_ref()));
+    match token(&halo, &cfg, info.as_ref()).await {
+        Ok(check) => checks.push(check),
+        Err(check) => {
+            checks.push(check);
             skip_rest(checks, "Halo gave no token (see the token check)");
             return report;
         }
@@ -246,57 +219,120 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         .token
         .scope
         .map(|s| s.split_whitespace().map(str::to_owned).collect());
+    let (agent_check, agent_name) = login_as(&halo).await;
+    checks.push(agent_check);
+    let access = Access {
+        domains,
+        granted: granted.as_deref(),
+        read_only,
+    };
+    permissions(checks, &halo, &access, agent_name.as_deref()).await;
+    checks.push(budget(&halo));
+    report
+}
 
-    // Who the application acts as.
-    let agent_name = match halo.get("/Agent/me", &[], Caching::Live).await {
-        Ok(me) => {
-            let name = me
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("(no name)")
-                .to_owned();
-            let mut detail = format!("agent {name}");
-            if let Some(id) = me.get("id").and_then(Value::as_i64) {
-                detail.push_str(&format!(" (id {id}"));
-                if let Some(email) = me.get("email").and_then(Value::as_str)
-                    && !email.is_empty()
-                {
-                    detail.push_str(&format!(", {email}"));
-                }
-                detail.push(')');
-            }
-            let disabled = me
-                .get("isdisabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            checks.push(if disabled {
-                Check::new("Halo", "login-as agent", Status::Fail)
-                    .detail(format!("{detail} is disabled"))
-                    .fix(
-                        "enable the agent, or pick an active one as the application's login-as \
-                         agent (Configuration > Integrations > Halo API > your application)",
-                    )
-            } else {
-                Check::new("Halo", "login-as agent", Status::Ok).detail(detail)
-            });
-            Some(name)
-        }
+/// What the server offers and what the token grants, for the permission checks.
+struct Access<'a> {
+    domains: &'a [&'a str],
+    /// The token's scopes, when Halo states them.
+    granted: Option<&'a [String]>,
+    read_only: bool,
+}
+
+/// A warning when the secret and tokens would travel unencrypted to a remote Halo.
+fn encryption(base: &str) -> Option<Check> {
+    (base.starts_with("http://") && !is_loopback_url(base)).then(|| {
+        Check::new("Halo", "encryption", Status::Warn)
+            .detail(format!(
+                "{base} is plain http: the secret and tokens travel unencrypted"
+            ))
+            .fix("use the https:// address of your Halo")
+    })
+}
+
+/// The token, with the tenant: `Err` with the failure and its fix when Halo gives none.
+async fn token(
+    halo: &HaloClient,
+    cfg: &HaloConfig,
+    info: Option<&AuthInfo>,
+) -> Result<Check, Check> {
+    let started = Instant::now();
+    if let Err(e) = halo.check_credentials().await {
+        return Err(token_failure(cfg, &e, info));
+    }
+    let status = halo.status().token;
+    let mut detail = format!(
+        "issued in {} ms{}; expires in {} s; scopes: {}",
+        started.elapsed().as_millis(),
+        cfg.tenant
+            .as_deref()
+            .map(|t| format!(" for tenant {t}"))
+            .unwrap_or_default(),
+        status.expires_in_s.unwrap_or(0),
+        status.scope.as_deref().unwrap_or("(not stated)")
+    );
+    if status.scope.is_none() {
+        detail.push_str(&format!(" (asked for `{}`)", cfg.scope));
+    }
+    Ok(Check::new("Halo", "token", Status::Ok).detail(detail))
+}
+
+/// Who the application acts as, and the agent's name for the permission checks.
+async fn login_as(halo: &HaloClient) -> (Check, Option<String>) {
+    let me = match halo.get("/Agent/me", &[], Caching::Live).await {
+        Ok(me) => me,
         Err(e) => {
-            checks.push(
-                Check::new("Halo", "login-as agent", Status::Fail)
-                    .detail(format!("GET /Agent/me failed: {e}"))
-                    .fix(
-                        "set the application's Login Type to Agent and choose the agent the \
-                         assistant acts as (Configuration > Integrations > Halo API > your \
-                         application)",
-                    ),
-            );
-            None
+            let check = Check::new("Halo", "login-as agent", Status::Fail)
+                .detail(format!("GET /Agent/me failed: {e}"))
+                .fix(
+                    "set the application's Login Type to Agent and choose the agent the \
+                     assistant acts as (Configuration > Integrations > Halo API > your \
+                     application)",
+                );
+            return (check, None);
         }
     };
+    let name = me
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("(no name)")
+        .to_owned();
+    let mut detail = format!("agent {name}");
+    if let Some(id) = me.get("id").and_then(Value::as_i64) {
+        detail.push_str(&format!(" (id {id}"));
+        if let Some(email) = me.get("email").and_then(Value::as_str)
+            && !email.is_empty()
+        {
+            detail.push_str(&format!(", {email}"));
+        }
+        detail.push(')');
+    }
+    let disabled = me
+        .get("isdisabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let check = if disabled {
+        Check::new("Halo", "login-as agent", Status::Fail)
+            .detail(format!("{detail} is disabled"))
+            .fix(
+                "enable the agent, or pick an active one as the application's login-as \
+                 agent (Configuration > Integrations > Halo API > your application)",
+            )
+    } else {
+        Check::new("Halo", "login-as agent", Status::Ok).detail(detail)
+    };
+    (check, Some(name))
+}
 
-    // One read per area the offered domains reach.
-    let areas = offered_areas(domains);
+/// One read per area the offered domains reach, then what the refusals and the token's
+/// scopes mean for reads and writes.
+async fn permissions(
+    checks: &mut Vec<Check>,
+    halo: &HaloClient,
+    access: &Access<'_>,
+    agent: Option<&str>,
+) {
+    let areas = offered_areas(access.domains);
     let probes: Vec<_> = AREA_PROBES
         .iter()
         .filter(|(area, _, _)| areas.contains(area))
@@ -310,9 +346,7 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         .collect();
     let results: Vec<Check> = futures::stream::iter(probes.into_iter().map(|probe| {
         let halo = halo.clone();
-        let granted = granted.clone();
-        let agent = agent_name.clone();
-        async move { probe_area(&halo, probe, granted.as_deref(), agent.as_deref()).await }
+        async move { probe_area(&halo, probe, access.granted, agent).await }
     }))
     .buffered(4)
     .collect()
@@ -324,30 +358,7 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
         .collect();
     checks.extend(results);
     if !denied.is_empty() {
-        // The domains that stay whole without the refused areas: a line to paste.
-        let usable: Vec<&str> = domains
-            .iter()
-            .copied()
-            .filter(|d| {
-                domain_areas(d)
-                    .iter()
-                    .all(|a| !denied.iter().any(|x| x == a))
-            })
-            .collect();
-        let fix = if usable.is_empty() {
-            "no domain is fully usable: grant the permissions above".to_owned()
-        } else {
-            format!(
-                "if the application is meant to stay out of these areas, offer only the domains \
-                 it can use: HALO_MCP_DOMAINS={} (doctor then checks only those)",
-                usable.join(",")
-            )
-        };
-        checks.push(
-            Check::new("Permissions", "if intended", Status::Warn)
-                .detail(format!("the assistant cannot read: {}", denied.join(", ")))
-                .fix(fix),
-        );
+        checks.push(denied_advice(access.domains, &denied));
     }
     if !unprobed.is_empty() {
         checks.push(
@@ -357,53 +368,86 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
             )),
         );
     }
-    match (&granted, read_only) {
-        (_, true) => checks.push(
+    if let Some(check) = writes(access, &areas, &denied) {
+        checks.push(check);
+    }
+}
+
+/// For areas Halo refused: if that is intended, the domains that stay whole without them,
+/// as a line to paste.
+fn denied_advice(domains: &[&str], denied: &[String]) -> Check {
+    let usable: Vec<&str> = domains
+        .iter()
+        .copied()
+        .filter(|d| {
+            domain_areas(d)
+                .iter()
+                .all(|a| !denied.iter().any(|x| x == a))
+        })
+        .collect();
+    let fix = if usable.is_empty() {
+        "no domain is fully usable: grant the permissions above".to_owned()
+    } else {
+        format!(
+            "if the application is meant to stay out of these areas, offer only the domains \
+             it can use: HALO_MCP_DOMAINS={} (doctor then checks only those)",
+            usable.join(",")
+        )
+    };
+    Check::new("Permissions", "if intended", Status::Warn)
+        .detail(format!("the assistant cannot read: {}", denied.join(", ")))
+        .fix(fix)
+}
+
+/// Whether writes were checked, and the areas the token may read but not change.
+fn writes(access: &Access<'_>, areas: &[&str], denied: &[String]) -> Option<Check> {
+    if access.read_only {
+        return Some(
             Check::new("Permissions", "writes", Status::Skip)
                 .detail("skipped: read-only (--read-only), so no tool writes"),
-        ),
-        (None, false) => checks.push(Check::new("Permissions", "writes", Status::Skip).detail(
+        );
+    }
+    let Some(granted) = access.granted else {
+        return Some(Check::new("Permissions", "writes", Status::Skip).detail(
             "skipped: the token states no scopes, so a missing edit permission shows only \
                  when Halo refuses a write",
-        )),
-        (Some(_), false) => {}
-    }
-    if !read_only && let Some(granted) = &granted {
-        let read_only_areas: Vec<&str> = AREA_PROBES
-            .iter()
-            .map(|(area, _, _)| *area)
-            .filter(|area| areas.contains(area) && *area != "admin")
-            .filter(|area| !denied.iter().any(|d| d == area))
-            .filter(|area| {
-                error::scopes_allow(granted, "GET", Some(area))
-                    && !error::scopes_allow(granted, "POST", Some(area))
-            })
-            .collect();
-        if !read_only_areas.is_empty() {
-            checks.push(
-                Check::new("Permissions", "writes", Status::Warn)
-                    .detail(format!(
-                        "the token may read but not change: {}",
-                        read_only_areas.join(", ")
-                    ))
-                    .fix(
-                        "add the edit: permissions the assistant needs (or `all`), or run with \
-                         --read-only so it is not offered writes that Halo will refuse",
-                    ),
-            );
-        }
-    }
+        ));
+    };
+    let read_only_areas: Vec<&str> = AREA_PROBES
+        .iter()
+        .map(|(area, _, _)| *area)
+        .filter(|area| areas.contains(area) && *area != "admin")
+        .filter(|area| !denied.iter().any(|d| d == area))
+        .filter(|area| {
+            error::scopes_allow(granted, "GET", Some(area))
+                && !error::scopes_allow(granted, "POST", Some(area))
+        })
+        .collect();
+    (!read_only_areas.is_empty()).then(|| {
+        Check::new("Permissions", "writes", Status::Warn)
+            .detail(format!(
+                "the token may read but not change: {}",
+                read_only_areas.join(", ")
+            ))
+            .fix(
+                "add the edit: permissions the assistant needs (or `all`), or run with \
+                 --read-only so it is not offered writes that Halo will refuse",
+            )
+    })
+}
 
-    // What the checks used of the rate budget.
+/// What the checks used of the rate budget, and whether Halo's limit is lower than configured
+/// or shared with other integrations.
+fn budget(halo: &HaloClient) -> Check {
     let budget = halo.status().rate_budget;
     let window = budget.window_s;
     let sent = halo.status().requests;
-    let mut check = Check::new("Rate budget", "budget", Status::Ok).detail(format!(
+    let check = Check::new("Rate budget", "budget", Status::Ok).detail(format!(
         "{} of {} requests used in the rolling {window} s window (these checks sent {sent})",
         budget.used, budget.limit
     ));
     if let Some(configured) = &budget.configured {
-        check = check
+        check
             .status_to(Status::Warn)
             .detail(format!(
                 "Halo answered 429 without Retry-After {} times: the budget learned a limit of \
@@ -419,19 +463,19 @@ pub async fn diagnose(cfg: HaloConfig, domains: &[&str], read_only: bool) -> Rep
                 "this tenant allows fewer requests than HALO_RATE_LIMIT says: set it to what \
                  Halo allows (or leave room for other integrations); the learned figure grows \
                  back by one after each window without a 429",
-            );
+            )
     } else if budget.waited > 0 {
-        check = check
+        check
             .status_to(Status::Warn)
             .detail(format!(
                 "{} of {} requests in {window} s; {} requests waited for a slot: the budget is \
                  being used by something else too",
                 budget.used, budget.limit, budget.waited
             ))
-            .fix("other integrations share Halo's limit; lower HALO_RATE_LIMIT to leave them room");
+            .fix("other integrations share Halo's limit; lower HALO_RATE_LIMIT to leave them room")
+    } else {
+        check
     }
-    checks.push(check);
-    report
 }
 
 /// Marks the checks that did not run because of `why`.
