@@ -80,10 +80,14 @@ async fn listen(shared: Arc<Shared>, http: HttpConfig, bind: SocketAddr, auth: &
 }
 
 fn limits(http: &HttpArgs) -> Result<Limits, String> {
-    let session_idle = settings::seconds(&http.session_idle, "MCP_SESSION_IDLE", 1800)?;
+    let session_idle = settings::seconds(
+        &http.session_idle,
+        "MCP_SESSION_IDLE / --session-idle",
+        1800,
+    )?;
     let max_sessions = settings::positive(
         &http.max_sessions,
-        "MCP_MAX_SESSIONS",
+        "MCP_MAX_SESSIONS / --max-sessions",
         remote::MAX_SESSIONS as u64,
     )?;
     Ok(Limits {
@@ -91,12 +95,12 @@ fn limits(http: &HttpArgs) -> Result<Limits, String> {
         max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
         header_timeout: Duration::from_secs(settings::positive(
             &http.http_header_timeout,
-            "MCP_HTTP_HEADER_TIMEOUT",
+            "MCP_HTTP_HEADER_TIMEOUT / --http-header-timeout",
             remote::HEADER_TIMEOUT.as_secs(),
         )?),
         idle_timeout: Duration::from_secs(settings::positive(
             &http.http_idle_timeout,
-            "MCP_HTTP_IDLE_TIMEOUT",
+            "MCP_HTTP_IDLE_TIMEOUT / --http-idle-timeout",
             remote::IDLE_TIMEOUT.as_secs(),
         )?),
     })
@@ -158,9 +162,13 @@ fn oauth_config(http: &HttpArgs) -> Result<OAuthConfig, String> {
     }
     oauth.credential_ttl = settings::seconds(
         &http.oauth_credential_ttl,
-        "MCP_OAUTH_CREDENTIAL_TTL",
+        "MCP_OAUTH_CREDENTIAL_TTL / --oauth-credential-ttl",
         86_400,
     )?;
-    oauth.code_ttl = settings::seconds(&http.oauth_code_ttl, "MCP_OAUTH_CODE_TTL", 60)?;
+    oauth.code_ttl = settings::seconds(
+        &http.oauth_code_ttl,
+        "MCP_OAUTH_CODE_TTL / --oauth-code-ttl",
+        60,
+    )?;
     Ok(oauth)
 }

@@ -85,6 +85,34 @@ fn readme_names() -> BTreeSet<String> {
     names
 }
 
+/// In each README settings row, the flag column names the flag of each variable in the row.
+#[test]
+fn readme_tables_name_the_flag_of_each_variable() {
+    let command = Cli::command();
+    let readme = read("README.md");
+    let mut checked = 0;
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let mut cells = line.split('|').skip(1);
+        let (first, flags) = (cells.next().unwrap_or(""), cells.next().unwrap_or(""));
+        for quoted in first.split('`').skip(1).step_by(2) {
+            let var = quoted.split('=').next().unwrap_or("");
+            let Some(long) = command
+                .get_arguments()
+                .find(|a| a.get_env().is_some_and(|e| e == var))
+                .and_then(|a| a.get_long())
+            else {
+                continue;
+            };
+            assert!(
+                flags.contains(&format!("`--{long}`")),
+                "README row for {var} should name --{long}: {line}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} rows checked");
+}
+
 #[test]
 fn the_definition_is_well_formed() {
     Cli::command().debug_assert();
