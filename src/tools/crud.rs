@@ -11,6 +11,7 @@ use super::{
     ToolError,
     args::{self, as_int, check, reject_unknown, to_query},
     compact::{Detail, shape},
+    error::get_record,
     generate::{DEFAULT_PAGE_SIZE, LIST_COMMON, SHAPING, scope_param},
 };
 use crate::{
@@ -80,7 +81,7 @@ fn without_nulls(args: Map<String, Value>) -> Map<String, Value> {
 }
 
 fn param(name: &str, spec: &str) -> Result<Param, ToolError> {
-    Param::parse(name, spec).map_err(ToolError::new)
+    Param::parse(name, spec).map_err(ToolError::Internal)
 }
 
 /// Refuses field names the resource is not known to have, with the nearest known ones: a
@@ -108,11 +109,14 @@ pub fn check_field_names<'a>(
         } else {
             format!("did you mean {}?", args::quote_list(&near))
         };
-        return Err(ToolError::new(format!(
-            "`{arg}`: {} records have no field {}; {hint}",
-            r.singular,
-            args::quote(&Value::String(name.to_owned()))
-        )));
+        return Err(ToolError::invalid(
+            arg,
+            format!(
+                "`{arg}`: {} records have no field {}; {hint}",
+                r.singular,
+                args::quote(&Value::String(name.to_owned()))
+            ),
+        ));
     }
     Ok(())
 }
@@ -152,7 +156,7 @@ fn required<'a>(
     what: &str,
 ) -> Result<&'a Value, ToolError> {
     args.get(name)
-        .ok_or_else(|| ToolError::new(format!("`{name}` is required: {what}")))
+        .ok_or_else(|| ToolError::invalid(name, format!("`{name}` is required: {what}")))
 }
 
 /// A record id checked against the resource's id type.
@@ -189,24 +193,30 @@ fn record_id(r: &Resource, args: &Map<String, Value>) -> Result<RecordId, ToolEr
                 shown: s.trim().to_owned(),
                 value: Value::String(s.trim().to_owned()),
             }),
-            _ => Err(ToolError::new(format!(
-                "`id` must be a {} guid such as 3f2504e0-4f89-11d3-9a0c-0305e82c3301 (got {})",
-                r.singular,
-                args::quote(v)
-            ))),
+            _ => Err(ToolError::invalid(
+                "id",
+                format!(
+                    "`id` must be a {} guid such as 3f2504e0-4f89-11d3-9a0c-0305e82c3301 (got {})",
+                    r.singular,
+                    args::quote(v)
+                ),
+            )),
         },
         IdType::String => match v {
             Value::String(s) if args::is_plain_string_id(s.trim()) => Ok(RecordId {
                 shown: s.trim().to_owned(),
                 value: Value::String(s.trim().to_owned()),
             }),
-            _ => Err(ToolError::new(format!(
-                "`id` must be a {} id of letters, digits and -_.~:@+, at most {} characters, \
+            _ => Err(ToolError::invalid(
+                "id",
+                format!(
+                    "`id` must be a {} id of letters, digits and -_.~:@+, at most {} characters, \
                  not `.` or `..` (got {})",
-                r.singular,
-                args::MAX_STRING_ID,
-                args::quote(v)
-            ))),
+                    r.singular,
+                    args::MAX_STRING_ID,
+                    args::quote(v)
+                ),
+            )),
         },
     }
 }
@@ -228,31 +238,13 @@ fn scope_value(
 }
 
 fn not_found(r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
-    let scope_text = scope
-        .as_ref()
-        .map(|(name, v)| format!(" with {name} {v}"))
-        .unwrap_or_default();
-    ToolError::new(format!(
-        "No {} with id {id}{scope_text} in Halo (404). Use {} to find it.",
-        r.singular,
-        r.tool_name("list")
-    ))
+    ToolError::record_not_found(r, id, scope.as_ref().map(|(name, v)| (name.as_str(), *v)))
 }
 
 fn map_not_found(e: HaloError, r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
     match e {
         HaloError::NotFound { .. } => not_found(r, id, scope),
         other => other.into(),
-    }
-}
-
-/// Halo sometimes answers a missing record with an empty 200.
-fn is_empty_record(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
     }
 }
 
@@ -277,11 +269,14 @@ async fn list(
                 }
             }
             None if f.required => {
-                return Err(ToolError::new(format!(
-                    "`{}` is required to list {}",
-                    f.name,
-                    r.name.replace('_', " ")
-                )));
+                return Err(ToolError::invalid(
+                    &f.name,
+                    format!(
+                        "`{}` is required to list {}",
+                        f.name,
+                        r.name.replace('_', " ")
+                    ),
+                ));
             }
             None => {}
         }
@@ -291,9 +286,10 @@ async fn list(
             let s = check(&param("search", "string")?, v)?;
             let s = s.as_str().unwrap_or_default().trim().to_owned();
             if s.chars().count() > MAX_SEARCH {
-                return Err(ToolError::new(format!(
-                    "`search` is longer than {MAX_SEARCH} characters"
-                )));
+                return Err(ToolError::invalid(
+                    "search",
+                    format!("`search` is longer than {MAX_SEARCH} characters"),
+                ));
             }
             Some(s).filter(|s| !s.is_empty())
         }
@@ -304,10 +300,13 @@ async fn list(
         Some(v) => match as_int(v) {
             Some(n) if (1..=max).contains(&n) => n,
             _ => {
-                return Err(ToolError::new(format!(
-                    "`page_size` must be an integer from 1 to {max} (got {})",
-                    args::quote(v)
-                )));
+                return Err(ToolError::invalid(
+                    "page_size",
+                    format!(
+                        "`page_size` must be an integer from 1 to {max} (got {})",
+                        args::quote(v)
+                    ),
+                ));
             }
         },
         None => i64::from(DEFAULT_PAGE_SIZE).min(max),
@@ -316,10 +315,13 @@ async fn list(
         Some(v) => match as_int(v) {
             Some(n) if (1..=MAX_PAGE_NO).contains(&n) => n,
             _ => {
-                return Err(ToolError::new(format!(
-                    "`page_no` must be an integer from 1 (got {})",
-                    args::quote(v)
-                )));
+                return Err(ToolError::invalid(
+                    "page_no",
+                    format!(
+                        "`page_no` must be an integer from 1 (got {})",
+                        args::quote(v)
+                    ),
+                ));
             }
         },
         None => 1,
@@ -332,14 +334,17 @@ async fn list(
                 || s.len() > 64
                 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
-                return Err(ToolError::new(format!(
-                    "`order` must be a field name such as `id` or `{}` (got {})",
-                    r.list_fields
-                        .iter()
-                        .find(|f| f.as_str() != "id")
-                        .map_or("name", String::as_str),
-                    args::quote(v)
-                )));
+                return Err(ToolError::invalid(
+                    "order",
+                    format!(
+                        "`order` must be a field name such as `id` or `{}` (got {})",
+                        r.list_fields
+                            .iter()
+                            .find(|f| f.as_str() != "id")
+                            .map_or("name", String::as_str),
+                        args::quote(v)
+                    ),
+                ));
             }
             check_field_names(r, "order", [s.as_str()])?;
             Some(s)
@@ -479,13 +484,9 @@ async fn get(
         }
     }
     let (keep, detail) = shaping(r, args, &r.get_fields)?;
-    let record = halo
-        .get(&id.path(r), &query, caching(r))
-        .await
-        .map_err(|e| map_not_found(e, r, &id.shown, &scope))?;
-    if is_empty_record(&record) {
-        return Err(not_found(r, &id.shown, &scope));
-    }
+    let record = get_record(halo, &id.path(r), &query, caching(r))
+        .await?
+        .ok_or_else(|| not_found(r, &id.shown, &scope))?;
     Ok(shape(&record, &keep, &r.label, detail))
 }
 
@@ -529,15 +530,18 @@ fn body_fields(
             } else {
                 format!("did you mean {}?", args::quote_list(&near))
             };
-            return Err(ToolError::new(format!(
-                "`{tool}` does not know the field `{}`; {hint}",
-                args::bounded(key)
-            )));
+            return Err(ToolError::invalid(
+                key.as_str(),
+                format!(
+                    "`{tool}` does not know the field `{}`; {hint}",
+                    args::bounded(key)
+                ),
+            ));
         }
     }
     let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
     if size > MAX_WRITE_BYTES {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::BadRequest(format!(
             "the {} would be {} KB; writes are limited to {} KB",
             r.singular,
             size / 1024,
@@ -554,13 +558,16 @@ async fn create(
     args: &Map<String, Value>,
 ) -> Result<Value, ToolError> {
     if let Some(id) = args.get("id") {
-        return Err(ToolError::new(format!(
-            "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
+        return Err(ToolError::invalid(
+            "id",
+            format!(
+                "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
              with an id as an update. To change an existing {one}, call {update}.",
-            id = args::quote(id),
-            one = r.singular,
-            update = r.tool_name("update"),
-        )));
+                id = args::quote(id),
+                one = r.singular,
+                update = r.tool_name("update"),
+            ),
+        ));
     }
     let body = body_fields(r, tool, args, &[])?;
     for f in r.fields.iter().filter(|f| f.required) {
@@ -570,10 +577,10 @@ async fn create(
             Some(_) => false,
         };
         if missing {
-            return Err(ToolError::new(format!(
-                "`{}` is required to create a {}",
-                f.name, r.singular
-            )));
+            return Err(ToolError::invalid(
+                &f.name,
+                format!("`{}` is required to create a {}", f.name, r.singular),
+            ));
         }
     }
     let label = body
@@ -584,7 +591,7 @@ async fn create(
     let write = halo.post(&r.path, &record);
     let audited = crate::audit::written(halo, tool, r.name.as_str(), None, record.as_object());
     let saved = audited(write).await.map_err(|e| match e {
-        HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+        HaloError::WriteUncertain { cause, .. } => ToolError::WriteUncertain(format!(
             "Halo did not confirm the new {one} ({cause}): it may or may not have been created. \
              Check with {list}{search} before creating it again.",
             one = r.singular,
@@ -597,7 +604,7 @@ async fn create(
     })?;
     let new_id = saved.get("id").filter(|v| !v.is_null()).cloned();
     if new_id.is_none() {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::HaloAnswer(format!(
             "Halo accepted the new {} but did not return it, so its id is unknown; check with \
              {} before trying again",
             r.singular,
@@ -621,7 +628,7 @@ async fn update(
     skip.extend(r.scope.as_deref());
     let mut body = body_fields(r, tool, args, &skip)?;
     if body.is_empty() {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::BadRequest(format!(
             "nothing to update: give at least one field of the {} besides `id`",
             r.singular
         )));
@@ -632,11 +639,10 @@ async fn update(
     if let Some((name, v)) = &scope {
         query.push((name.clone(), v.to_string()));
     }
-    let current = halo
-        .get(&id.path(r), &query, Caching::Live)
-        .await
-        .map_err(|e| map_not_found(e, r, &id.shown, &scope))?;
-    if is_empty_record(&current) {
+    if get_record(halo, &id.path(r), &query, Caching::Live)
+        .await?
+        .is_none()
+    {
         return Err(not_found(r, &id.shown, &scope));
     }
     body.insert("id".into(), id.value.clone());
@@ -649,7 +655,7 @@ async fn update(
     let saved = audited(halo.post(&r.path, &body))
         .await
         .map_err(|e| match e {
-            HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+            HaloError::WriteUncertain { cause, .. } => ToolError::WriteUncertain(format!(
                 "Halo did not confirm the update of {one} {id} ({cause}): it may or may not \
                  have been applied. Check with {get} before repeating it.",
                 one = r.singular,
@@ -662,7 +668,7 @@ async fn update(
     if let Some(saved_id) = &saved_id
         && !saved_id.trim_end_matches(".0").eq_ignore_ascii_case(&id)
     {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::HaloAnswer(format!(
             "Halo saved the {one} as id {saved_id} instead of updating {id}; check both with {get}",
             one = r.singular,
             get = r.tool_name("get")
@@ -687,10 +693,13 @@ async fn delete(
     let id = record.shown.clone();
     let scope = scope_value(r, args)?;
     if args.get("confirm") != Some(&Value::Bool(true)) {
-        return Err(ToolError::new(format!(
-            "deleting {} {id} needs `confirm: true`; ask the user first",
-            r.singular
-        )));
+        return Err(ToolError::invalid(
+            "confirm",
+            format!(
+                "deleting {} {id} needs `confirm: true`; ask the user first",
+                r.singular
+            ),
+        ));
     }
     let mut query = Vec::new();
     if let Some((name, v)) = &scope {

@@ -66,18 +66,19 @@ async fn get_many(
     let mut seen = std::collections::HashSet::new();
     ids.retain(|i| seen.insert(*i));
     if ids.is_empty() {
-        return Err(ToolError::new("`ids` needs at least one id"));
+        return Err(ToolError::invalid("ids", "`ids` needs at least one id"));
     }
     if ids.len() > MAX_IDS {
-        return Err(ToolError::new(format!(
-            "`ids` has {} ids; at most {MAX_IDS} per call",
-            ids.len()
-        )));
+        return Err(ToolError::invalid(
+            "ids",
+            format!("`ids` has {} ids; at most {MAX_IDS} per call", ids.len()),
+        ));
     }
     if let Some(bad) = ids.iter().find(|i| **i <= 0) {
-        return Err(ToolError::new(format!(
-            "`ids` must be positive (got {bad})"
-        )));
+        return Err(ToolError::invalid(
+            "ids",
+            format!("`ids` must be positive (got {bad})"),
+        ));
     }
     let detail = match args.get("detail").and_then(Value::as_str) {
         Some("full") => compact::Detail::Full,

@@ -587,7 +587,7 @@ async fn find_asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolEr
     let serial = str_arg(&args, "serial").filter(|s| !s.trim().is_empty());
     let host = str_arg(&args, "hostname").filter(|s| !s.trim().is_empty());
     if serial.is_none() && host.is_none() {
-        return Err(ToolError::new("give `serial`, `hostname` or both"));
+        return Err(ToolError::bad_request("give `serial`, `hostname` or both"));
     }
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
@@ -620,7 +620,7 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     let upn = str_arg(&args, "upn").filter(|s| !s.trim().is_empty());
     let name = str_arg(&args, "name").filter(|s| !s.trim().is_empty());
     if email.is_none() && upn.is_none() && name.is_none() {
-        return Err(ToolError::new("give `email`, `upn` or `name`"));
+        return Err(ToolError::bad_request("give `email`, `upn` or `name`"));
     }
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
@@ -653,7 +653,10 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
 async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let name = str_arg(&args, "name").unwrap_or("").trim().to_owned();
     if normalise_name(&name).is_none() {
-        return Err(ToolError::new("`name` must contain letters or digits"));
+        return Err(ToolError::invalid(
+            "name",
+            "`name` must contain letters or digits",
+        ));
     }
     let line1 = str_arg(&args, "address");
     let postcode = str_arg(&args, "postcode");

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     catalog::Resource,
-    halo::{Caching, HaloError},
-    tools::{ToolError, args::as_int, compact, crud},
+    halo::Caching,
+    tools::{ToolError, args::as_int, compact, crud, error::get_record},
 };
 
 /// Actions shown by default in a ticket overview, and at most.
@@ -64,23 +64,12 @@ pub const ASSET: Composite = Composite {
     run: |ctx, args| asset(ctx, args).boxed(),
 };
 
-/// GET one record of a catalogue resource, with its fixed query; 404 becomes a clear error.
+/// GET one record of a catalogue resource, with its fixed query; a missing one is an error.
 async fn one(ctx: &Ctx, r: &Resource, id: i64) -> Result<Value, ToolError> {
-    let query = crud::get_query(r);
-    let caching = crud::caching(r);
-    match ctx
-        .halo
-        .get(&format!("{}/{id}", r.path), &query, caching)
-        .await
-    {
-        Ok(v) if !(v.is_null() || v.as_object().is_some_and(Map::is_empty)) => Ok(v),
-        Ok(_) | Err(HaloError::NotFound { .. }) => Err(ToolError::new(format!(
-            "No {} with id {id} in Halo (404). Use {} to find it.",
-            r.singular,
-            r.tool_name("list")
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    let path = format!("{}/{id}", r.path);
+    get_record(&ctx.halo, &path, &crud::get_query(r), crud::caching(r))
+        .await?
+        .ok_or_else(|| ToolError::record_not_found(r, &id.to_string(), None))
 }
 
 /// `record_count` of a list, asking Halo for one row.
@@ -212,9 +201,10 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let id = id_arg(&args, "id")?;
     let n = int_arg(&args, "actions").unwrap_or(DEFAULT_ACTIONS);
     if !(1..=MAX_ACTIONS).contains(&n) {
-        return Err(ToolError::new(format!(
-            "`actions` must be from 1 to {MAX_ACTIONS} (got {n})"
-        )));
+        return Err(ToolError::invalid(
+            "actions",
+            format!("`actions` must be from 1 to {MAX_ACTIONS} (got {n})"),
+        ));
     }
     let tickets = resource("tickets", "tickets")?;
     let actions_r = resource("actions", "actions")?;

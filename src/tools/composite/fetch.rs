@@ -73,7 +73,7 @@ impl<'a> Pages<'a> {
             reads.requests += 1;
             reads.records += page.records.len();
             if page.records.len() >= UNPAGED_COUNT {
-                return Err(ToolError::new(format!(
+                return Err(ToolError::bad_request(format!(
                     "{} lists more than {UNPAGED_COUNT} records, which Halo does not page; \
                      narrow the request",
                     r.name.replace('_', " ")
@@ -112,7 +112,7 @@ impl<'a> Pages<'a> {
                 break;
             }
             if rows.len() >= MAX_RECORDS {
-                return Err(ToolError::new(format!(
+                return Err(ToolError::bad_request(format!(
                     "more than {MAX_RECORDS} {} match; narrow the request (e.g. one client)",
                     r.name.replace('_', " ")
                 )));

@@ -130,14 +130,17 @@ impl Composite {
                     checked.insert(p.name.clone(), v);
                 }
                 None if p.required => {
-                    return Err(ToolError::new(format!(
-                        "`{}` is required{}",
-                        p.name,
-                        p.description
-                            .as_ref()
-                            .map(|d| format!(": {d}"))
-                            .unwrap_or_default()
-                    )));
+                    return Err(ToolError::invalid(
+                        &p.name,
+                        format!(
+                            "`{}` is required{}",
+                            p.name,
+                            p.description
+                                .as_ref()
+                                .map(|d| format!(": {d}"))
+                                .unwrap_or_default()
+                        ),
+                    ));
                 }
                 None => {}
             }
@@ -161,7 +164,7 @@ fn names_a_record(p: &Param) -> bool {
 pub fn id_arg(args: &Map<String, Value>, name: &str) -> Result<i64, ToolError> {
     match args.get(name) {
         Some(v) => args::positive_id(name, v),
-        None => Err(ToolError::new(format!("`{name}` is required"))),
+        None => Err(ToolError::invalid(name, format!("`{name}` is required"))),
     }
 }
 
@@ -171,7 +174,7 @@ pub fn resource(domain: &str, name: &str) -> Result<&'static Resource, ToolError
     d.resources
         .iter()
         .find(|r| r.name == name)
-        .ok_or_else(|| ToolError::new(format!("the catalogue has no `{name}` in `{domain}`")))
+        .ok_or_else(|| ToolError::Internal(format!("the catalogue has no `{name}` in `{domain}`")))
 }
 
 /// Typed access to checked arguments.

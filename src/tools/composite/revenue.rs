@@ -393,7 +393,7 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     if let (Some(s), Some(e)) = (start, end)
         && s > e
     {
-        return Err(ToolError::new("`start` is after `end`"));
+        return Err(ToolError::invalid("start", "`start` is after `end`"));
     }
     let today = Date::today();
     let invoices_r = resource("invoices", "invoices")?;

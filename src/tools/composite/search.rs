@@ -87,7 +87,7 @@ async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let serial = str_arg(&args, "serial").and_then(normalise_serial);
     let host = str_arg(&args, "hostname").and_then(normalise_hostname);
     if serial.is_none() && host.is_none() {
-        return Err(ToolError::new(
+        return Err(ToolError::bad_request(
             "give `serial` or `hostname` (placeholder serials such as \"To be filled by O.E.M.\" \
              match nothing)",
         ));
@@ -145,10 +145,13 @@ async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
 async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let raw = str_arg(&args, "email").unwrap_or("");
     let Some(want) = normalise_email(raw) else {
-        return Err(ToolError::new(format!(
-            "`email` must be an email address (got {})",
-            crate::tools::args::quote(&Value::String(raw.to_owned()))
-        )));
+        return Err(ToolError::invalid(
+            "email",
+            format!(
+                "`email` must be an email address (got {})",
+                crate::tools::args::quote(&Value::String(raw.to_owned()))
+            ),
+        ));
     };
     let r = resource("users", "users")?;
     let mut reads = Reads::default();
@@ -180,7 +183,10 @@ async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
 async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let raw = str_arg(&args, "name").unwrap_or("").trim().to_owned();
     let Some(want) = normalise_name(&raw) else {
-        return Err(ToolError::new("`name` must contain letters or digits"));
+        return Err(ToolError::invalid(
+            "name",
+            "`name` must contain letters or digits",
+        ));
     };
     let r = resource("clients", "clients")?;
     let mut reads = Reads::default();
