@@ -130,11 +130,16 @@ pub fn toolset(domain: &str) -> Result<&'static [ToolDef], CatalogError> {
             .iter()
             .filter(|c| c.domain == entry.name)
         {
-            tools.push(ToolDef {
-                tool: c.tool(),
-                kind: ToolKind::Composite(c),
-                domain: entry.name,
-            });
+            // A composite whose argument specs do not parse is left out, never listed with a
+            // partial schema; `composite::tests::every_argument_spec_parses` keeps this unseen.
+            match c.tool() {
+                Ok(tool) => tools.push(ToolDef {
+                    tool,
+                    kind: ToolKind::Composite(c),
+                    domain: entry.name,
+                }),
+                Err(e) => tracing::error!(tool = c.name, error = %e, "composite left out"),
+            }
         }
         Ok(tools)
     })
