@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::{Active, HaloMcp, signature};
 use crate::{
     catalog::{self, Verb},
-    halo::Caching,
+    halo::{Caching, PageRequest},
     text::quote,
     tools::{self, composite::Ctx, crud},
 };
@@ -476,17 +476,14 @@ async fn client_values(ctx: &Ctx, typed: &str) -> Vec<String> {
     let Ok(r) = tools::composite::resource("clients", "clients") else {
         return Vec::new();
     };
-    let mut query = vec![
-        ("pageinate".to_owned(), "true".to_owned()),
-        ("page_size".to_owned(), MAX_COMPLETIONS.to_string()),
-        ("page_no".to_owned(), "1".to_owned()),
-    ];
+    let mut query = Vec::new();
     if !typed.trim().is_empty() {
-        query.push(("search".into(), typed.trim().to_owned()));
+        query.push(("search".to_owned(), typed.trim().to_owned()));
     }
+    let first = PageRequest::first(MAX_COMPLETIONS as u64);
     match ctx
         .halo
-        .list(&r.path, r.envelope.as_deref(), &query, Caching::Live)
+        .list_page(&r.path, r.envelope.as_deref(), &query, first, Caching::Live)
         .await
     {
         Ok(page) => page

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     catalog::{ExtraOp, IdType, Param, ParamType, Resource, Verb},
-    halo::{Caching, HaloClient, HaloError},
+    halo::{Caching, HaloClient, HaloError, PageRequest},
 };
 
 /// Reference resources are served from the cache; everything else is read live.
@@ -248,17 +248,95 @@ fn map_not_found(e: HaloError, r: &Resource, id: &str, scope: &Option<(String, i
     }
 }
 
+/// A list call's arguments, checked.
+struct ListArgs {
+    /// The resource's filters, as Halo's query.
+    query: Vec<(String, String)>,
+    search: Option<String>,
+    page_size: i64,
+    page_no: i64,
+    order: Option<String>,
+    orderdesc: Option<bool>,
+    keep: Vec<String>,
+    detail: Detail,
+}
+
+impl ListArgs {
+    /// Rows before this page.
+    fn skipped(&self) -> u64 {
+        u64::try_from((self.page_no - 1) * self.page_size).unwrap_or(0)
+    }
+
+    fn page_len(&self) -> usize {
+        usize::try_from(self.page_size).unwrap_or(usize::MAX)
+    }
+}
+
 async fn list(
     halo: &HaloClient,
     r: &Resource,
     tool: &str,
     args: &Map<String, Value>,
 ) -> Result<Value, ToolError> {
+    let a = list_args(r, tool, args)?;
+    let (rows, total) = if r.paginate {
+        halo_page(halo, r, &a).await?
+    } else {
+        server_page(halo, r, &a).await?
+    };
+    let shown = rows.len() as u64;
+    let has_more = match total {
+        Some(t) => a.skipped() + shown < t,
+        None => shown == u64::try_from(a.page_size).unwrap_or(0),
+    };
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|row| shape(row, &a.keep, &r.label, a.detail))
+        .collect();
+    Ok(json!({
+        "resource": r.name,
+        "record_count": total,
+        "page_no": a.page_no,
+        "page_size": a.page_size,
+        "has_more": has_more,
+        "records": records,
+    }))
+}
+
+fn list_args(r: &Resource, tool: &str, args: &Map<String, Value>) -> Result<ListArgs, ToolError> {
     let mut valid: Vec<&str> = r.filters.iter().map(|f| f.name.as_str()).collect();
     valid.extend(LIST_COMMON);
     valid.extend(SHAPING);
     reject_unknown(args, &valid, tool)?;
+    let query = filter_query(r, args)?;
+    let search = search_arg(args)?;
+    let max = i64::from(r.max_page_size);
+    let page_size = bounded_int(args, "page_size", max, &format!("from 1 to {max}"))?
+        .unwrap_or(i64::from(DEFAULT_PAGE_SIZE).min(max));
+    let page_no = bounded_int(args, "page_no", MAX_PAGE_NO, "from 1")?.unwrap_or(1);
+    let order = order_arg(r, args)?;
+    let orderdesc = match args.get("orderdesc") {
+        Some(v) => check(&param("orderdesc", "boolean")?, v)?.as_bool(),
+        None => None,
+    };
+    let (keep, detail) = shaping(r, args, &r.list_fields)?;
+    Ok(ListArgs {
+        query,
+        search,
+        page_size,
+        page_no,
+        order,
+        orderdesc,
+        keep,
+        detail,
+    })
+}
 
+/// The resource's filters as Halo's query; an empty id list is left out.
+fn filter_query(
+    r: &Resource,
+    args: &Map<String, Value>,
+) -> Result<Vec<(String, String)>, ToolError> {
     let mut query: Vec<(String, String)> = Vec::new();
     for f in &r.filters {
         match args.get(&f.name) {
@@ -281,153 +359,144 @@ async fn list(
             None => {}
         }
     }
-    let search = match args.get("search") {
-        Some(v) => {
-            let s = check(&param("search", "string")?, v)?;
-            let s = s.as_str().unwrap_or_default().trim().to_owned();
-            if s.chars().count() > MAX_SEARCH {
-                return Err(ToolError::invalid(
-                    "search",
-                    format!("`search` is longer than {MAX_SEARCH} characters"),
-                ));
-            }
-            Some(s).filter(|s| !s.is_empty())
-        }
-        None => None,
-    };
-    let max = i64::from(r.max_page_size);
-    let page_size = match args.get("page_size") {
-        Some(v) => match as_int(v) {
-            Some(n) if (1..=max).contains(&n) => n,
-            _ => {
-                return Err(ToolError::invalid(
-                    "page_size",
-                    format!(
-                        "`page_size` must be an integer from 1 to {max} (got {})",
-                        args::quote(v)
-                    ),
-                ));
-            }
-        },
-        None => i64::from(DEFAULT_PAGE_SIZE).min(max),
-    };
-    let page_no = match args.get("page_no") {
-        Some(v) => match as_int(v) {
-            Some(n) if (1..=MAX_PAGE_NO).contains(&n) => n,
-            _ => {
-                return Err(ToolError::invalid(
-                    "page_no",
-                    format!(
-                        "`page_no` must be an integer from 1 (got {})",
-                        args::quote(v)
-                    ),
-                ));
-            }
-        },
-        None => 1,
-    };
-    let order = match args.get("order") {
-        Some(v) => {
-            let s = check(&param("order", "string")?, v)?;
-            let s = s.as_str().unwrap_or_default().to_owned();
-            if s.is_empty()
-                || s.len() > 64
-                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(ToolError::invalid(
-                    "order",
-                    format!(
-                        "`order` must be a field name such as `id` or `{}` (got {})",
-                        r.list_fields
-                            .iter()
-                            .find(|f| f.as_str() != "id")
-                            .map_or("name", String::as_str),
-                        args::quote(v)
-                    ),
-                ));
-            }
-            check_field_names(r, "order", [s.as_str()])?;
-            Some(s)
-        }
-        None => None,
-    };
-    let orderdesc = match args.get("orderdesc") {
-        Some(v) => check(&param("orderdesc", "boolean")?, v)?.as_bool(),
-        None => None,
-    };
-    let (keep, detail) = shaping(r, args, &r.list_fields)?;
+    Ok(query)
+}
 
-    if let Some(s) = &search {
+/// `search`, trimmed; `None` when absent or blank.
+fn search_arg(args: &Map<String, Value>) -> Result<Option<String>, ToolError> {
+    let Some(v) = args.get("search") else {
+        return Ok(None);
+    };
+    let s = check(&param("search", "string")?, v)?;
+    let s = s.as_str().unwrap_or_default().trim().to_owned();
+    if s.chars().count() > MAX_SEARCH {
+        return Err(ToolError::invalid(
+            "search",
+            format!("`search` is longer than {MAX_SEARCH} characters"),
+        ));
+    }
+    Ok(Some(s).filter(|s| !s.is_empty()))
+}
+
+/// An integer argument from 1 to `max`; `range` says so in the message.
+fn bounded_int(
+    args: &Map<String, Value>,
+    name: &str,
+    max: i64,
+    range: &str,
+) -> Result<Option<i64>, ToolError> {
+    let Some(v) = args.get(name) else {
+        return Ok(None);
+    };
+    match as_int(v) {
+        Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ToolError::invalid(
+            name,
+            format!(
+                "`{name}` must be an integer {range} (got {})",
+                args::quote(v)
+            ),
+        )),
+    }
+}
+
+/// `order`: one field name the resource is known to have.
+fn order_arg(r: &Resource, args: &Map<String, Value>) -> Result<Option<String>, ToolError> {
+    let Some(v) = args.get("order") else {
+        return Ok(None);
+    };
+    let s = check(&param("order", "string")?, v)?;
+    let s = s.as_str().unwrap_or_default().to_owned();
+    if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(ToolError::invalid(
+            "order",
+            format!(
+                "`order` must be a field name such as `id` or `{}` (got {})",
+                r.list_fields
+                    .iter()
+                    .find(|f| f.as_str() != "id")
+                    .map_or("name", String::as_str),
+                args::quote(v)
+            ),
+        ));
+    }
+    check_field_names(r, "order", [s.as_str()])?;
+    Ok(Some(s))
+}
+
+/// Search and order as Halo's query parameters, after the filters.
+fn halo_query(a: &ListArgs) -> Vec<(String, String)> {
+    let mut query = a.query.clone();
+    if let Some(s) = &a.search {
         query.push(("search".into(), s.clone()));
     }
-    if let Some(o) = &order {
+    if let Some(o) = &a.order {
         query.push(("order".into(), o.clone()));
     }
-    if let Some(d) = orderdesc {
+    if let Some(d) = a.orderdesc {
         query.push(("orderdesc".into(), d.to_string()));
     }
+    query
+}
 
-    let (rows, total) = if r.paginate {
-        // Halo's spelling: `pageinate`.
-        query.push(("pageinate".into(), "true".into()));
-        query.push(("page_size".into(), page_size.to_string()));
-        query.push(("page_no".into(), page_no.to_string()));
-        let page = halo
-            .list(&r.path, r.envelope.as_deref(), &query, caching(r))
-            .await?;
-        let mut rows = page.records;
-        rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let total = page.record_count.or_else(|| {
-            // Without a count, a short page is the last one.
-            (i64::try_from(rows.len()).unwrap_or(i64::MAX) < page_size)
-                .then(|| u64::try_from((page_no - 1) * page_size).unwrap_or(0) + rows.len() as u64)
-        });
-        (rows, total)
-    } else {
-        // Halo does not page these lists; the server pages them so answers stay small. Halo
-        // caps such a list unless `count` asks for more (halo-api.md §6.1: HCLI needed
-        // `count=500` to see 103 tags), so the whole list is asked for.
-        query.push((
-            "count".into(),
-            crate::tools::composite::fetch::UNPAGED_COUNT.to_string(),
-        ));
-        let page = halo
-            .list(&r.path, r.envelope.as_deref(), &query, caching(r))
-            .await?;
-        let mut rows = page.records;
-        if let Some(s) = &search {
-            let needle = s.to_lowercase();
-            rows.retain(|row| matches_search(row, &needle));
-        }
-        if let Some(o) = &order {
-            sort_rows(&mut rows, o, orderdesc.unwrap_or(false));
-        }
-        let total = rows.len() as u64;
-        let start = usize::try_from((page_no - 1) * page_size).unwrap_or(usize::MAX);
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .skip(start)
-            .take(usize::try_from(page_size).unwrap_or(usize::MAX))
-            .collect();
-        (rows, Some(total))
+/// One page of a list Halo pages, and the total when Halo gives it (or when a short page shows
+/// this is the last one).
+async fn halo_page(
+    halo: &HaloClient,
+    r: &Resource,
+    a: &ListArgs,
+) -> Result<(Vec<Value>, Option<u64>), ToolError> {
+    let page = PageRequest::Page {
+        no: u64::try_from(a.page_no).unwrap_or(1),
+        size: u64::try_from(a.page_size).unwrap_or(1),
     };
-    let shown = rows.len() as u64;
-    let has_more = match total {
-        Some(t) => u64::try_from((page_no - 1) * page_size).unwrap_or(0) + shown < t,
-        None => shown == u64::try_from(page_size).unwrap_or(0),
-    };
-    let records: Vec<Value> = rows
-        .iter()
-        .map(|row| shape(row, &keep, &r.label, detail))
-        .collect();
-    Ok(json!({
-        "resource": r.name,
-        "record_count": total,
-        "page_no": page_no,
-        "page_size": page_size,
-        "has_more": has_more,
-        "records": records,
-    }))
+    let answer = halo
+        .list_page(
+            &r.path,
+            r.envelope.as_deref(),
+            &halo_query(a),
+            page,
+            caching(r),
+        )
+        .await?;
+    let mut rows = answer.records;
+    rows.truncate(a.page_len());
+    let total = answer.record_count.or_else(|| {
+        // Without a count, a short page is the last one.
+        (i64::try_from(rows.len()).unwrap_or(i64::MAX) < a.page_size)
+            .then(|| a.skipped() + rows.len() as u64)
+    });
+    Ok((rows, total))
+}
+
+/// One page of a list Halo does not page: the server reads the whole list and pages it, so
+/// answers stay small; search and order are applied here, as Halo would for a paged list.
+async fn server_page(
+    halo: &HaloClient,
+    r: &Resource,
+    a: &ListArgs,
+) -> Result<(Vec<Value>, Option<u64>), ToolError> {
+    let answer = halo
+        .list_page(
+            &r.path,
+            r.envelope.as_deref(),
+            &halo_query(a),
+            PageRequest::Whole,
+            caching(r),
+        )
+        .await?;
+    let mut rows = answer.records;
+    if let Some(s) = &a.search {
+        let needle = s.to_lowercase();
+        rows.retain(|row| matches_search(row, &needle));
+    }
+    if let Some(o) = &a.order {
+        sort_rows(&mut rows, o, a.orderdesc.unwrap_or(false));
+    }
+    let total = rows.len() as u64;
+    let start = usize::try_from(a.skipped()).unwrap_or(usize::MAX);
+    let rows: Vec<Value> = rows.into_iter().skip(start).take(a.page_len()).collect();
+    Ok((rows, Some(total)))
 }
 
 /// Case-insensitive substring match over a row's top-level text fields.

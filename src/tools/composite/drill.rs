@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     catalog::Resource,
-    halo::Caching,
+    halo::{Caching, PageRequest},
     tools::{ToolError, args::as_int, compact, crud, error::get_record},
 };
 
@@ -73,17 +73,16 @@ async fn one(ctx: &Ctx, r: &Resource, id: i64) -> Result<Value, ToolError> {
 }
 
 /// `record_count` of a list, asking Halo for one row.
-async fn count(
-    ctx: &Ctx,
-    r: &Resource,
-    mut query: Vec<(String, String)>,
-) -> Result<u64, ToolError> {
-    query.push(("pageinate".into(), "true".into()));
-    query.push(("page_size".into(), "1".into()));
-    query.push(("page_no".into(), "1".into()));
+async fn count(ctx: &Ctx, r: &Resource, query: Vec<(String, String)>) -> Result<u64, ToolError> {
     let page = ctx
         .halo
-        .list(&r.path, r.envelope.as_deref(), &query, Caching::Live)
+        .list_page(
+            &r.path,
+            r.envelope.as_deref(),
+            &query,
+            PageRequest::first(1),
+            Caching::Live,
+        )
         .await?;
     Ok(page.record_count.unwrap_or(page.records.len() as u64))
 }
