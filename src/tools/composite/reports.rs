@@ -107,7 +107,28 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             "the query is longer than {MAX_SQL} characters"
         )));
     }
-    // One pass: drop comments, keep literals as written (for Halo) and masked (for checking).
+    let (kept, masked) = strip_comments(sql)?;
+    // One trailing `;` is tolerated (and dropped: Halo refuses it); any other is a second
+    // statement.
+    let one_semicolon = |s: &str| {
+        let s = s.trim();
+        s.strip_suffix(';').unwrap_or(s).trim_end().to_owned()
+    };
+    let kept = one_semicolon(&kept);
+    let masked = one_semicolon(&masked);
+    if masked.is_empty() {
+        return Err(refuse("the query is empty"));
+    }
+    if masked.contains(';') {
+        return Err(refuse("it holds more than one statement (`;`)"));
+    }
+    check_words(&masked)?;
+    Ok(kept)
+}
+
+/// One pass over the query: comments dropped, literals kept as written (for Halo) and masked
+/// (for checking), so a keyword inside a string or a bracketed name is never read as one.
+fn strip_comments(sql: &str) -> Result<(String, String), String> {
     let mut kept = String::with_capacity(sql.len());
     let mut masked = String::with_capacity(sql.len());
     let chars: Vec<char> = sql.chars().collect();
@@ -171,20 +192,12 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             }
         }
     }
-    // One trailing `;` is tolerated (and dropped: Halo refuses it); any other is a second
-    // statement.
-    let one_semicolon = |s: &str| {
-        let s = s.trim();
-        s.strip_suffix(';').unwrap_or(s).trim_end().to_owned()
-    };
-    let kept = one_semicolon(&kept);
-    let masked = one_semicolon(&masked);
-    if masked.is_empty() {
-        return Err(refuse("the query is empty"));
-    }
-    if masked.contains(';') {
-        return Err(refuse("it holds more than one statement (`;`)"));
-    }
+    Ok((kept, masked))
+}
+
+/// The words of the masked query: a SELECT, and nothing that writes, runs procedures or
+/// reaches temporary tables and server variables.
+fn check_words(masked: &str) -> Result<(), String> {
     let words: Vec<String> = masked
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '@' || c == '#'))
         .filter(|w| !w.is_empty())
@@ -217,7 +230,7 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             "temporary tables and server variables are not allowed",
         ));
     }
-    Ok(kept)
+    Ok(())
 }
 
 fn paging(args: &Map<String, Value>) -> Result<(usize, usize), ToolError> {
