@@ -11,6 +11,7 @@ pub mod batch;
 pub mod dedup;
 pub mod drill;
 pub mod fetch;
+pub mod matching;
 pub mod reports;
 pub mod revenue;
 pub mod search;

@@ -9,9 +9,13 @@ use serde_json::{Map, Value, json};
 use super::{
     Composite, Ctx,
     asset_keys::{self, AssetKeys, Kind},
-    dedup::{normalise_email, normalise_hostname, normalise_name, normalise_serial},
     fetch::{Pages, Reads},
-    int_arg, resource, str_arg,
+    int_arg,
+    matching::{
+        normalise_email, normalise_hostname, normalise_name, normalise_serial, search_candidates,
+        text,
+    },
+    resource, str_arg,
 };
 use crate::tools::{ToolError, compact};
 
@@ -55,27 +59,6 @@ pub const CLIENTS: Composite = Composite {
     reads: &["/Client"],
     run: |ctx, args| clients(ctx, args).boxed(),
 };
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-async fn searched(
-    ctx: &Ctx,
-    r: &crate::catalog::Resource,
-    term: &str,
-    client: Option<i64>,
-    reads: &mut Reads,
-) -> Result<Vec<Value>, ToolError> {
-    let mut q = vec![
-        ("search".to_owned(), term.to_owned()),
-        ("includeinactive".to_owned(), "true".to_owned()),
-    ];
-    if let Some(c) = client {
-        q.push(("client_id".into(), c.to_string()));
-    }
-    Pages::new(ctx, 1).all(r, &q, reads).await
-}
 
 fn shaped(r: &crate::catalog::Resource, rows: &[&Value]) -> Vec<Value> {
     rows.iter()
@@ -155,7 +138,14 @@ async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
     };
     let r = resource("users", "users")?;
     let mut reads = Reads::default();
-    let rows = searched(ctx, r, raw.trim(), int_arg(&args, "client_id"), &mut reads).await?;
+    let rows = search_candidates(
+        ctx,
+        r,
+        &[raw.trim()],
+        int_arg(&args, "client_id"),
+        &mut reads,
+    )
+    .await?;
     let hits: Vec<&Value> = rows
         .iter()
         .filter(|u| {
@@ -190,7 +180,7 @@ async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError
     };
     let r = resource("clients", "clients")?;
     let mut reads = Reads::default();
-    let rows = searched(ctx, r, &raw, None, &mut reads).await?;
+    let rows = search_candidates(ctx, r, &[raw.as_str()], None, &mut reads).await?;
     let exact: Vec<&Value> = rows
         .iter()
         .filter(|c| normalise_name(text(c, "name")).as_ref() == Some(&want))
