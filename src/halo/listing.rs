@@ -137,3 +137,45 @@ impl Pager {
         Ok(Some(answer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_page_is_asked_for_in_halos_spelling() {
+        let page = PageRequest::Page { no: 3, size: 50 };
+        assert_eq!(
+            page.query(&q(&[("client_id", "7")])),
+            q(&[
+                ("client_id", "7"),
+                ("pageinate", "true"),
+                ("page_size", "50"),
+                ("page_no", "3"),
+            ])
+        );
+        assert_eq!(
+            PageRequest::first(1).query(&[]),
+            q(&[("pageinate", "true"), ("page_size", "1"), ("page_no", "1")])
+        );
+    }
+
+    #[test]
+    fn a_whole_list_asks_for_a_count_unless_one_is_given() {
+        assert_eq!(
+            PageRequest::Whole.query(&q(&[("search", "x")])),
+            q(&[("search", "x"), ("count", "10000")])
+        );
+        assert_eq!(
+            PageRequest::Whole.query(&q(&[("count", "5")])),
+            q(&[("count", "5")])
+        );
+    }
+}

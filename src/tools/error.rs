@@ -109,3 +109,26 @@ pub async fn get_record(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kind is for the code; the reader sees the same sentence whatever the kind.
+    #[test]
+    fn every_kind_reads_as_its_message() {
+        let invalid = ToolError::invalid("id", "`id` must be a positive integer (got 0)");
+        assert_eq!(invalid.message(), "`id` must be a positive integer (got 0)");
+        assert!(matches!(&invalid, ToolError::InvalidArgument { name, .. } if name == "id"));
+        let halo = HaloError::Decode {
+            method: "GET".into(),
+            path: "/Tickets".into(),
+            detail: "expected a list".into(),
+        };
+        assert_eq!(ToolError::from(halo.clone()).message(), halo.to_string());
+        assert_eq!(
+            ToolError::bad_request("give `serial`").message(),
+            "give `serial`"
+        );
+    }
+}
