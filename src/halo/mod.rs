@@ -6,7 +6,8 @@
 //! - a single posted record comes back as a single object (201), several as an array;
 //! - list bodies are a bare array or an envelope object ([`envelope::parse_list`]);
 //! - a 401 from the API means the token died early: refresh once and retry once;
-//! - lists page with Halo's own spelling, `pageinate=true`.
+//! - lists page with Halo's own spelling, `pageinate=true`, and unpaged lists need `count`
+//!   ([`HaloClient::list_page`], [`HaloClient::pager`]).
 //!
 //! Every request goes through the same pipeline: reference-data cache (GETs the caller marks
 //! cacheable) → sharing of identical GETs in flight → circuit breaker → retries that cannot
@@ -18,6 +19,7 @@ pub mod budget;
 pub mod cache;
 pub mod envelope;
 pub mod error;
+mod listing;
 pub mod retry;
 pub mod shared_budget;
 mod tenant;
@@ -40,6 +42,7 @@ pub use budget::{BudgetStatus, RateLimit};
 pub use cache::{CacheLimits, CacheStatus};
 pub use envelope::ListPage;
 pub use error::HaloError;
+pub use listing::{PageRequest, Pager, UNPAGED_COUNT};
 
 use crate::secret::Secret;
 

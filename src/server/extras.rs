@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::{Active, HaloMcp, signature};
 use crate::{
     catalog::{self, Verb},
-    halo::Caching,
+    halo::{Caching, PageRequest},
     text::quote,
     tools::{self, composite::Ctx, crud},
 };
@@ -157,46 +157,8 @@ pub async fn read_resource(
             &reference_list(ctx, uri, domain, name).await?,
         ));
     }
-    match uri {
-        "halo://domains" => {
-            let cat = catalog::catalog();
-            let rows: Vec<Value> = cat
-                .entries()
-                .iter()
-                .filter(|e| mcp.shared.allowed_domains().contains(&e.name))
-                .map(|e| {
-                    json!({
-                        "domain": e.name, "area": e.header.area, "summary": e.header.summary,
-                        "tools": mcp.shared.domain_tools(e.name).iter().map(|t| t.name()).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            return Ok(contents(
-                uri,
-                &json!({"mode": mcp.active().as_str(), "domains": rows}),
-            ));
-        }
-        "halo://mcp-clients" => {
-            let known: Vec<Value> = crate::clients::KNOWN
-                .iter()
-                .map(|k| {
-                    json!({
-                        "client": k.product,
-                        "list_changed": k.list_changed.to_string(),
-                        "auto_mode": crate::clients::mode_of(k),
-                    })
-                })
-                .collect();
-            return Ok(contents(uri, &json!({"clients": known})));
-        }
-        "halo://rate-limit" => {
-            let s = ctx.halo.status();
-            return Ok(contents(
-                uri,
-                &json!({"rate_budget": s.rate_budget, "circuit_breaker": s.circuit_breaker, "cache": s.cache}),
-            ));
-        }
-        _ => {}
+    if let Some(v) = fixed_resource(mcp, uri, ctx) {
+        return Ok(contents(uri, &v));
     }
     if let Some(domain) = uri.strip_prefix("halo://domains/") {
         if !mcp.shared.allowed_domains().contains(&domain) {
@@ -217,27 +179,74 @@ pub async fn read_resource(
         .strip_prefix("halo://clients/")
         .filter(|_| offered(mcp, CLIENT_DOMAIN))
     {
-        // Completions offer "12 (Name)": the id is the leading number.
-        let digits: String = raw
-            .trim()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        let Ok(id) = digits.parse::<i64>() else {
-            return Err(not_found(uri, "the client id must be a number"));
-        };
-        let overview = &tools::composite::drill::CLIENT;
-        let mut args = Map::new();
-        args.insert("id".into(), json!(id));
-        return match overview.call(ctx, args).await {
-            Ok(v) => Ok(contents(uri, &v)),
-            Err(e) => Err(not_found(uri, e.message())),
-        };
+        return client_resource(uri, raw, ctx).await;
     }
     Err(not_found(
         uri,
         "unknown resource; resources/list and resources/templates/list name them",
     ))
+}
+
+/// The resources at fixed addresses: the domains offered, the MCP clients known, and the rate
+/// budget's state. `None` for any other address.
+fn fixed_resource(mcp: &HaloMcp, uri: &str, ctx: &Ctx) -> Option<Value> {
+    match uri {
+        "halo://domains" => {
+            let cat = catalog::catalog();
+            let rows: Vec<Value> = cat
+                .entries()
+                .iter()
+                .filter(|e| mcp.shared.allowed_domains().contains(&e.name))
+                .map(|e| {
+                    json!({
+                        "domain": e.name, "area": e.header.area, "summary": e.header.summary,
+                        "tools": mcp.shared.domain_tools(e.name).iter().map(|t| t.name()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            Some(json!({"mode": mcp.active().as_str(), "domains": rows}))
+        }
+        "halo://mcp-clients" => {
+            let known: Vec<Value> = crate::clients::KNOWN
+                .iter()
+                .map(|k| {
+                    json!({
+                        "client": k.product,
+                        "list_changed": k.list_changed.to_string(),
+                        "auto_mode": crate::clients::mode_of(k),
+                    })
+                })
+                .collect();
+            Some(json!({"clients": known}))
+        }
+        "halo://rate-limit" => {
+            let s = ctx.halo.status();
+            Some(
+                json!({"rate_budget": s.rate_budget, "circuit_breaker": s.circuit_breaker, "cache": s.cache}),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// `halo://clients/{id}`: the client overview. Completions offer "12 (Name)", so the id is the
+/// leading number.
+async fn client_resource(uri: &str, raw: &str, ctx: &Ctx) -> Result<ReadResourceResult, McpError> {
+    let digits: String = raw
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let Ok(id) = digits.parse::<i64>() else {
+        return Err(not_found(uri, "the client id must be a number"));
+    };
+    let overview = &tools::composite::drill::CLIENT;
+    let mut args = Map::new();
+    args.insert("id".into(), json!(id));
+    match overview.call(ctx, args).await {
+        Ok(v) => Ok(contents(uri, &v)),
+        Err(e) => Err(not_found(uri, e.message())),
+    }
 }
 
 /// A prompt's arguments: (name, description, required).
@@ -336,119 +345,147 @@ pub fn get_prompt(
     name: &str,
     arguments: Map<String, Value>,
 ) -> Result<GetPromptResult, McpError> {
-    let Some(spec) = PROMPTS
-        .iter()
-        .find(|p| p.name == name && prompt_offered(mcp, p))
-    else {
-        let names: Vec<&str> = PROMPTS
-            .iter()
-            .filter(|p| prompt_offered(mcp, p))
-            .map(|p| p.name)
-            .collect();
-        return Err(McpError::invalid_params(
-            format!(
-                "unknown prompt {}; prompts: {}",
-                quote(name),
-                names.join(", ")
-            ),
-            None,
-        ));
-    };
-    let arg = |key: &str| -> Option<String> {
-        arguments.get(key).and_then(|v| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-    };
+    let spec = find_prompt(mcp, name)?;
+    let args = PromptArgs(arguments);
     for (n, _, required) in spec.arguments {
-        if *required && arg(n).is_none() {
+        if *required && args.get(n).is_none() {
             return Err(McpError::invalid_params(
                 format!("prompt {name:?} needs the argument `{n}`"),
                 None,
             ));
         }
     }
-    let client = arg("client");
-    let client_step = |c: &Option<String>| match c {
-        Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) => format!("client {c}"),
-        Some(c) => format!("the client \"{c}\" (find its id with halo_clients_find [clients])"),
-        None => "all clients".to_owned(),
-    };
+    let client = args.get("client");
+    let how = how_to_call(mcp.active());
     let text = match spec.name {
-        "triage_client_tickets" => format!(
-            "Triage the open tickets of {client}.\n\
-             1. List them with halo_tickets_list [tickets] (client_id, open_only: true, \
-             order: dateoccurred), page by page.\n\
-             2. For breached, unassigned or long-untouched tickets, read halo_tickets_overview \
-             [tickets] (latest actions, time, SLA state).\n\
-             3. Group them: needs action now, waiting on the user, can be closed; for each, give \
-             the reason and a proposed next step (assignee, priority, reply).\n\
-             Change nothing in Halo until I confirm.\n{how}",
-            client = client_step(&client),
-            how = how_to_call(mcp.active()),
-        ),
-        "revenue_review" => {
-            let month = arg("month").unwrap_or_else(|| "last month".to_owned());
-            format!(
-                "Review revenue for {month} for {client}.\n\
-                 1. Run halo_revenue_breakdown [invoices] with start and end covering {month}{for_client}.\n\
-                 2. Report what was billed: recurring (from recurring invoices and contracts) \
-                 against one-off, credits, the total and the recurring share, in its currency; \
-                 then the current monthly run rate. Call any forecast a forecast, keep it out \
-                 of totals, and name records left out of the run rate (not_in_run_rate).\n\
-                 3. Name the largest recurring contributors and the largest one-off invoices \
-                 (halo_invoices_list [invoices]), and anything unusual (credits, no recurring \
-                 revenue, a contract billed without a recurring invoice).\n{how}",
-                client = client_step(&client),
-                for_client = if client.is_some() {
-                    " and that client's id"
-                } else {
-                    ""
-                },
-                how = how_to_call(mcp.active()),
-            )
-        }
-        "billing_cleanup" => format!(
-            "Before billing, clean up duplicates for {client}.\n\
-             1. Run halo_assets_scan_duplicates and halo_users_scan_duplicates [duplicates].\n\
-             2. For each group say what it adds to a per-device or per-seat bill \
-             (extra_billable) and the recommended action: score 100/95 update the existing \
-             record, 85/70 review by hand.\n\
-             3. Propose merges as a list (keep which record, retire which); make changes only \
-             after I confirm, with halo_assets_update [assets] or halo_users_update [users].\n{how}",
-            client = client_step(&client),
-            how = how_to_call(mcp.active()),
-        ),
-        _ => {
-            let name_ = arg("name").unwrap_or_default();
-            let email = arg("email").unwrap_or_default();
-            format!(
-                "Set up a new starter at {client}: {name_} <{email}>.\n\
-                 1. Check they do not exist already: halo_users_find_match [duplicates] with the \
-                 email and name. Score 100/95: update that user instead of creating one.\n\
-                 2. Site: {site} — check with halo_sites_find_match [duplicates]; use the \
-                 existing site when the score is 100 or 95.\n\
-                 3. Create the user with halo_users_create [users] (name, emailaddress, site_id).\n\
-                 4. Device: {device}\n\
-                 Show me the plan before creating anything.\n{how}",
-                client = client_step(&client),
-                site = arg("site").unwrap_or_else(|| "the client's main site".to_owned()),
-                device = match arg("device") {
-                    Some(d) => format!(
-                        "\"{d}\" — check halo_assets_find_match [duplicates]; at 100 update that \
-                         asset (assign the user), at 85 ask me, at 0 create it with \
-                         halo_assets_create [assets]."
-                    ),
-                    None => "none given; ask me whether they need one.".to_owned(),
-                },
-                how = how_to_call(mcp.active()),
-            )
-        }
+        "triage_client_tickets" => triage_text(&client, how),
+        "revenue_review" => revenue_text(&args, &client, how),
+        "billing_cleanup" => cleanup_text(&client, how),
+        _ => starter_text(&args, &client, how),
     };
     Ok(
         GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
             .with_description(spec.title),
+    )
+}
+
+/// The prompt by name, if this server offers it; else an error naming those it offers.
+fn find_prompt(mcp: &HaloMcp, name: &str) -> Result<&'static PromptSpec, McpError> {
+    PROMPTS
+        .iter()
+        .find(|p| p.name == name && prompt_offered(mcp, p))
+        .ok_or_else(|| {
+            let names: Vec<&str> = PROMPTS
+                .iter()
+                .filter(|p| prompt_offered(mcp, p))
+                .map(|p| p.name)
+                .collect();
+            McpError::invalid_params(
+                format!(
+                    "unknown prompt {}; prompts: {}",
+                    quote(name),
+                    names.join(", ")
+                ),
+                None,
+            )
+        })
+}
+
+/// A prompt's arguments as given.
+struct PromptArgs(Map<String, Value>);
+
+impl PromptArgs {
+    /// An argument as text: trimmed, `None` when absent or blank.
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key).and_then(|v| match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+}
+
+/// The client a prompt is about, as its steps name it.
+fn client_step(c: &Option<String>) -> String {
+    match c {
+        Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) => format!("client {c}"),
+        Some(c) => format!("the client \"{c}\" (find its id with halo_clients_find [clients])"),
+        None => "all clients".to_owned(),
+    }
+}
+
+fn triage_text(client: &Option<String>, how: &str) -> String {
+    format!(
+        "Triage the open tickets of {client}.\n\
+         1. List them with halo_tickets_list [tickets] (client_id, open_only: true, \
+         order: dateoccurred), page by page.\n\
+         2. For breached, unassigned or long-untouched tickets, read halo_tickets_overview \
+         [tickets] (latest actions, time, SLA state).\n\
+         3. Group them: needs action now, waiting on the user, can be closed; for each, give \
+         the reason and a proposed next step (assignee, priority, reply).\n\
+         Change nothing in Halo until I confirm.\n{how}",
+        client = client_step(client),
+    )
+}
+
+fn revenue_text(args: &PromptArgs, client: &Option<String>, how: &str) -> String {
+    let month = args.get("month").unwrap_or_else(|| "last month".to_owned());
+    format!(
+        "Review revenue for {month} for {client}.\n\
+         1. Run halo_revenue_breakdown [invoices] with start and end covering {month}{for_client}.\n\
+         2. Report what was billed: recurring (from recurring invoices and contracts) \
+         against one-off, credits, the total and the recurring share, in its currency; \
+         then the current monthly run rate. Call any forecast a forecast, keep it out \
+         of totals, and name records left out of the run rate (not_in_run_rate).\n\
+         3. Name the largest recurring contributors and the largest one-off invoices \
+         (halo_invoices_list [invoices]), and anything unusual (credits, no recurring \
+         revenue, a contract billed without a recurring invoice).\n{how}",
+        client = client_step(client),
+        for_client = if client.is_some() {
+            " and that client's id"
+        } else {
+            ""
+        },
+    )
+}
+
+fn cleanup_text(client: &Option<String>, how: &str) -> String {
+    format!(
+        "Before billing, clean up duplicates for {client}.\n\
+         1. Run halo_assets_scan_duplicates and halo_users_scan_duplicates [duplicates].\n\
+         2. For each group say what it adds to a per-device or per-seat bill \
+         (extra_billable) and the recommended action: score 100/95 update the existing \
+         record, 85/70 review by hand.\n\
+         3. Propose merges as a list (keep which record, retire which); make changes only \
+         after I confirm, with halo_assets_update [assets] or halo_users_update [users].\n{how}",
+        client = client_step(client),
+    )
+}
+
+fn starter_text(args: &PromptArgs, client: &Option<String>, how: &str) -> String {
+    let name_ = args.get("name").unwrap_or_default();
+    let email = args.get("email").unwrap_or_default();
+    format!(
+        "Set up a new starter at {client}: {name_} <{email}>.\n\
+         1. Check they do not exist already: halo_users_find_match [duplicates] with the \
+         email and name. Score 100/95: update that user instead of creating one.\n\
+         2. Site: {site} — check with halo_sites_find_match [duplicates]; use the \
+         existing site when the score is 100 or 95.\n\
+         3. Create the user with halo_users_create [users] (name, emailaddress, site_id).\n\
+         4. Device: {device}\n\
+         Show me the plan before creating anything.\n{how}",
+        client = client_step(client),
+        site = args
+            .get("site")
+            .unwrap_or_else(|| "the client's main site".to_owned()),
+        device = match args.get("device") {
+            Some(d) => format!(
+                "\"{d}\" — check halo_assets_find_match [duplicates]; at 100 update that \
+                 asset (assign the user), at 85 ask me, at 0 create it with \
+                 halo_assets_create [assets]."
+            ),
+            None => "none given; ask me whether they need one.".to_owned(),
+        },
     )
 }
 
@@ -476,17 +513,14 @@ async fn client_values(ctx: &Ctx, typed: &str) -> Vec<String> {
     let Ok(r) = tools::composite::resource("clients", "clients") else {
         return Vec::new();
     };
-    let mut query = vec![
-        ("pageinate".to_owned(), "true".to_owned()),
-        ("page_size".to_owned(), MAX_COMPLETIONS.to_string()),
-        ("page_no".to_owned(), "1".to_owned()),
-    ];
+    let mut query = Vec::new();
     if !typed.trim().is_empty() {
-        query.push(("search".into(), typed.trim().to_owned()));
+        query.push(("search".to_owned(), typed.trim().to_owned()));
     }
+    let first = PageRequest::first(MAX_COMPLETIONS as u64);
     match ctx
         .halo
-        .list(&r.path, r.envelope.as_deref(), &query, Caching::Live)
+        .list_page(&r.path, r.envelope.as_deref(), &query, first, Caching::Live)
         .await
     {
         Ok(page) => page

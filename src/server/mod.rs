@@ -525,6 +525,14 @@ fn fail(message: impl Into<String>) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(message.into())]).into()
 }
 
+/// The one place a tool's typed error becomes what the client sees: an MCP tool error
+/// (`isError: true`) whose text is the error's sentence, whatever its kind. Protocol errors
+/// (JSON-RPC errors) are kept for calls the protocol itself rejects; a tool that ran and failed
+/// answers in-band, so the assistant reads why and can correct its call.
+fn tool_failure(e: &ToolError) -> CallToolResponse {
+    fail(e.to_string())
+}
+
 impl HaloMcp {
     pub fn new(shared: Arc<Shared>) -> HaloMcp {
         HaloMcp {
@@ -662,7 +670,7 @@ impl HaloMcp {
         context: &RequestContext<RoleServer>,
     ) -> CallToolResponse {
         if let Err(e) = args::reject_unknown(args, &["domain"], NAVIGATE) {
-            return fail(e.message());
+            return tool_failure(&e);
         }
         let Some(name) = args.get("domain").and_then(Value::as_str) else {
             return fail(format!(
@@ -760,7 +768,7 @@ impl HaloMcp {
             .and_then(|p| p.extensions.get::<SessionHalo>())
             .map(|s| s.0.clone())
             .or_else(|| self.shared.halo.clone())
-            .ok_or_else(|| ToolError::new("this session has no Halo credentials"))
+            .ok_or_else(|| ToolError::Unavailable("this session has no Halo credentials".into()))
     }
 
     fn context_for(&self, context: &RequestContext<RoleServer>) -> Result<Ctx, ToolError> {
@@ -783,7 +791,7 @@ impl HaloMcp {
         let started = std::time::Instant::now();
         let ctx = match self.context_for(context) {
             Ok(c) => c,
-            Err(e) => return fail(e.message()),
+            Err(e) => return tool_failure(&e),
         };
         // rmcp cancels `ct` when the client sends notifications/cancelled for this call (and
         // when the session ends). Dropping the tool's future then drops everything it was
@@ -809,7 +817,7 @@ impl HaloMcp {
             }
             Err(e) => {
                 tracing::info!(tool = def.name(), elapsed_ms, error = %e, "tool call failed");
-                fail(e.message())
+                tool_failure(&e)
             }
         }
     }
@@ -818,7 +826,7 @@ impl HaloMcp {
     fn unavailable(&self, name: &str) -> ToolError {
         let s = &self.shared;
         if name == WRITE && s.write.is_none() {
-            return ToolError::new(if s.options.read_only {
+            return ToolError::Unavailable(if s.options.read_only {
                 format!("{WRITE} is not offered: this server is read-only (--read-only)")
             } else {
                 format!("{WRITE} is not offered: no offered domain has a tool that writes")
@@ -826,7 +834,7 @@ impl HaloMcp {
         }
         if let Some(def) = tools::find(name) {
             if !s.allowed.contains(&def.domain) {
-                return ToolError::new(format!(
+                return ToolError::Unavailable(format!(
                     "`{name}` is in the `{}` domain, which this server does not offer \
                      (--domains {})",
                     def.domain,
@@ -834,13 +842,13 @@ impl HaloMcp {
                 ));
             }
             if s.options.read_only && !def.read_only() {
-                return ToolError::new(format!(
+                return ToolError::Unavailable(format!(
                     "`{name}` changes data, and this server is read-only (--read-only)"
                 ));
             }
             if self.active() == Active::Tree {
                 let current = self.current_domain();
-                return ToolError::new(format!(
+                return ToolError::Unavailable(format!(
                     "`{name}` belongs to the `{domain}` domain{now}; call {NAVIGATE} with domain \
                      \"{domain}\" first.",
                     domain = def.domain,
@@ -869,7 +877,7 @@ impl HaloMcp {
             Active::Dispatch => format!("{NAVIGATE} lists a domain's tools."),
             Active::Flat => format!("{STATUS} lists what this server offers."),
         };
-        ToolError::new(format!(
+        ToolError::Unavailable(format!(
             "Unknown tool `{}`.{hint} {how}",
             args::bounded(name)
         ))
@@ -884,7 +892,7 @@ impl HaloMcp {
         context: &RequestContext<RoleServer>,
     ) -> CallToolResponse {
         if let Err(e) = args::reject_unknown(&args, &["tool", "arguments"], runner) {
-            return fail(e.message());
+            return tool_failure(&e);
         }
         let Some(name) = args.get("tool").and_then(Value::as_str) else {
             return fail("`tool` is required: the name of a tool, as halo_navigate lists it");
@@ -903,7 +911,7 @@ impl HaloMcp {
             return fail(format!("call `{name}` directly, not through {runner}"));
         }
         let Some(def) = tools::find(name).filter(|d| self.shared.visible(d)) else {
-            return fail(self.unavailable(name).message());
+            return tool_failure(&self.unavailable(name));
         };
         match (runner, writes(def)) {
             (READ, true) => fail(format!(
@@ -1067,7 +1075,7 @@ impl ServerHandler for HaloMcp {
         Ok(match (name, active) {
             (STATUS, _) => {
                 if let Err(e) = args::reject_unknown(&args, &[], STATUS) {
-                    fail(e.message())
+                    tool_failure(&e)
                 } else {
                     ok(self.status(&context))
                 }
@@ -1095,7 +1103,7 @@ impl ServerHandler for HaloMcp {
                 };
                 match def {
                     Some(def) => self.run_tool(def, args, &context).await,
-                    None => fail(self.unavailable(name).message()),
+                    None => tool_failure(&self.unavailable(name)),
                 }
             }
         })

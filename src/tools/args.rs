@@ -18,11 +18,14 @@ pub const MAX_ITEMS: usize = 100;
 pub fn check(param: &Param, value: &Value) -> Result<Value, ToolError> {
     let name = &param.name;
     let bad = |got: &Value| {
-        ToolError::new(format!(
-            "`{name}` must be {} (got {})",
-            param.ty.expected(),
-            quote(got)
-        ))
+        ToolError::invalid(
+            name,
+            format!(
+                "`{name}` must be {} (got {})",
+                param.ty.expected(),
+                quote(got)
+            ),
+        )
     };
     match &param.ty {
         ParamType::String | ParamType::Text => {
@@ -115,18 +118,20 @@ fn check_nested(name: &str, value: &Value) -> Result<(), ToolError> {
 fn check_len(name: &str, s: &str, max: usize) -> Result<(), ToolError> {
     let len = s.chars().count();
     if len > max {
-        return Err(ToolError::new(format!(
-            "`{name}` is {len} characters long; the limit is {max}"
-        )));
+        return Err(ToolError::invalid(
+            name,
+            format!("`{name}` is {len} characters long; the limit is {max}"),
+        ));
     }
     Ok(())
 }
 
 fn check_count(name: &str, n: usize) -> Result<(), ToolError> {
     if n > MAX_ITEMS {
-        return Err(ToolError::new(format!(
-            "`{name}` has {n} items; the limit is {MAX_ITEMS}"
-        )));
+        return Err(ToolError::invalid(
+            name,
+            format!("`{name}` has {n} items; the limit is {MAX_ITEMS}"),
+        ));
     }
     Ok(())
 }
@@ -156,10 +161,10 @@ pub fn as_int(v: &Value) -> Option<i64> {
 pub fn positive_id(name: &str, v: &Value) -> Result<i64, ToolError> {
     match as_int(v) {
         Some(i) if i > 0 => Ok(i),
-        _ => Err(ToolError::new(format!(
-            "`{name}` must be a positive integer (got {})",
-            quote(v)
-        ))),
+        _ => Err(ToolError::invalid(
+            name,
+            format!("`{name}` must be a positive integer (got {})", quote(v)),
+        )),
     }
 }
 
@@ -301,10 +306,10 @@ pub fn reject_unknown(
         } else {
             format!("did you mean {}?", quote_list(&near))
         };
-        return Err(ToolError::new(format!(
-            "`{tool}` has no argument `{}`; {hint}",
-            bounded(key)
-        )));
+        return Err(ToolError::invalid(
+            key.as_str(),
+            format!("`{tool}` has no argument `{}`; {hint}", bounded(key)),
+        ));
     }
     Ok(())
 }

@@ -11,11 +11,12 @@ use super::{
     ToolError,
     args::{self, as_int, check, reject_unknown, to_query},
     compact::{Detail, shape},
+    error::get_record,
     generate::{DEFAULT_PAGE_SIZE, LIST_COMMON, SHAPING, scope_param},
 };
 use crate::{
     catalog::{ExtraOp, IdType, Param, ParamType, Resource, Verb},
-    halo::{Caching, HaloClient, HaloError},
+    halo::{Caching, HaloClient, HaloError, PageRequest},
 };
 
 /// Reference resources are served from the cache; everything else is read live.
@@ -80,7 +81,7 @@ fn without_nulls(args: Map<String, Value>) -> Map<String, Value> {
 }
 
 fn param(name: &str, spec: &str) -> Result<Param, ToolError> {
-    Param::parse(name, spec).map_err(ToolError::new)
+    Param::parse(name, spec).map_err(ToolError::Internal)
 }
 
 /// Refuses field names the resource is not known to have, with the nearest known ones: a
@@ -108,11 +109,14 @@ pub fn check_field_names<'a>(
         } else {
             format!("did you mean {}?", args::quote_list(&near))
         };
-        return Err(ToolError::new(format!(
-            "`{arg}`: {} records have no field {}; {hint}",
-            r.singular,
-            args::quote(&Value::String(name.to_owned()))
-        )));
+        return Err(ToolError::invalid(
+            arg,
+            format!(
+                "`{arg}`: {} records have no field {}; {hint}",
+                r.singular,
+                args::quote(&Value::String(name.to_owned()))
+            ),
+        ));
     }
     Ok(())
 }
@@ -152,7 +156,7 @@ fn required<'a>(
     what: &str,
 ) -> Result<&'a Value, ToolError> {
     args.get(name)
-        .ok_or_else(|| ToolError::new(format!("`{name}` is required: {what}")))
+        .ok_or_else(|| ToolError::invalid(name, format!("`{name}` is required: {what}")))
 }
 
 /// A record id checked against the resource's id type.
@@ -189,24 +193,30 @@ fn record_id(r: &Resource, args: &Map<String, Value>) -> Result<RecordId, ToolEr
                 shown: s.trim().to_owned(),
                 value: Value::String(s.trim().to_owned()),
             }),
-            _ => Err(ToolError::new(format!(
-                "`id` must be a {} guid such as 3f2504e0-4f89-11d3-9a0c-0305e82c3301 (got {})",
-                r.singular,
-                args::quote(v)
-            ))),
+            _ => Err(ToolError::invalid(
+                "id",
+                format!(
+                    "`id` must be a {} guid such as 3f2504e0-4f89-11d3-9a0c-0305e82c3301 (got {})",
+                    r.singular,
+                    args::quote(v)
+                ),
+            )),
         },
         IdType::String => match v {
             Value::String(s) if args::is_plain_string_id(s.trim()) => Ok(RecordId {
                 shown: s.trim().to_owned(),
                 value: Value::String(s.trim().to_owned()),
             }),
-            _ => Err(ToolError::new(format!(
-                "`id` must be a {} id of letters, digits and -_.~:@+, at most {} characters, \
+            _ => Err(ToolError::invalid(
+                "id",
+                format!(
+                    "`id` must be a {} id of letters, digits and -_.~:@+, at most {} characters, \
                  not `.` or `..` (got {})",
-                r.singular,
-                args::MAX_STRING_ID,
-                args::quote(v)
-            ))),
+                    r.singular,
+                    args::MAX_STRING_ID,
+                    args::quote(v)
+                ),
+            )),
         },
     }
 }
@@ -228,15 +238,7 @@ fn scope_value(
 }
 
 fn not_found(r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
-    let scope_text = scope
-        .as_ref()
-        .map(|(name, v)| format!(" with {name} {v}"))
-        .unwrap_or_default();
-    ToolError::new(format!(
-        "No {} with id {id}{scope_text} in Halo (404). Use {} to find it.",
-        r.singular,
-        r.tool_name("list")
-    ))
+    ToolError::record_not_found(r, id, scope.as_ref().map(|(name, v)| (name.as_str(), *v)))
 }
 
 fn map_not_found(e: HaloError, r: &Resource, id: &str, scope: &Option<(String, i64)>) -> ToolError {
@@ -246,13 +248,27 @@ fn map_not_found(e: HaloError, r: &Resource, id: &str, scope: &Option<(String, i
     }
 }
 
-/// Halo sometimes answers a missing record with an empty 200.
-fn is_empty_record(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
+/// A list call's arguments, checked.
+struct ListArgs {
+    /// The resource's filters, as Halo's query.
+    query: Vec<(String, String)>,
+    search: Option<String>,
+    page_size: i64,
+    page_no: i64,
+    order: Option<String>,
+    orderdesc: Option<bool>,
+    keep: Vec<String>,
+    detail: Detail,
+}
+
+impl ListArgs {
+    /// Rows before this page.
+    fn skipped(&self) -> u64 {
+        u64::try_from((self.page_no - 1) * self.page_size).unwrap_or(0)
+    }
+
+    fn page_len(&self) -> usize {
+        usize::try_from(self.page_size).unwrap_or(usize::MAX)
     }
 }
 
@@ -262,11 +278,65 @@ async fn list(
     tool: &str,
     args: &Map<String, Value>,
 ) -> Result<Value, ToolError> {
+    let a = list_args(r, tool, args)?;
+    let (rows, total) = if r.paginate {
+        halo_page(halo, r, &a).await?
+    } else {
+        server_page(halo, r, &a).await?
+    };
+    let shown = rows.len() as u64;
+    let has_more = match total {
+        Some(t) => a.skipped() + shown < t,
+        None => shown == u64::try_from(a.page_size).unwrap_or(0),
+    };
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|row| shape(row, &a.keep, &r.label, a.detail))
+        .collect();
+    Ok(json!({
+        "resource": r.name,
+        "record_count": total,
+        "page_no": a.page_no,
+        "page_size": a.page_size,
+        "has_more": has_more,
+        "records": records,
+    }))
+}
+
+fn list_args(r: &Resource, tool: &str, args: &Map<String, Value>) -> Result<ListArgs, ToolError> {
     let mut valid: Vec<&str> = r.filters.iter().map(|f| f.name.as_str()).collect();
     valid.extend(LIST_COMMON);
     valid.extend(SHAPING);
     reject_unknown(args, &valid, tool)?;
+    let query = filter_query(r, args)?;
+    let search = search_arg(args)?;
+    let max = i64::from(r.max_page_size);
+    let page_size = bounded_int(args, "page_size", max, &format!("from 1 to {max}"))?
+        .unwrap_or(i64::from(DEFAULT_PAGE_SIZE).min(max));
+    let page_no = bounded_int(args, "page_no", MAX_PAGE_NO, "from 1")?.unwrap_or(1);
+    let order = order_arg(r, args)?;
+    let orderdesc = match args.get("orderdesc") {
+        Some(v) => check(&param("orderdesc", "boolean")?, v)?.as_bool(),
+        None => None,
+    };
+    let (keep, detail) = shaping(r, args, &r.list_fields)?;
+    Ok(ListArgs {
+        query,
+        search,
+        page_size,
+        page_no,
+        order,
+        orderdesc,
+        keep,
+        detail,
+    })
+}
 
+/// The resource's filters as Halo's query; an empty id list is left out.
+fn filter_query(
+    r: &Resource,
+    args: &Map<String, Value>,
+) -> Result<Vec<(String, String)>, ToolError> {
     let mut query: Vec<(String, String)> = Vec::new();
     for f in &r.filters {
         match args.get(&f.name) {
@@ -277,152 +347,156 @@ async fn list(
                 }
             }
             None if f.required => {
-                return Err(ToolError::new(format!(
-                    "`{}` is required to list {}",
-                    f.name,
-                    r.name.replace('_', " ")
-                )));
+                return Err(ToolError::invalid(
+                    &f.name,
+                    format!(
+                        "`{}` is required to list {}",
+                        f.name,
+                        r.name.replace('_', " ")
+                    ),
+                ));
             }
             None => {}
         }
     }
-    let search = match args.get("search") {
-        Some(v) => {
-            let s = check(&param("search", "string")?, v)?;
-            let s = s.as_str().unwrap_or_default().trim().to_owned();
-            if s.chars().count() > MAX_SEARCH {
-                return Err(ToolError::new(format!(
-                    "`search` is longer than {MAX_SEARCH} characters"
-                )));
-            }
-            Some(s).filter(|s| !s.is_empty())
-        }
-        None => None,
-    };
-    let max = i64::from(r.max_page_size);
-    let page_size = match args.get("page_size") {
-        Some(v) => match as_int(v) {
-            Some(n) if (1..=max).contains(&n) => n,
-            _ => {
-                return Err(ToolError::new(format!(
-                    "`page_size` must be an integer from 1 to {max} (got {})",
-                    args::quote(v)
-                )));
-            }
-        },
-        None => i64::from(DEFAULT_PAGE_SIZE).min(max),
-    };
-    let page_no = match args.get("page_no") {
-        Some(v) => match as_int(v) {
-            Some(n) if (1..=MAX_PAGE_NO).contains(&n) => n,
-            _ => {
-                return Err(ToolError::new(format!(
-                    "`page_no` must be an integer from 1 (got {})",
-                    args::quote(v)
-                )));
-            }
-        },
-        None => 1,
-    };
-    let order = match args.get("order") {
-        Some(v) => {
-            let s = check(&param("order", "string")?, v)?;
-            let s = s.as_str().unwrap_or_default().to_owned();
-            if s.is_empty()
-                || s.len() > 64
-                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(ToolError::new(format!(
-                    "`order` must be a field name such as `id` or `{}` (got {})",
-                    r.list_fields
-                        .iter()
-                        .find(|f| f.as_str() != "id")
-                        .map_or("name", String::as_str),
-                    args::quote(v)
-                )));
-            }
-            check_field_names(r, "order", [s.as_str()])?;
-            Some(s)
-        }
-        None => None,
-    };
-    let orderdesc = match args.get("orderdesc") {
-        Some(v) => check(&param("orderdesc", "boolean")?, v)?.as_bool(),
-        None => None,
-    };
-    let (keep, detail) = shaping(r, args, &r.list_fields)?;
+    Ok(query)
+}
 
-    if let Some(s) = &search {
+/// `search`, trimmed; `None` when absent or blank.
+fn search_arg(args: &Map<String, Value>) -> Result<Option<String>, ToolError> {
+    let Some(v) = args.get("search") else {
+        return Ok(None);
+    };
+    let s = check(&param("search", "string")?, v)?;
+    let s = s.as_str().unwrap_or_default().trim().to_owned();
+    if s.chars().count() > MAX_SEARCH {
+        return Err(ToolError::invalid(
+            "search",
+            format!("`search` is longer than {MAX_SEARCH} characters"),
+        ));
+    }
+    Ok(Some(s).filter(|s| !s.is_empty()))
+}
+
+/// An integer argument from 1 to `max`; `range` says so in the message.
+fn bounded_int(
+    args: &Map<String, Value>,
+    name: &str,
+    max: i64,
+    range: &str,
+) -> Result<Option<i64>, ToolError> {
+    let Some(v) = args.get(name) else {
+        return Ok(None);
+    };
+    match as_int(v) {
+        Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ToolError::invalid(
+            name,
+            format!(
+                "`{name}` must be an integer {range} (got {})",
+                args::quote(v)
+            ),
+        )),
+    }
+}
+
+/// `order`: one field name the resource is known to have.
+fn order_arg(r: &Resource, args: &Map<String, Value>) -> Result<Option<String>, ToolError> {
+    let Some(v) = args.get("order") else {
+        return Ok(None);
+    };
+    let s = check(&param("order", "string")?, v)?;
+    let s = s.as_str().unwrap_or_default().to_owned();
+    if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(ToolError::invalid(
+            "order",
+            format!(
+                "`order` must be a field name such as `id` or `{}` (got {})",
+                r.list_fields
+                    .iter()
+                    .find(|f| f.as_str() != "id")
+                    .map_or("name", String::as_str),
+                args::quote(v)
+            ),
+        ));
+    }
+    check_field_names(r, "order", [s.as_str()])?;
+    Ok(Some(s))
+}
+
+/// Search and order as Halo's query parameters, after the filters.
+fn halo_query(a: &ListArgs) -> Vec<(String, String)> {
+    let mut query = a.query.clone();
+    if let Some(s) = &a.search {
         query.push(("search".into(), s.clone()));
     }
-    if let Some(o) = &order {
+    if let Some(o) = &a.order {
         query.push(("order".into(), o.clone()));
     }
-    if let Some(d) = orderdesc {
+    if let Some(d) = a.orderdesc {
         query.push(("orderdesc".into(), d.to_string()));
     }
+    query
+}
 
-    let (rows, total) = if r.paginate {
-        // Halo's spelling: `pageinate`.
-        query.push(("pageinate".into(), "true".into()));
-        query.push(("page_size".into(), page_size.to_string()));
-        query.push(("page_no".into(), page_no.to_string()));
-        let page = halo
-            .list(&r.path, r.envelope.as_deref(), &query, caching(r))
-            .await?;
-        let mut rows = page.records;
-        rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let total = page.record_count.or_else(|| {
-            // Without a count, a short page is the last one.
-            (i64::try_from(rows.len()).unwrap_or(i64::MAX) < page_size)
-                .then(|| u64::try_from((page_no - 1) * page_size).unwrap_or(0) + rows.len() as u64)
-        });
-        (rows, total)
-    } else {
-        // Halo does not page these lists; the server pages them so answers stay small. Halo
-        // caps such a list unless `count` asks for more (halo-api.md §6.1: HCLI needed
-        // `count=500` to see 103 tags), so the whole list is asked for.
-        query.push((
-            "count".into(),
-            crate::tools::composite::fetch::UNPAGED_COUNT.to_string(),
-        ));
-        let page = halo
-            .list(&r.path, r.envelope.as_deref(), &query, caching(r))
-            .await?;
-        let mut rows = page.records;
-        if let Some(s) = &search {
-            let needle = s.to_lowercase();
-            rows.retain(|row| matches_search(row, &needle));
-        }
-        if let Some(o) = &order {
-            sort_rows(&mut rows, o, orderdesc.unwrap_or(false));
-        }
-        let total = rows.len() as u64;
-        let start = usize::try_from((page_no - 1) * page_size).unwrap_or(usize::MAX);
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .skip(start)
-            .take(usize::try_from(page_size).unwrap_or(usize::MAX))
-            .collect();
-        (rows, Some(total))
+/// One page of a list Halo pages, and the total when Halo gives it (or when a short page shows
+/// this is the last one).
+async fn halo_page(
+    halo: &HaloClient,
+    r: &Resource,
+    a: &ListArgs,
+) -> Result<(Vec<Value>, Option<u64>), ToolError> {
+    let page = PageRequest::Page {
+        no: u64::try_from(a.page_no).unwrap_or(1),
+        size: u64::try_from(a.page_size).unwrap_or(1),
     };
-    let shown = rows.len() as u64;
-    let has_more = match total {
-        Some(t) => u64::try_from((page_no - 1) * page_size).unwrap_or(0) + shown < t,
-        None => shown == u64::try_from(page_size).unwrap_or(0),
-    };
-    let records: Vec<Value> = rows
-        .iter()
-        .map(|row| shape(row, &keep, &r.label, detail))
-        .collect();
-    Ok(json!({
-        "resource": r.name,
-        "record_count": total,
-        "page_no": page_no,
-        "page_size": page_size,
-        "has_more": has_more,
-        "records": records,
-    }))
+    let answer = halo
+        .list_page(
+            &r.path,
+            r.envelope.as_deref(),
+            &halo_query(a),
+            page,
+            caching(r),
+        )
+        .await?;
+    let mut rows = answer.records;
+    rows.truncate(a.page_len());
+    let total = answer.record_count.or_else(|| {
+        // Without a count, a short page is the last one.
+        (i64::try_from(rows.len()).unwrap_or(i64::MAX) < a.page_size)
+            .then(|| a.skipped() + rows.len() as u64)
+    });
+    Ok((rows, total))
+}
+
+/// One page of a list Halo does not page: the server reads the whole list and pages it, so
+/// answers stay small; search and order are applied here, as Halo would for a paged list.
+async fn server_page(
+    halo: &HaloClient,
+    r: &Resource,
+    a: &ListArgs,
+) -> Result<(Vec<Value>, Option<u64>), ToolError> {
+    let answer = halo
+        .list_page(
+            &r.path,
+            r.envelope.as_deref(),
+            &halo_query(a),
+            PageRequest::Whole,
+            caching(r),
+        )
+        .await?;
+    let mut rows = answer.records;
+    if let Some(s) = &a.search {
+        let needle = s.to_lowercase();
+        rows.retain(|row| matches_search(row, &needle));
+    }
+    if let Some(o) = &a.order {
+        sort_rows(&mut rows, o, a.orderdesc.unwrap_or(false));
+    }
+    let total = rows.len() as u64;
+    let start = usize::try_from(a.skipped()).unwrap_or(usize::MAX);
+    let rows: Vec<Value> = rows.into_iter().skip(start).take(a.page_len()).collect();
+    Ok((rows, Some(total)))
 }
 
 /// Case-insensitive substring match over a row's top-level text fields.
@@ -479,13 +553,9 @@ async fn get(
         }
     }
     let (keep, detail) = shaping(r, args, &r.get_fields)?;
-    let record = halo
-        .get(&id.path(r), &query, caching(r))
-        .await
-        .map_err(|e| map_not_found(e, r, &id.shown, &scope))?;
-    if is_empty_record(&record) {
-        return Err(not_found(r, &id.shown, &scope));
-    }
+    let record = get_record(halo, &id.path(r), &query, caching(r))
+        .await?
+        .ok_or_else(|| not_found(r, &id.shown, &scope))?;
     Ok(shape(&record, &keep, &r.label, detail))
 }
 
@@ -529,15 +599,18 @@ fn body_fields(
             } else {
                 format!("did you mean {}?", args::quote_list(&near))
             };
-            return Err(ToolError::new(format!(
-                "`{tool}` does not know the field `{}`; {hint}",
-                args::bounded(key)
-            )));
+            return Err(ToolError::invalid(
+                key.as_str(),
+                format!(
+                    "`{tool}` does not know the field `{}`; {hint}",
+                    args::bounded(key)
+                ),
+            ));
         }
     }
     let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
     if size > MAX_WRITE_BYTES {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::BadRequest(format!(
             "the {} would be {} KB; writes are limited to {} KB",
             r.singular,
             size / 1024,
@@ -554,13 +627,16 @@ async fn create(
     args: &Map<String, Value>,
 ) -> Result<Value, ToolError> {
     if let Some(id) = args.get("id") {
-        return Err(ToolError::new(format!(
-            "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
+        return Err(ToolError::invalid(
+            "id",
+            format!(
+                "`{tool}` makes a new {one} and takes no `id` (got {id}); Halo would treat a POST \
              with an id as an update. To change an existing {one}, call {update}.",
-            id = args::quote(id),
-            one = r.singular,
-            update = r.tool_name("update"),
-        )));
+                id = args::quote(id),
+                one = r.singular,
+                update = r.tool_name("update"),
+            ),
+        ));
     }
     let body = body_fields(r, tool, args, &[])?;
     for f in r.fields.iter().filter(|f| f.required) {
@@ -570,10 +646,10 @@ async fn create(
             Some(_) => false,
         };
         if missing {
-            return Err(ToolError::new(format!(
-                "`{}` is required to create a {}",
-                f.name, r.singular
-            )));
+            return Err(ToolError::invalid(
+                &f.name,
+                format!("`{}` is required to create a {}", f.name, r.singular),
+            ));
         }
     }
     let label = body
@@ -584,7 +660,7 @@ async fn create(
     let write = halo.post(&r.path, &record);
     let audited = crate::audit::written(halo, tool, r.name.as_str(), None, record.as_object());
     let saved = audited(write).await.map_err(|e| match e {
-        HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+        HaloError::WriteUncertain { cause, .. } => ToolError::WriteUncertain(format!(
             "Halo did not confirm the new {one} ({cause}): it may or may not have been created. \
              Check with {list}{search} before creating it again.",
             one = r.singular,
@@ -597,7 +673,7 @@ async fn create(
     })?;
     let new_id = saved.get("id").filter(|v| !v.is_null()).cloned();
     if new_id.is_none() {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::HaloAnswer(format!(
             "Halo accepted the new {} but did not return it, so its id is unknown; check with \
              {} before trying again",
             r.singular,
@@ -621,7 +697,7 @@ async fn update(
     skip.extend(r.scope.as_deref());
     let mut body = body_fields(r, tool, args, &skip)?;
     if body.is_empty() {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::BadRequest(format!(
             "nothing to update: give at least one field of the {} besides `id`",
             r.singular
         )));
@@ -632,11 +708,10 @@ async fn update(
     if let Some((name, v)) = &scope {
         query.push((name.clone(), v.to_string()));
     }
-    let current = halo
-        .get(&id.path(r), &query, Caching::Live)
-        .await
-        .map_err(|e| map_not_found(e, r, &id.shown, &scope))?;
-    if is_empty_record(&current) {
+    if get_record(halo, &id.path(r), &query, Caching::Live)
+        .await?
+        .is_none()
+    {
         return Err(not_found(r, &id.shown, &scope));
     }
     body.insert("id".into(), id.value.clone());
@@ -649,7 +724,7 @@ async fn update(
     let saved = audited(halo.post(&r.path, &body))
         .await
         .map_err(|e| match e {
-            HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+            HaloError::WriteUncertain { cause, .. } => ToolError::WriteUncertain(format!(
                 "Halo did not confirm the update of {one} {id} ({cause}): it may or may not \
                  have been applied. Check with {get} before repeating it.",
                 one = r.singular,
@@ -662,7 +737,7 @@ async fn update(
     if let Some(saved_id) = &saved_id
         && !saved_id.trim_end_matches(".0").eq_ignore_ascii_case(&id)
     {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::HaloAnswer(format!(
             "Halo saved the {one} as id {saved_id} instead of updating {id}; check both with {get}",
             one = r.singular,
             get = r.tool_name("get")
@@ -687,10 +762,13 @@ async fn delete(
     let id = record.shown.clone();
     let scope = scope_value(r, args)?;
     if args.get("confirm") != Some(&Value::Bool(true)) {
-        return Err(ToolError::new(format!(
-            "deleting {} {id} needs `confirm: true`; ask the user first",
-            r.singular
-        )));
+        return Err(ToolError::invalid(
+            "confirm",
+            format!(
+                "deleting {} {id} needs `confirm: true`; ask the user first",
+                r.singular
+            ),
+        ));
     }
     let mut query = Vec::new();
     if let Some((name, v)) = &scope {

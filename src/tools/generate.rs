@@ -153,112 +153,141 @@ fn more_filters(more: &[Param]) -> String {
 
 /// The Halo list tool, the get tool, ... for one verb of a resource.
 pub fn crud_tool(r: &Resource, verb: Verb) -> Tool {
-    let mut props = Map::new();
-    let mut required = Vec::new();
-    let plural = r.name.replace('_', " ");
-    let one = &r.singular;
+    let mut schema = Schema::default();
     let scope_note = r
         .scope
         .as_ref()
         .map(|s| format!(" Needs {s}."))
         .unwrap_or_default();
     let (title, description, ann) = match verb {
-        Verb::List => {
-            let (more, listed): (Vec<Param>, Vec<Param>) = r
-                .filters
-                .iter()
-                .cloned()
-                .partition(|f| r.more_filters.contains(&f.name));
-            add_params(&mut props, &mut required, &listed);
-            props.insert("search".into(), json!({"type": "string"}));
-            // No `maximum`: it cost bytes in every list tool, and a page size over the limit is
-            // refused with the limit in the message.
-            props.insert("page_size".into(), json!({"type": "integer"}));
-            props.insert("page_no".into(), json!({"type": "integer"}));
-            props.insert("order".into(), json!({"type": "string"}));
-            props.insert("orderdesc".into(), json!({"type": "boolean"}));
-            shaping(&mut props, true);
-            let note = r.note.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
-            (
-                format!("List {plural}"),
-                format!("List {plural}.{note}{}", more_filters(&more)),
-                annotations(true, false, true),
-            )
-        }
-        Verb::Get => {
-            props.insert("id".into(), id_schema(r));
-            required.push("id".into());
-            if let Some(p) = scope_param(r) {
-                add_params(&mut props, &mut required, std::slice::from_ref(&p));
-            }
-            add_params(&mut props, &mut required, &r.get_params);
-            shaping(&mut props, false);
-            (
-                format!("Get {}", article(one)),
-                format!("Get {} by id.{scope_note}", article(one)),
-                annotations(true, false, true),
-            )
-        }
-        Verb::Create => {
-            add_params(&mut props, &mut required, &r.fields);
-            (
-                format!("Create {}", article(one)),
-                // No "takes no id": the schema has none, and an id given anyway is refused with why.
-                format!("Create {}.", article(one)),
-                annotations(false, false, false),
-            )
-        }
-        Verb::Update => {
-            props.insert("id".into(), id_schema(r));
-            required.push("id".into());
-            if let Some(p) = scope_param(r) {
-                if !r.fields.iter().any(|f| f.name == p.name) {
-                    add_params(&mut props, &mut required, std::slice::from_ref(&p));
-                } else {
-                    required.push(p.name.clone());
-                }
-            }
-            // Same fields as create, none required; descriptions are given once, in create.
-            for f in &r.fields {
-                let bare = Param {
-                    required: false,
-                    description: None,
-                    ..f.clone()
-                };
-                props.insert(f.name.clone(), param_schema(&bare));
-            }
-            (
-                format!("Update {}", article(one)),
-                format!(
-                    "Update {}; only given fields change.{scope_note}",
-                    article(one)
-                ),
-                annotations(false, true, true),
-            )
-        }
-        Verb::Delete => {
-            props.insert("id".into(), id_schema(r));
-            required.push("id".into());
-            if let Some(p) = scope_param(r) {
-                add_params(&mut props, &mut required, std::slice::from_ref(&p));
-            }
-            add_params(&mut props, &mut required, &r.delete_params);
-            props.insert("confirm".into(), json!({"type": "boolean"}));
-            required.push("confirm".into());
-            (
-                format!("Delete {}", article(one)),
-                format!("Delete {}; needs confirm: true.{scope_note}", article(one)),
-                annotations(false, true, true),
-            )
-        }
+        Verb::List => list_tool(r, &mut schema),
+        Verb::Get => get_tool(r, &mut schema, &scope_note),
+        Verb::Create => create_tool(r, &mut schema),
+        Verb::Update => update_tool(r, &mut schema, &scope_note),
+        Verb::Delete => delete_tool(r, &mut schema, &scope_note),
     };
     Tool::new(
         r.tool_name(verb.as_str()),
         description,
-        object_schema(props, required),
+        object_schema(schema.props, schema.required),
     )
     .with_title(title)
     .with_annotations(ann)
+}
+
+/// A tool's input schema as it is built: its properties and the required ones.
+#[derive(Default)]
+struct Schema {
+    props: Map<String, Value>,
+    required: Vec<String>,
+}
+
+impl Schema {
+    fn add(&mut self, params: &[Param]) {
+        add_params(&mut self.props, &mut self.required, params);
+    }
+
+    /// The record id, required, and the parent id of scoped resources.
+    fn id_and_scope(&mut self, r: &Resource) {
+        self.props.insert("id".into(), id_schema(r));
+        self.required.push("id".into());
+        if let Some(p) = scope_param(r) {
+            self.add(std::slice::from_ref(&p));
+        }
+    }
+}
+
+/// Title, description and annotations of one CRUD tool.
+type Described = (String, String, ToolAnnotations);
+
+fn list_tool(r: &Resource, schema: &mut Schema) -> Described {
+    let plural = r.name.replace('_', " ");
+    let (more, listed): (Vec<Param>, Vec<Param>) = r
+        .filters
+        .iter()
+        .cloned()
+        .partition(|f| r.more_filters.contains(&f.name));
+    schema.add(&listed);
+    let props = &mut schema.props;
+    props.insert("search".into(), json!({"type": "string"}));
+    // No `maximum`: it cost bytes in every list tool, and a page size over the limit is
+    // refused with the limit in the message.
+    props.insert("page_size".into(), json!({"type": "integer"}));
+    props.insert("page_no".into(), json!({"type": "integer"}));
+    props.insert("order".into(), json!({"type": "string"}));
+    props.insert("orderdesc".into(), json!({"type": "boolean"}));
+    shaping(props, true);
+    let note = r.note.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+    (
+        format!("List {plural}"),
+        format!("List {plural}.{note}{}", more_filters(&more)),
+        annotations(true, false, true),
+    )
+}
+
+fn get_tool(r: &Resource, schema: &mut Schema, scope_note: &str) -> Described {
+    schema.id_and_scope(r);
+    schema.add(&r.get_params);
+    shaping(&mut schema.props, false);
+    let one = article(&r.singular);
+    (
+        format!("Get {one}"),
+        format!("Get {one} by id.{scope_note}"),
+        annotations(true, false, true),
+    )
+}
+
+fn create_tool(r: &Resource, schema: &mut Schema) -> Described {
+    schema.add(&r.fields);
+    let one = article(&r.singular);
+    (
+        format!("Create {one}"),
+        // No "takes no id": the schema has none, and an id given anyway is refused with why.
+        format!("Create {one}."),
+        annotations(false, false, false),
+    )
+}
+
+fn update_tool(r: &Resource, schema: &mut Schema, scope_note: &str) -> Described {
+    schema.props.insert("id".into(), id_schema(r));
+    schema.required.push("id".into());
+    if let Some(p) = scope_param(r) {
+        if !r.fields.iter().any(|f| f.name == p.name) {
+            schema.add(std::slice::from_ref(&p));
+        } else {
+            schema.required.push(p.name.clone());
+        }
+    }
+    // Same fields as create, none required; descriptions are given once, in create.
+    for f in &r.fields {
+        let bare = Param {
+            required: false,
+            description: None,
+            ..f.clone()
+        };
+        schema.props.insert(f.name.clone(), param_schema(&bare));
+    }
+    let one = article(&r.singular);
+    (
+        format!("Update {one}"),
+        format!("Update {one}; only given fields change.{scope_note}"),
+        annotations(false, true, true),
+    )
+}
+
+fn delete_tool(r: &Resource, schema: &mut Schema, scope_note: &str) -> Described {
+    schema.id_and_scope(r);
+    schema.add(&r.delete_params);
+    schema
+        .props
+        .insert("confirm".into(), json!({"type": "boolean"}));
+    schema.required.push("confirm".into());
+    let one = article(&r.singular);
+    (
+        format!("Delete {one}"),
+        format!("Delete {one}; needs confirm: true.{scope_note}"),
+        annotations(false, true, true),
+    )
 }
 
 /// A declared extra read operation (e.g. `halo_agents_me`).

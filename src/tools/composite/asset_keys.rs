@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use super::{
     Ctx,
     fetch::{Pages, Reads},
+    matching::{read_distinct, scope_query, text},
     resource,
 };
 use crate::tools::{ToolError, args::as_int, crud};
@@ -140,10 +141,6 @@ pub struct AssetKeys {
 const KEY_COLUMNS: [&str; 3] = ["key_field", "key_field2", "key_field3"];
 const KEY_ID: [&str; 3] = ["keyfield_id", "keyfield2_id", "keyfield3_id"];
 const KEY_NAME: [&str; 3] = ["keyfield_name", "keyfield2_name", "keyfield3_name"];
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 /// A field entry's value as text: `value` when it is text (or a number), else `display`.
 fn field_value(f: &Value) -> String {
@@ -398,10 +395,7 @@ pub async fn candidates(
 ) -> Result<(Vec<Value>, Option<String>), ToolError> {
     let r = resource("assets", "assets")?;
     let scope = |extra: Option<(&str, String)>| {
-        let mut q = vec![("includeinactive".to_owned(), "true".to_owned())];
-        if let Some(c) = client {
-            q.push(("client_id".into(), c.to_string()));
-        }
+        let mut q = scope_query(client);
         if let Some((k, v)) = extra {
             q.push((k.to_owned(), v));
         }
@@ -423,24 +417,16 @@ pub async fn candidates(
     terms.retain(|t| !t.is_empty());
     whole_types.sort_unstable();
     whole_types.dedup();
-    let mut pages = Pages::new(ctx, (terms.len() + whole_types.len()) as u64);
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    let queries = terms
+    let queries: Vec<Vec<(String, String)>> = terms
         .iter()
         .map(|t| scope(Some(("search", t.clone()))))
         .chain(
             whole_types
                 .iter()
                 .map(|t| scope(Some(("assettype_id", t.to_string())))),
-        );
-    for q in queries {
-        for rec in pages.all(r, &q, reads).await? {
-            if seen.insert(rec.get("id").and_then(as_int)) {
-                out.push(rec);
-            }
-        }
-    }
+        )
+        .collect();
+    let out = read_distinct(ctx, r, &queries, reads).await?;
     let mut note = "found through Halo's search".to_owned();
     if !whole_types.is_empty() {
         note.push_str(&format!(

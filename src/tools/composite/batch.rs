@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::{Composite, Ctx, resource};
 use crate::{
     halo::HaloError,
-    tools::{ToolError, compact, crud},
+    tools::{ToolError, compact, crud, error::get_record},
 };
 
 /// Ids per call.
@@ -66,18 +66,19 @@ async fn get_many(
     let mut seen = std::collections::HashSet::new();
     ids.retain(|i| seen.insert(*i));
     if ids.is_empty() {
-        return Err(ToolError::new("`ids` needs at least one id"));
+        return Err(ToolError::invalid("ids", "`ids` needs at least one id"));
     }
     if ids.len() > MAX_IDS {
-        return Err(ToolError::new(format!(
-            "`ids` has {} ids; at most {MAX_IDS} per call",
-            ids.len()
-        )));
+        return Err(ToolError::invalid(
+            "ids",
+            format!("`ids` has {} ids; at most {MAX_IDS} per call", ids.len()),
+        ));
     }
     if let Some(bad) = ids.iter().find(|i| **i <= 0) {
-        return Err(ToolError::new(format!(
-            "`ids` must be positive (got {bad})"
-        )));
+        return Err(ToolError::invalid(
+            "ids",
+            format!("`ids` must be positive (got {bad})"),
+        ));
     }
     let detail = match args.get("detail").and_then(Value::as_str) {
         Some("full") => compact::Detail::Full,
@@ -97,11 +98,11 @@ async fn get_many(
     }
     let query = crud::get_query(r);
     let caching = crud::caching(r);
-    let results: Vec<(i64, Result<Value, HaloError>)> = stream::iter(ids.iter().copied())
+    let results: Vec<(i64, Result<Option<Value>, HaloError>)> = stream::iter(ids.iter().copied())
         .map(|id| {
             let path = format!("{}/{id}", r.path);
             let query = &query;
-            async move { (id, ctx.halo.get(&path, query, caching).await) }
+            async move { (id, get_record(&ctx.halo, &path, query, caching).await) }
         })
         .buffered(CONCURRENCY)
         .collect()
@@ -109,10 +110,8 @@ async fn get_many(
     let (mut records, mut missing, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for (id, result) in results {
         match result {
-            Ok(v) if !(v.is_null() || v.as_object().is_some_and(Map::is_empty)) => {
-                records.push(compact::shape(&v, &keep, &r.label, detail));
-            }
-            Ok(_) | Err(HaloError::NotFound { .. }) => missing.push(id),
+            Ok(Some(v)) => records.push(compact::shape(&v, &keep, &r.label, detail)),
+            Ok(None) => missing.push(id),
             Err(e) => failed.push(json!({"id": id, "error": e.to_string()})),
         }
     }

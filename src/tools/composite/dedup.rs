@@ -24,7 +24,12 @@ use super::{
     Composite, Ctx,
     asset_keys::{self, AssetKeys, Kind},
     fetch::{Pages, Reads},
-    int_arg, resource, str_arg,
+    int_arg,
+    matching::{
+        normalise_email, normalise_hostname, normalise_name, normalise_serial, normalise_upn,
+        scope_query, search_candidates, text,
+    },
+    resource, str_arg,
 };
 use crate::tools::{ToolError, args::as_int, compact};
 
@@ -36,71 +41,6 @@ pub const SITE_ADDRESS_SIMILAR: f64 = 0.90;
 const MAX_SITE_GETS: usize = 10;
 /// Groups listed in a scan's answer (the summary counts them all).
 const MAX_GROUPS: usize = 50;
-
-/// Serials that are not serials: OEM placeholders would otherwise make one giant group.
-const PLACEHOLDER_SERIALS: &[&str] = &[
-    "",
-    "0",
-    "NA",
-    "NONE",
-    "NULL",
-    "UNKNOWN",
-    "DEFAULTSTRING",
-    "TOBEFILLEDBYOEM",
-    "SYSTEMSERIALNUMBER",
-    "CHASSISSERIALNUMBER",
-    "123456789",
-    "0123456789",
-    "XXXXXXXX",
-];
-
-/// Upper case, letters and digits only: `5cg-1234 xyz` and `5CG1234XYZ` are one serial.
-pub fn normalise_serial(s: &str) -> Option<String> {
-    let n: String = s
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let one_char_repeated = n.len() > 1 && n.chars().all(|c| n.starts_with(c));
-    (!PLACEHOLDER_SERIALS.contains(&n.as_str()) && !one_char_repeated).then_some(n)
-}
-
-/// Lower case, without the DNS suffix or a trailing `$` (machine accounts): `KB-WS-01.corp.local`
-/// and `kb-ws-01` are one host.
-pub fn normalise_hostname(s: &str) -> Option<String> {
-    let host = s.trim().trim_end_matches('$');
-    let short = host.split('.').next().unwrap_or(host).to_ascii_lowercase();
-    (!short.is_empty()).then_some(short)
-}
-
-pub fn normalise_email(s: &str) -> Option<String> {
-    let e = s.trim().to_lowercase();
-    (e.contains('@') && e.len() > 2).then_some(e)
-}
-
-/// A UPN is a login of the form user@domain.
-pub fn normalise_upn(s: &str) -> Option<String> {
-    normalise_email(s)
-}
-
-/// Lower case words without punctuation: "O'Brien,  Ann" and "obrien ann" are one name.
-pub fn normalise_name(s: &str) -> Option<String> {
-    let words: Vec<String> = s
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '-' || c == '/')
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 fn id_of(v: &Value) -> i64 {
     v.get("id").and_then(as_int).unwrap_or(0)
@@ -509,40 +449,6 @@ pub const FIND_SITE: Composite = Composite {
     run: |ctx, args| find_site(ctx, args).boxed(),
 };
 
-fn scope_query(client: Option<i64>) -> Vec<(String, String)> {
-    // Inactive records are read too: a retired duplicate still explains a bill.
-    let mut q = vec![("includeinactive".to_owned(), "true".to_owned())];
-    if let Some(c) = client {
-        q.push(("client_id".into(), c.to_string()));
-    }
-    q
-}
-
-/// Candidates Halo's search finds for each term (searching key fields is Halo's own matching).
-async fn search_candidates(
-    ctx: &Ctx,
-    domain: &str,
-    name: &str,
-    terms: &[&str],
-    client: Option<i64>,
-    reads: &mut Reads,
-) -> Result<Vec<Value>, ToolError> {
-    let r = resource(domain, name)?;
-    let mut pages = Pages::new(ctx, terms.len() as u64);
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for term in terms {
-        let mut q = scope_query(client);
-        q.push(("search".into(), (*term).to_owned()));
-        for rec in pages.all(r, &q, reads).await? {
-            if seen.insert(id_of(&rec)) {
-                out.push(rec);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// A score, what matched, and (assets) the field the matched value came from.
 type Scored = (u8, &'static str, Option<String>);
 
@@ -587,7 +493,7 @@ async fn find_asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolEr
     let serial = str_arg(&args, "serial").filter(|s| !s.trim().is_empty());
     let host = str_arg(&args, "hostname").filter(|s| !s.trim().is_empty());
     if serial.is_none() && host.is_none() {
-        return Err(ToolError::new("give `serial`, `hostname` or both"));
+        return Err(ToolError::bad_request("give `serial`, `hostname` or both"));
     }
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
@@ -620,7 +526,7 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     let upn = str_arg(&args, "upn").filter(|s| !s.trim().is_empty());
     let name = str_arg(&args, "name").filter(|s| !s.trim().is_empty());
     if email.is_none() && upn.is_none() && name.is_none() {
-        return Err(ToolError::new("give `email`, `upn` or `name`"));
+        return Err(ToolError::bad_request("give `email`, `upn` or `name`"));
     }
     let client = int_arg(&args, "client_id");
     let mut reads = Reads::default();
@@ -636,7 +542,8 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
     }
     terms.dedup();
     let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
-    let found = search_candidates(ctx, "users", "users", &terms, client, &mut reads).await?;
+    let found =
+        search_candidates(ctx, resource("users", "users")?, &terms, client, &mut reads).await?;
     let r = resource("users", "users")?;
     Ok(ranked(
         "user",
@@ -653,7 +560,10 @@ async fn find_user(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
 async fn find_site(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let name = str_arg(&args, "name").unwrap_or("").trim().to_owned();
     if normalise_name(&name).is_none() {
-        return Err(ToolError::new("`name` must contain letters or digits"));
+        return Err(ToolError::invalid(
+            "name",
+            "`name` must contain letters or digits",
+        ));
     }
     let line1 = str_arg(&args, "address");
     let postcode = str_arg(&args, "postcode");

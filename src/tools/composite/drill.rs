@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     catalog::Resource,
-    halo::{Caching, HaloError},
-    tools::{ToolError, args::as_int, compact, crud},
+    halo::{Caching, PageRequest},
+    tools::{ToolError, args::as_int, compact, crud, error::get_record},
 };
 
 /// Actions shown by default in a ticket overview, and at most.
@@ -64,37 +64,178 @@ pub const ASSET: Composite = Composite {
     run: |ctx, args| asset(ctx, args).boxed(),
 };
 
-/// GET one record of a catalogue resource, with its fixed query; 404 becomes a clear error.
-async fn one(ctx: &Ctx, r: &Resource, id: i64) -> Result<Value, ToolError> {
-    let query = crud::get_query(r);
-    let caching = crud::caching(r);
-    match ctx
-        .halo
-        .get(&format!("{}/{id}", r.path), &query, caching)
-        .await
+/// An asset's field values by name. Halo sends them as a FieldHelper list
+/// (`{id, name, value, display}`; `id` is the field's id); the display text wins over the raw
+/// value when there is one.
+fn field_values(a: &Value) -> Map<String, Value> {
+    let mut values = Map::new();
+    for f in a
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
     {
-        Ok(v) if !(v.is_null() || v.as_object().is_some_and(Map::is_empty)) => Ok(v),
-        Ok(_) | Err(HaloError::NotFound { .. }) => Err(ToolError::new(format!(
-            "No {} with id {id} in Halo (404). Use {} to find it.",
-            r.singular,
-            r.tool_name("list")
-        ))),
-        Err(e) => Err(e.into()),
+        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+        let shown = f
+            .get("display")
+            .filter(|d| d.as_str().is_some_and(|s| !s.is_empty()))
+            .or_else(|| f.get("value"))
+            .and_then(|v| compact::clean(v, 1));
+        if let (false, Some(v)) = (name.is_empty(), shown) {
+            values.insert(name.to_owned(), v);
+        }
     }
+    values
+}
+
+/// An asset type's fields: its three key fields (the serial number and hostname slots first),
+/// then its own field list, then the fields of its TypeInfo not already named.
+fn type_schema(t: &Value) -> Vec<Value> {
+    let mut schema: Vec<Value> = Vec::new();
+    for (slot, id_key, name_key) in [
+        (
+            "key field 1 (serial number slot)",
+            "keyfield_id",
+            "keyfield_name",
+        ),
+        (
+            "key field 2 (hostname slot)",
+            "keyfield2_id",
+            "keyfield2_name",
+        ),
+        ("key field 3", "keyfield3_id", "keyfield3_name"),
+    ] {
+        if let Some(name) = t
+            .get(name_key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            schema.push(json!({"field": name, "id": t.get(id_key), "role": slot}));
+        }
+    }
+    // The type's own field list, where Halo sends one (`field_list` of Field, `fields` of
+    // TypeInfo).
+    for f in t
+        .get("field_list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        schema.push(field_row(f));
+    }
+    for f in t
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = f.get("field_name").cloned().unwrap_or(Value::Null);
+        if schema.iter().any(|s| s["field"] == name) {
+            continue;
+        }
+        schema.push(json!({"field": name, "id": f.get("field_id"), "tab": f.get("tab_name")}));
+    }
+    schema
+}
+
+/// One Field of a type's `field_list`: name, id, and where set, whether it is required, its
+/// options and its tab.
+fn field_row(f: &Value) -> Value {
+    let mut row = Map::new();
+    row.insert(
+        "field".into(),
+        f.get("name").cloned().unwrap_or(Value::Null),
+    );
+    row.insert("id".into(), f.get("id").cloned().unwrap_or(Value::Null));
+    if let Some(m) = f.get("mandatory") {
+        row.insert("required".into(), m.clone());
+    }
+    if let Some(options) = f
+        .get("values")
+        .and_then(Value::as_array)
+        .filter(|v| !v.is_empty())
+    {
+        let names: Vec<Value> = options
+            .iter()
+            .filter_map(|o| o.get("name").or_else(|| o.get("value")).cloned())
+            .collect();
+        row.insert("options".into(), Value::Array(names));
+    }
+    if let Some(tab) = f
+        .get("tab_name")
+        .filter(|t| t.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        row.insert("tab".into(), tab.clone());
+    }
+    Value::Object(row)
+}
+
+/// A contract's recurring invoice as a billing line, with its net per period and its period's
+/// length in months (or why that is unknown).
+fn billing_line(s: &Value) -> (Value, f64, Result<(f64, String), String>) {
+    let lines: Vec<Value> = s
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            compact::shape(
+                l,
+                &[
+                    "item_code".into(),
+                    "item_shortdescription".into(),
+                    "qty_order".into(),
+                    "unit_price".into(),
+                    "net_amount".into(),
+                    "tax_amount".into(),
+                ],
+                "item_shortdescription",
+                compact::Detail::Compact,
+            )
+        })
+        .collect();
+    let net: f64 = s
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.get("net_amount").and_then(Value::as_f64))
+        .sum();
+    // Halo's period number is an undocumented code: the length comes from the record.
+    let months = settle(&own_evidence(s));
+    let disabled = s.get("disabled") == Some(&Value::Bool(true));
+    let line = json!({
+        "recurring_invoice_id": s.get("id"),
+        "period": s.get("periodname").filter(|p| p.as_str().is_some_and(|p| !p.trim().is_empty())).or_else(|| s.get("period")),
+        "period_months": months.as_ref().ok().map(|m| m.0),
+        "period_from": match &months { Ok((_, b)) => json!(b), Err(why) => json!(why) },
+        "disabled": disabled,
+        "next_invoice": s.get("nextcreationdate"),
+        "net_per_period": (net * 100.0).round() / 100.0 + 0.0,
+        "lines": lines,
+    });
+    (line, net, months)
+}
+
+/// GET one record of a catalogue resource, with its fixed query; a missing one is an error.
+async fn one(ctx: &Ctx, r: &Resource, id: i64) -> Result<Value, ToolError> {
+    let path = format!("{}/{id}", r.path);
+    get_record(&ctx.halo, &path, &crud::get_query(r), crud::caching(r))
+        .await?
+        .ok_or_else(|| ToolError::record_not_found(r, &id.to_string(), None))
 }
 
 /// `record_count` of a list, asking Halo for one row.
-async fn count(
-    ctx: &Ctx,
-    r: &Resource,
-    mut query: Vec<(String, String)>,
-) -> Result<u64, ToolError> {
-    query.push(("pageinate".into(), "true".into()));
-    query.push(("page_size".into(), "1".into()));
-    query.push(("page_no".into(), "1".into()));
+async fn count(ctx: &Ctx, r: &Resource, query: Vec<(String, String)>) -> Result<u64, ToolError> {
     let page = ctx
         .halo
-        .list(&r.path, r.envelope.as_deref(), &query, Caching::Live)
+        .list_page(
+            &r.path,
+            r.envelope.as_deref(),
+            &query,
+            PageRequest::first(1),
+            Caching::Live,
+        )
         .await?;
     Ok(page.record_count.unwrap_or(page.records.len() as u64))
 }
@@ -212,9 +353,10 @@ async fn ticket(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let id = id_arg(&args, "id")?;
     let n = int_arg(&args, "actions").unwrap_or(DEFAULT_ACTIONS);
     if !(1..=MAX_ACTIONS).contains(&n) {
-        return Err(ToolError::new(format!(
-            "`actions` must be from 1 to {MAX_ACTIONS} (got {n})"
-        )));
+        return Err(ToolError::invalid(
+            "actions",
+            format!("`actions` must be from 1 to {MAX_ACTIONS} (got {n})"),
+        ));
     }
     let tickets = resource("tickets", "tickets")?;
     let actions_r = resource("actions", "actions")?;
@@ -340,54 +482,15 @@ async fn contract(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErro
         .iter()
         .filter(|s| s.get("contract_id").and_then(as_int) == Some(id))
     {
-        let lines: Vec<Value> = s
-            .get("lines")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                compact::shape(
-                    l,
-                    &[
-                        "item_code".into(),
-                        "item_shortdescription".into(),
-                        "qty_order".into(),
-                        "unit_price".into(),
-                        "net_amount".into(),
-                        "tax_amount".into(),
-                    ],
-                    "item_shortdescription",
-                    compact::Detail::Compact,
-                )
-            })
-            .collect();
-        let net: f64 = s
-            .get("lines")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l.get("net_amount").and_then(Value::as_f64))
-            .sum();
-        // Halo's period number is an undocumented code: the length comes from the record.
-        let months = settle(&own_evidence(s));
-        let disabled = s.get("disabled") == Some(&Value::Bool(true));
-        match (&months, disabled) {
+        let (line, net, months) = billing_line(s);
+        match (&months, line["disabled"] == Value::Bool(true)) {
             (Ok((m, _)), false) => monthly += net / m,
             (Err(why), false) => {
                 unknown.push(json!({"recurring_invoice_id": s.get("id"), "why": why}))
             }
             _ => {}
         }
-        billing.push(json!({
-            "recurring_invoice_id": s.get("id"),
-            "period": s.get("periodname").filter(|p| p.as_str().is_some_and(|p| !p.trim().is_empty())).or_else(|| s.get("period")),
-            "period_months": months.as_ref().ok().map(|m| m.0),
-            "period_from": match &months { Ok((_, b)) => json!(b), Err(why) => json!(why) },
-            "disabled": disabled,
-            "next_invoice": s.get("nextcreationdate"),
-            "net_per_period": (net * 100.0).round() / 100.0 + 0.0,
-            "lines": lines,
-        }));
+        billing.push(line);
     }
     if billing.is_empty()
         && let Some(charge) = c.get("periodchargeamount").and_then(Value::as_f64)
@@ -417,98 +520,13 @@ async fn asset(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
     let assets = resource("assets", "assets")?;
     let types = resource("asset_setup", "asset_types")?;
     let a = one(ctx, assets, id).await?;
-    // Field values: Halo's FieldHelper list ({id, name, value, display}); `id` is the field id.
-    let mut values = Map::new();
-    for f in a
-        .get("fields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
-        let shown = f
-            .get("display")
-            .filter(|d| d.as_str().is_some_and(|s| !s.is_empty()))
-            .or_else(|| f.get("value"))
-            .and_then(|v| compact::clean(v, 1));
-        if let (false, Some(v)) = (name.is_empty(), shown) {
-            values.insert(name.to_owned(), v);
-        }
-    }
+    let values = field_values(&a);
     let mut schema: Vec<Value> = Vec::new();
     let mut type_name = a.get("assettype_name").cloned();
     if let Some(type_id) = a.get("assettype_id").and_then(as_int).filter(|t| *t > 0) {
         let t = one(ctx, types, type_id).await?;
         type_name = t.get("name").cloned().or(type_name);
-        for (slot, id_key, name_key) in [
-            (
-                "key field 1 (serial number slot)",
-                "keyfield_id",
-                "keyfield_name",
-            ),
-            (
-                "key field 2 (hostname slot)",
-                "keyfield2_id",
-                "keyfield2_name",
-            ),
-            ("key field 3", "keyfield3_id", "keyfield3_name"),
-        ] {
-            if let Some(name) = t
-                .get(name_key)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-            {
-                schema.push(json!({"field": name, "id": t.get(id_key), "role": slot}));
-            }
-        }
-        // The type's own field list, where Halo sends one (`field_list` of Field, `fields` of
-        // TypeInfo).
-        for f in t
-            .get("field_list")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let mut row = Map::new();
-            row.insert(
-                "field".into(),
-                f.get("name").cloned().unwrap_or(Value::Null),
-            );
-            row.insert("id".into(), f.get("id").cloned().unwrap_or(Value::Null));
-            if let Some(m) = f.get("mandatory") {
-                row.insert("required".into(), m.clone());
-            }
-            if let Some(options) = f
-                .get("values")
-                .and_then(Value::as_array)
-                .filter(|v| !v.is_empty())
-            {
-                let names: Vec<Value> = options
-                    .iter()
-                    .filter_map(|o| o.get("name").or_else(|| o.get("value")).cloned())
-                    .collect();
-                row.insert("options".into(), Value::Array(names));
-            }
-            if let Some(tab) = f
-                .get("tab_name")
-                .filter(|t| t.as_str().is_some_and(|s| !s.is_empty()))
-            {
-                row.insert("tab".into(), tab.clone());
-            }
-            schema.push(Value::Object(row));
-        }
-        for f in t
-            .get("fields")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = f.get("field_name").cloned().unwrap_or(Value::Null);
-            if schema.iter().any(|s| s["field"] == name) {
-                continue;
-            }
-            schema.push(json!({"field": name, "id": f.get("field_id"), "tab": f.get("tab_name")}));
-        }
+        schema = type_schema(&t);
     }
     let mut out = json!({
         "asset": shape(assets, &a, false),

@@ -11,13 +11,15 @@ pub mod batch;
 pub mod dedup;
 pub mod drill;
 pub mod fetch;
+pub mod matching;
 pub mod reports;
 pub mod revenue;
 pub mod search;
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
 
 use futures::future::BoxFuture;
+use once_cell::sync::Lazy;
 use rmcp::model::Tool;
 use serde_json::{Map, Value};
 
@@ -75,25 +77,46 @@ pub struct Composite {
     pub run: for<'a> fn(&'a Ctx, Map<String, Value>) -> ToolFuture<'a>,
 }
 
+/// Every composite's argument specs, parsed once, by tool name. A spec that does not parse is
+/// kept as its error: the tool is then left out of its domain (see [`Composite::tool`]) and the
+/// test `every_argument_spec_parses` fails, rather than one argument quietly vanishing from a
+/// schema while the tool still runs without checking it.
+static PARAMS: Lazy<HashMap<&'static str, Result<Vec<Param>, String>>> = Lazy::new(|| {
+    COMPOSITES
+        .iter()
+        .map(|c| {
+            let parsed = c
+                .params
+                .iter()
+                .map(|(name, spec)| Param::parse(name, spec))
+                .collect::<Result<Vec<Param>, String>>();
+            (c.name, parsed)
+        })
+        .collect()
+});
+
 impl Composite {
-    fn parsed_params(&self) -> Vec<Param> {
-        self.params
-            .iter()
-            .filter_map(|(name, spec)| match Param::parse(name, spec) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::error!(tool = self.name, error = %e, "bad composite argument spec");
-                    None
-                }
-            })
-            .collect()
+    /// The parsed argument specs.
+    pub fn parsed_params(&self) -> Result<&'static [Param], ToolError> {
+        match PARAMS.get(self.name) {
+            Some(Ok(params)) => Ok(params),
+            Some(Err(e)) => Err(ToolError::Internal(format!(
+                "`{}` has a bad argument spec: {e}",
+                self.name
+            ))),
+            None => Err(ToolError::Internal(format!(
+                "`{}` is not in the composite registry",
+                self.name
+            ))),
+        }
     }
 
-    pub fn tool(&self) -> Tool {
+    /// The tool as listed; an error if its argument specs do not parse.
+    pub fn tool(&self) -> Result<Tool, ToolError> {
         let mut props = Map::new();
         let mut required = Vec::new();
-        for p in self.parsed_params() {
-            props.insert(p.name.clone(), param_schema(&p));
+        for p in self.parsed_params()? {
+            props.insert(p.name.clone(), param_schema(p));
             if p.required {
                 required.push(Value::String(p.name.clone()));
             }
@@ -104,19 +127,19 @@ impl Composite {
         if !required.is_empty() {
             schema.insert("required".into(), Value::Array(required));
         }
-        Tool::new(self.name, self.description, Arc::new(schema))
+        Ok(Tool::new(self.name, self.description, Arc::new(schema))
             .with_title(self.title)
-            .with_annotations(annotations(true, false, true))
+            .with_annotations(annotations(true, false, true)))
     }
 
     /// Checks and normalises the arguments, then runs the composite.
     pub async fn call(&self, ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-        let params = self.parsed_params();
+        let params = self.parsed_params()?;
         let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
         let args: Map<String, Value> = args.into_iter().filter(|(_, v)| !v.is_null()).collect();
         reject_unknown(&args, &names, self.name)?;
         let mut checked = Map::new();
-        for p in &params {
+        for p in params {
             match args.get(&p.name) {
                 Some(v) => {
                     let v = check(p, v)?;
@@ -130,14 +153,17 @@ impl Composite {
                     checked.insert(p.name.clone(), v);
                 }
                 None if p.required => {
-                    return Err(ToolError::new(format!(
-                        "`{}` is required{}",
-                        p.name,
-                        p.description
-                            .as_ref()
-                            .map(|d| format!(": {d}"))
-                            .unwrap_or_default()
-                    )));
+                    return Err(ToolError::invalid(
+                        &p.name,
+                        format!(
+                            "`{}` is required{}",
+                            p.name,
+                            p.description
+                                .as_ref()
+                                .map(|d| format!(": {d}"))
+                                .unwrap_or_default()
+                        ),
+                    ));
                 }
                 None => {}
             }
@@ -161,7 +187,7 @@ fn names_a_record(p: &Param) -> bool {
 pub fn id_arg(args: &Map<String, Value>, name: &str) -> Result<i64, ToolError> {
     match args.get(name) {
         Some(v) => args::positive_id(name, v),
-        None => Err(ToolError::new(format!("`{name}` is required"))),
+        None => Err(ToolError::invalid(name, format!("`{name}` is required"))),
     }
 }
 
@@ -171,7 +197,7 @@ pub fn resource(domain: &str, name: &str) -> Result<&'static Resource, ToolError
     d.resources
         .iter()
         .find(|r| r.name == name)
-        .ok_or_else(|| ToolError::new(format!("the catalogue has no `{name}` in `{domain}`")))
+        .ok_or_else(|| ToolError::Internal(format!("the catalogue has no `{name}` in `{domain}`")))
 }
 
 /// Typed access to checked arguments.
@@ -204,3 +230,23 @@ pub static COMPOSITES: &[Composite] = &[
     reports::RUN,
     reports::QUERY,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's own check: every composite's argument specs parse, every composite has a
+    /// unique name (the parsed specs are kept by name), and each becomes a tool.
+    #[test]
+    fn every_argument_spec_parses() {
+        let mut names = std::collections::HashSet::new();
+        for c in COMPOSITES {
+            assert!(names.insert(c.name), "two composites are named {}", c.name);
+            if let Err(e) = c.tool() {
+                panic!("{e}");
+            }
+            let params = c.parsed_params().unwrap_or_default();
+            assert_eq!(params.len(), c.params.len(), "{}", c.name);
+        }
+    }
+}

@@ -107,7 +107,28 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             "the query is longer than {MAX_SQL} characters"
         )));
     }
-    // One pass: drop comments, keep literals as written (for Halo) and masked (for checking).
+    let (kept, masked) = strip_comments(sql)?;
+    // One trailing `;` is tolerated (and dropped: Halo refuses it); any other is a second
+    // statement.
+    let one_semicolon = |s: &str| {
+        let s = s.trim();
+        s.strip_suffix(';').unwrap_or(s).trim_end().to_owned()
+    };
+    let kept = one_semicolon(&kept);
+    let masked = one_semicolon(&masked);
+    if masked.is_empty() {
+        return Err(refuse("the query is empty"));
+    }
+    if masked.contains(';') {
+        return Err(refuse("it holds more than one statement (`;`)"));
+    }
+    check_words(&masked)?;
+    Ok(kept)
+}
+
+/// One pass over the query: comments dropped, literals kept as written (for Halo) and masked
+/// (for checking), so a keyword inside a string or a bracketed name is never read as one.
+fn strip_comments(sql: &str) -> Result<(String, String), String> {
     let mut kept = String::with_capacity(sql.len());
     let mut masked = String::with_capacity(sql.len());
     let chars: Vec<char> = sql.chars().collect();
@@ -171,20 +192,12 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             }
         }
     }
-    // One trailing `;` is tolerated (and dropped: Halo refuses it); any other is a second
-    // statement.
-    let one_semicolon = |s: &str| {
-        let s = s.trim();
-        s.strip_suffix(';').unwrap_or(s).trim_end().to_owned()
-    };
-    let kept = one_semicolon(&kept);
-    let masked = one_semicolon(&masked);
-    if masked.is_empty() {
-        return Err(refuse("the query is empty"));
-    }
-    if masked.contains(';') {
-        return Err(refuse("it holds more than one statement (`;`)"));
-    }
+    Ok((kept, masked))
+}
+
+/// The words of the masked query: a SELECT, and nothing that writes, runs procedures or
+/// reaches temporary tables and server variables.
+fn check_words(masked: &str) -> Result<(), String> {
     let words: Vec<String> = masked
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '@' || c == '#'))
         .filter(|w| !w.is_empty())
@@ -217,21 +230,23 @@ pub fn read_only_select(sql: &str) -> Result<String, String> {
             "temporary tables and server variables are not allowed",
         ));
     }
-    Ok(kept)
+    Ok(())
 }
 
 fn paging(args: &Map<String, Value>) -> Result<(usize, usize), ToolError> {
     let size = int_arg(args, "page_size").unwrap_or(DEFAULT_PAGE);
     let no = int_arg(args, "page_no").unwrap_or(1);
     if !(1..=MAX_PAGE).contains(&size) {
-        return Err(ToolError::new(format!(
-            "`page_size` must be from 1 to {MAX_PAGE} (got {size})"
-        )));
+        return Err(ToolError::invalid(
+            "page_size",
+            format!("`page_size` must be from 1 to {MAX_PAGE} (got {size})"),
+        ));
     }
     if no < 1 {
-        return Err(ToolError::new(format!(
-            "`page_no` must be 1 or more (got {no})"
-        )));
+        return Err(ToolError::invalid(
+            "page_no",
+            format!("`page_no` must be 1 or more (got {no})"),
+        ));
     }
     Ok((
         usize::try_from(size).unwrap_or(50),
@@ -327,13 +342,13 @@ async fn run_saved(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
         )
         .await
         .map_err(|e| match e {
-            HaloError::NotFound { .. } => ToolError::new(format!(
+            HaloError::NotFound { .. } => ToolError::NotFound(format!(
                 "No report with id {id} in Halo (404). Use halo_reports_list to find it."
             )),
             other => other.into(),
         })?;
     let (rows, columns) = rows_of(&answer)
-        .map_err(|e| ToolError::new(format!("Halo could not run report {id}: {e}")))?;
+        .map_err(|e| ToolError::HaloAnswer(format!("Halo could not run report {id}: {e}")))?;
     let mut head = Map::new();
     head.insert(
         "report".into(),
@@ -343,7 +358,8 @@ async fn run_saved(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolErr
 }
 
 async fn run_sql(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
-    let sql = read_only_select(str_arg(&args, "sql").unwrap_or("")).map_err(ToolError::new)?;
+    let sql = read_only_select(str_arg(&args, "sql").unwrap_or(""))
+        .map_err(|e| ToolError::invalid("sql", e))?;
     let paging = paging(&args)?;
     let body = json!([{
         "id": 0, "name": "", "sql": sql, "apiquery_id": 0,
@@ -354,7 +370,7 @@ async fn run_sql(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError
         .post_raw("/Report", &body)
         .await
         .map_err(|e| match e {
-            HaloError::WriteUncertain { cause, .. } => ToolError::new(format!(
+            HaloError::WriteUncertain { cause, .. } => ToolError::WriteUncertain(format!(
                 "the query did not complete ({cause}); it changes nothing, so running it again \
                  is safe"
             )),
@@ -365,8 +381,8 @@ async fn run_sql(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError
         Value::Array(mut a) if a.len() == 1 => a.remove(0),
         other => other,
     };
-    let (rows, columns) =
-        rows_of(&answer).map_err(|e| ToolError::new(format!("Halo refused the query: {e}")))?;
+    let (rows, columns) = rows_of(&answer)
+        .map_err(|e| ToolError::HaloAnswer(format!("Halo refused the query: {e}")))?;
     let mut head = Map::new();
     head.insert("sql".into(), json!(sql));
     Ok(page_answer(head, rows, columns, paging))

@@ -393,9 +393,78 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     if let (Some(s), Some(e)) = (start, end)
         && s > e
     {
-        return Err(ToolError::new("`start` is after `end`"));
+        return Err(ToolError::invalid("start", "`start` is after `end`"));
     }
     let today = Date::today();
+    let read = read_all(ctx, client).await?;
+    let for_client = |r: &Value| client.is_none_or(|c| id_of(r, "client_id") == c);
+    let invoices: Vec<&Value> = read
+        .invoices
+        .iter()
+        .filter(|i| for_client(i) && !is_true(i, "voided"))
+        .collect();
+
+    // The period: as asked; else first to last invoice. Billing counts up to today.
+    let dates: Vec<Date> = invoices
+        .iter()
+        .filter_map(|i| date_of(i, "invoice_date"))
+        .collect();
+    let from = start.or_else(|| dates.iter().min().copied());
+    let to = end
+        .or_else(|| start.map(|_| today))
+        .or_else(|| dates.iter().max().copied());
+    let period = from.zip(to);
+
+    let mut billed = Billed::default();
+    for inv in &invoices {
+        billed.add_invoice(inv, period, today);
+    }
+    let mut recurring = Recurring::default();
+    let schedules: Vec<&Value> = read.schedules.iter().filter(|s| for_client(s)).collect();
+    recurring.add_schedules(&schedules, &billed);
+    recurring.add_contracts(&read.contracts, client, &billed);
+
+    // Today's run rate, and the forecast after today (never in a total).
+    let forecast_until = to
+        .filter(|t| *t > today)
+        .map(|t| t.min(today.add_months(12)));
+    billed.add_run_rates(&recurring.sources, today, forecast_until);
+
+    let mut out = Map::new();
+    out.insert("client_id".into(), json!(client));
+    let asked = start.is_some() || end.is_some();
+    out.insert(
+        "period".into(),
+        period_json(period, to.map(|t| t.min(today)), asked),
+    );
+    billed.totals_into(&mut out, forecast_until.is_some());
+    if client.is_none() {
+        out.insert("by_client".into(), billed.by_client_rows());
+    }
+    out.insert(
+        "top_recurring".into(),
+        top_recurring(&recurring.sources, today),
+    );
+    if !recurring.unknown.is_empty() {
+        out.insert(
+            "not_in_run_rate".into(),
+            json!({"reason": "billing period could not be determined from Halo's data; left out of monthly, annualised and forecast rather than guessed", "items": recurring.unknown}),
+        );
+    }
+    out.insert("records_read".into(), read.counts(&billed));
+    out.insert("basis".into(), basis_json(today, forecast_until));
+    Ok(Value::Object(out))
+}
+
+/// The three lists the breakdown reads, whole, and what reading them cost.
+struct ReadAll {
+    invoices: Vec<Value>,
+    schedules: Vec<Value>,
+    contracts: Vec<Value>,
+    reads: [Reads; 3],
+}
+
+async fn read_all(ctx: &Ctx, client: Option<i64>) -> Result<ReadAll, ToolError> {
     let invoices_r = resource("invoices", "invoices")?;
     let recurring_r = resource("recurring_invoices", "recurring_invoices")?;
     let contracts_r = resource("contracts", "contracts")?;
@@ -416,37 +485,47 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
         invoice_q.push((k.into(), v.into()));
     }
     let mut pages = Pages::new(ctx, 3);
-    let (mut inv_reads, mut rec_reads, mut con_reads) =
-        (Reads::default(), Reads::default(), Reads::default());
-    let invoices = pages.all(invoices_r, &invoice_q, &mut inv_reads).await?;
-    let schedules = pages.all(recurring_r, &invoice_q, &mut rec_reads).await?;
-    let contracts = pages.all(contracts_r, &by_client_q, &mut con_reads).await?;
-    let for_client = |r: &Value| client.is_none_or(|c| id_of(r, "client_id") == c);
-    let invoices: Vec<&Value> = invoices
-        .iter()
-        .filter(|i| for_client(i) && !is_true(i, "voided"))
-        .collect();
+    let mut reads: [Reads; 3] = Default::default();
+    let [inv_reads, rec_reads, con_reads] = &mut reads;
+    let invoices = pages.all(invoices_r, &invoice_q, inv_reads).await?;
+    let schedules = pages.all(recurring_r, &invoice_q, rec_reads).await?;
+    let contracts = pages.all(contracts_r, &by_client_q, con_reads).await?;
+    Ok(ReadAll {
+        invoices,
+        schedules,
+        contracts,
+        reads,
+    })
+}
 
-    // The period: as asked; else first to last invoice. Billing counts up to today.
-    let dates: Vec<Date> = invoices
-        .iter()
-        .filter_map(|i| date_of(i, "invoice_date"))
-        .collect();
-    let from = start.or_else(|| dates.iter().min().copied());
-    let to = end
-        .or_else(|| start.map(|_| today))
-        .or_else(|| dates.iter().max().copied());
-    let period = from.zip(to);
-    let billed_to = to.map(|t| t.min(today));
+impl ReadAll {
+    fn counts(&self, billed: &Billed) -> Value {
+        let [inv, rec, con] = &self.reads;
+        json!({
+            "invoices": inv.records, "invoices_in_period": billed.in_period,
+            "invoices_dated_after_today": billed.after_today, "invoices_without_date": billed.undated,
+            "recurring_invoices": rec.records, "contracts": con.records,
+            "requests": inv.requests + rec.requests + con.requests,
+        })
+    }
+}
 
-    // What each schedule and contract billed: dates and line spans, for their period lengths.
-    let mut runs: HashMap<Source, BTreeSet<Date>> = HashMap::new();
-    let mut spans: HashMap<Source, Vec<Evidence>> = HashMap::new();
-    let mut by_currency: BTreeMap<String, Buckets> = BTreeMap::new();
-    let mut by_client: BTreeMap<i64, (String, Buckets)> = BTreeMap::new();
-    let mut contract_currency: HashMap<i64, String> = HashMap::new();
-    let (mut in_period, mut after_today, mut undated) = (0usize, 0usize, 0usize);
-    for inv in &invoices {
+/// What the invoices showed: money per currency and per client, and what each schedule and
+/// contract billed (dates and line spans, for their period lengths).
+#[derive(Default)]
+struct Billed {
+    runs: HashMap<Source, BTreeSet<Date>>,
+    spans: HashMap<Source, Vec<Evidence>>,
+    by_currency: BTreeMap<String, Buckets>,
+    by_client: BTreeMap<i64, (String, Buckets)>,
+    contract_currency: HashMap<i64, String>,
+    in_period: usize,
+    after_today: usize,
+    undated: usize,
+}
+
+impl Billed {
+    fn add_invoice(&mut self, inv: &Value, period: Option<(Date, Date)>, today: Date) {
         let date = date_of(inv, "invoice_date");
         let lines: Vec<&Value> = inv
             .get("lines")
@@ -455,37 +534,20 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
             .flatten()
             .collect();
         let currency = currency_of(inv);
-        for l in &lines {
-            let src = source_of(inv, Some(l));
-            if src == Source::OneOff {
-                continue;
-            }
-            if let Some(d) = date {
-                runs.entry(src).or_default().insert(d);
-            }
-            if let Some(m) = line_span(l) {
-                spans
-                    .entry(src)
-                    .or_default()
-                    .push((f64::from(m), "the periods its invoices bill".into()));
-            }
-            if let (Source::Contract(c), Some(cur)) = (src, &currency) {
-                contract_currency.insert(c, cur.clone());
-            }
-        }
+        self.learn_from_lines(inv, &lines, date, &currency);
         let Some(d) = date else {
-            undated += 1;
-            continue;
+            self.undated += 1;
+            return;
         };
         if d > today {
-            after_today += 1;
-            continue;
+            self.after_today += 1;
+            return;
         }
         if period.is_some_and(|(a, b)| d < a || d > b) {
-            continue;
+            return;
         }
-        let Some(net) = net_cents(inv) else { continue };
-        in_period += 1;
+        let Some(net) = net_cents(inv) else { return };
+        self.in_period += 1;
         let client_id = id_of(inv, "client_id");
         let client_name = inv["client_name"].as_str().unwrap_or("").to_owned();
         // Split the invoice by what billed each line (a header without lines: by the header).
@@ -501,45 +563,53 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
             }
         }
         for b in [
-            by_currency
-                .entry(currency.clone().unwrap_or_else(|| "unknown".into()))
+            self.by_currency
+                .entry(currency.unwrap_or_else(|| "unknown".into()))
                 .or_default(),
-            &mut by_client
+            &mut self
+                .by_client
                 .entry(client_id)
-                .or_insert_with(|| (client_name.clone(), Buckets::default()))
+                .or_insert_with(|| (client_name, Buckets::default()))
                 .1,
         ] {
-            if net < 0 {
-                b.credits += net;
-                b.credit_notes += 1;
-                continue;
-            }
-            let (mut recurring, mut one_off) = (false, false);
-            for (src, amount) in &parts {
-                match src {
-                    Source::Schedule(_) => {
-                        b.from_schedules += amount;
-                        recurring = true;
-                    }
-                    Source::Contract(_) => {
-                        b.from_contracts += amount;
-                        recurring = true;
-                    }
-                    Source::OneOff => {
-                        b.one_off += amount;
-                        one_off = true;
-                    }
-                }
-            }
-            b.recurring_invoices += usize::from(recurring);
-            b.one_off_invoices += usize::from(one_off || !recurring);
+            b.add_invoice(net, &parts);
         }
     }
 
-    // Billing periods: each record's own evidence and its invoices', then codes learned.
-    let history = |src: Source| -> Vec<Evidence> {
-        let mut ev = spans.get(&src).cloned().unwrap_or_default();
-        if let Some(dates) = runs.get(&src) {
+    /// The run dates and line spans of each schedule and contract an invoice's lines name,
+    /// whatever the invoice's date: they tell the length of its billing period.
+    fn learn_from_lines(
+        &mut self,
+        inv: &Value,
+        lines: &[&Value],
+        date: Option<Date>,
+        currency: &Option<String>,
+    ) {
+        for l in lines {
+            let src = source_of(inv, Some(l));
+            if src == Source::OneOff {
+                continue;
+            }
+            if let Some(d) = date {
+                self.runs.entry(src).or_default().insert(d);
+            }
+            if let Some(m) = line_span(l) {
+                self.spans
+                    .entry(src)
+                    .or_default()
+                    .push((f64::from(m), "the periods its invoices bill".into()));
+            }
+            if let (Source::Contract(c), Some(cur)) = (src, currency) {
+                self.contract_currency.insert(c, cur.clone());
+            }
+        }
+    }
+
+    /// What a schedule's or contract's invoices say of its period: the spans its lines bill,
+    /// and the months between its invoices when they are evenly spaced.
+    fn history(&self, src: Source) -> Vec<Evidence> {
+        let mut ev = self.spans.get(&src).cloned().unwrap_or_default();
+        if let Some(dates) = self.runs.get(&src) {
             let dates: Vec<Date> = dates.iter().copied().collect();
             let gaps: BTreeSet<Option<u32>> = dates
                 .windows(2)
@@ -550,202 +620,58 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
             }
         }
         ev
-    };
-    let mut unknown: Vec<Value> = Vec::new();
-    let mut sources: Vec<RunSource> = Vec::new();
-    let mut schedule_months: Vec<(i64, Option<f64>)> = Vec::new();
-    let mut pending: Vec<(RunSource, String, (i64, i64))> = Vec::new();
-    let mut learned: HashMap<(i64, i64), BTreeSet<u64>> = HashMap::new();
-    let mut billed_contracts: HashSet<i64> = HashSet::new();
-    for s in schedules.iter().filter(|s| for_client(s)) {
-        let id = id_of(s, "id");
-        let contract = id_of(s, "contract_id");
-        if contract > 0 {
-            billed_contracts.insert(contract);
-        }
-        let mut ev = own_evidence(s);
-        ev.extend(history(Source::Schedule(id)));
-        let code = (id_of(s, "period"), id_of(s, "period_type"));
-        let src = RunSource {
-            client_id: id_of(s, "client_id"),
-            client_name: s["client_name"].as_str().unwrap_or("").to_owned(),
-            label: s
-                .get("notes_1")
-                .or_else(|| s.get("contract_ref"))
-                .and_then(Value::as_str)
-                .unwrap_or("recurring invoice")
-                .to_owned(),
-            kind: "recurring_invoice",
-            id,
-            net_per_period: net_cents(s).unwrap_or(0),
-            months: 0.0,
-            basis: String::new(),
-            start: date_of(s, "startdate"),
-            end: date_of(s, "enddate"),
-            next: date_of(s, "nextcreationdate"),
-            currency: currency_of(s),
-        };
-        let disabled = is_true(s, "disabled");
-        match settle(&ev) {
-            Ok((m, basis)) => {
-                learned.entry(code).or_default().insert(m.to_bits());
-                schedule_months.push((contract, Some(m)));
-                if !disabled {
-                    sources.push(RunSource {
-                        months: m,
-                        basis,
-                        ..src
-                    });
-                }
-            }
-            Err(why) => {
-                schedule_months.push((contract, None));
-                if !disabled {
-                    pending.push((src, why, code));
-                }
-            }
-        }
     }
-    for (src, why, code) in pending {
-        match learned.get(&code).filter(|m| m.len() == 1).and_then(|m| m.first()) {
-            Some(bits) => sources.push(RunSource {
-                months: f64::from_bits(*bits),
-                basis: format!(
-                    "period {} / period_type {} has this length on the tenant's other recurring invoices",
-                    code.0, code.1
-                ),
-                ..src
-            }),
-            None => unknown.push(json!({
-                "recurring_invoice_id": src.id, "client": src.client_name, "name": src.label,
-                "net_per_period": money(src.net_per_period as f64),
-                "why": format!("{why}, and period {} / period_type {} is not used by a recurring invoice whose length is known", code.0, code.1),
-            })),
-        }
-    }
-    // Contract codes: learned from contracts whose recurring invoice's length is known.
-    let contract_code: HashMap<i64, i64> = contracts
-        .iter()
-        .map(|c| (id_of(c, "id"), id_of(c, "billingperiod")))
-        .collect();
-    let mut contract_learned: HashMap<i64, BTreeSet<u64>> = HashMap::new();
-    for (contract, months) in &schedule_months {
-        if let (Some(code), Some(m)) = (contract_code.get(contract), months) {
-            contract_learned
-                .entry(*code)
-                .or_default()
-                .insert(m.to_bits());
-        }
-    }
-    for c in contracts.iter().filter(|c| for_client(c)) {
-        let id = id_of(c, "id");
-        if billed_contracts.contains(&id) || c.get("active") == Some(&Value::Bool(false)) {
-            continue;
-        }
-        let Some(charge) = cents(c.get("periodchargeamount")).filter(|a| *a != 0) else {
-            continue;
-        };
-        let mut ev = own_evidence(c);
-        ev.extend(history(Source::Contract(id)));
-        let code = id_of(c, "billingperiod");
-        let settled = settle(&ev).or_else(|why| {
-            match contract_learned
-                .get(&code)
-                .filter(|m| m.len() == 1)
-                .and_then(|m| m.first())
-            {
-                Some(bits) => Ok((
-                    f64::from_bits(*bits),
-                    format!("billingperiod {code} has this length on contracts billed by recurring invoices"),
-                )),
-                None => Err(format!(
-                    "{why}, and billingperiod {code} is not used by a contract whose length is known"
-                )),
+
+    fn add_run_rates(&mut self, sources: &[RunSource], today: Date, forecast_until: Option<Date>) {
+        for s in sources {
+            let currency = s.currency.clone().unwrap_or_else(|| "unknown".into());
+            let monthly = if s.active_on(today) {
+                s.net_per_period as f64 / s.months
+            } else {
+                0.0
+            };
+            let forecast = forecast_until.map_or(0, |u| s.forecast(today, u));
+            for b in [
+                self.by_currency.entry(currency).or_default(),
+                &mut self
+                    .by_client
+                    .entry(s.client_id)
+                    .or_insert_with(|| (s.client_name.clone(), Buckets::default()))
+                    .1,
+            ] {
+                b.mrr += monthly;
+                b.forecast += forecast;
             }
-        });
-        let name = c["ref"].as_str().unwrap_or("contract").to_owned();
-        let client_name = c["client_name"].as_str().unwrap_or("").to_owned();
-        match settled {
-            Ok((months, basis)) => sources.push(RunSource {
-                client_id: id_of(c, "client_id"),
-                client_name,
-                label: name,
-                kind: "contract",
-                id,
-                net_per_period: charge,
-                months,
-                basis,
-                start: date_of(c, "start_date"),
-                end: date_of(c, "end_date"),
-                next: date_of(c, "next_invoice_date")
-                    .or_else(|| date_of(c, "periodicinvoicenextdate")),
-                currency: currency_of(c).or_else(|| contract_currency.get(&id).cloned()),
-            }),
-            Err(why) => unknown.push(json!({
-                "contract_id": id, "client": client_name, "name": name,
-                "net_per_period": money(charge as f64), "why": why,
-            })),
         }
     }
 
-    // Today's run rate, and the forecast after today (never in a total).
-    let forecast_until = to
-        .filter(|t| *t > today)
-        .map(|t| t.min(today.add_months(12)));
-    for s in &sources {
-        let currency = s.currency.clone().unwrap_or_else(|| "unknown".into());
-        let monthly = if s.active_on(today) {
-            s.net_per_period as f64 / s.months
+    /// The totals at the top level when there is one currency, else under `by_currency`.
+    fn totals_into(&self, out: &mut Map<String, Value>, forecasting: bool) {
+        if self.by_currency.len() <= 1 {
+            let (currency, b) = self
+                .by_currency
+                .iter()
+                .next()
+                .map(|(c, b)| (c.clone(), b.summary(forecasting)))
+                .unwrap_or_else(|| ("unknown".into(), Buckets::default().summary(forecasting)));
+            out.insert("currency".into(), json!(currency));
+            if let Value::Object(m) = b {
+                out.extend(m);
+            }
         } else {
-            0.0
-        };
-        let forecast = forecast_until.map_or(0, |u| s.forecast(today, u));
-        for b in [
-            by_currency.entry(currency).or_default(),
-            &mut by_client
-                .entry(s.client_id)
-                .or_insert_with(|| (s.client_name.clone(), Buckets::default()))
-                .1,
-        ] {
-            b.mrr += monthly;
-            b.forecast += forecast;
+            let per: Map<String, Value> = self
+                .by_currency
+                .iter()
+                .map(|(c, b)| (c.clone(), b.summary(forecasting)))
+                .collect();
+            out.insert("by_currency".into(), Value::Object(per));
         }
     }
 
-    let mut out = Map::new();
-    out.insert("client_id".into(), json!(client));
-    out.insert(
-        "period".into(),
-        match (period, billed_to) {
-            (Some((a, b)), Some(t)) => json!({
-                "start": a.to_iso(),
-                "end": b.to_iso(),
-                "billed_through": if t < a { Value::Null } else { json!(t.to_iso()) },
-                "basis": if start.is_some() || end.is_some() { "as asked" } else { "first to last invoice" },
-            }),
-            _ => Value::Null,
-        },
-    );
-    let forecasting = forecast_until.is_some();
-    if by_currency.len() <= 1 {
-        let (currency, b) = by_currency
-            .iter()
-            .next()
-            .map(|(c, b)| (c.clone(), b.summary(forecasting)))
-            .unwrap_or_else(|| ("unknown".into(), Buckets::default().summary(forecasting)));
-        out.insert("currency".into(), json!(currency));
-        if let Value::Object(m) = b {
-            out.extend(m);
-        }
-    } else {
-        let per: Map<String, Value> = by_currency
-            .iter()
-            .map(|(c, b)| (c.clone(), b.summary(forecasting)))
-            .collect();
-        out.insert("by_currency".into(), Value::Object(per));
-    }
-    if client.is_none() {
-        let mut rows: Vec<(i64, Value)> = by_client
+    /// One row per client, largest total first.
+    fn by_client_rows(&self) -> Value {
+        let mut rows: Vec<(i64, Value)> = self
+            .by_client
             .iter()
             .map(|(id, (name, b))| {
                 (
@@ -762,16 +688,228 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
             })
             .collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-        out.insert(
-            "by_client".into(),
-            Value::Array(rows.into_iter().map(|(_, v)| v).collect()),
-        );
+        Value::Array(rows.into_iter().map(|(_, v)| v).collect())
     }
-    let top: Vec<Value> = {
-        let mut s: Vec<&RunSource> = sources.iter().filter(|s| s.active_on(today)).collect();
-        s.sort_by(|a, b| {
-            (b.net_per_period as f64 / b.months).total_cmp(&(a.net_per_period as f64 / a.months))
-        });
+}
+
+impl Buckets {
+    /// One invoice in the period, split into its parts by what billed them.
+    fn add_invoice(&mut self, net: i64, parts: &[(Source, i64)]) {
+        if net < 0 {
+            self.credits += net;
+            self.credit_notes += 1;
+            return;
+        }
+        let (mut recurring, mut one_off) = (false, false);
+        for (src, amount) in parts {
+            match src {
+                Source::Schedule(_) => {
+                    self.from_schedules += amount;
+                    recurring = true;
+                }
+                Source::Contract(_) => {
+                    self.from_contracts += amount;
+                    recurring = true;
+                }
+                Source::OneOff => {
+                    self.one_off += amount;
+                    one_off = true;
+                }
+            }
+        }
+        self.recurring_invoices += usize::from(recurring);
+        self.one_off_invoices += usize::from(one_off || !recurring);
+    }
+}
+
+/// What bills regularly: recurring invoices, and contracts billed without one, each with its
+/// period length; those whose length cannot be told go to `unknown`, never guessed.
+#[derive(Default)]
+struct Recurring {
+    sources: Vec<RunSource>,
+    unknown: Vec<Value>,
+    /// Each recurring invoice's contract and period length, for learning contracts' codes.
+    schedule_months: Vec<(i64, Option<f64>)>,
+    /// Contracts billed by a recurring invoice (counted there, not again as contracts).
+    billed_contracts: HashSet<i64>,
+}
+
+impl Recurring {
+    fn add_schedules(&mut self, schedules: &[&Value], billed: &Billed) {
+        let mut pending: Vec<(RunSource, String, (i64, i64))> = Vec::new();
+        let mut learned: HashMap<(i64, i64), BTreeSet<u64>> = HashMap::new();
+        for s in schedules {
+            let contract = id_of(s, "contract_id");
+            if contract > 0 {
+                self.billed_contracts.insert(contract);
+            }
+            let src = schedule_source(s);
+            let mut ev = own_evidence(s);
+            ev.extend(billed.history(Source::Schedule(src.id)));
+            let code = (id_of(s, "period"), id_of(s, "period_type"));
+            let disabled = is_true(s, "disabled");
+            match settle(&ev) {
+                Ok((m, basis)) => {
+                    learned.entry(code).or_default().insert(m.to_bits());
+                    self.schedule_months.push((contract, Some(m)));
+                    if !disabled {
+                        self.sources.push(RunSource {
+                            months: m,
+                            basis,
+                            ..src
+                        });
+                    }
+                }
+                Err(why) => {
+                    self.schedule_months.push((contract, None));
+                    if !disabled {
+                        pending.push((src, why, code));
+                    }
+                }
+            }
+        }
+        // Codes learned: a schedule without its own evidence takes the length other
+        // schedules with the same period code have, when they all agree.
+        for (src, why, code) in pending {
+            match learned.get(&code).filter(|m| m.len() == 1).and_then(|m| m.first()) {
+                Some(bits) => self.sources.push(RunSource {
+                    months: f64::from_bits(*bits),
+                    basis: format!(
+                        "period {} / period_type {} has this length on the tenant's other recurring invoices",
+                        code.0, code.1
+                    ),
+                    ..src
+                }),
+                None => self.unknown.push(json!({
+                    "recurring_invoice_id": src.id, "client": src.client_name, "name": src.label,
+                    "net_per_period": money(src.net_per_period as f64),
+                    "why": format!("{why}, and period {} / period_type {} is not used by a recurring invoice whose length is known", code.0, code.1),
+                })),
+            }
+        }
+    }
+
+    /// Contracts billed without a recurring invoice. `contracts` is every contract read (the
+    /// codes are learned from all of them); only the asked client's are added.
+    fn add_contracts(&mut self, contracts: &[Value], client: Option<i64>, billed: &Billed) {
+        // Contract codes: learned from contracts whose recurring invoice's length is known.
+        let contract_code: HashMap<i64, i64> = contracts
+            .iter()
+            .map(|c| (id_of(c, "id"), id_of(c, "billingperiod")))
+            .collect();
+        let mut contract_learned: HashMap<i64, BTreeSet<u64>> = HashMap::new();
+        for (contract, months) in &self.schedule_months {
+            if let (Some(code), Some(m)) = (contract_code.get(contract), months) {
+                contract_learned
+                    .entry(*code)
+                    .or_default()
+                    .insert(m.to_bits());
+            }
+        }
+        let for_client = |r: &Value| client.is_none_or(|c| id_of(r, "client_id") == c);
+        for c in contracts.iter().filter(|c| for_client(c)) {
+            let id = id_of(c, "id");
+            if self.billed_contracts.contains(&id) || c.get("active") == Some(&Value::Bool(false)) {
+                continue;
+            }
+            let Some(charge) = cents(c.get("periodchargeamount")).filter(|a| *a != 0) else {
+                continue;
+            };
+            let mut ev = own_evidence(c);
+            ev.extend(billed.history(Source::Contract(id)));
+            let code = id_of(c, "billingperiod");
+            let settled = settle(&ev).or_else(|why| {
+                match contract_learned
+                    .get(&code)
+                    .filter(|m| m.len() == 1)
+                    .and_then(|m| m.first())
+                {
+                    Some(bits) => Ok((
+                        f64::from_bits(*bits),
+                        format!("billingperiod {code} has this length on contracts billed by recurring invoices"),
+                    )),
+                    None => Err(format!(
+                        "{why}, and billingperiod {code} is not used by a contract whose length is known"
+                    )),
+                }
+            });
+            match settled {
+                Ok((months, basis)) => self.sources.push(RunSource {
+                    months,
+                    basis,
+                    currency: currency_of(c).or_else(|| billed.contract_currency.get(&id).cloned()),
+                    ..contract_source(c, charge)
+                }),
+                Err(why) => self.unknown.push(json!({
+                    "contract_id": id, "client": c["client_name"].as_str().unwrap_or(""),
+                    "name": c["ref"].as_str().unwrap_or("contract"),
+                    "net_per_period": money(charge as f64), "why": why,
+                })),
+            }
+        }
+    }
+}
+
+/// A recurring invoice as a billing source, its period length not yet known.
+fn schedule_source(s: &Value) -> RunSource {
+    RunSource {
+        client_id: id_of(s, "client_id"),
+        client_name: s["client_name"].as_str().unwrap_or("").to_owned(),
+        label: s
+            .get("notes_1")
+            .or_else(|| s.get("contract_ref"))
+            .and_then(Value::as_str)
+            .unwrap_or("recurring invoice")
+            .to_owned(),
+        kind: "recurring_invoice",
+        id: id_of(s, "id"),
+        net_per_period: net_cents(s).unwrap_or(0),
+        months: 0.0,
+        basis: String::new(),
+        start: date_of(s, "startdate"),
+        end: date_of(s, "enddate"),
+        next: date_of(s, "nextcreationdate"),
+        currency: currency_of(s),
+    }
+}
+
+/// A contract billed without a recurring invoice, its period length not yet known.
+fn contract_source(c: &Value, charge: i64) -> RunSource {
+    RunSource {
+        client_id: id_of(c, "client_id"),
+        client_name: c["client_name"].as_str().unwrap_or("").to_owned(),
+        label: c["ref"].as_str().unwrap_or("contract").to_owned(),
+        kind: "contract",
+        id: id_of(c, "id"),
+        net_per_period: charge,
+        months: 0.0,
+        basis: String::new(),
+        start: date_of(c, "start_date"),
+        end: date_of(c, "end_date"),
+        next: date_of(c, "next_invoice_date").or_else(|| date_of(c, "periodicinvoicenextdate")),
+        currency: currency_of(c),
+    }
+}
+
+fn period_json(period: Option<(Date, Date)>, billed_to: Option<Date>, asked: bool) -> Value {
+    match (period, billed_to) {
+        (Some((a, b)), Some(t)) => json!({
+            "start": a.to_iso(),
+            "end": b.to_iso(),
+            "billed_through": if t < a { Value::Null } else { json!(t.to_iso()) },
+            "basis": if asked { "as asked" } else { "first to last invoice" },
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// The ten largest recurring sources active today, by monthly amount.
+fn top_recurring(sources: &[RunSource], today: Date) -> Value {
+    let mut s: Vec<&RunSource> = sources.iter().filter(|s| s.active_on(today)).collect();
+    s.sort_by(|a, b| {
+        (b.net_per_period as f64 / b.months).total_cmp(&(a.net_per_period as f64 / a.months))
+    });
+    Value::Array(
         s.iter()
             .take(10)
             .map(|r| {
@@ -781,24 +919,12 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
                     "period_months": r.months, "period_from": r.basis,
                 })
             })
-            .collect()
-    };
-    out.insert("top_recurring".into(), Value::Array(top));
-    if !unknown.is_empty() {
-        out.insert(
-            "not_in_run_rate".into(),
-            json!({"reason": "billing period could not be determined from Halo's data; left out of monthly, annualised and forecast rather than guessed", "items": unknown}),
-        );
-    }
-    out.insert(
-        "records_read".into(),
-        json!({
-            "invoices": inv_reads.records, "invoices_in_period": in_period,
-            "invoices_dated_after_today": after_today, "invoices_without_date": undated,
-            "recurring_invoices": rec_reads.records, "contracts": con_reads.records,
-            "requests": inv_reads.requests + rec_reads.requests + con_reads.requests,
-        }),
-    );
+            .collect(),
+    )
+}
+
+/// How each figure was reached, for the reader to check.
+fn basis_json(today: Date, forecast_until: Option<Date>) -> Value {
     let mut basis = json!({
         "billed": "Sums of invoices (GET /Invoice, credits and invoices of both types asked for explicitly) dated in the period and not after today; voided invoices left out; amounts net of tax (line net amounts, else total minus tax_total). The dates are applied here to invoice_date, not sent to Halo: the swagger types invoicedatestart/invoicedateend as booleans, so they are not relied on as filters.",
         "recurring": "Invoice lines billed by a recurring invoice (recurring_invoice_id on the header or line) or by a contract (a line with a contract_id and the period it bills); the rest is non_recurring.",
@@ -815,8 +941,7 @@ async fn run(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
             u.to_iso()
         ));
     }
-    out.insert("basis".into(), basis);
-    Ok(Value::Object(out))
+    basis
 }
 
 #[cfg(test)]

@@ -9,9 +9,13 @@ use serde_json::{Map, Value, json};
 use super::{
     Composite, Ctx,
     asset_keys::{self, AssetKeys, Kind},
-    dedup::{normalise_email, normalise_hostname, normalise_name, normalise_serial},
     fetch::{Pages, Reads},
-    int_arg, resource, str_arg,
+    int_arg,
+    matching::{
+        normalise_email, normalise_hostname, normalise_name, normalise_serial, search_candidates,
+        text,
+    },
+    resource, str_arg,
 };
 use crate::tools::{ToolError, compact};
 
@@ -56,27 +60,6 @@ pub const CLIENTS: Composite = Composite {
     run: |ctx, args| clients(ctx, args).boxed(),
 };
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-async fn searched(
-    ctx: &Ctx,
-    r: &crate::catalog::Resource,
-    term: &str,
-    client: Option<i64>,
-    reads: &mut Reads,
-) -> Result<Vec<Value>, ToolError> {
-    let mut q = vec![
-        ("search".to_owned(), term.to_owned()),
-        ("includeinactive".to_owned(), "true".to_owned()),
-    ];
-    if let Some(c) = client {
-        q.push(("client_id".into(), c.to_string()));
-    }
-    Pages::new(ctx, 1).all(r, &q, reads).await
-}
-
 fn shaped(r: &crate::catalog::Resource, rows: &[&Value]) -> Vec<Value> {
     rows.iter()
         .map(|rec| compact::shape(rec, &r.list_fields, &r.label, compact::Detail::Compact))
@@ -87,7 +70,7 @@ async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
     let serial = str_arg(&args, "serial").and_then(normalise_serial);
     let host = str_arg(&args, "hostname").and_then(normalise_hostname);
     if serial.is_none() && host.is_none() {
-        return Err(ToolError::new(
+        return Err(ToolError::bad_request(
             "give `serial` or `hostname` (placeholder serials such as \"To be filled by O.E.M.\" \
              match nothing)",
         ));
@@ -145,14 +128,24 @@ async fn assets(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError>
 async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let raw = str_arg(&args, "email").unwrap_or("");
     let Some(want) = normalise_email(raw) else {
-        return Err(ToolError::new(format!(
-            "`email` must be an email address (got {})",
-            crate::tools::args::quote(&Value::String(raw.to_owned()))
-        )));
+        return Err(ToolError::invalid(
+            "email",
+            format!(
+                "`email` must be an email address (got {})",
+                crate::tools::args::quote(&Value::String(raw.to_owned()))
+            ),
+        ));
     };
     let r = resource("users", "users")?;
     let mut reads = Reads::default();
-    let rows = searched(ctx, r, raw.trim(), int_arg(&args, "client_id"), &mut reads).await?;
+    let rows = search_candidates(
+        ctx,
+        r,
+        &[raw.trim()],
+        int_arg(&args, "client_id"),
+        &mut reads,
+    )
+    .await?;
     let hits: Vec<&Value> = rows
         .iter()
         .filter(|u| {
@@ -180,11 +173,14 @@ async fn users(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> 
 async fn clients(ctx: &Ctx, args: Map<String, Value>) -> Result<Value, ToolError> {
     let raw = str_arg(&args, "name").unwrap_or("").trim().to_owned();
     let Some(want) = normalise_name(&raw) else {
-        return Err(ToolError::new("`name` must contain letters or digits"));
+        return Err(ToolError::invalid(
+            "name",
+            "`name` must contain letters or digits",
+        ));
     };
     let r = resource("clients", "clients")?;
     let mut reads = Reads::default();
-    let rows = searched(ctx, r, &raw, None, &mut reads).await?;
+    let rows = search_candidates(ctx, r, &[raw.as_str()], None, &mut reads).await?;
     let exact: Vec<&Value> = rows
         .iter()
         .filter(|c| normalise_name(text(c, "name")).as_ref() == Some(&want))
