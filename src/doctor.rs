@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     catalog::{self, Verb},
-    halo::{Caching, HaloClient, HaloConfig, HaloError, error},
+    halo::{Caching, HaloClient, HaloConfig, HaloError, PageRequest, error},
 };
 
 /// How a check came out.
@@ -695,20 +695,20 @@ async fn probe_area(
     agent: Option<&str>,
 ) -> Check {
     let name = area.to_string();
-    let mut query = Vec::new();
     let (envelope, paginate) = match resource_for(path) {
         Some(r) => (r.envelope.as_deref(), r.paginate),
         None => (None, false),
     };
-    if paginate {
-        query.extend([
-            ("pageinate".to_owned(), "true".to_owned()),
-            ("page_size".to_owned(), "1".to_owned()),
-            ("page_no".to_owned(), "1".to_owned()),
-        ]);
-    }
     let check = Check::new("Permissions", name, Status::Ok);
-    match halo.list(path, envelope, &query, Caching::Live).await {
+    // One row is enough to prove the read; a list Halo does not page is read as it comes (no
+    // `count`, so the probe is the plain GET an agent's first list would be).
+    let read = if paginate {
+        halo.list_page(path, envelope, &[], PageRequest::first(1), Caching::Live)
+            .await
+    } else {
+        halo.list(path, envelope, &[], Caching::Live).await
+    };
+    match read {
         Ok(page) => {
             let count = match page.record_count {
                 Some(n) => format!("{n} records"),
