@@ -1058,7 +1058,12 @@ async fn serve_http(
                 Ok(d) => d,
                 Err(e) => return config_exit(&e),
             };
-            Auth::OAuth(OAuthStore::new(oauth, template))
+            // Shared state (Redis) keeps the OAuth state there, sealed with HALO_MCP_STATE_KEY.
+            let key = env(halo_mcp::remote::sealed::STATE_KEY_VAR);
+            match OAuthStore::for_state(oauth, template, &state, key.as_deref()) {
+                Ok(store) => Auth::OAuth(store),
+                Err(e) => return config_exit(&e),
+            }
         }
     };
     let mut http = HttpConfig::new(bind, auth);

@@ -21,6 +21,7 @@ mod authz;
 mod conn;
 pub mod halo_signin;
 pub mod oauth;
+pub mod sealed;
 mod sessions;
 mod shared_sessions;
 
@@ -343,7 +344,17 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
             None => return unauthorized(&app, req.headers(), "a bearer token is required"),
         },
         Auth::OAuth(store) => {
-            let Some(p) = bearer(req.headers()).and_then(|t| store.principal(t)) else {
+            let resolved = match bearer(req.headers()) {
+                Some(t) => store.resolve(t).await,
+                None => Ok(None),
+            };
+            let resolved = match resolved {
+                Ok(p) => p,
+                // The shared state cannot be asked: refuse rather than guess (a token revoked
+                // on another replica must not pass here).
+                Err(e) => return oauth_response(Err(e), false),
+            };
+            let Some(p) = resolved else {
                 let why = if bearer(req.headers()).is_some() {
                     "the access token is not valid or has expired"
                 } else {
@@ -542,6 +553,10 @@ fn oauth_response(result: Result<Value, oauth::OAuthError>, created: bool) -> Re
                 e.body().to_string(),
             )
                 .into_response();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             if status == StatusCode::UNAUTHORIZED {
                 r.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -626,7 +641,7 @@ async fn register(
         }
     };
     match &app.config.auth {
-        Auth::OAuth(store) => oauth_response(store.register(&request, source), true),
+        Auth::OAuth(store) => oauth_response(store.register_any(&request, source).await, true),
         Auth::HaloSignIn(signin) => oauth_response(signin.register(&request, source), true),
         _ => not_found().await,
     }
@@ -638,7 +653,7 @@ async fn authorize(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let result = match &app.config.auth {
-        Auth::OAuth(store) => store.authorize(&params),
+        Auth::OAuth(store) => store.authorize_any(&params).await,
         Auth::HaloSignIn(signin) => signin.authorize(&params, &app.public_base(&headers)).await,
         _ => return not_found().await,
     };

@@ -165,7 +165,13 @@ mod tests {
 
     #[test]
     fn short_or_passphrase_keys_are_refused_without_echoing_them() {
-        for bad in ["", "hunter2", "c2hvcnQ=", &"ab".repeat(31), "not base64 at all!!"] {
+        for bad in [
+            "",
+            "hunter2",
+            "c2hvcnQ=",
+            &"ab".repeat(31),
+            "not base64 at all!!",
+        ] {
             let e = Sealer::from_setting(bad).unwrap_err();
             assert!(e.contains(STATE_KEY_VAR) && e.contains("32"), "{e}");
             assert!(bad.is_empty() || !e.contains(bad), "{e}");
