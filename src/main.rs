@@ -689,6 +689,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => return config_exit(&e.0),
     };
+    // The OAuth proxy on Redis seals what it stores there: no usable key, no start.
+    if matches!(&remote, Some((_, AuthChoice::OAuth)))
+        && halo_config.resilience.state.redis().is_some()
+        && let Err(e) = halo_mcp::remote::OAuthStore::sealer(
+            env(halo_mcp::remote::sealed::STATE_KEY_VAR).as_deref(),
+        )
+    {
+        return config_exit(&e);
+    }
     let client = match HaloClient::new(halo_config) {
         Ok(c) => c,
         Err(e) => {

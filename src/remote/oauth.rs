@@ -492,6 +492,14 @@ impl OAuthStore {
         let Some(redis) = state.redis() else {
             return Ok(OAuthStore::new(config, template));
         };
+        let sealer = OAuthStore::sealer(key)?;
+        Ok(OAuthStore::shared(config, template, redis.clone(), sealer))
+    }
+
+    /// The sealing key from the value of `HALO_MCP_STATE_KEY`, which a store in Redis requires.
+    /// Checked again at start-up, before anything is served, so a bad key stops the process with
+    /// this one line.
+    pub fn sealer(key: Option<&str>) -> Result<super::sealed::Sealer, String> {
         let key = key.filter(|k| !k.trim().is_empty()).ok_or_else(|| {
             format!(
                 "{var} is required with HALO_MCP_STATE=redis and MCP_AUTH=oauth: the Halo \
@@ -500,8 +508,7 @@ impl OAuthStore {
                 var = super::sealed::STATE_KEY_VAR
             )
         })?;
-        let sealer = super::sealed::Sealer::from_setting(key)?;
-        Ok(OAuthStore::shared(config, template, redis.clone(), sealer))
+        super::sealed::Sealer::from_setting(key)
     }
 
     /// RFC 7591 registration, wherever the store keeps it.

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 
 use crate::{
     redis_server::start_or_skip,
-    remote::{McpClient, Server, as_refs, env_for, http, mcp},
+    remote::{
+        DEMO, McpClient, REDIRECT, Server, VERIFIER, as_refs, authorize, env_for, exchange, http,
+        mcp, token,
+    },
 };
 
 const TOKEN: &str = "replica-token-0123456789";
@@ -310,4 +313,134 @@ async fn a_redis_outage_falls_back_to_shares_without_failures_or_overload() {
          {max_out} requests during the outage, {max} over the whole run (limit {LIMIT})",
         WINDOW.as_secs()
     );
+}
+
+/// The key every OAuth replica shares (tests only).
+const STATE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A replica in OAuth-proxy mode on the shared Redis.
+fn oauth_replica(sim: &Simulator, redis_url: &str) -> Server {
+    let mut env = env_for(sim);
+    env.extend([
+        ("MCP_AUTH", "oauth".to_owned()),
+        ("HALO_MCP_STATE", redis_url.to_owned()),
+        ("HALO_MCP_STATE_KEY", STATE_KEY.to_owned()),
+    ]);
+    Server::start(&as_refs(&env), &[])
+}
+
+async fn refresh_on(base: &str, refresh_token: &str) -> (u16, Value) {
+    token(
+        base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", DEMO.0),
+            ("client_secret", DEMO.1),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_flow_begun_on_one_replica_ends_on_another_and_works_on_a_third() {
+    let Some(redis) = start_or_skip() else {
+        return;
+    };
+    let sim = halo_mcp::local::simulator(SimConfig::default())
+        .await
+        .unwrap();
+    let servers: Vec<Server> = (0..3).map(|_| oauth_replica(&sim, &redis.url())).collect();
+    let (a, b, c) = (&servers[0].base, &servers[1].base, &servers[2].base);
+
+    let started = Instant::now();
+    let reg = http()
+        .post(format!("{a}/register"))
+        .json(&json!({"client_id": DEMO.0, "redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    let code = authorize(
+        a,
+        DEMO.0,
+        REDIRECT,
+        Some(&halo_mcp::remote::oauth::s256(VERIFIER)),
+    )
+    .await;
+    let (status, tokens) = exchange(b, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let client = mcp(c, Some(&access)).await.unwrap();
+    let id = ticket_ids(&sim, 1)[0];
+    tool(
+        &client,
+        "halo_tickets_get",
+        json!({"id": id, "fields": ["summary"]}),
+    )
+    .await
+    .unwrap();
+    let elapsed = started.elapsed();
+
+    // The code is spent everywhere: replayed on C it is refused and revokes the grant.
+    let (status, body) = exchange(c, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = refresh_on(a, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400, "the grant went with the replayed code");
+    drop(client);
+
+    // A new grant: rotated on C, the rotated token replayed on A revokes it on all three.
+    let code = authorize(
+        b,
+        DEMO.0,
+        REDIRECT,
+        Some(&halo_mcp::remote::oauth::s256(VERIFIER)),
+    )
+    .await;
+    let (_, first) = exchange(a, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    let (status, second) = refresh_on(c, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{second}");
+    let fresh = second["access_token"].as_str().unwrap();
+    assert!(mcp(b, Some(fresh)).await.is_ok());
+    let (status, _) = refresh_on(a, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400);
+    for s in &servers {
+        assert!(
+            mcp(&s.base, Some(fresh)).await.is_err(),
+            "revoked on every replica"
+        );
+        assert!(!s.logs().contains(DEMO.1) && !s.logs().contains(fresh));
+    }
+    eprintln!(
+        "replicas: OAuth flow over three replicas (register + authorize on A, token on B, \
+         initialize + tool call on C): 3 OAuth round trips + the MCP session, {} ms",
+        elapsed.as_millis()
+    );
+}
+
+#[test]
+fn oauth_on_redis_refuses_to_start_without_a_proper_key() {
+    for key in [None, Some("too-short"), Some("c2hvcnQ=")] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
+        cmd.env_clear()
+            .args(["--transport", "http", "--bind", "127.0.0.1:0"])
+            .env("HALO_BASE_URL", "https://acme.halopsa.com")
+            .env("MCP_AUTH", "oauth")
+            .env("HALO_MCP_STATE", "redis://127.0.0.1:1/");
+        if let Some(k) = key {
+            cmd.env("HALO_MCP_STATE_KEY", k);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains("HALO_MCP_STATE_KEY"), "{stderr}");
+        if let Some(k) = key {
+            assert!(!stderr.contains(k), "the key is not shown: {stderr}");
+        }
+    }
 }
