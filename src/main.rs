@@ -41,6 +41,7 @@ Environment (flags win over variables; aliases in brackets):
   HALO_MCP_READ_ONLY   true: offer only tools that read
   HALO_MCP_MAX_TOOLS   most tools in flat mode (default: 128)
   HALO_MCP_STATE       memory (default) or a redis:// or rediss:// URL shared by replicas
+  HALO_MCP_STATE_KEY   32-byte key (hex/base64) sealing OAuth secrets in Redis; new,old rotates
   HALO_MCP_REPLICAS    most replicas running at once, for Redis outages (default: 3)
   MCP_TRANSPORT        stdio (default) or http
   MCP_BIND / MCP_PORT  HTTP address (default: 127.0.0.1:3000)
