@@ -1029,6 +1029,14 @@ async fn serve_http(
         }
         AuthChoice::Halo => {
             auth_name = "sign in with Halo";
+            if state.redis().is_some() {
+                // Not shared yet (the OAuth proxy's state is): say so rather than let a
+                // load balancer without stickiness sign users out at random.
+                tracing::warn!(
+                    "sign-in with Halo keeps its sign-ins in this replica's memory, not in Redis: \
+                     route each client to one replica (sticky sessions)"
+                );
+            }
             let mut signin = halo_mcp::remote::SignInConfig::default();
             if let Some(scope) = env("HALO_SIGNIN_SCOPE") {
                 signin.halo_scope = scope.trim().to_owned();
