@@ -66,9 +66,11 @@ fn hashed(value: &str) -> String {
         .collect()
 }
 
-/// What a grant keeps sealed.
+/// What a grant keeps sealed. The client id is in it as well as beside it (in the clear, for
+/// nothing but reading): a record whose clear id was changed in Redis does not open as a grant.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Sealed {
+    client_id: String,
     secret: String,
 }
 
@@ -329,10 +331,13 @@ impl OAuthStore {
         let access = self.random()?;
         let refresh = self.random()?;
         let grant_key = shared.redis.key(&format!("oauth:grant:{grant}"));
-        let sealed = serde_json::to_vec(&Sealed { secret })
-            .map_err(|e| e.to_string())
-            .and_then(|plain| shared.sealer.seal(&grant_key, &plain))
-            .map_err(|e| OAuthError::new(500, "server_error", e))?;
+        let sealed = serde_json::to_vec(&Sealed {
+            client_id: client_id.clone(),
+            secret,
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|plain| shared.sealer.seal(&grant_key, &plain))
+        .map_err(|e| OAuthError::new(500, "server_error", e))?;
         let credential_ttl = self.config.credential_ttl;
         let access_ttl = self.config.access_ttl.min(credential_ttl);
         let expires_ms = now_ms().saturating_add(ttl_ms(credential_ttl));
@@ -428,6 +433,7 @@ impl OAuthStore {
             .open(&key, &sealed)
             .ok()
             .and_then(|plain| serde_json::from_slice::<Sealed>(&plain).ok())
+            .filter(|s| s.client_id == client)
             .map(|s| s.secret);
         Ok(secret.map(|secret| (client, secret, generation, expires)))
     }
@@ -780,6 +786,73 @@ mod tests {
         assert_eq!(e.error, "invalid_grant");
         assert!(!works(&a, &third).await && !works(&b, &third).await);
         assert!(refresh(&b, &third).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn new_registrations_are_limited_per_source_and_repeats_are_free() {
+        let Some(server) = start_or_skip() else {
+            return;
+        };
+        let sim = crate::local::simulator(Default::default()).await.unwrap();
+        let config = OAuthConfig {
+            max_clients: 3,
+            ..OAuthConfig::default()
+        };
+        let state = SharedState::parse(&server.url()).unwrap();
+        let store =
+            OAuthStore::for_state(config, crate::local::halo_config(&sim), &state, Some(KEY))
+                .unwrap();
+        let from = |ip: &str| ip.parse::<IpAddr>().unwrap();
+        let reg = |uri: String, ip: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .register_any(&json!({"redirect_uris": [uri]}), from(ip))
+                    .await
+            }
+        };
+        for i in 0..3 {
+            reg(format!("https://a.example/{i}"), "10.0.0.1")
+                .await
+                .unwrap();
+        }
+        let e = reg("https://a.example/x".into(), "10.0.0.1")
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 429);
+        // Another source, and an IPv6 /64 counted as one.
+        reg("https://b.example/x".into(), "10.0.0.2").await.unwrap();
+        for i in 0..3 {
+            reg(format!("https://c.example/{i}"), "2001:db8::1")
+                .await
+                .unwrap();
+        }
+        let e = reg("https://c.example/x".into(), "2001:db8::ffff")
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 429);
+        // A named client registering the same URIs again refreshes, and is not counted.
+        let named = json!({"client_id": DEMO.0, "redirect_uris": [REDIRECT]});
+        store.register_any(&named, from("10.0.0.3")).await.unwrap();
+        for _ in 0..5 {
+            store.register_any(&named, from("10.0.0.3")).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_grant_whose_clear_client_id_was_changed_does_not_open() {
+        let Some(server) = start_or_skip() else {
+            return;
+        };
+        let (_sim, a, _) = two_stores(&server.url()).await;
+        let token = exchange(&a, &code_on(&a).await).await.unwrap();
+        let redis = &a.shared.as_ref().unwrap().redis;
+        let mut conn = redis.conn();
+        let grants: Vec<String> = conn.keys("halo-mcp:v1:oauth:grant:*").await.unwrap();
+        for g in grants {
+            let _: () = conn.hset(&g, "client", "someone-else").await.unwrap();
+        }
+        assert!(!works(&a, &token).await);
     }
 
     #[tokio::test]
