@@ -691,7 +691,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return config_exit(&e.0),
     };
     // The OAuth proxy on Redis seals what it stores there: no usable key, no start.
-    if matches!(&remote, Some((_, AuthChoice::OAuth)))
+    if matches!(&remote, Some((_, AuthChoice::OAuth | AuthChoice::Halo)))
         && halo_config.resilience.state.redis().is_some()
         && let Err(e) = halo_mcp::remote::OAuthStore::sealer(
             env(halo_mcp::remote::sealed::STATE_KEY_VAR).as_deref(),
@@ -1029,14 +1029,6 @@ async fn serve_http(
         }
         AuthChoice::Halo => {
             auth_name = "sign in with Halo";
-            if state.redis().is_some() {
-                // Not shared yet (the OAuth proxy's state is): say so rather than let a
-                // load balancer without stickiness sign users out at random.
-                tracing::warn!(
-                    "sign-in with Halo keeps its sign-ins in this replica's memory, not in Redis: \
-                     route each client to one replica (sticky sessions)"
-                );
-            }
             let mut signin = halo_mcp::remote::SignInConfig::default();
             if let Some(scope) = env("HALO_SIGNIN_SCOPE") {
                 signin.halo_scope = scope.trim().to_owned();
@@ -1053,7 +1045,20 @@ async fn serve_http(
                 None if args.demo && env("HALO_SIGNIN_CLIENT_ID").is_none() => cfg.client_secret,
                 None => Secret::new(""),
             };
-            match halo_mcp::remote::HaloSignIn::new(signin, cfg) {
+            // Shared state (Redis) keeps the sign-ins there, sealed with HALO_MCP_STATE_KEY.
+            let made = match state.redis() {
+                Some(redis) => {
+                    let key = env(halo_mcp::remote::sealed::STATE_KEY_VAR);
+                    match OAuthStore::sealer(key.as_deref()) {
+                        Ok(sealer) => {
+                            halo_mcp::remote::HaloSignIn::shared(signin, cfg, redis.clone(), sealer)
+                        }
+                        Err(e) => return config_exit(&e),
+                    }
+                }
+                None => halo_mcp::remote::HaloSignIn::new(signin, cfg),
+            };
+            match made {
                 Ok(s) => Auth::HaloSignIn(s),
                 Err(e) => {
                     fatal(&format!("cannot set up sign-in with Halo: {e}"));

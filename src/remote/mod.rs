@@ -367,7 +367,16 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
             format!("client:{}", p.client_id)
         }
         Auth::HaloSignIn(signin) => {
-            let Some(p) = bearer(req.headers()).and_then(|t| signin.principal(t)) else {
+            let resolved = match bearer(req.headers()) {
+                Some(t) => signin.resolve(t).await,
+                None => Ok(None),
+            };
+            let resolved = match resolved {
+                Ok(p) => p,
+                // As for the proxy: no shared state, no verdict.
+                Err(e) => return oauth_response(Err(e), false),
+            };
+            let Some(p) = resolved else {
                 let why = if bearer(req.headers()).is_some() {
                     "the access token is not valid or has expired, or the Halo sign-in ended"
                 } else {
@@ -642,7 +651,9 @@ async fn register(
     };
     match &app.config.auth {
         Auth::OAuth(store) => oauth_response(store.register_any(&request, source).await, true),
-        Auth::HaloSignIn(signin) => oauth_response(signin.register(&request, source), true),
+        Auth::HaloSignIn(signin) => {
+            oauth_response(signin.register_any(&request, source).await, true)
+        }
         _ => not_found().await,
     }
 }
@@ -758,8 +769,8 @@ async fn token(
             store.exchange_code(&form, client).await
         }
         (Auth::OAuth(store), Some("refresh_token")) => store.refresh(&form, client).await,
-        (Auth::HaloSignIn(signin), Some("authorization_code")) => signin.exchange_code(&form),
-        (Auth::HaloSignIn(signin), Some("refresh_token")) => signin.refresh(&form),
+        (Auth::HaloSignIn(signin), Some("authorization_code")) => signin.exchange_any(&form).await,
+        (Auth::HaloSignIn(signin), Some("refresh_token")) => signin.refresh_any(&form).await,
         (Auth::None | Auth::Token(_), _) => return not_found().await,
         _ => Err(oauth::OAuthError {
             status: 400,

@@ -60,7 +60,7 @@ use crate::{
 
 /// The same store kept in Redis (`HALO_MCP_STATE=redis://…`).
 #[path = "oauth_shared.rs"]
-mod shared;
+pub(crate) mod shared;
 
 /// Access tokens kept per grant: the newest and the one before it, so requests already in flight
 /// when a client refreshes still pass, while a client refreshing in a loop cannot pile them up.
@@ -502,9 +502,9 @@ impl OAuthStore {
     pub fn sealer(key: Option<&str>) -> Result<super::sealed::Sealer, String> {
         let key = key.filter(|k| !k.trim().is_empty()).ok_or_else(|| {
             format!(
-                "{var} is required with HALO_MCP_STATE=redis and MCP_AUTH=oauth: the Halo \
-                 credentials kept in Redis are encrypted with it (32 random bytes as hex or \
-                 base64: `openssl rand -base64 32`, the same on every replica)",
+                "{var} is required with HALO_MCP_STATE=redis and MCP_AUTH=oauth or halo: the \
+                 Halo credentials and tokens kept in Redis are encrypted with it (32 random \
+                 bytes as hex or base64: `openssl rand -base64 32`, the same on every replica)",
                 var = super::sealed::STATE_KEY_VAR
             )
         })?;

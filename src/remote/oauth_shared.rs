@@ -49,7 +49,7 @@ pub(super) struct Shared {
 }
 
 /// Redis could not be asked: fail closed.
-fn unavailable(_: redis::RedisError) -> OAuthError {
+pub(crate) fn unavailable(_: redis::RedisError) -> OAuthError {
     OAuthError::new(
         503,
         "temporarily_unavailable",
@@ -58,7 +58,7 @@ fn unavailable(_: redis::RedisError) -> OAuthError {
 }
 
 /// Full SHA-256, hex: the key of a code or token, never the value itself.
-fn hashed(value: &str) -> String {
+pub(crate) fn hashed(value: &str) -> String {
     ring::digest::digest(&ring::digest::SHA256, value.as_bytes())
         .as_ref()
         .iter()
@@ -76,7 +76,7 @@ struct Sealed {
 
 /// Takes a code: if it is there, deletes it and marks it used; if it was used, flags the
 /// marker replayed and says which grant it led to.
-const TAKE_CODE: &str = r"
+pub(crate) const TAKE_CODE: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then
   redis.call('DEL', KEYS[1])
@@ -92,7 +92,7 @@ return {'unknown', ''}
 ";
 
 /// Creates a grant and its first tokens, unless the code was presented again meanwhile.
-const ISSUE: &str = r"
+pub(crate) const ISSUE: &str = r"
 if redis.call('HGET', KEYS[1], 'replayed') ~= '0' then return 0 end
 redis.call('HSET', KEYS[1], 'grant', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -106,7 +106,7 @@ return 1
 
 /// Rotates a refresh token of a live grant once: the old one is marked spent, the new pair
 /// stored. A spent one revokes the grant.
-const ROTATE: &str = r"
+pub(crate) const ROTATE: &str = r"
 if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[1] then return 'unknown' end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 'unknown' end
 if redis.call('HGET', KEYS[1], 'spent') ~= '0' then
@@ -123,7 +123,7 @@ return 'ok'
 
 /// Registers redirect URIs (ARGV[4..]) for a client: a registration already there is only
 /// refreshed; a new one counts against its source's daily allowance.
-const REGISTER: &str = r"
+pub(crate) const REGISTER: &str = r"
 local new = false
 for i = 4, #ARGV do
   if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then new = true end
@@ -585,7 +585,7 @@ impl OAuthStore {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

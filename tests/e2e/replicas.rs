@@ -444,3 +444,99 @@ fn oauth_on_redis_refuses_to_start_without_a_proper_key() {
         }
     }
 }
+
+/// `MCP_AUTH=halo` on three replicas: the sign-in begins on A, Halo sends the browser back to
+/// B, the code is exchanged on C, and Halo's single-use refresh token is renewed once for all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halo_sign_in_begun_on_one_replica_ends_on_another_and_renews_once_for_all() {
+    let Some(redis) = start_or_skip() else {
+        return;
+    };
+    let sim = crate::halo_signin::sim().await;
+    let extra = [
+        ("HALO_MCP_STATE", redis.url()),
+        ("HALO_MCP_STATE_KEY", STATE_KEY.to_owned()),
+    ];
+    let servers: Vec<Server> = (0..3)
+        .map(|_| crate::halo_signin::start(&sim, &extra))
+        .collect();
+    let (a, b, c) = (&servers[0].base, &servers[1].base, &servers[2].base);
+    let h = http();
+    let started = Instant::now();
+
+    let reg: Value = h
+        .post(format!("{a}/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = reg["client_id"].as_str().unwrap();
+    let mut authorize = reqwest::Url::parse(&format!("{a}/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("state", "st-9")
+        .append_pair("code_challenge", &halo_mcp::remote::oauth::s256(VERIFIER))
+        .append_pair("code_challenge_method", "S256");
+    // The browser: A sends it to Halo; Halo's answer is taken to B instead of A.
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+    let to_halo = location(&h.get(authorize.as_str()).send().await.unwrap());
+    let url = reqwest::Url::parse(&to_halo).unwrap();
+    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    form.push(("agent".into(), "3".into()));
+    let post_to = format!("{}/auth/authorize", url.origin().ascii_serialization());
+    let to_a = location(&h.post(post_to).form(&form).send().await.unwrap());
+    let to_b = to_a.replacen(a.as_str(), b, 1);
+    assert_ne!(to_a, to_b);
+    let back = location(&h.get(&to_b).send().await.unwrap());
+    let code = reqwest::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {back}"));
+    let exchange_form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", client_id),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, tokens) = token(c, &exchange_form).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let on_a = mcp(a, Some(access)).await.unwrap();
+    let list = json!({"tool": "halo_tickets_list", "arguments": {"page_size": 1}});
+    tool(&on_a, "halo_read", list.clone()).await.unwrap();
+    let elapsed = started.elapsed();
+
+    // Halo's access tokens die: B renews with Halo's refresh token; A then finds the renewed
+    // pair in Redis instead of presenting the spent refresh token (which would end the sign-in).
+    let on_b = mcp(b, Some(access)).await.unwrap();
+    sim.revoke_tokens();
+    tool(&on_b, "halo_read", list.clone()).await.unwrap();
+    tool(&on_a, "halo_read", list.clone()).await.unwrap();
+    assert_eq!(
+        sim.signin_counts().1,
+        1,
+        "one refresh at Halo for all replicas"
+    );
+
+    // The code again, on A: refused, and the grant is gone everywhere.
+    let (status, _) = token(a, &exchange_form).await;
+    assert_eq!(status, 400);
+    for s in &servers {
+        assert!(mcp(&s.base, Some(access)).await.is_err());
+        assert!(!s.logs().contains(access));
+    }
+    eprintln!(
+        "replicas: sign-in with Halo over three replicas (register + authorize on A, Halo's \
+         callback on B, token on C, tool call on A): {} ms",
+        elapsed.as_millis()
+    );
+}
