@@ -594,3 +594,257 @@ impl HaloSignIn {
         Ok(Some(AgentPrincipal { key, halo }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::{
+        remote::{halo_signin::SignInConfig, oauth::s256},
+        state::{SharedState, test_redis::start_or_skip},
+    };
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const VERIFIER: &str = "signin-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+    const REDIRECT: &str = "http://127.0.0.1:9/cb";
+    const HALO_ACCESS: &str = "halo-access-token-of-the-agent-0123456789";
+    const HALO_REFRESH: &str = "halo-refresh-token-of-the-agent-0123456789";
+
+    fn server(url: &str) -> Arc<HaloSignIn> {
+        let halo = crate::halo::HaloConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            auth_url: "http://127.0.0.1:9/auth".into(),
+            client_id: "signin-app".into(),
+            client_secret: crate::secret::Secret::new(""),
+            tenant: None,
+            scope: "all".into(),
+            timeout: Duration::from_secs(1),
+            resilience: Default::default(),
+            asset_fields: Default::default(),
+        };
+        let SharedState::Redis(redis) = SharedState::parse(url).unwrap() else {
+            unreachable!()
+        };
+        HaloSignIn::shared(
+            SignInConfig::default(),
+            halo,
+            redis,
+            Sealer::from_setting(KEY).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// A code as Halo's callback leaves it (the Halo side is the e2e tests' business).
+    async fn code_on(s: &HaloSignIn, client_id: &str) -> String {
+        let code = s.random().unwrap();
+        let record = CodeRecord {
+            client_id: client_id.to_owned(),
+            redirect_uri: REDIRECT.into(),
+            challenge: s256(VERIFIER),
+            agent: AgentIdentity {
+                id: 3,
+                name: "Bethany".into(),
+            },
+            tokens: StoredAgentTokens {
+                access: HALO_ACCESS.into(),
+                refresh: Some(HALO_REFRESH.into()),
+                expires_ms: now_ms() + 3_600_000,
+            },
+        };
+        let shared = s.shared.as_ref().unwrap();
+        s.shared_keep_code(shared, &code, &record).await.unwrap();
+        code
+    }
+
+    async fn register(s: &HaloSignIn) -> String {
+        let r = s
+            .register_any(
+                &json!({"redirect_uris": [REDIRECT]}),
+                "127.0.0.1".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+        r["client_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn exchange(s: &HaloSignIn, client_id: &str, code: &str) -> Result<Value, OAuthError> {
+        s.exchange_any(&form(&[
+            ("code", code),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ]))
+        .await
+    }
+
+    async fn refresh(s: &HaloSignIn, client_id: &str, t: &Value) -> Result<Value, OAuthError> {
+        s.refresh_any(&form(&[
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", client_id),
+        ]))
+        .await
+    }
+
+    async fn works(s: &HaloSignIn, t: &Value) -> bool {
+        s.resolve(t["access_token"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    #[tokio::test]
+    async fn codes_grants_and_rotation_hold_across_replicas_and_halo_tokens_are_sealed() {
+        let Some(redis) = start_or_skip() else {
+            return;
+        };
+        let (a, b) = (server(&redis.url()), server(&redis.url()));
+        let client = register(&a).await;
+        // The registration is known to B.
+        b.shared_check_client(b.shared.as_ref().unwrap(), &client, REDIRECT)
+            .await
+            .unwrap();
+        let code = code_on(&a, &client).await;
+        let first = exchange(&b, &client, &code).await.unwrap();
+        assert!(works(&a, &first).await);
+        let p = a
+            .resolve(first["access_token"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.key, format!("agent:3@{client}"));
+
+        // Nothing that would let Redis's reader act is there as it is.
+        let mut conn = a.shared.as_ref().unwrap().redis.conn();
+        let keys: Vec<String> = conn.keys("*").await.unwrap();
+        let mut stored = String::new();
+        for k in &keys {
+            let kind: String = redis::cmd("TYPE")
+                .arg(k)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let v = match kind.as_str() {
+                "string" => conn.get::<_, String>(k).await.unwrap(),
+                "hash" => format!("{:?}", conn.hgetall::<_, Vec<String>>(k).await.unwrap()),
+                _ => String::new(),
+            };
+            stored.push_str(&format!("{k} = {v}\n"));
+            let ttl: i64 = conn.pttl(k).await.unwrap();
+            assert!(ttl > 0, "{k} has no TTL");
+        }
+        for secret in [
+            HALO_ACCESS,
+            HALO_REFRESH,
+            "Bethany",
+            &code,
+            first["access_token"].as_str().unwrap(),
+            first["refresh_token"].as_str().unwrap(),
+        ] {
+            assert!(
+                !stored.contains(secret),
+                "{secret} stored as it is:\n{stored}"
+            );
+        }
+
+        // Another client's id changes nothing; the owner rotates on A, and B honours it.
+        let other = register(&b).await;
+        assert!(refresh(&b, &other, &first).await.is_err());
+        let second = refresh(&a, &client, &first).await.unwrap();
+        assert!(works(&b, &second).await && works(&b, &first).await);
+        // The rotated token presented again on B: the grant goes, on both.
+        assert_eq!(
+            refresh(&b, &client, &first).await.unwrap_err().error,
+            "invalid_grant"
+        );
+        assert!(!works(&a, &second).await && !works(&b, &second).await);
+
+        // A code is single-use across replicas, and its replay revokes what it got.
+        let code = code_on(&b, &client).await;
+        let t = exchange(&a, &client, &code).await.unwrap();
+        assert_eq!(
+            exchange(&b, &client, &code).await.unwrap_err().error,
+            "invalid_grant"
+        );
+        assert!(!works(&a, &t).await);
+    }
+
+    #[tokio::test]
+    async fn renewal_under_the_lock_adopts_what_another_replica_wrote() {
+        let Some(redis) = start_or_skip() else {
+            return;
+        };
+        let (a, b) = (server(&redis.url()), server(&redis.url()));
+        let client = register(&a).await;
+        let t = exchange(&a, &client, &code_on(&a, &client).await)
+            .await
+            .unwrap();
+        let on_a = a
+            .resolve(t["access_token"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let on_b = b
+            .resolve(t["access_token"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let tokens_a = on_a.halo.agent_tokens().unwrap().clone();
+        let tokens_b = on_b.halo.agent_tokens().unwrap().clone();
+        // B renewed (as if Halo had answered) and wrote the pair back under the lock.
+        let shared = b.shared.as_ref().unwrap();
+        let grant = {
+            let agents = shared.agents.lock();
+            agents.keys().next().unwrap().clone()
+        };
+        let store = GrantTokens {
+            redis: shared.redis.clone(),
+            sealer: shared.sealer.clone(),
+            grant_key: shared.key(&format!("grant:{grant}")),
+            lock_key: shared.key(&format!("lock:{grant}")),
+            client_id: client.clone(),
+            agent: AgentIdentity {
+                id: 3,
+                name: "Bethany".into(),
+            },
+        };
+        let guard = store.lock().await.unwrap();
+        // While B holds it, nobody else gets it.
+        let mut conn = shared.redis.conn();
+        let held: Option<String> = redis::cmd("SET")
+            .arg(&store.lock_key)
+            .arg("x")
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(held.is_none());
+        let renewed = StoredAgentTokens {
+            access: "renewed-access".into(),
+            refresh: Some("renewed-refresh".into()),
+            expires_ms: now_ms() + 3_600_000,
+        };
+        store.save(renewed).await.unwrap();
+        store.unlock(guard).await;
+        assert_eq!(
+            store.load().await.unwrap().unwrap().access,
+            "renewed-access"
+        );
+        assert_eq!(tokens_b.snapshot().await.access, HALO_ACCESS);
+        // A is told its token is dead (Halo said 401): it renews, finds B's pair and takes it
+        // without asking Halo (which is unreachable here: asking would fail).
+        let http = reqwest::Client::new();
+        let cfg = on_a.halo.config().clone();
+        let (_, generation) = tokens_a.bearer(&http, &cfg).await.unwrap();
+        tokens_a.invalidate(generation).await;
+        let (bearer, _) = tokens_a.bearer(&http, &cfg).await.unwrap();
+        assert_eq!(bearer.expose(), "renewed-access");
+        assert!(!tokens_a.ended());
+    }
+}
