@@ -690,7 +690,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => return config_exit(&e.0),
     };
-    // The OAuth proxy on Redis seals what it stores there: no usable key, no start.
+    // The OAuth modes on Redis seal what they store there: no usable key, no start.
     if matches!(&remote, Some((_, AuthChoice::OAuth | AuthChoice::Halo)))
         && halo_config.resilience.state.redis().is_some()
         && let Err(e) = halo_mcp::remote::OAuthStore::sealer(

@@ -423,12 +423,17 @@ async fn an_oauth_flow_begun_on_one_replica_ends_on_another_and_works_on_a_third
 
 #[test]
 fn oauth_on_redis_refuses_to_start_without_a_proper_key() {
-    for key in [None, Some("too-short"), Some("c2hvcnQ=")] {
+    let cases = ["oauth", "halo"]
+        .into_iter()
+        .flat_map(|mode| [None, Some("too-short"), Some("c2hvcnQ=")].map(|key| (mode, key)));
+    for (mode, key) in cases {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
         cmd.env_clear()
             .args(["--transport", "http", "--bind", "127.0.0.1:0"])
             .env("HALO_BASE_URL", "https://acme.halopsa.com")
-            .env("MCP_AUTH", "oauth")
+            .env("MCP_AUTH", mode)
+            .env("MCP_PUBLIC_URL", "https://mcp.example.com")
+            .env("HALO_SIGNIN_CLIENT_ID", "signin-app")
             .env("HALO_MCP_STATE", "redis://127.0.0.1:1/");
         if let Some(k) = key {
             cmd.env("HALO_MCP_STATE_KEY", k);
@@ -436,8 +441,8 @@ fn oauth_on_redis_refuses_to_start_without_a_proper_key() {
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert_eq!(lines.len(), 1, "{stderr}");
+        assert_eq!(out.status.code(), Some(2), "{mode}: {stderr}");
+        assert_eq!(lines.len(), 1, "{mode}: {stderr}");
         assert!(lines[0].contains("HALO_MCP_STATE_KEY"), "{stderr}");
         if let Some(k) = key {
             assert!(!stderr.contains(k), "the key is not shown: {stderr}");
