@@ -776,6 +776,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_redis_the_sign_in_server_fails_closed() {
+        let Some(mut redis) = start_or_skip() else {
+            return;
+        };
+        let (a, b) = (server(&redis.url()), server(&redis.url()));
+        let client = register(&a).await;
+        let t = exchange(&a, &client, &code_on(&a, &client).await)
+            .await
+            .unwrap();
+        assert!(works(&b, &t).await);
+        redis.stop();
+        let e = b
+            .resolve(t["access_token"].as_str().unwrap())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!((e.status, e.error), (503, "temporarily_unavailable"));
+        assert_eq!(refresh(&b, &client, &t).await.unwrap_err().status, 503);
+        let e = b
+            .register_any(
+                &json!({"redirect_uris": [REDIRECT]}),
+                "127.0.0.1".parse().unwrap(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 503);
+    }
+
+    #[tokio::test]
     async fn renewal_under_the_lock_adopts_what_another_replica_wrote() {
         let Some(redis) = start_or_skip() else {
             return;

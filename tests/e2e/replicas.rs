@@ -344,7 +344,7 @@ async fn refresh_on(base: &str, refresh_token: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_flow_begun_on_one_replica_ends_on_another_and_works_on_a_third() {
-    let Some(redis) = start_or_skip() else {
+    let Some(mut redis) = start_or_skip() else {
         return;
     };
     let sim = halo_mcp::local::simulator(SimConfig::default())
@@ -414,6 +414,34 @@ async fn an_oauth_flow_begun_on_one_replica_ends_on_another_and_works_on_a_third
         );
         assert!(!s.logs().contains(DEMO.1) && !s.logs().contains(fresh));
     }
+    // Redis goes away: no replica judges a token on its own (it might have been revoked).
+    let code = authorize(
+        c,
+        DEMO.0,
+        REDIRECT,
+        Some(&halo_mcp::remote::oauth::s256(VERIFIER)),
+    )
+    .await;
+    let (_, live) = exchange(a, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    let live = live["access_token"].as_str().unwrap().to_owned();
+    assert!(mcp(b, Some(&live)).await.is_ok());
+    redis.stop();
+    let refused = http()
+        .post(format!("{b}/mcp"))
+        .header("authorization", format!("Bearer {live}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "replicas", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
     eprintln!(
         "replicas: OAuth flow over three replicas (register + authorize on A, token on B, \
          initialize + tool call on C): 3 OAuth round trips + the MCP session, {} ms",
