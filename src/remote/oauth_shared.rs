@@ -138,6 +138,20 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KE
 return 1
 ";
 
+/// Extends a key's TTL to ARGV[1] ms, never shortens it. (`PEXPIRE … GT` says the same but
+/// needs Redis 7; this runs on any Redis with scripting.)
+pub(crate) const EXTEND: &str = r"
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+";
+
+/// Takes a value once: GETDEL, which needs Redis 6.2, as a script.
+pub(crate) const TAKE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+";
+
 /// Only the newest this many access tokens of a grant pass (as in memory).
 const ACCESS_GENERATIONS: i64 = super::ACCESS_PER_GRANT as i64;
 
@@ -240,11 +254,10 @@ impl OAuthStore {
                 } else {
                     self.config.unproven_registration_ttl
                 };
-                let touched: redis::RedisResult<i64> = redis::cmd("PEXPIRE")
-                    .arg(&client_key)
+                let touched: redis::RedisResult<i64> = redis::Script::new(EXTEND)
+                    .key(&client_key)
                     .arg(ttl_ms(ttl))
-                    .arg("GT")
-                    .query_async(&mut conn)
+                    .invoke_async(&mut conn)
                     .await;
                 shared.redis.observe("oauth authorize", &touched);
                 touched.map_err(unavailable)?;
@@ -364,17 +377,14 @@ impl OAuthStore {
             // The registration led to tokens: it is proven, and lives longer. Best effort: the
             // tokens are issued already, and an unproven registration only lapses sooner.
             let key = Self::client_key(shared, &approved.client_id);
-            let proven: redis::RedisResult<()> = redis::pipe()
-                .hset(&key, field, "1")
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&key)
-                .arg(ttl_ms(self.config.registration_ttl))
-                .arg("GT")
-                .ignore()
-                .query_async(&mut conn)
-                .await;
+            let proven: redis::RedisResult<()> = conn.hset(&key, field, "1").await;
             shared.redis.observe("oauth exchange", &proven);
+            let extended: redis::RedisResult<i64> = redis::Script::new(EXTEND)
+                .key(&key)
+                .arg(ttl_ms(self.config.registration_ttl))
+                .invoke_async(&mut conn)
+                .await;
+            shared.redis.observe("oauth exchange", &extended);
         }
         Ok(json!({
             "access_token": access,

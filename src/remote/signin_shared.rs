@@ -13,7 +13,7 @@
 //! refusing a renewal deletes the grant, which ends it on every replica.
 //!
 //! Sign-ins in progress (with this server's PKCE verifier towards Halo) are sealed and taken
-//! with GETDEL (single use). Client ID Metadata Documents stay cached per replica: they are
+//! once (single use, one script). Client ID Metadata Documents stay cached per replica: they are
 //! public, and fetching one again costs nothing but a request.
 
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
@@ -31,7 +31,7 @@ use crate::{
     },
     remote::{
         authz::{pkce_holds, registered_redirects, source_of},
-        oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE_CODE, hashed, now_ms, unavailable},
+        oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE, TAKE_CODE, hashed, now_ms, unavailable},
         sealed::Sealer,
     },
     state::{RedisState, ttl_ms},
@@ -326,8 +326,10 @@ impl HaloSignIn {
     ) -> Result<Option<Pending>, OAuthError> {
         let key = shared.key(&format!("pending:{}", hashed(halo_state)));
         let mut conn = shared.redis.conn();
-        let taken: redis::RedisResult<Option<String>> =
-            redis::cmd("GETDEL").arg(&key).query_async(&mut conn).await;
+        let taken: redis::RedisResult<Option<String>> = redis::Script::new(TAKE)
+            .key(&key)
+            .invoke_async(&mut conn)
+            .await;
         shared.redis.observe("sign-in callback", &taken);
         Ok(taken
             .map_err(unavailable)?
