@@ -8,8 +8,9 @@
 //!
 //! The layer is deliberately small: a connection that reconnects by itself, key naming, and a
 //! few typed helpers (JSON values and hash fields with a TTL). The rate budget
-//! (`halo::shared_budget`), the session records (`remote::shared_sessions`) and the OAuth
-//! proxy's store (`remote::oauth`, its secrets sealed by `remote::sealed` first) build on it.
+//! (`halo::shared_budget`), the session records (`remote::shared_sessions`) and the two
+//! authorisation servers' stores (`remote::oauth`, `remote::halo_signin`, their secrets sealed
+//! by `remote::sealed` first) build on it.
 
 use std::{
     sync::{
