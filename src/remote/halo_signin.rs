@@ -281,7 +281,7 @@ pub struct AgentPrincipal {
     pub halo: HaloClient,
 }
 
-/// The sign-in server's state, all in memory.
+/// The sign-in server's state: in memory, or in Redis (`shared`).
 pub struct HaloSignIn {
     config: SignInConfig,
     /// Halo settings with the sign-in application's client id (and secret, if it has one).

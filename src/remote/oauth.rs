@@ -6,9 +6,10 @@
 //! are the authority) and redirects with a code; `/token` checks the code, the redirect URI and
 //! the PKCE verifier, then exchanges the client id and secret with Halo's client-credentials
 //! grant. Only if Halo accepts them does the client get an access token of ours, which maps to a
-//! Halo client built with those credentials. The credentials are kept in memory only, for a
-//! limited time (24 h by default), so refresh tokens can keep working; nothing is written to
-//! disk or logged.
+//! Halo client built with those credentials. The credentials are kept for a limited time (24 h by
+//! default), so refresh tokens can keep working: in memory, or, when replicas share state, in
+//! Redis encrypted with `HALO_MCP_STATE_KEY` (see `oauth_shared.rs`); never on disk, never
+//! logged.
 //!
 //! Rules kept exactly:
 //! - codes are single-use and live 60 s; a code presented twice revokes the whole grant issued
@@ -435,7 +436,7 @@ pub struct Principal {
     pub halo: HaloClient,
 }
 
-/// The proxy's state: all in memory.
+/// The proxy's state: in memory, or in Redis (`shared`).
 pub struct OAuthStore {
     config: OAuthConfig,
     /// Halo connection settings without credentials; each client's credentials fill them in.
