@@ -8,9 +8,9 @@
 //!
 //! The layer is deliberately small: a connection that reconnects by itself, key naming, and a
 //! few typed helpers (JSON values and hash fields with a TTL). The rate budget
-//! (`halo::shared_budget`) and the session records (`remote::shared_sessions`) build on it; an
-//! OAuth store can do the same later (its values would be encrypted before they reach
-//! [`RedisState::put_json`]).
+//! (`halo::shared_budget`), the session records (`remote::shared_sessions`) and the two
+//! authorisation servers' stores (`remote::oauth`, `remote::halo_signin`, their secrets sealed
+//! by `remote::sealed` first) build on it.
 
 use std::{
     sync::{

@@ -121,7 +121,11 @@ fn http_auth(
         AuthChoice::Halo => (halo_signin(template, args)?, "sign in with Halo"),
         AuthChoice::OAuth => {
             let oauth = oauth_config(&args.http).map_err(|e| config_exit(&e))?;
-            (Auth::OAuth(OAuthStore::new(oauth, template)), "OAuth proxy")
+            // Shared state (Redis) keeps the OAuth state there, sealed with HALO_MCP_STATE_KEY.
+            let state = template.resilience.state.clone();
+            let store = OAuthStore::for_state(oauth, template, &state, args.state_key.as_deref())
+                .map_err(|e| config_exit(&e))?;
+            (Auth::OAuth(store), "OAuth proxy")
         }
     })
 }
@@ -145,12 +149,20 @@ fn halo_signin(template: HaloConfig, args: &ServeArgs) -> Result<Auth, ExitCode>
     if let Some(id) = client_id {
         cfg.client_id = id;
     }
-    remote::HaloSignIn::new(signin, cfg)
-        .map(Auth::HaloSignIn)
-        .map_err(|e| {
-            fatal(&format!("cannot set up sign-in with Halo: {e}"));
-            ExitCode::FAILURE
-        })
+    // Shared state (Redis) keeps the sign-ins there, sealed with HALO_MCP_STATE_KEY.
+    let made = match cfg.resilience.state.redis() {
+        Some(redis) => {
+            let redis = redis.clone();
+            let sealer =
+                OAuthStore::sealer(args.state_key.as_deref()).map_err(|e| config_exit(&e))?;
+            remote::HaloSignIn::shared(signin, cfg, redis, sealer)
+        }
+        None => remote::HaloSignIn::new(signin, cfg),
+    };
+    made.map(Auth::HaloSignIn).map_err(|e| {
+        fatal(&format!("cannot set up sign-in with Halo: {e}"));
+        ExitCode::FAILURE
+    })
 }
 
 /// The OAuth proxy's redirect URIs and lifetimes.

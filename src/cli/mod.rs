@@ -51,6 +51,7 @@ Environment (flags win over variables; aliases in brackets):
   HALO_MCP_READ_ONLY   true: offer only tools that read
   HALO_MCP_MAX_TOOLS   most tools in flat mode (default: 128)
   HALO_MCP_STATE       memory (default) or a redis:// or rediss:// URL shared by replicas
+  HALO_MCP_STATE_KEY   32-byte key (hex/base64) sealing OAuth secrets in Redis; new,old rotates
   HALO_MCP_REPLICAS    most replicas running at once, for Redis outages (default: 3)
   MCP_TRANSPORT        stdio (default) or http
   MCP_BIND / MCP_PORT  HTTP address (default: 127.0.0.1:3000)
@@ -229,6 +230,15 @@ pub struct ServeArgs {
         value_name = "memory|URL"
     )]
     pub state: Option<String>,
+    /// 32 random bytes (hex or base64) that seal the OAuth modes' secrets and Halo tokens kept
+    /// in Redis; `new,old` rotates (the first encrypts, all decrypt)
+    #[arg(
+        long,
+        env = "HALO_MCP_STATE_KEY",
+        hide_env_values = true,
+        value_name = "KEY[,OLD]"
+    )]
+    pub state_key: Option<String>,
     /// Most replicas running at once (count a rolling update's extra one); while Redis is
     /// unreachable each uses this share of the rate limit (default: 3)
     #[arg(long, env = "HALO_MCP_REPLICAS", value_name = "N")]

@@ -39,6 +39,18 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     };
     // The OAuth proxy and Halo sign-in need no operator credentials: each session brings its own.
     let per_user = remote.as_ref().is_some_and(|(_, auth)| auth.per_user());
+    // The OAuth modes on Redis seal what they store there: no usable key, no start (checked
+    // before anything else is logged, and the key is never echoed).
+    let on_redis = args
+        .state
+        .as_deref()
+        .is_some_and(|s| s.trim().starts_with("redis://") || s.trim().starts_with("rediss://"));
+    if per_user
+        && on_redis
+        && let Err(e) = crate::remote::OAuthStore::sealer(args.state_key.as_deref())
+    {
+        return config_exit(&e);
+    }
     if let Err(e) = configure_audit(&args) {
         return config_exit(&e);
     }

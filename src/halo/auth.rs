@@ -135,10 +135,48 @@ impl TokenCache {
 }
 
 /// Who an agent's tokens act as, from Halo's `/Agent/me`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentIdentity {
     pub id: i64,
     pub name: String,
+}
+
+/// An agent's tokens as kept outside this process (sealed, in Redis), so that several replicas
+/// serving one sign-in share one rotation of Halo's single-use refresh token.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredAgentTokens {
+    pub access: String,
+    pub refresh: Option<String>,
+    /// Unix milliseconds.
+    pub expires_ms: u64,
+}
+
+impl std::fmt::Debug for StoredAgentTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredAgentTokens(…)")
+    }
+}
+
+/// Where an agent's tokens are kept besides this process. A renewal takes the store's lock
+/// (one replica renews at a time), reads the newest tokens first (another replica may have
+/// renewed already: its refresh token is the live one) and writes back what Halo answered.
+pub trait AgentTokenStore: Send + Sync {
+    /// Waits (bounded) for the renewal lock; the guard to release it with.
+    fn lock(&self) -> futures::future::BoxFuture<'_, Result<String, String>>;
+    fn unlock(&self, guard: String) -> futures::future::BoxFuture<'_, ()>;
+    /// The newest tokens; `None` when the grant is gone (revoked or ended).
+    fn load(&self) -> futures::future::BoxFuture<'_, Result<Option<StoredAgentTokens>, String>>;
+    fn save(&self, tokens: StoredAgentTokens)
+    -> futures::future::BoxFuture<'_, Result<(), String>>;
+    /// Halo refused to renew: the grant ends for every replica.
+    fn end(&self) -> futures::future::BoxFuture<'_, ()>;
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// An agent's own Halo tokens, from Halo's authorization-code grant (`MCP_AUTH=halo`).
@@ -158,6 +196,8 @@ pub struct AgentTokens {
     identity: parking_lot::Mutex<Option<AgentIdentity>>,
     last_error: parking_lot::Mutex<Option<String>>,
     scope: Option<String>,
+    /// Shared with other replicas (Redis), or this process's alone.
+    store: Option<std::sync::Arc<dyn AgentTokenStore>>,
 }
 
 struct AgentSlot {
@@ -199,7 +239,126 @@ impl AgentTokens {
             identity: parking_lot::Mutex::new(None),
             last_error: parking_lot::Mutex::new(None),
             scope: grant.scope,
+            store: None,
         }
+    }
+
+    /// Tokens kept in `store` too, shared with other replicas.
+    pub fn shared(grant: AgentGrant, store: std::sync::Arc<dyn AgentTokenStore>) -> AgentTokens {
+        let mut tokens = AgentTokens::new(grant);
+        tokens.store = Some(store);
+        tokens
+    }
+
+    /// Tokens read back from a store (another replica's sign-in).
+    pub fn restored(
+        stored: StoredAgentTokens,
+        store: std::sync::Arc<dyn AgentTokenStore>,
+    ) -> AgentTokens {
+        let lifetime = Duration::from_millis(stored.expires_ms.saturating_sub(unix_ms()));
+        AgentTokens::shared(
+            AgentGrant {
+                access: Secret::new(stored.access),
+                refresh: stored.refresh.map(Secret::new),
+                lifetime,
+                scope: None,
+            },
+            store,
+        )
+    }
+
+    /// The tokens as they are now, to be kept in a store.
+    pub async fn snapshot(&self) -> StoredAgentTokens {
+        let slot = self.slot.lock().await;
+        let left = self
+            .expires_at
+            .lock()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        StoredAgentTokens {
+            access: slot.access.expose().to_owned(),
+            refresh: slot.refresh.as_ref().map(|r| r.expose().to_owned()),
+            expires_ms: unix_ms().saturating_add(left.as_millis() as u64),
+        }
+    }
+
+    /// Adopts tokens another replica renewed.
+    fn adopt(&self, slot: &mut AgentSlot, stored: StoredAgentTokens) -> (Secret, u64) {
+        let now = Instant::now();
+        let lifetime = Duration::from_millis(stored.expires_ms.saturating_sub(unix_ms()));
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        slot.access = Secret::new(stored.access);
+        slot.refresh = stored.refresh.map(Secret::new);
+        slot.refresh_at = now + lifetime.saturating_sub(refresh_margin(lifetime));
+        slot.generation = generation;
+        slot.stale = false;
+        *self.expires_at.lock() = Some(now + lifetime);
+        (slot.access.clone(), generation)
+    }
+
+    /// A renewal with a shared store: under its lock, the newest tokens first; Halo only when
+    /// no other replica renewed meanwhile.
+    async fn renew_shared(
+        &self,
+        store: &dyn AgentTokenStore,
+        slot: &mut AgentSlot,
+        http: &reqwest::Client,
+        cfg: &HaloConfig,
+    ) -> Result<(Secret, u64), HaloError> {
+        let shared_error = |e: String| HaloError::SignInEnded {
+            detail: format!("the shared sign-in state is unavailable: {e}"),
+        };
+        let guard = store.lock().await.map_err(shared_error)?;
+        let result = async {
+            let Some(newest) = store.load().await.map_err(shared_error)? else {
+                return Err(self.end("the sign-in was revoked".into()));
+            };
+            if newest.access != slot.access.expose() {
+                // Another replica renewed: its refresh token is the live one now.
+                return Ok(self.adopt(slot, newest));
+            }
+            let Some(refresh) = slot.refresh.clone() else {
+                store.end().await;
+                return Err(
+                    self.end("Halo gave no refresh token and the access token expired".into())
+                );
+            };
+            match refresh_agent(http, cfg, &refresh).await {
+                Ok(grant) => {
+                    let renewed = StoredAgentTokens {
+                        access: grant.access.expose().to_owned(),
+                        refresh: grant
+                            .refresh
+                            .as_ref()
+                            .or(Some(&refresh))
+                            .map(|r| r.expose().to_owned()),
+                        expires_ms: unix_ms().saturating_add(grant.lifetime.as_millis() as u64),
+                    };
+                    // Halo has spent the old refresh token: the new one must reach the store, or
+                    // the other replicas would present a spent one.
+                    store.save(renewed.clone()).await.map_err(shared_error)?;
+                    self.refreshed.fetch_add(1, Ordering::Relaxed);
+                    *self.last_error.lock() = None;
+                    Ok(self.adopt(slot, renewed))
+                }
+                Err(HaloError::Auth { code, .. }) => {
+                    slot.refresh = None;
+                    store.end().await;
+                    Err(self.end(format!("Halo refused the refresh: {code}")))
+                }
+                Err(e) => {
+                    *self.last_error.lock() = Some(e.to_string());
+                    let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
+                    if live && !slot.stale {
+                        return Ok((slot.access.clone(), slot.generation));
+                    }
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        store.unlock(guard).await;
+        result
     }
 
     /// Whether Halo refused to renew the grant (the user must sign in again).
@@ -236,6 +395,11 @@ impl AgentTokens {
         }
         if Instant::now() < slot.refresh_at {
             return Ok((slot.access.clone(), slot.generation));
+        }
+        if let Some(store) = &self.store {
+            return self
+                .renew_shared(store.as_ref(), &mut slot, http, cfg)
+                .await;
         }
         let Some(refresh) = slot.refresh.clone() else {
             return Err(self.end("Halo gave no refresh token and the access token expired".into()));

@@ -132,6 +132,7 @@ struct Registration {
 }
 
 /// A sign-in waiting for Halo to send the browser back.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Pending {
     client_id: String,
     redirect_uri: String,
@@ -141,6 +142,8 @@ struct Pending {
     halo_verifier: String,
     /// The callback URI sent to Halo (the code must be redeemed with the same).
     callback: String,
+    /// In shared state the key's TTL is the lifetime: read back, a pending sign-in is new.
+    #[serde(skip, default = "Instant::now")]
     created: Instant,
 }
 
@@ -278,7 +281,7 @@ pub struct AgentPrincipal {
     pub halo: HaloClient,
 }
 
-/// The sign-in server's state, all in memory.
+/// The sign-in server's state: in memory, or in Redis (`shared`).
 pub struct HaloSignIn {
     config: SignInConfig,
     /// Halo settings with the sign-in application's client id (and secret, if it has one).
@@ -290,7 +293,14 @@ pub struct HaloSignIn {
     clock: Clock,
     state: Mutex<State>,
     fetch: Fetcher,
+    /// Registrations, sign-ins in progress, codes, grants and tokens in Redis when replicas
+    /// share state; `None` keeps them in `state`.
+    shared: Option<shared::Shared>,
 }
+
+/// The same server's state kept in Redis (`HALO_MCP_STATE=redis://…`).
+#[path = "signin_shared.rs"]
+mod shared;
 
 fn query_url(base: &str, pairs: &[(&str, &str)]) -> Result<String, OAuthError> {
     let mut url = reqwest::Url::parse(base)
@@ -325,7 +335,57 @@ impl HaloSignIn {
             clock: Clock::default(),
             state: Mutex::new(State::default()),
             fetch: Arc::new(|url| Box::pin(fetch_document(url))),
+            shared: None,
         }))
+    }
+
+    /// A sign-in server whose state lives in Redis, the agents' Halo tokens sealed with
+    /// `sealer`, so that any replica on the same Redis continues a sign-in another began,
+    /// honours its tokens, and renews Halo's tokens in turn with the others.
+    pub fn shared(
+        config: SignInConfig,
+        halo: HaloConfig,
+        redis: Arc<crate::state::RedisState>,
+        sealer: super::sealed::Sealer,
+    ) -> anyhow::Result<Arc<HaloSignIn>> {
+        let made = HaloSignIn::new(config, halo)?;
+        let mut made = Arc::try_unwrap(made)
+            .map_err(|_| anyhow::anyhow!("the sign-in server was shared before it was set up"))?;
+        made.shared = Some(shared::Shared::new(redis, sealer));
+        Ok(Arc::new(made))
+    }
+
+    /// RFC 7591 registration, wherever the server keeps its state.
+    pub async fn register_any(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_register(shared, request, source).await,
+            None => self.register(request, source),
+        }
+    }
+
+    /// `/token` with `grant_type=authorization_code`, wherever the state is.
+    pub async fn exchange_any(&self, form: &HashMap<String, String>) -> Result<Value, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_exchange(shared, form).await,
+            None => self.exchange_code(form),
+        }
+    }
+
+    /// `/token` with `grant_type=refresh_token`, wherever the state is.
+    pub async fn refresh_any(&self, form: &HashMap<String, String>) -> Result<Value, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_refresh(shared, form).await,
+            None => self.refresh(form),
+        }
+    }
+
+    /// The agent behind a bearer token. An error means the shared state could not be asked:
+    /// the request is refused (503) rather than judged on a local view.
+    pub async fn resolve(&self, token: &str) -> Result<Option<AgentPrincipal>, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_principal(shared, token).await,
+            None => Ok(self.principal(token)),
+        }
     }
 
     fn random(&self) -> Result<String, OAuthError> {
@@ -415,6 +475,9 @@ impl HaloSignIn {
         let now = self.clock.now();
         if is_document_url(client_id) {
             self.check_document(client_id, redirect_uri, now).await?;
+        } else if let Some(shared) = &self.shared {
+            self.shared_check_client(shared, client_id, redirect_uri)
+                .await?;
         } else {
             let mut state = self.state.lock();
             state.sweep(now, &self.config);
@@ -459,21 +522,22 @@ impl HaloSignIn {
         let halo_state = self.random()?;
         let halo_verifier = self.random()?;
         let callback = format!("{}{CALLBACK_PATH}", base.trim_end_matches('/'));
-        {
+        let pending = Pending {
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            challenge,
+            state: client_state.map(str::to_owned),
+            halo_verifier: halo_verifier.clone(),
+            callback: callback.clone(),
+            created: now,
+        };
+        if let Some(shared) = &self.shared {
+            self.shared_keep_pending(shared, &halo_state, &pending)
+                .await?;
+        } else {
             let mut state = self.state.lock();
             make_room(&mut state.pending, self.config.max_pending, |p| p.created);
-            state.pending.insert(
-                halo_state.clone(),
-                Pending {
-                    client_id: client_id.to_owned(),
-                    redirect_uri: redirect_uri.to_owned(),
-                    challenge,
-                    state: client_state.map(str::to_owned),
-                    halo_verifier: halo_verifier.clone(),
-                    callback: callback.clone(),
-                    created: now,
-                },
-            );
+            state.pending.insert(halo_state.clone(), pending);
         }
         let halo_challenge = s256(&halo_verifier);
         let mut q = vec![
@@ -562,10 +626,13 @@ impl HaloSignIn {
             OAuthError::new(400, "invalid_request", "Halo's answer carries no state")
         })?;
         let now = self.clock.now();
-        let pending = {
-            let mut state = self.state.lock();
-            state.sweep(now, &self.config);
-            state.pending.remove(halo_state)
+        let pending = match &self.shared {
+            Some(shared) => self.shared_take_pending(shared, halo_state).await?,
+            None => {
+                let mut state = self.state.lock();
+                state.sweep(now, &self.config);
+                state.pending.remove(halo_state)
+            }
         }
         .ok_or_else(|| {
             OAuthError::new(
@@ -638,10 +705,20 @@ impl HaloSignIn {
             .unwrap_or_default();
         let agent = AgentIdentity { id, name };
         tokens.set_identity(agent.clone());
-        let halo = self.app.for_agent(tokens, &id.to_string());
         let ours = self.random()?;
-        let now = self.clock.now();
-        {
+        if let Some(shared) = &self.shared {
+            // Kept sealed with the code: the replica that takes the code makes the grant.
+            let kept = shared::CodeRecord {
+                client_id: pending.client_id.clone(),
+                redirect_uri: pending.redirect_uri.clone(),
+                challenge: pending.challenge.clone(),
+                agent: agent.clone(),
+                tokens: tokens.snapshot().await,
+            };
+            self.shared_keep_code(shared, &ours, &kept).await?;
+        } else {
+            let halo = self.app.for_agent(tokens, &id.to_string());
+            let now = self.clock.now();
             let mut state = self.state.lock();
             make_room(&mut state.codes, self.config.max_codes, |c| c.created);
             state.codes.insert(

@@ -21,6 +21,7 @@ mod authz;
 mod conn;
 pub mod halo_signin;
 pub mod oauth;
+pub mod sealed;
 mod sessions;
 mod shared_sessions;
 
@@ -343,7 +344,17 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
             None => return unauthorized(&app, req.headers(), "a bearer token is required"),
         },
         Auth::OAuth(store) => {
-            let Some(p) = bearer(req.headers()).and_then(|t| store.principal(t)) else {
+            let resolved = match bearer(req.headers()) {
+                Some(t) => store.resolve(t).await,
+                None => Ok(None),
+            };
+            let resolved = match resolved {
+                Ok(p) => p,
+                // The shared state cannot be asked: refuse rather than guess (a token revoked
+                // on another replica must not pass here).
+                Err(e) => return oauth_response(Err(e), false),
+            };
+            let Some(p) = resolved else {
                 let why = if bearer(req.headers()).is_some() {
                     "the access token is not valid or has expired"
                 } else {
@@ -356,7 +367,16 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
             format!("client:{}", p.client_id)
         }
         Auth::HaloSignIn(signin) => {
-            let Some(p) = bearer(req.headers()).and_then(|t| signin.principal(t)) else {
+            let resolved = match bearer(req.headers()) {
+                Some(t) => signin.resolve(t).await,
+                None => Ok(None),
+            };
+            let resolved = match resolved {
+                Ok(p) => p,
+                // As for the proxy: no shared state, no verdict.
+                Err(e) => return oauth_response(Err(e), false),
+            };
+            let Some(p) = resolved else {
                 let why = if bearer(req.headers()).is_some() {
                     "the access token is not valid or has expired, or the Halo sign-in ended"
                 } else {
@@ -542,6 +562,10 @@ fn oauth_response(result: Result<Value, oauth::OAuthError>, created: bool) -> Re
                 e.body().to_string(),
             )
                 .into_response();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             if status == StatusCode::UNAUTHORIZED {
                 r.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -626,8 +650,10 @@ async fn register(
         }
     };
     match &app.config.auth {
-        Auth::OAuth(store) => oauth_response(store.register(&request, source), true),
-        Auth::HaloSignIn(signin) => oauth_response(signin.register(&request, source), true),
+        Auth::OAuth(store) => oauth_response(store.register_any(&request, source).await, true),
+        Auth::HaloSignIn(signin) => {
+            oauth_response(signin.register_any(&request, source).await, true)
+        }
         _ => not_found().await,
     }
 }
@@ -638,7 +664,7 @@ async fn authorize(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let result = match &app.config.auth {
-        Auth::OAuth(store) => store.authorize(&params),
+        Auth::OAuth(store) => store.authorize_any(&params).await,
         Auth::HaloSignIn(signin) => signin.authorize(&params, &app.public_base(&headers)).await,
         _ => return not_found().await,
     };
@@ -743,8 +769,8 @@ async fn token(
             store.exchange_code(&form, client).await
         }
         (Auth::OAuth(store), Some("refresh_token")) => store.refresh(&form, client).await,
-        (Auth::HaloSignIn(signin), Some("authorization_code")) => signin.exchange_code(&form),
-        (Auth::HaloSignIn(signin), Some("refresh_token")) => signin.refresh(&form),
+        (Auth::HaloSignIn(signin), Some("authorization_code")) => signin.exchange_any(&form).await,
+        (Auth::HaloSignIn(signin), Some("refresh_token")) => signin.refresh_any(&form).await,
         (Auth::None | Auth::Token(_), _) => return not_found().await,
         _ => Err(oauth::OAuthError {
             status: 400,

@@ -6,9 +6,10 @@
 //! are the authority) and redirects with a code; `/token` checks the code, the redirect URI and
 //! the PKCE verifier, then exchanges the client id and secret with Halo's client-credentials
 //! grant. Only if Halo accepts them does the client get an access token of ours, which maps to a
-//! Halo client built with those credentials. The credentials are kept in memory only, for a
-//! limited time (24 h by default), so refresh tokens can keep working; nothing is written to
-//! disk or logged.
+//! Halo client built with those credentials. The credentials are kept for a limited time (24 h by
+//! default), so refresh tokens can keep working: in memory, or, when replicas share state, in
+//! Redis encrypted with `HALO_MCP_STATE_KEY` (see `oauth_shared.rs`); never on disk, never
+//! logged.
 //!
 //! Rules kept exactly:
 //! - codes are single-use and live 60 s; a code presented twice revokes the whole grant issued
@@ -57,6 +58,10 @@ use crate::{
     halo::{HaloClient, HaloConfig, HaloError},
     secret::Secret,
 };
+
+/// The same store kept in Redis (`HALO_MCP_STATE=redis://…`).
+#[path = "oauth_shared.rs"]
+pub(crate) mod shared;
 
 /// Access tokens kept per grant: the newest and the one before it, so requests already in flight
 /// when a client refreshes still pass, while a client refreshing in a loop cannot pile them up.
@@ -337,6 +342,92 @@ impl State {
     }
 }
 
+/// What `/authorize` approved, before it is kept (in memory or in shared state).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Approved {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    injected_verifier: Option<String>,
+}
+
+enum Approval {
+    /// An error sent back to the client's redirect URI.
+    Back(String),
+    /// A new code, and where to send it.
+    Code {
+        location: String,
+        code: String,
+        approved: Approved,
+    },
+}
+
+/// `client_id` and `redirect_uri` of an `/authorize` request, both required.
+fn client_and_redirect(params: &HashMap<String, String>) -> Result<(&str, &str), OAuthError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let client_id = get("client_id")
+        .ok_or_else(|| OAuthError::new(400, "invalid_request", "client_id is required"))?;
+    let redirect_uri = get("redirect_uri")
+        .ok_or_else(|| OAuthError::new(400, "invalid_request", "redirect_uri is required"))?;
+    Ok((client_id, redirect_uri))
+}
+
+/// `/authorize` for a redirect URI no registration of the client lists (and the operator does
+/// not allow): `known` says whether the client id is registered at all.
+fn unregistered(known: bool) -> OAuthError {
+    if known {
+        OAuthError::new(
+            400,
+            "invalid_request",
+            "redirect_uri does not match the client's registered redirect URIs",
+        )
+    } else {
+        OAuthError::new(
+            400,
+            "invalid_client",
+            "unknown client: register it first (POST /register), or use a redirect \
+             URI this server allows",
+        )
+    }
+}
+
+/// The checks of a code exchange once the code was found and taken: the client it was issued
+/// to, the redirect URI, PKCE, and a secret to prove. Returns the secret.
+fn check_exchange(
+    form: &HashMap<String, String>,
+    client_id: &str,
+    secret: Option<String>,
+    issued_to: &str,
+    redirect_uri: &str,
+    challenge: &str,
+    injected_verifier: Option<&str>,
+) -> Result<String, OAuthError> {
+    let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if issued_to != client_id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if get("redirect_uri") != Some(redirect_uri) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the one used to authorize",
+        ));
+    }
+    let verifier = match (get("code_verifier"), injected_verifier) {
+        (Some(v), _) => v,
+        (None, Some(injected)) => injected,
+        (None, None) => return Err(invalid_grant("code_verifier is required")),
+    };
+    if !pkce_holds(verifier, challenge) {
+        return Err(invalid_grant("PKCE verification failed"));
+    }
+    secret.ok_or_else(|| {
+        OAuthError::new(
+            401,
+            "invalid_client",
+            "a client secret is required: the Halo API application's secret",
+        )
+    })
+}
+
 /// A bearer token resolved to the Halo client it speaks for.
 #[derive(Clone)]
 pub struct Principal {
@@ -345,7 +436,7 @@ pub struct Principal {
     pub halo: HaloClient,
 }
 
-/// The proxy's state: all in memory.
+/// The proxy's state: in memory, or in Redis (`shared`).
 pub struct OAuthStore {
     config: OAuthConfig,
     /// Halo connection settings without credentials; each client's credentials fill them in.
@@ -353,6 +444,10 @@ pub struct OAuthStore {
     rng: SystemRandom,
     clock: Clock,
     state: Mutex<State>,
+    /// Where registrations, codes, grants and tokens live when replicas share state (Redis);
+    /// `None` keeps them in `state`. The in-memory `held` proofs are used either way: they only
+    /// spare this replica a round trip to Halo.
+    shared: Option<shared::Shared>,
 }
 
 impl OAuthStore {
@@ -363,7 +458,87 @@ impl OAuthStore {
             rng: SystemRandom::new(),
             clock: Clock::default(),
             state: Mutex::new(State::default()),
+            shared: None,
         })
+    }
+
+    /// A store whose registrations, codes, grants and tokens live in Redis, so any replica
+    /// on the same Redis continues a flow another began and honours its tokens. The Halo
+    /// client secret each grant was proved with is sealed with `sealer` before it is stored.
+    pub fn shared(
+        config: OAuthConfig,
+        template: HaloConfig,
+        redis: Arc<crate::state::RedisState>,
+        sealer: super::sealed::Sealer,
+    ) -> Arc<OAuthStore> {
+        Arc::new(OAuthStore {
+            config,
+            template,
+            rng: SystemRandom::new(),
+            clock: Clock::default(),
+            state: Mutex::new(State::default()),
+            shared: Some(shared::Shared { redis, sealer }),
+        })
+    }
+
+    /// The store for `state`: in memory, or in Redis with the secrets sealed by the key in
+    /// `key` (the value of `HALO_MCP_STATE_KEY`), which Redis makes required. The error is one
+    /// line for the operator and never shows the key.
+    pub fn for_state(
+        config: OAuthConfig,
+        template: HaloConfig,
+        state: &crate::state::SharedState,
+        key: Option<&str>,
+    ) -> Result<Arc<OAuthStore>, String> {
+        let Some(redis) = state.redis() else {
+            return Ok(OAuthStore::new(config, template));
+        };
+        let sealer = OAuthStore::sealer(key)?;
+        Ok(OAuthStore::shared(config, template, redis.clone(), sealer))
+    }
+
+    /// The sealing key from the value of `HALO_MCP_STATE_KEY`, which a store in Redis requires.
+    /// Checked again at start-up, before anything is served, so a bad key stops the process with
+    /// this one line.
+    pub fn sealer(key: Option<&str>) -> Result<super::sealed::Sealer, String> {
+        let key = key.filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+            format!(
+                "{var} is required with HALO_MCP_STATE=redis and MCP_AUTH=oauth or halo: the \
+                 Halo credentials and tokens kept in Redis are encrypted with it (32 random \
+                 bytes as hex or base64: `openssl rand -base64 32`, the same on every replica)",
+                var = super::sealed::STATE_KEY_VAR
+            )
+        })?;
+        super::sealed::Sealer::from_setting(key)
+    }
+
+    /// RFC 7591 registration, wherever the store keeps it.
+    pub async fn register_any(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_register(shared, request, source).await,
+            None => self.register(request, source),
+        }
+    }
+
+    /// `/authorize`, wherever the store keeps its state.
+    pub async fn authorize_any(
+        &self,
+        params: &HashMap<String, String>,
+    ) -> Result<String, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_authorize(shared, params).await,
+            None => self.authorize(params),
+        }
+    }
+
+    /// The principal behind a bearer token, wherever the store keeps its state. An error means
+    /// the shared state could not be asked: the caller refuses the request (503) rather than
+    /// guess.
+    pub async fn resolve(&self, token: &str) -> Result<Option<Principal>, OAuthError> {
+        match &self.shared {
+            Some(shared) => self.shared_principal(shared, token).await,
+            None => Ok(self.principal(token)),
+        }
     }
 
     fn random(&self) -> Result<String, OAuthError> {
@@ -468,11 +643,7 @@ impl OAuthStore {
     /// redirected), then the request (errors here go back to the client's redirect URI), and
     /// approves. Returns the URL to redirect to.
     pub fn authorize(&self, params: &HashMap<String, String>) -> Result<String, OAuthError> {
-        let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let client_id = get("client_id")
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", "client_id is required"))?;
-        let redirect_uri = get("redirect_uri")
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", "redirect_uri is required"))?;
+        let (client_id, redirect_uri) = client_and_redirect(params)?;
         let now = self.clock.now();
         let registration = {
             let mut state = self.state.lock();
@@ -495,28 +666,60 @@ impl OAuthStore {
                     Some(key)
                 }
                 None if self.config.redirect_uris.iter().any(|u| u == redirect_uri) => None,
-                None if state.clients.values().any(|r| r.client_id == client_id) => {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_request",
-                        "redirect_uri does not match the client's registered redirect URIs",
-                    ));
-                }
                 None => {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_client",
-                        "unknown client: register it first (POST /register), or use a redirect \
-                         URI this server allows",
-                    ));
+                    let known = state.clients.values().any(|r| r.client_id == client_id);
+                    return Err(unregistered(known));
                 }
             }
         };
-        // From here on, errors go back to the (now trusted) redirect URI.
+        let (location, code, approved) = match self.approve(params)? {
+            Approval::Back(location) => return Ok(location),
+            Approval::Code {
+                location,
+                code,
+                approved,
+            } => (location, code, approved),
+        };
+        let mut codes = self.state.lock();
+        // Anyone may ask for codes; past the cap the oldest waiting code goes (a legitimate
+        // client exchanges its code within seconds).
+        while codes.codes.len() >= self.config.max_codes.max(1) {
+            let oldest = codes
+                .codes
+                .iter()
+                .min_by_key(|(_, c)| c.created)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => {
+                    codes.codes.remove(&k);
+                }
+                None => break,
+            }
+        }
+        codes.codes.insert(
+            code,
+            Code {
+                client_id: approved.client_id,
+                redirect_uri: approved.redirect_uri,
+                challenge: approved.challenge,
+                injected_verifier: approved.injected_verifier,
+                created: now,
+                registration,
+            },
+        );
+        Ok(location)
+    }
+
+    /// The part of `/authorize` after the client and redirect URI were found acceptable (in
+    /// memory or in shared state): the request's checks, and a new code. Errors from here on
+    /// go back to the (now trusted) redirect URI.
+    fn approve(&self, params: &HashMap<String, String>) -> Result<Approval, OAuthError> {
+        let (client_id, redirect_uri) = client_and_redirect(params)?;
+        let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let state = get("state");
         let base = reqwest::Url::parse(redirect_uri)
             .map_err(|_| OAuthError::new(400, "invalid_request", "redirect_uri is not a URL"))?;
-        let back = |error: &str, description: &str| -> String {
+        let back = |error: &str, description: &str| -> Result<Approval, OAuthError> {
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
@@ -526,25 +729,22 @@ impl OAuthStore {
                     q.append_pair("state", s);
                 }
             }
-            url.to_string()
+            Ok(Approval::Back(url.to_string()))
         };
         if get("response_type") != Some("code") {
-            return Ok(back("unsupported_response_type", "only response_type=code"));
+            return back("unsupported_response_type", "only response_type=code");
         }
         let (challenge, injected_verifier) =
             match (get("code_challenge"), get("code_challenge_method")) {
                 (Some(c), Some("S256")) if c.len() == 43 => (c.to_owned(), None),
                 (Some(_), Some("S256")) => {
-                    return Ok(back(
+                    return back(
                         "invalid_request",
                         "code_challenge must be a base64url SHA-256",
-                    ));
+                    );
                 }
                 (Some(_), _) => {
-                    return Ok(back(
-                        "invalid_request",
-                        "code_challenge_method must be S256",
-                    ));
+                    return back("invalid_request", "code_challenge_method must be S256");
                 }
                 (None, _) => {
                     // The client sent no PKCE: make it here, keep the verifier (documented).
@@ -553,35 +753,6 @@ impl OAuthStore {
                 }
             };
         let code = self.random()?;
-        {
-            let mut codes = self.state.lock();
-            // Anyone may ask for codes; past the cap the oldest waiting code goes (a legitimate
-            // client exchanges its code within seconds).
-            while codes.codes.len() >= self.config.max_codes.max(1) {
-                let oldest = codes
-                    .codes
-                    .iter()
-                    .min_by_key(|(_, c)| c.created)
-                    .map(|(k, _)| k.clone());
-                match oldest {
-                    Some(k) => {
-                        codes.codes.remove(&k);
-                    }
-                    None => break,
-                }
-            }
-            codes.codes.insert(
-                code.clone(),
-                Code {
-                    client_id: client_id.to_owned(),
-                    redirect_uri: redirect_uri.to_owned(),
-                    challenge,
-                    injected_verifier,
-                    created: now,
-                    registration,
-                },
-            );
-        }
         let mut url = base;
         {
             let mut q = url.query_pairs_mut();
@@ -590,7 +761,16 @@ impl OAuthStore {
                 q.append_pair("state", s);
             }
         }
-        Ok(url.to_string())
+        Ok(Approval::Code {
+            location: url.to_string(),
+            code,
+            approved: Approved {
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                challenge,
+                injected_verifier,
+            },
+        })
     }
 
     /// Creates a grant for proved credentials and issues its first tokens.
@@ -753,6 +933,11 @@ impl OAuthStore {
         let (client_id, secret) = client.ok_or_else(|| {
             OAuthError::new(401, "invalid_client", "client authentication is required")
         })?;
+        if let Some(shared) = &self.shared {
+            return self
+                .shared_exchange(shared, form, code, client_id, secret)
+                .await;
+        }
         let now = self.clock.now();
         let record = {
             let mut state = self.state.lock();
@@ -781,29 +966,15 @@ impl OAuthStore {
         if now.duration_since(record.created) >= self.config.code_ttl {
             return Err(invalid_grant("the code has expired"));
         }
-        if record.client_id != client_id {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri does not match the one used to authorize",
-            ));
-        }
-        let verifier = match (get("code_verifier"), &record.injected_verifier) {
-            (Some(v), _) => v.to_owned(),
-            (None, Some(injected)) => injected.clone(),
-            (None, None) => return Err(invalid_grant("code_verifier is required")),
-        };
-        if !pkce_holds(&verifier, &record.challenge) {
-            return Err(invalid_grant("PKCE verification failed"));
-        }
-        let secret = secret.ok_or_else(|| {
-            OAuthError::new(
-                401,
-                "invalid_client",
-                "a client secret is required: the Halo API application's secret",
-            )
-        })?;
+        let secret = check_exchange(
+            form,
+            &client_id,
+            secret,
+            &record.client_id,
+            &record.redirect_uri,
+            &record.challenge,
+            record.injected_verifier.as_deref(),
+        )?;
         let (halo, secret_digest, expires) = self.prove(&client_id, &secret).await?;
         let now = self.clock.now();
         let mut state = self.state.lock();
@@ -852,6 +1023,9 @@ impl OAuthStore {
                  issued to",
             )
         })?;
+        if let Some(shared) = &self.shared {
+            return self.shared_refresh(shared, token, client_id, secret).await;
+        }
         let now = self.clock.now();
         let mut state = self.state.lock();
         state.sweep(now, &self.config);

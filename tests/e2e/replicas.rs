@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 
 use crate::{
     redis_server::start_or_skip,
-    remote::{McpClient, Server, as_refs, env_for, http, mcp},
+    remote::{
+        DEMO, McpClient, REDIRECT, Server, VERIFIER, as_refs, authorize, env_for, exchange, http,
+        mcp, token,
+    },
 };
 
 const TOKEN: &str = "replica-token-0123456789";
@@ -309,5 +312,264 @@ async fn a_redis_outage_falls_back_to_shares_without_failures_or_overload() {
         "replicas: Redis stopped mid-run: 0 failed calls; Halo's busiest {} s window held \
          {max_out} requests during the outage, {max} over the whole run (limit {LIMIT})",
         WINDOW.as_secs()
+    );
+}
+
+/// The key every OAuth replica shares (tests only).
+const STATE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A replica in OAuth-proxy mode on the shared Redis.
+fn oauth_replica(sim: &Simulator, redis_url: &str) -> Server {
+    let mut env = env_for(sim);
+    env.extend([
+        ("MCP_AUTH", "oauth".to_owned()),
+        ("HALO_MCP_STATE", redis_url.to_owned()),
+        ("HALO_MCP_STATE_KEY", STATE_KEY.to_owned()),
+    ]);
+    Server::start(&as_refs(&env), &[])
+}
+
+async fn refresh_on(base: &str, refresh_token: &str) -> (u16, Value) {
+    token(
+        base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", DEMO.0),
+            ("client_secret", DEMO.1),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_flow_begun_on_one_replica_ends_on_another_and_works_on_a_third() {
+    let Some(mut redis) = start_or_skip() else {
+        return;
+    };
+    let sim = halo_mcp::local::simulator(SimConfig::default())
+        .await
+        .unwrap();
+    let servers: Vec<Server> = (0..3).map(|_| oauth_replica(&sim, &redis.url())).collect();
+    let (a, b, c) = (&servers[0].base, &servers[1].base, &servers[2].base);
+
+    let started = Instant::now();
+    let reg = http()
+        .post(format!("{a}/register"))
+        .json(&json!({"client_id": DEMO.0, "redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    let code = authorize(
+        a,
+        DEMO.0,
+        REDIRECT,
+        Some(&halo_mcp::remote::oauth::s256(VERIFIER)),
+    )
+    .await;
+    let (status, tokens) = exchange(b, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let client = mcp(c, Some(&access)).await.unwrap();
+    let id = ticket_ids(&sim, 1)[0];
+    tool(
+        &client,
+        "halo_tickets_get",
+        json!({"id": id, "fields": ["summary"]}),
+    )
+    .await
+    .unwrap();
+    let elapsed = started.elapsed();
+
+    // The code is spent everywhere: replayed on C it is refused and revokes the grant.
+    let (status, body) = exchange(c, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = refresh_on(a, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400, "the grant went with the replayed code");
+    drop(client);
+
+    // A new grant: rotated on C, the rotated token replayed on A revokes it on all three.
+    let code = authorize(
+        b,
+        DEMO.0,
+        REDIRECT,
+        Some(&halo_mcp::remote::oauth::s256(VERIFIER)),
+    )
+    .await;
+    let (_, first) = exchange(a, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    let (status, second) = refresh_on(c, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{second}");
+    let fresh = second["access_token"].as_str().unwrap();
+    assert!(mcp(b, Some(fresh)).await.is_ok());
+    let (status, _) = refresh_on(a, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400);
+    for s in &servers {
+        assert!(
+            mcp(&s.base, Some(fresh)).await.is_err(),
+            "revoked on every replica"
+        );
+        assert!(!s.logs().contains(DEMO.1) && !s.logs().contains(fresh));
+    }
+    // Redis goes away: no replica judges a token on its own (it might have been revoked).
+    let code = authorize(
+        c,
+        DEMO.0,
+        REDIRECT,
+        Some(&halo_mcp::remote::oauth::s256(VERIFIER)),
+    )
+    .await;
+    let (_, live) = exchange(a, &code, REDIRECT, Some(VERIFIER), DEMO).await;
+    let live = live["access_token"].as_str().unwrap().to_owned();
+    assert!(mcp(b, Some(&live)).await.is_ok());
+    redis.stop();
+    let refused = http()
+        .post(format!("{b}/mcp"))
+        .header("authorization", format!("Bearer {live}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "replicas", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    eprintln!(
+        "replicas: OAuth flow over three replicas (register + authorize on A, token on B, \
+         initialize + tool call on C): 3 OAuth round trips + the MCP session, {} ms",
+        elapsed.as_millis()
+    );
+}
+
+#[test]
+fn oauth_on_redis_refuses_to_start_without_a_proper_key() {
+    let cases = ["oauth", "halo"]
+        .into_iter()
+        .flat_map(|mode| [None, Some("too-short"), Some("c2hvcnQ=")].map(|key| (mode, key)));
+    for (mode, key) in cases {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_halo-mcp"));
+        cmd.env_clear()
+            .args(["--transport", "http", "--bind", "127.0.0.1:0"])
+            .env("HALO_BASE_URL", "https://acme.halopsa.com")
+            .env("MCP_AUTH", mode)
+            .env("MCP_PUBLIC_URL", "https://mcp.example.com")
+            .env("HALO_SIGNIN_CLIENT_ID", "signin-app")
+            .env("HALO_MCP_STATE", "redis://127.0.0.1:1/");
+        if let Some(k) = key {
+            cmd.env("HALO_MCP_STATE_KEY", k);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(out.status.code(), Some(2), "{mode}: {stderr}");
+        assert_eq!(lines.len(), 1, "{mode}: {stderr}");
+        assert!(lines[0].contains("HALO_MCP_STATE_KEY"), "{stderr}");
+        if let Some(k) = key {
+            assert!(!stderr.contains(k), "the key is not shown: {stderr}");
+        }
+    }
+}
+
+/// `MCP_AUTH=halo` on three replicas: the sign-in begins on A, Halo sends the browser back to
+/// B, the code is exchanged on C, and Halo's single-use refresh token is renewed once for all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halo_sign_in_begun_on_one_replica_ends_on_another_and_renews_once_for_all() {
+    let Some(redis) = start_or_skip() else {
+        return;
+    };
+    let sim = crate::halo_signin::sim().await;
+    let extra = [
+        ("HALO_MCP_STATE", redis.url()),
+        ("HALO_MCP_STATE_KEY", STATE_KEY.to_owned()),
+    ];
+    let servers: Vec<Server> = (0..3)
+        .map(|_| crate::halo_signin::start(&sim, &extra))
+        .collect();
+    let (a, b, c) = (&servers[0].base, &servers[1].base, &servers[2].base);
+    let h = http();
+    let started = Instant::now();
+
+    let reg: Value = h
+        .post(format!("{a}/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = reg["client_id"].as_str().unwrap();
+    let mut authorize = reqwest::Url::parse(&format!("{a}/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("state", "st-9")
+        .append_pair("code_challenge", &halo_mcp::remote::oauth::s256(VERIFIER))
+        .append_pair("code_challenge_method", "S256");
+    // The browser: A sends it to Halo; Halo's answer is taken to B instead of A.
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+    let to_halo = location(&h.get(authorize.as_str()).send().await.unwrap());
+    let url = reqwest::Url::parse(&to_halo).unwrap();
+    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    form.push(("agent".into(), "3".into()));
+    let post_to = format!("{}/auth/authorize", url.origin().ascii_serialization());
+    let to_a = location(&h.post(post_to).form(&form).send().await.unwrap());
+    let to_b = to_a.replacen(a.as_str(), b, 1);
+    assert_ne!(to_a, to_b);
+    let back = location(&h.get(&to_b).send().await.unwrap());
+    let code = reqwest::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {back}"));
+    let exchange_form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", client_id),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, tokens) = token(c, &exchange_form).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let on_a = mcp(a, Some(access)).await.unwrap();
+    let list = json!({"tool": "halo_tickets_list", "arguments": {"page_size": 1}});
+    tool(&on_a, "halo_read", list.clone()).await.unwrap();
+    let elapsed = started.elapsed();
+
+    // Halo's access tokens die: B renews with Halo's refresh token; A then finds the renewed
+    // pair in Redis instead of presenting the spent refresh token (which would end the sign-in).
+    let on_b = mcp(b, Some(access)).await.unwrap();
+    sim.revoke_tokens();
+    tool(&on_b, "halo_read", list.clone()).await.unwrap();
+    tool(&on_a, "halo_read", list.clone()).await.unwrap();
+    assert_eq!(
+        sim.signin_counts().1,
+        1,
+        "one refresh at Halo for all replicas"
+    );
+
+    // The code again, on A: refused, and the grant is gone everywhere.
+    let (status, _) = token(a, &exchange_form).await;
+    assert_eq!(status, 400);
+    for s in &servers {
+        assert!(mcp(&s.base, Some(access)).await.is_err());
+        assert!(!s.logs().contains(access));
+    }
+    eprintln!(
+        "replicas: sign-in with Halo over three replicas (register + authorize on A, Halo's \
+         callback on B, token on C, tool call on A): {} ms",
+        elapsed.as_millis()
     );
 }
