@@ -45,6 +45,10 @@ use crate::state::{COMMAND_TIMEOUT, RedisState, ttl_ms};
 /// How often a replica that fell back asks Redis again.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
+/// How long a replica back on Redis holds the other replicas' shares: long enough for each to
+/// probe, come back and carry over what it sent on its own.
+const RETURN_HOLD: Duration = Duration::from_secs(3);
+
 /// How long the learned figure is kept without any request: long enough to span quiet hours,
 /// and the figure is a belief about Halo that goes stale anyway.
 const LEARNED_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -80,7 +84,8 @@ end
 "#;
 
 /// KEYS: slots, learned, refused. ARGV: configured limit, configured window (ms), slot member,
-/// lease (ms), carried-over count, carried-over member prefix, learned TTL (ms).
+/// lease (ms), carried-over count, carried-over member prefix, learned TTL (ms), reserved
+/// count, how long the reservation holds (ms).
 /// Returns {1, epoch, used, limit, window} when the slot is taken, else {0, wait ms (-1: every
 /// counted request is in flight), used, limit, window}.
 const ACQUIRE: &str = r#"
@@ -91,6 +96,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - cw)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - cw)
 for i = 1, tonumber(ARGV[5]) do
   redis.call('ZADD', KEYS[1], now, ARGV[6] .. i)
+end
+-- Slots stamped so that they leave every window `hold` ms from now.
+local hold = math.min(tonumber(ARGV[9]), cw)
+for i = 1, tonumber(ARGV[8]) do
+  redis.call('ZADD', KEYS[1], now - cw + hold, ARGV[6] .. 'r' .. i)
 end
 local l, w, e, c, changed = learned(KEYS[2], cl, cw, now)
 if changed then save(KEYS[2], l, w, e, c, ARGV[7]) end
@@ -304,12 +314,23 @@ impl SharedBudget {
 
     /// One attempt at a slot in Redis.
     async fn try_redis(self: &Arc<Self>) -> Result<Granted, String> {
-        let (carry, carry_prefix) = {
+        let (carry, carry_prefix, reserve) = {
             let fb = self.fallback.lock();
             match fb.as_ref() {
-                // The requests sent on the local share still count in this window.
-                Some(f) => (f.budget.status().used, format!("carry:{}:", self.next_id())),
-                None => (0, String::new()),
+                // The requests sent on the local share still count in this window. The other
+                // replicas may still be on their shares until their next probe, and Redis
+                // knows nothing of what they send meanwhile: their shares are held for a
+                // moment, until each has come back and carried its own requests over.
+                Some(f) => {
+                    let share = f.budget.status().limit;
+                    let others = self.replicas.saturating_sub(1);
+                    (
+                        f.budget.status().used,
+                        format!("carry:{}:", self.next_id()),
+                        share.saturating_mul(others),
+                    )
+                }
+                None => (0, String::new(), 0),
             }
         };
         let id = format!("{}:{}", self.replica, self.next_id());
@@ -324,7 +345,9 @@ impl SharedBudget {
             .arg(ttl_ms(self.lease))
             .arg(carry)
             .arg(&carry_prefix)
-            .arg(ttl_ms(LEARNED_TTL));
+            .arg(ttl_ms(LEARNED_TTL))
+            .arg(reserve)
+            .arg(ttl_ms(RETURN_HOLD));
         let result: redis::RedisResult<Vec<i64>> =
             match tokio::time::timeout(COMMAND_TIMEOUT, call.invoke_async(&mut conn)).await {
                 Ok(r) => r,
@@ -388,9 +411,12 @@ impl SharedBudget {
             },
             self.max_wait,
         );
-        // This replica's part of what the window already held, so the replicas' shares add
-        // up to what was left.
-        let part = seen.used.div_ceil(self.replicas).min(share);
+        // What the window already held counts against this replica's share as if all of it
+        // were its own. Dividing it between the replicas would assume the others sent nothing
+        // since this replica last heard from Redis; counting it whole keeps the replicas
+        // within the limit unless the others sent more than twice as much in that gap, at
+        // the cost of a fuller first window during an outage.
+        let part = seen.used.min(share);
         budget.seed(part);
         tracing::warn!(
             error,
@@ -691,11 +717,9 @@ mod tests {
         };
         let port = server.port;
         let b = replica(&server.url(), 6, Duration::from_secs(60), 3);
-        for _ in 0..3 {
-            drop(b.acquire_by(None).await.unwrap());
-        }
+        drop(b.acquire_by(None).await.unwrap());
         server.stop();
-        // The share is 6 / 3 = 2, and this replica's part of the 3 already used is 1: one more.
+        // The share is 6 / 3 = 2, and the 1 already used counts against it: one more.
         let soon = || Some(Instant::now() + Duration::from_millis(50));
         let p = b.acquire_by(soon()).await.unwrap();
         assert!(matches!(p, Permit::Local(_)));
