@@ -20,7 +20,8 @@
 //! transport, where every session brings its own Halo credentials, can be tested for leaks
 //! between sessions: a token only ever reaches the data of the tenant it was issued for.
 //!
-//! Independence: this module imports nothing from the rest of the crate and reads no
+//! Independence: this module imports nothing from the rest of the crate (tests/e2e/layering.rs
+//! checks it) and reads no
 //! `domains/*.toml`. Its resource table ([`resources`]) is written separately from the client's
 //! catalog, so a misreading of Halo cannot hide in both.
 //!
