@@ -90,6 +90,7 @@ async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next
         fault,
         tenant,
     });
+    s.logged.notify_waiters();
     resp
 }
 
