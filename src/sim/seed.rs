@@ -996,7 +996,21 @@ impl Seeder {
     // Reference data
     // ------------------------------------------------------------------------------------------
 
+    /// The tenant's reference data, one table or concern per function. The order of the calls
+    /// is the order of the PRNG draws (each `guid`), so it must not change: the seed is pinned.
     fn reference_data(&mut self) {
+        self.organisation_calendar_slas();
+        self.ticket_priorities_statuses_teams_agents();
+        self.ticket_types_categories_outcomes();
+        self.custom_fields_and_tables();
+        self.canned_text_rules_workflows();
+        self.asset_types_suppliers_items();
+        self.services_and_releases();
+        self.saved_reports();
+    }
+
+    /// Organisations, the top-level tree, workdays, holidays and SLAs.
+    fn organisation_calendar_slas(&mut self) {
         let orgs = vec![
             json!({"id": 1, "name": "Kestrel Bay Technology Ltd", "reply_address": "support@kestrelbay.co.uk", "phone": "01632 960100", "email": "hello@kestrelbay.co.uk", "website": "https://www.kestrelbay.co.uk", "portalurl": "https://support.kestrelbay.co.uk", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": true}),
             json!({"id": 2, "name": "Kestrel Bay Cloud Services", "reply_address": "cloud@kestrelbay.co.uk", "phone": "01632 960101", "email": "cloud@kestrelbay.co.uk", "website": "https://cloud.kestrelbay.co.uk", "portalurl": "", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": true}),
@@ -1045,7 +1059,10 @@ impl Seeder {
             json!({"id": 3, "guid": self.guid(), "name": "No SLA", "workday_id": 2, "workday_name": "", "hoursaretechslocaltime": false, "responsereset": false, "trackslaresponsetime": false, "trackslafixbytime": false, "autoreleaseoption": 0}),
         ];
         self.put_all("SLA", slas);
+    }
 
+    /// Priorities, ticket statuses, teams and agents.
+    fn ticket_priorities_statuses_teams_agents(&mut self) {
         // Halo quirk (halo-api.md §7.5): Priority.id is a guid; the integer is `priorityid`.
         let priorities: &[(i64, &str, f64, &str, f64, &str, &str)] = &[
             (1, "Critical", 4.0, "H", 0.5, "H", "#d0021b"),
@@ -1192,7 +1209,10 @@ impl Seeder {
             );
             self.put("Agent", a);
         }
+    }
 
+    /// Ticket types, categories, outcomes and tags.
+    fn ticket_types_categories_outcomes(&mut self) {
         // (id, name, use, team, priority, sla, workflow)
         let types: &[(i64, &str, &str, i64, i64, &str)] = &[
             (31, "Incident", "ticket", 1, 3, "Standard Incident"),
@@ -1268,7 +1288,10 @@ impl Seeder {
         ] {
             self.put("Tags", json!({"id": id, "text": text}));
         }
+    }
 
+    /// Custom field definitions, lookups, custom tables, tabs and custom buttons.
+    fn custom_fields_and_tables(&mut self) {
         let fieldinfo: &[(i64, &str, &str, i64, i64)] = &[
             (165, "CFimpact", "Impact", 2, 1),
             (166, "CFurgency", "Urgency", 2, 1),
@@ -1382,7 +1405,10 @@ impl Seeder {
                 json!({"id": id, "guid": g, "usage": if id == 1 { 5 } else { 1 }, "name": name, "label": name, "seq": id, "icon": "fa-external-link", "url": url, "newtab": true}),
             );
         }
+    }
 
+    /// Canned text, assignment rules and workflows.
+    fn canned_text_rules_workflows(&mut self) {
         let canned: &[(i64, &str, &str, i64)] = &[
             (
                 1,
@@ -1466,7 +1492,10 @@ impl Seeder {
                 json!({"id": id, "guid": g, "name": name, "note": "", "active": true, "notinuse": false, "steps": steps, "always_allow_actions": true, "stages": []}),
             );
         }
+    }
 
+    /// Asset groups and types, suppliers and stock items.
+    fn asset_types_suppliers_items(&mut self) {
         for (id, name, memo) in [
             (1, "Hardware", "Physical devices"),
             (2, "Software", "Installed software"),
@@ -1554,7 +1583,10 @@ impl Seeder {
                 json!({"id": id, "name": name, "description": name, "baseprice": pounds(price), "costprice": pounds(cost), "assetgroup_id": group, "assetgroup_name": "", "supplier_id": supplier, "supplier_name": "", "inactive": inactive, "quantity_in_stock": if group == 1 { 4 } else { 0 }, "taxcode": 1, "taxcode_name": "Standard 20%", "nominalcode": if group == 0 { "4000" } else { "4100" }, "recurring": id == 6, "internalreference": format!("ITM-{id:03}")}),
             );
         }
+    }
 
+    /// Service categories, services with their statuses, and releases.
+    fn services_and_releases(&mut self) {
         for (id, name, summary) in [
             (1, "Business Applications", "Line-of-business software"),
             (2, "Infrastructure", "Servers, backup and connectivity"),
@@ -1603,7 +1635,10 @@ impl Seeder {
                 json!({"id": id, "name": name, "name_expanded": name, "releasetype_id": 1, "releasetype_name": "Production", "branch_id": 0, "branch_name": "", "builddate": format_date(t - 7 * TICKS_PER_DAY), "releasedate": format_date(t), "note": "", "public_note": "Bug fixes and improvements.", "product_id": 1, "product_name": "Kestrel Client Portal", "sequence": id, "major_version_number": ma, "minor_version_number": mi, "patch_version_number": pa, "issues_logged": 0, "open_issues": 0}),
             );
         }
+    }
 
+    /// Saved reports whose SQL the simulator's engine runs.
+    fn saved_reports(&mut self) {
         // Saved reports whose SQL the simulator's engine runs (see `sql.rs` for the tables).
         // Halo would filter dates through `reportingperioddatefield`; these put them in the
         // SQL, since the seed's "this month" is fixed (March 2026, the seed day's month).

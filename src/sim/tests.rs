@@ -2729,7 +2729,11 @@ fn the_seeded_tenant_is_byte_identical() {
         for (name, row) in templates {
             text.push_str(&format!("{name} {}\n", Value::Object(row.clone())));
         }
-        text.push_str(&format!("{} {}", db.api_agent_id, db.prng.clone().next_u64()));
+        text.push_str(&format!(
+            "{} {}",
+            db.api_agent_id,
+            db.prng.clone().next_u64()
+        ));
         // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
         text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
