@@ -3202,6 +3202,8 @@ impl Seeder {
             .unwrap_or_default()
     }
 
+    /// What tickets carry besides their actions, each kind in its own function below, called in
+    /// the order of their PRNG draws.
     fn ticket_extras(&mut self) {
         let is_request = |r: &Value| {
             r.get("use") == Some(&json!("ticket")) && r.get("deleted") == Some(&json!(false))
@@ -3217,8 +3219,16 @@ impl Seeder {
             .filter(|r| int_field(r, "status_id") != CLOSED_STATUS)
             .cloned()
             .collect();
+        self.ticket_attachments(&requests);
+        self.appointments(&open);
+        self.audit_and_feedback(&closed);
+        self.todo_lists(&requests);
+        self.crm_notes();
+        self.knowledge_base();
+    }
 
-        // Attachments on a few tickets, tied to their first action.
+    /// Attachments on a few tickets, tied to their first action.
+    fn ticket_attachments(&mut self, requests: &[Value]) {
         let files: &[(&str, &str, i64, bool)] = &[
             ("screenshot.png", "image/png", 184_233, true),
             ("error-log.txt", "text/plain", 12_044, false),
@@ -3256,8 +3266,10 @@ impl Seeder {
                 t.insert("attachment_count".into(), json!(n + 1));
             }
         }
+    }
 
-        // Appointments: site visits for open field tickets, and project meetings.
+    /// Appointments: site visits for open field tickets, and project meetings.
+    fn appointments(&mut self, open: &[Value]) {
         let mut appt = 1;
         for ticket in open
             .iter()
@@ -3287,7 +3299,10 @@ impl Seeder {
             );
             appt += 1;
         }
+    }
 
+    /// Audit lines and feedback on closed tickets.
+    fn audit_and_feedback(&mut self, closed: &[Value]) {
         // Audit: status changes on closed tickets.
         for (i, ticket) in closed.iter().step_by(23).take(8).enumerate() {
             let date = ticket.get("dateclosed").cloned().unwrap_or(json!(SENTINEL));
@@ -3314,7 +3329,10 @@ impl Seeder {
                 json!({"id": 1 + i as i64, "ticket_id": int_field(ticket, "id"), "score": score, "score_band": score, "date": date, "comment": comments[i % comments.len()], "user_id": int_field(ticket, "user_id")}),
             );
         }
+    }
 
+    /// To-do checklists on projects, onboarding tickets and the first tickets.
+    fn todo_lists(&mut self, requests: &[Value]) {
         // To-do checklists: on projects, on onboarding tickets, and on the first few tickets
         // (so the oldest ticket, the one a test reaches for first, has some too).
         let projects = self.faults_where(|r| r.get("is_project") == Some(&json!(true)));
@@ -3361,8 +3379,10 @@ impl Seeder {
                 todo += 1;
             }
         }
+    }
 
-        // CRM notes on clients.
+    /// CRM notes on clients.
+    fn crm_notes(&mut self) {
         for (i, client) in [11, 12, 13, 14, 15, 16].iter().enumerate() {
             let t = self.recent(5, 200);
             let note = [
@@ -3378,8 +3398,10 @@ impl Seeder {
                 json!({"id": 1 + i as i64, "client_id": client, "site_id": 0, "user_id": 0, "datetime": format_ts(t), "who_agentid": 10, "note": note, "detail": note, "timetaken": 0.5, "nextcalldate": SENTINEL, "satisfaction": 0, "ticketid": 0}),
             );
         }
+    }
 
-        // Knowledge base.
+    /// The knowledge base.
+    fn knowledge_base(&mut self) {
         let kb: &[(&str, &str, &str)] = &[
             (
                 "How to connect to the VPN",
