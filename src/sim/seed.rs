@@ -924,6 +924,9 @@ fn ticks_ymd(t: i128) -> (i64, u32, u32) {
     clock::civil_from_days(t.div_euclid(TICKS_PER_DAY) as i64)
 }
 
+/// A seeded laptop: (id, serial, hostname, client, site, model).
+type Laptop = (i64, String, String, i64, i64, String);
+
 struct Seeder {
     p: Prng,
     db: Db,
@@ -2419,11 +2422,28 @@ impl Seeder {
         );
     }
 
+    /// The tenant's assets: each client's devices, then the duplicates a dedupe must find,
+    /// retired laptops and phones. Ids run on from one part to the next, in PRNG draw order.
     fn assets(&mut self) {
-        let mut used = HashSet::new();
-        let mut id = 1001;
-        let mut laptops: Vec<(i64, String, String, i64, i64, String)> = Vec::new(); // (id, serial, host, client, site, model)
         let users = self.users.clone();
+        let mut used = HashSet::new();
+        let mut laptops: Vec<Laptop> = Vec::new();
+        let id = self.client_devices(&users, &mut used, &mut laptops, 1001);
+        let id = self.duplicate_serials(&laptops, id);
+        let id = self.duplicate_hostnames(&laptops, &mut used, id);
+        let id = self.retired_laptops(&laptops, &mut used, id);
+        self.mobile_phones(&users, id);
+    }
+
+    /// Laptops or desktops for active users, printers, firewalls, servers and switches per
+    /// client. Returns the next free id.
+    fn client_devices(
+        &mut self,
+        users: &[SeedUser],
+        used: &mut HashSet<String>,
+        laptops: &mut Vec<Laptop>,
+        mut id: i64,
+    ) -> i64 {
         for c in CLIENTS {
             for (n, u) in (1..).zip(users.iter().filter(|u| u.client == c.id && !u.inactive)) {
                 let laptop = self.p.chance(75);
@@ -2453,7 +2473,7 @@ impl Seeder {
                         },
                     ),
                 };
-                let serial = self.serial(kind, &mut used);
+                let serial = self.serial(kind, used);
                 let host = format!("{}-{}-{:03}", c.prefix, if laptop { "LT" } else { "DT" }, n);
                 let age = self.p.range(30, 900);
                 self.asset(
@@ -2488,7 +2508,7 @@ impl Seeder {
                 })
                 .unwrap_or_default();
             for (i, site) in sites.iter().enumerate() {
-                let serial = self.serial("printer", &mut used);
+                let serial = self.serial("printer", used);
                 self.asset(
                     id,
                     c.id,
@@ -2504,7 +2524,7 @@ impl Seeder {
                 id += 1;
             }
             let main = sites.first().copied().unwrap_or(18);
-            let serial = self.serial("fortinet", &mut used);
+            let serial = self.serial("fortinet", used);
             self.asset(
                 id,
                 c.id,
@@ -2519,7 +2539,7 @@ impl Seeder {
             );
             id += 1;
             if [11, 12, 13].contains(&c.id) {
-                let serial = self.serial("dell", &mut used);
+                let serial = self.serial("dell", used);
                 self.asset(
                     id,
                     c.id,
@@ -2535,7 +2555,7 @@ impl Seeder {
                 id += 1;
             }
             if [11, 13].contains(&c.id) {
-                let serial = self.serial("switch", &mut used);
+                let serial = self.serial("switch", used);
                 self.asset(
                     id,
                     c.id,
@@ -2551,7 +2571,10 @@ impl Seeder {
                 id += 1;
             }
         }
+        id
+    }
 
+    fn duplicate_serials(&mut self, laptops: &[Laptop], mut id: i64) -> i64 {
         // Duplicate serials: the same device entered twice (RMM import + manual), the serial
         // differing only in case or spacing.
         let variants: [fn(&str) -> String; 4] = [
@@ -2578,13 +2601,22 @@ impl Seeder {
             );
             id += 1;
         }
+        id
+    }
+
+    fn duplicate_hostnames(
+        &mut self,
+        laptops: &[Laptop],
+        used: &mut HashSet<String>,
+        mut id: i64,
+    ) -> i64 {
         // Duplicate hostnames with different serials: a replaced machine given the old name.
         // The first pair is both active (a genuine conflict); the others keep the old one retired.
         for (i, pick) in [1usize, 4, 7].iter().enumerate() {
             let Some((_, _, host, client, site, model)) = laptops.get(*pick).cloned() else {
                 continue;
             };
-            let serial = self.serial("dell", &mut used);
+            let serial = self.serial("dell", used);
             self.asset(
                 id,
                 client,
@@ -2599,12 +2631,21 @@ impl Seeder {
             );
             id += 1;
         }
+        id
+    }
+
+    fn retired_laptops(
+        &mut self,
+        laptops: &[Laptop],
+        used: &mut HashSet<String>,
+        mut id: i64,
+    ) -> i64 {
         // Retired laptops from the previous refresh.
         for pick in [2usize, 5, 8, 10, 13, 16] {
             let Some((_, _, host, client, site, _)) = laptops.get(pick).cloned() else {
                 continue;
             };
-            let serial = self.serial("hp", &mut used);
+            let serial = self.serial("hp", used);
             self.asset(
                 id,
                 client,
@@ -2619,6 +2660,10 @@ impl Seeder {
             );
             id += 1;
         }
+        id
+    }
+
+    fn mobile_phones(&mut self, users: &[SeedUser], mut id: i64) {
         // Mobile phones for a few key contacts.
         for u in users.iter().filter(|u| !u.inactive).take(4) {
             let imei = format!("35{}", self.p.range(1_000_000_000_000, 9_999_999_999_999));
