@@ -3019,20 +3019,27 @@ impl Seeder {
     fn finish_fault(&mut self, t: &mut Row, occurred: i128, closed: bool, agent: i64, team: i64) {
         let id = t.get("id").and_then(as_i64).unwrap_or(0);
         let user_id = t.get("user_id").and_then(as_i64).unwrap_or(0);
-        let user_name = self.db.text("Users", user_id, "name");
-        let user_email = self.db.text("Users", user_id, "emailaddress");
-        let summary = t
-            .get("summary")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
         let status = t.get("status_id").and_then(as_i64).unwrap_or(1);
         let contract = t.get("contract_id").and_then(as_i64).unwrap_or(-1);
         let worker = if agent > 0 { agent } else { API_AGENT_ID };
-        let (worker_name, worker_initials) = (
-            self.db.text("Agent", worker, "name"),
-            self.db.text("Agent", worker, "initials"),
-        );
+        let who = Authors {
+            user_name: self.db.text("Users", user_id, "name"),
+            user_email: self.db.text("Users", user_id, "emailaddress"),
+            summary: t
+                .get("summary")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            details: t
+                .get("details")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            worker,
+            worker_name: self.db.text("Agent", worker, "name"),
+            worker_initials: self.db.text("Agent", worker, "initials"),
+        };
+        let from_rmm = t.get("source") == Some(&json!(6));
 
         let n = if status == 1 {
             1
@@ -3044,25 +3051,7 @@ impl Seeder {
         for k in 1..=n {
             let last = k == n;
             let mut a = action_template();
-            let (outcome, hours, by_user) = if k == 1 {
-                if t.get("source") == Some(&json!(6)) {
-                    (8, 0.0, false)
-                } else {
-                    (10, 0.0, true)
-                }
-            } else if last && closed {
-                (7, 0.25, false)
-            } else {
-                let o = [1, 2, 3, 4, 4, 5, 9][self.p.below(7) as usize];
-                let o = if o == 5 && team != 4 { 4 } else { o };
-                let hours = match o {
-                    4 => [0.5, 0.75, 1.0, 1.5, 2.0][self.p.below(5) as usize],
-                    5 => [1.0, 1.5, 2.0, 3.0][self.p.below(4) as usize],
-                    9 => 0.0,
-                    _ => 0.25,
-                };
-                (o, hours, false)
-            };
+            let (outcome, hours, by_user) = self.action_kind(k, last && closed, from_rmm, team);
             a.insert("ticket_id".into(), json!(id));
             a.insert("id".into(), json!(k));
             a.insert("outcome_id".into(), json!(outcome));
@@ -3080,65 +3069,7 @@ impl Seeder {
             ] {
                 a.insert(f.into(), json!(stamp.clone()));
             }
-            if by_user {
-                a.insert("who".into(), json!(user_name));
-                a.insert("who_type".into(), json!(2));
-                a.insert("who_agentid".into(), json!(0));
-                a.insert("emailfrom".into(), json!(user_email));
-                a.insert("emailto".into(), json!("support@kestrelbay.co.uk"));
-                a.insert("emailsubject".into(), json!(summary));
-                let body = t
-                    .get("details")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                a.insert("emailbody".into(), json!(body));
-                a.insert("note".into(), json!(body));
-                a.insert("note_html".into(), json!(format!("<p>{body}</p>")));
-            } else if outcome == 8 {
-                a.insert("who".into(), json!("System"));
-                a.insert("who_type".into(), json!(0));
-                a.insert("hiddenfromuser".into(), json!(true));
-                a.insert(
-                    "note".into(),
-                    json!("Ticket rule 'RMM alerts to 2nd Line' applied"),
-                );
-                a.insert(
-                    "note_html".into(),
-                    json!("<p>Ticket rule 'RMM alerts to 2nd Line' applied</p>"),
-                );
-            } else {
-                let note = match outcome {
-                    1 => "Checked the logs, investigating further.".to_string(),
-                    2 => format!(
-                        "Hi {}, could you confirm whether this is still happening?",
-                        user_name.split(' ').next().unwrap_or_default()
-                    ),
-                    3 => "Called the user to talk through the issue.".to_string(),
-                    4 => "Remote session: applied fix and tested with the user.".to_string(),
-                    5 => "On site: replaced faulty part and tested.".to_string(),
-                    7 => "Resolved. Closing ticket.".to_string(),
-                    _ => "Update added.".to_string(),
-                };
-                a.insert("who".into(), json!(worker_name));
-                a.insert("who_agentid".into(), json!(worker));
-                a.insert("who_initials".into(), json!(worker_initials));
-                a.insert("note_html".into(), json!(format!("<p>{note}</p>")));
-                a.insert("note".into(), json!(note));
-                a.insert("hiddenfromuser".into(), json!(outcome == 1));
-                if outcome == 2 {
-                    a.insert("emailto".into(), json!(user_email));
-                    a.insert("emailfrom".into(), json!("support@kestrelbay.co.uk"));
-                    a.insert("emailsubject".into(), json!(format!("RE: {summary}")));
-                    a.insert("sendemail".into(), json!(true));
-                }
-                if outcome == 7 {
-                    a.insert("new_status".into(), json!(CLOSED_STATUS));
-                }
-                if outcome == 4 || outcome == 5 {
-                    a.insert("new_status".into(), json!(2));
-                }
-            }
+            write_note(&mut a, outcome, by_user, &who);
             let billable = contract < 0 || outcome == 5;
             a.insert("timetaken".into(), json!(hours));
             a.insert("actisbillable".into(), json!(billable && hours > 0.0));
@@ -3167,6 +3098,62 @@ impl Seeder {
             }
         }
 
+        self.ticket_times(t, &actions, occurred, at, closed, agent);
+
+        set_sla_dates(&self.db, t, occurred);
+        t.insert("attachment_count".into(), json!(0));
+
+        let mut t = std::mem::take(t);
+        derive(&self.db, "Faults", &mut t, None);
+        t.insert("reference".into(), json!(reference(&t)));
+        self.db.put("Faults", "id", Value::Object(t));
+        for mut a in actions {
+            derive(&self.db, "Actions", &mut a, None);
+            self.db.put_action(Value::Object(a));
+        }
+    }
+
+    /// An action's outcome, hours and whether the user wrote it: the first is the user's email
+    /// (or the RMM rule for an alert), the closing one closes, the rest are drawn.
+    fn action_kind(
+        &mut self,
+        k: usize,
+        closing: bool,
+        from_rmm: bool,
+        team: i64,
+    ) -> (i64, f64, bool) {
+        if k == 1 {
+            if from_rmm {
+                (8, 0.0, false)
+            } else {
+                (10, 0.0, true)
+            }
+        } else if closing {
+            (7, 0.25, false)
+        } else {
+            let o = [1, 2, 3, 4, 4, 5, 9][self.p.below(7) as usize];
+            let o = if o == 5 && team != 4 { 4 } else { o };
+            let hours = match o {
+                4 => [0.5, 0.75, 1.0, 1.5, 2.0][self.p.below(5) as usize],
+                5 => [1.0, 1.5, 2.0, 3.0][self.p.below(4) as usize],
+                9 => 0.0,
+                _ => 0.25,
+            };
+            (o, hours, false)
+        }
+    }
+
+    /// The ticket's time totals, last-action, assignment, response and closure fields, from its
+    /// actions (`at` is the last action's time).
+    fn ticket_times(
+        &self,
+        t: &mut Row,
+        actions: &[Row],
+        occurred: i128,
+        at: i128,
+        closed: bool,
+        agent: i64,
+    ) {
         let total: f64 = actions
             .iter()
             .map(|a| a.get("timetaken").and_then(Value::as_f64).unwrap_or(0.0))
@@ -3222,18 +3209,6 @@ impl Seeder {
                 }
             ),
         );
-
-        set_sla_dates(&self.db, t, occurred);
-        t.insert("attachment_count".into(), json!(0));
-
-        let mut t = std::mem::take(t);
-        derive(&self.db, "Faults", &mut t, None);
-        t.insert("reference".into(), json!(reference(&t)));
-        self.db.put("Faults", "id", Value::Object(t));
-        for mut a in actions {
-            derive(&self.db, "Actions", &mut a, None);
-            self.db.put_action(Value::Object(a));
-        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -3993,6 +3968,77 @@ impl Seeder {
             }
         }
         self.db.templates = templates;
+    }
+}
+
+/// Who took part in a seeded ticket, for its actions' authors and texts.
+struct Authors {
+    user_name: String,
+    user_email: String,
+    summary: String,
+    details: String,
+    worker: i64,
+    worker_name: String,
+    worker_initials: String,
+}
+
+/// An action's author, note and email fields: the user's email, a ticket rule, or an agent's
+/// note whose text follows from the outcome.
+fn write_note(a: &mut Row, outcome: i64, by_user: bool, who: &Authors) {
+    if by_user {
+        a.insert("who".into(), json!(who.user_name));
+        a.insert("who_type".into(), json!(2));
+        a.insert("who_agentid".into(), json!(0));
+        a.insert("emailfrom".into(), json!(who.user_email));
+        a.insert("emailto".into(), json!("support@kestrelbay.co.uk"));
+        a.insert("emailsubject".into(), json!(who.summary));
+        let body = &who.details;
+        a.insert("emailbody".into(), json!(body));
+        a.insert("note".into(), json!(body));
+        a.insert("note_html".into(), json!(format!("<p>{body}</p>")));
+    } else if outcome == 8 {
+        a.insert("who".into(), json!("System"));
+        a.insert("who_type".into(), json!(0));
+        a.insert("hiddenfromuser".into(), json!(true));
+        a.insert(
+            "note".into(),
+            json!("Ticket rule 'RMM alerts to 2nd Line' applied"),
+        );
+        a.insert(
+            "note_html".into(),
+            json!("<p>Ticket rule 'RMM alerts to 2nd Line' applied</p>"),
+        );
+    } else {
+        let note = match outcome {
+            1 => "Checked the logs, investigating further.".to_string(),
+            2 => format!(
+                "Hi {}, could you confirm whether this is still happening?",
+                who.user_name.split(' ').next().unwrap_or_default()
+            ),
+            3 => "Called the user to talk through the issue.".to_string(),
+            4 => "Remote session: applied fix and tested with the user.".to_string(),
+            5 => "On site: replaced faulty part and tested.".to_string(),
+            7 => "Resolved. Closing ticket.".to_string(),
+            _ => "Update added.".to_string(),
+        };
+        a.insert("who".into(), json!(who.worker_name));
+        a.insert("who_agentid".into(), json!(who.worker));
+        a.insert("who_initials".into(), json!(who.worker_initials));
+        a.insert("note_html".into(), json!(format!("<p>{note}</p>")));
+        a.insert("note".into(), json!(note));
+        a.insert("hiddenfromuser".into(), json!(outcome == 1));
+        if outcome == 2 {
+            a.insert("emailto".into(), json!(who.user_email));
+            a.insert("emailfrom".into(), json!("support@kestrelbay.co.uk"));
+            a.insert("emailsubject".into(), json!(format!("RE: {}", who.summary)));
+            a.insert("sendemail".into(), json!(true));
+        }
+        if outcome == 7 {
+            a.insert("new_status".into(), json!(CLOSED_STATUS));
+        }
+        if outcome == 4 || outcome == 5 {
+            a.insert("new_status".into(), json!(2));
+        }
     }
 }
 
