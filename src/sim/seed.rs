@@ -1704,7 +1704,16 @@ impl Seeder {
     // Clients, sites, users
     // ------------------------------------------------------------------------------------------
 
+    /// Clients with their sites, then each client's users, then the near-duplicate users a
+    /// dedupe must find. User ids run on from the pool to the duplicates.
     fn clients_sites_users(&mut self) {
+        let client_sites = self.clients_and_sites();
+        let user_id = self.pool_users(&client_sites);
+        self.near_duplicate_users(&client_sites, user_id);
+    }
+
+    /// Each client and its sites; returns each client's sites as (site id, inactive).
+    fn clients_and_sites(&mut self) -> Vec<(i64, Vec<(i64, bool)>)> {
         let mut site_id = 18;
         let mut client_sites: Vec<(i64, Vec<(i64, bool)>)> = Vec::new();
         for c in CLIENTS {
@@ -1741,8 +1750,11 @@ impl Seeder {
             }
             client_sites.push((c.id, sites));
         }
+        client_sites
+    }
 
-        // Pool users: unique names, firstname.surname@domain.
+    /// Users of each client: unique names, firstname.surname@domain. Returns the next free id.
+    fn pool_users(&mut self, client_sites: &[(i64, Vec<(i64, bool)>)]) -> i64 {
         let reserved = [
             "Jonah Fairweather",
             "Sam Okafor",
@@ -1785,7 +1797,10 @@ impl Seeder {
                 user_id += 1;
             }
         }
+        user_id
+    }
 
+    fn near_duplicate_users(&mut self, client_sites: &[(i64, Vec<(i64, bool)>)], mut user_id: i64) {
         // Near-duplicates, the cases a dedupe tool must handle (see module docs of the tests).
         let s = |cid: i64, idx: usize| -> i64 {
             client_sites
