@@ -322,6 +322,8 @@ fn not_found(id: i64) -> ApiError {
     ApiError::rule("DB01", format!("Record {id} not found"))
 }
 
+/// A ticket, project or opportunity written through `POST /Tickets`: checks shared by both,
+/// then an update of `id` or a create.
 fn write_fault(
     db: &mut Db,
     domain: Domain,
@@ -337,48 +339,73 @@ fn write_fault(
         return Err(ApiError::rule("TK01", "Please supply a summary"));
     }
     let recover = control.get("_recover").and_then(Value::as_bool) == Some(true);
-    let template = ticket_template();
 
     if id > 0 {
-        let Some(Value::Object(existing)) = db.get("Faults", id) else {
-            return Err(not_found(id));
-        };
-        let deleted = existing.get("deleted").and_then(Value::as_bool) == Some(true);
-        // Guess: a soft-deleted ticket must be recovered (`_recover: true`) before other edits.
-        if deleted && !recover {
-            return Err(ApiError::rule(
-                "TK04",
-                format!("Ticket {id} has been deleted"),
-            ));
-        }
-        if dry {
-            return Ok(Value::Null);
-        }
-        let mut row = existing.clone();
-        let old_status = existing.get("status_id").and_then(as_i64).unwrap_or(0);
-        let old_agent = existing.get("agent_id").and_then(as_i64).unwrap_or(0);
-        overlay(db, &mut row, fields, &template);
-        if recover {
-            row.insert("deleted".into(), json!(false));
-        }
-        let new_status = row.get("status_id").and_then(as_i64).unwrap_or(0);
-        if new_status == CLOSED_STATUS && old_status != CLOSED_STATUS {
-            row.insert("dateclosed".into(), json!(stamp));
-            row.insert("hasbeenclosed".into(), json!(true));
-        } else if new_status != CLOSED_STATUS && old_status == CLOSED_STATUS {
-            row.insert("dateclosed".into(), json!(clock::SENTINEL));
-        }
-        if row.get("agent_id").and_then(as_i64).unwrap_or(0) != old_agent {
-            row.insert("dateassigned".into(), json!(stamp));
-        }
-        row.insert("last_update".into(), json!(stamp));
-        derive(db, "Faults", &mut row, Some(fields));
-        let out = Value::Object(row);
-        db.put("Faults", "id", out.clone());
-        return Ok(out);
+        update_fault(db, id, fields, recover, dry, &stamp)
+    } else {
+        create_fault(db, domain, fields, now, dry, &stamp)
     }
+}
 
-    // Create.
+/// An update of ticket `id`: closing and reopening set or clear `dateclosed`, a new agent sets
+/// `dateassigned`.
+fn update_fault(
+    db: &mut Db,
+    id: i64,
+    fields: &Row,
+    recover: bool,
+    dry: bool,
+    stamp: &str,
+) -> Result<Value, ApiError> {
+    let template = ticket_template();
+    let Some(Value::Object(existing)) = db.get("Faults", id) else {
+        return Err(not_found(id));
+    };
+    let deleted = existing.get("deleted").and_then(Value::as_bool) == Some(true);
+    // Guess: a soft-deleted ticket must be recovered (`_recover: true`) before other edits.
+    if deleted && !recover {
+        return Err(ApiError::rule(
+            "TK04",
+            format!("Ticket {id} has been deleted"),
+        ));
+    }
+    if dry {
+        return Ok(Value::Null);
+    }
+    let mut row = existing.clone();
+    let old_status = existing.get("status_id").and_then(as_i64).unwrap_or(0);
+    let old_agent = existing.get("agent_id").and_then(as_i64).unwrap_or(0);
+    overlay(db, &mut row, fields, &template);
+    if recover {
+        row.insert("deleted".into(), json!(false));
+    }
+    let new_status = row.get("status_id").and_then(as_i64).unwrap_or(0);
+    if new_status == CLOSED_STATUS && old_status != CLOSED_STATUS {
+        row.insert("dateclosed".into(), json!(stamp));
+        row.insert("hasbeenclosed".into(), json!(true));
+    } else if new_status != CLOSED_STATUS && old_status == CLOSED_STATUS {
+        row.insert("dateclosed".into(), json!(clock::SENTINEL));
+    }
+    if row.get("agent_id").and_then(as_i64).unwrap_or(0) != old_agent {
+        row.insert("dateassigned".into(), json!(stamp));
+    }
+    row.insert("last_update".into(), json!(stamp));
+    derive(db, "Faults", &mut row, Some(fields));
+    let out = Value::Object(row);
+    db.put("Faults", "id", out.clone());
+    return Ok(out);
+}
+
+/// A new ticket: the template, the fields sent, then what Halo infers and derives.
+fn create_fault(
+    db: &mut Db,
+    domain: Domain,
+    fields: &Row,
+    now: i128,
+    dry: bool,
+    stamp: &str,
+) -> Result<Value, ApiError> {
+    let template = ticket_template();
     if text(fields, "summary").trim().is_empty() {
         return Err(ApiError::rule("TK01", "Please supply a summary"));
     }
@@ -415,8 +442,43 @@ fn write_fault(
     row.insert("source".into(), json!(0));
     overlay(db, &mut row, fields, &template);
 
-    // Fill what Halo infers: the user's site and client, the client's main site, the ticket
-    // type's defaults (team, priority, SLA).
+    infer_fault_fields(db, &mut row, fields);
+    let given = |k: &str| fields.get(k).and_then(as_i64).filter(|v| *v > 0);
+    if given("status_id").is_none() {
+        row.insert("status_id".into(), json!(1));
+    }
+    if row.get("agent_id").and_then(as_i64).unwrap_or(0) > 0 {
+        row.insert("dateassigned".into(), json!(stamp));
+    }
+    let occurred = row
+        .get("dateoccurred")
+        .and_then(Value::as_str)
+        .and_then(clock::parse_ts)
+        .unwrap_or(now);
+    set_sla_dates(db, &mut row, occurred);
+    if text(&row, "details_html").is_empty() && !text(&row, "details").is_empty() {
+        let html = format!("<p>{}</p>", text(&row, "details"));
+        row.insert("details_html".into(), json!(html));
+    }
+    if row.get("status_id").and_then(as_i64) == Some(CLOSED_STATUS) {
+        row.insert("dateclosed".into(), json!(stamp));
+        row.insert("hasbeenclosed".into(), json!(true));
+    }
+    derive(db, "Faults", &mut row, Some(fields));
+    if let Some(user) = db.get("Users", row.get("user_id").and_then(as_i64).unwrap_or(0)) {
+        let email = user.get("emailaddress").cloned().unwrap_or(json!(""));
+        row.insert("reportedby".into(), email);
+    }
+    let r = reference(&row);
+    row.insert("reference".into(), json!(r));
+    let out = Value::Object(row);
+    db.put("Faults", "id", out.clone());
+    Ok(out)
+}
+
+/// Fills what Halo infers for a new ticket: the user's site and client, the client's main site,
+/// the ticket type's defaults (team, priority, SLA).
+fn infer_fault_fields(db: &Db, row: &mut Row, fields: &Row) {
     let given = |k: &str| fields.get(k).and_then(as_i64).filter(|v| *v > 0);
     if let Some(user) = given("user_id").and_then(|u| db.get("Users", u)) {
         if given("site_id").is_none() {
@@ -458,36 +520,6 @@ fn write_fault(
             row.insert("sla_id".into(), json!(int_field(tt, "default_sla")));
         }
     }
-    if given("status_id").is_none() {
-        row.insert("status_id".into(), json!(1));
-    }
-    if row.get("agent_id").and_then(as_i64).unwrap_or(0) > 0 {
-        row.insert("dateassigned".into(), json!(stamp));
-    }
-    let occurred = row
-        .get("dateoccurred")
-        .and_then(Value::as_str)
-        .and_then(clock::parse_ts)
-        .unwrap_or(now);
-    set_sla_dates(db, &mut row, occurred);
-    if text(&row, "details_html").is_empty() && !text(&row, "details").is_empty() {
-        let html = format!("<p>{}</p>", text(&row, "details"));
-        row.insert("details_html".into(), json!(html));
-    }
-    if row.get("status_id").and_then(as_i64) == Some(CLOSED_STATUS) {
-        row.insert("dateclosed".into(), json!(stamp));
-        row.insert("hasbeenclosed".into(), json!(true));
-    }
-    derive(db, "Faults", &mut row, Some(fields));
-    if let Some(user) = db.get("Users", row.get("user_id").and_then(as_i64).unwrap_or(0)) {
-        let email = user.get("emailaddress").cloned().unwrap_or(json!(""));
-        row.insert("reportedby".into(), email);
-    }
-    let r = reference(&row);
-    row.insert("reference".into(), json!(r));
-    let out = Value::Object(row);
-    db.put("Faults", "id", out.clone());
-    Ok(out)
 }
 
 /// Re-totals a ticket's time from its actions and applies an action's side effects.
