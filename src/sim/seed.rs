@@ -3606,127 +3606,163 @@ impl Seeder {
                     &[11, 12, 13, 14, 15]
                 };
                 let mut client = *self.p.pick(clients).unwrap_or(&11);
-                let mut ticket = 0;
-                let mut lines = Vec::new();
                 let credit = credit_slots.contains(&(month, slot));
-                let kind;
-                if credit {
-                    kind = "credit";
-                    let (code, halves) = match month {
-                        3 => ("LAB-REMOTE", -3),
-                        7 => ("HW-DOCK", -2),
-                        _ => ("LAB-REMOTE", -4),
-                    };
-                    lines.push(self.line(id, code, halves, 0));
-                } else if slot == 0 {
-                    kind = "break-fix";
-                    // Labour on a ticket of this client closed before the invoice date.
-                    let candidates: Vec<&Value> = closed_requests
-                        .iter()
-                        .filter(|t| {
-                            int_field(t, "client_id") == client
-                                && t.get("dateclosed")
-                                    .and_then(Value::as_str)
-                                    .and_then(clock::parse_ts)
-                                    .is_some_and(|c| c < date)
-                        })
-                        .collect();
-                    ticket = self
-                        .p
-                        .pick(&candidates)
-                        .map(|t| int_field(t, "id"))
-                        .unwrap_or(0);
-                    let halves = self.p.range(1, 8);
-                    lines.push(self.line(id, "LAB-REMOTE", halves, ticket));
-                    if self.p.chance(35) {
-                        let onsite = self.p.range(2, 6);
-                        lines.push(self.line(id, "LAB-ONSITE", onsite, ticket));
-                    }
-                } else if slot == 1 {
-                    kind = "ad-hoc";
-                    let n = self.p.range(1, 3);
-                    for _ in 0..n {
-                        let code = [
-                            "HW-DOCK",
-                            "HW-CHARGER",
-                            "HW-TONER",
-                            "SW-ADOBE",
-                            "SVC-DOMAIN",
-                            "SVC-SSL",
-                            "HW-LAPTOP",
-                        ][self.p.below(7) as usize];
-                        let qty = self.p.range(1, 3) * 2;
-                        lines.push(self.line(id, code, qty, 0));
-                    }
-                } else {
-                    kind = "project";
-                    let done: Vec<&Value> = projects
-                        .iter()
-                        .filter(|t| {
-                            t.get("dateoccurred")
-                                .and_then(Value::as_str)
-                                .and_then(clock::parse_ts)
-                                .is_some_and(|c| c < date)
-                        })
-                        .collect();
-                    if let Some(p) = self.p.pick(&done) {
-                        ticket = int_field(p, "id");
-                        client = int_field(p, "client_id");
-                    }
-                    let days = self.p.range(1, 5) * 2;
-                    lines.push(self.line(id, "LAB-PROJECT", days, ticket));
-                    if self.p.chance(50) {
-                        let laptops = self.p.range(1, 4) * 2;
-                        lines.push(self.line(id, "HW-LAPTOP", laptops, ticket));
-                    }
-                }
-                let net: i64 = lines.iter().map(|l| l.1).sum();
-                let tax: i64 = lines.iter().map(|l| l.2).sum();
-                let total = net + tax;
-                let age = ((self.now - date) / TICKS_PER_DAY) as i64;
-                let status = if credit {
-                    2
-                } else if age > 60 {
-                    if id == 5010 || id == 5021 { 0 } else { 2 }
-                } else if age > 30 {
-                    if id % 2 == 0 { 1 } else { 2 }
-                } else {
-                    0
-                };
-                let paid = match status {
-                    2 => total,
-                    1 => total.div_euclid(2),
-                    _ => 0,
-                };
-                let paid_on = date + i128::from(self.p.range(5, 28)) * TICKS_PER_DAY;
-                let payments = if paid != 0 {
-                    json!([{"id": id * 10, "amount": pounds(paid), "date": format_date(paid_on), "payment_method": "BACS", "invoice_id": id}])
-                } else {
-                    json!([])
-                };
-                let site = self
-                    .db
-                    .get("Client", client)
-                    .map(|c| int_field(c, "main_site_id"))
-                    .unwrap_or(0);
-                let note = match kind {
-                    "credit" => format!("Credit note against INV-{}", id - 4),
-                    "break-fix" => "Break-fix support".to_string(),
-                    "project" => "Project work".to_string(),
-                    _ => "Ad-hoc charges".to_string(),
-                };
-                let posted = age > 14;
-                let line_values: Vec<Value> = lines.into_iter().map(|l| l.0).collect();
-                self.put(
-                    "Invoice",
-                    merge(
-                        json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted}),
-                        json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0, "creditlinkedtoinvoiceid": if credit { id - 4 } else { 0 }}),
-                    ),
+                let bill = self.invoice_lines(
+                    id,
+                    (month, slot, credit),
+                    date,
+                    &mut client,
+                    &closed_requests,
+                    &projects,
                 );
+                self.store_invoice(id, client, date, credit, bill);
                 id += 1;
             }
         }
+    }
+
+    /// An invoice's lines by the slot it fills: a credit note, break-fix labour on a closed
+    /// ticket of the client, ad-hoc items, or project work (whose project sets the client).
+    /// Returns the kind, the ticket billed (0 for none) and the lines.
+    fn invoice_lines(
+        &mut self,
+        id: i64,
+        (month, slot, credit): (i64, i32, bool),
+        date: i128,
+        client: &mut i64,
+        closed_requests: &[Value],
+        projects: &[Value],
+    ) -> (&'static str, i64, Vec<(Value, i64, i64)>) {
+        let mut ticket = 0;
+        let mut lines = Vec::new();
+        let kind;
+        if credit {
+            kind = "credit";
+            let (code, halves) = match month {
+                3 => ("LAB-REMOTE", -3),
+                7 => ("HW-DOCK", -2),
+                _ => ("LAB-REMOTE", -4),
+            };
+            lines.push(self.line(id, code, halves, 0));
+        } else if slot == 0 {
+            kind = "break-fix";
+            // Labour on a ticket of this client closed before the invoice date.
+            let candidates: Vec<&Value> = closed_requests
+                .iter()
+                .filter(|t| {
+                    int_field(t, "client_id") == *client
+                        && t.get("dateclosed")
+                            .and_then(Value::as_str)
+                            .and_then(clock::parse_ts)
+                            .is_some_and(|c| c < date)
+                })
+                .collect();
+            ticket = self
+                .p
+                .pick(&candidates)
+                .map(|t| int_field(t, "id"))
+                .unwrap_or(0);
+            let halves = self.p.range(1, 8);
+            lines.push(self.line(id, "LAB-REMOTE", halves, ticket));
+            if self.p.chance(35) {
+                let onsite = self.p.range(2, 6);
+                lines.push(self.line(id, "LAB-ONSITE", onsite, ticket));
+            }
+        } else if slot == 1 {
+            kind = "ad-hoc";
+            let n = self.p.range(1, 3);
+            for _ in 0..n {
+                let code = [
+                    "HW-DOCK",
+                    "HW-CHARGER",
+                    "HW-TONER",
+                    "SW-ADOBE",
+                    "SVC-DOMAIN",
+                    "SVC-SSL",
+                    "HW-LAPTOP",
+                ][self.p.below(7) as usize];
+                let qty = self.p.range(1, 3) * 2;
+                lines.push(self.line(id, code, qty, 0));
+            }
+        } else {
+            kind = "project";
+            let done: Vec<&Value> = projects
+                .iter()
+                .filter(|t| {
+                    t.get("dateoccurred")
+                        .and_then(Value::as_str)
+                        .and_then(clock::parse_ts)
+                        .is_some_and(|c| c < date)
+                })
+                .collect();
+            if let Some(p) = self.p.pick(&done) {
+                ticket = int_field(p, "id");
+                *client = int_field(p, "client_id");
+            }
+            let days = self.p.range(1, 5) * 2;
+            lines.push(self.line(id, "LAB-PROJECT", days, ticket));
+            if self.p.chance(50) {
+                let laptops = self.p.range(1, 4) * 2;
+                lines.push(self.line(id, "HW-LAPTOP", laptops, ticket));
+            }
+        }
+        (kind, ticket, lines)
+    }
+
+    /// Stores an invoice: totals, a payment status by age (credits are settled), the client's
+    /// main site and a note by kind. `bill` is what [`Seeder::invoice_lines`] returns.
+    fn store_invoice(
+        &mut self,
+        id: i64,
+        client: i64,
+        date: i128,
+        credit: bool,
+        (kind, ticket, lines): (&str, i64, Vec<(Value, i64, i64)>),
+    ) {
+        let net: i64 = lines.iter().map(|l| l.1).sum();
+        let tax: i64 = lines.iter().map(|l| l.2).sum();
+        let total = net + tax;
+        let age = ((self.now - date) / TICKS_PER_DAY) as i64;
+        let status = if credit {
+            2
+        } else if age > 60 {
+            if id == 5010 || id == 5021 { 0 } else { 2 }
+        } else if age > 30 {
+            if id % 2 == 0 { 1 } else { 2 }
+        } else {
+            0
+        };
+        let paid = match status {
+            2 => total,
+            1 => total.div_euclid(2),
+            _ => 0,
+        };
+        let paid_on = date + i128::from(self.p.range(5, 28)) * TICKS_PER_DAY;
+        let payments = if paid != 0 {
+            json!([{"id": id * 10, "amount": pounds(paid), "date": format_date(paid_on), "payment_method": "BACS", "invoice_id": id}])
+        } else {
+            json!([])
+        };
+        let site = self
+            .db
+            .get("Client", client)
+            .map(|c| int_field(c, "main_site_id"))
+            .unwrap_or(0);
+        let note = match kind {
+            "credit" => format!("Credit note against INV-{}", id - 4),
+            "break-fix" => "Break-fix support".to_string(),
+            "project" => "Project work".to_string(),
+            _ => "Ad-hoc charges".to_string(),
+        };
+        let posted = age > 14;
+        let line_values: Vec<Value> = lines.into_iter().map(|l| l.0).collect();
+        self.put(
+            "Invoice",
+            merge(
+                json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted}),
+                json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0, "creditlinkedtoinvoiceid": if credit { id - 4 } else { 0 }}),
+            ),
+        );
     }
 
     /// Recurring invoices (one per active contract not billed by itself, plus one awaiting its
