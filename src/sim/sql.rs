@@ -876,23 +876,7 @@ impl Parser {
         if self.at_kw("DISTINCT") || self.at_kw("ALL") {
             return Err(self.unsupported_here());
         }
-        let top = if self.eat_kw("TOP") {
-            let paren = self.eat_sym("(");
-            let n = match self.bump() {
-                Some(Tok::Num(n)) => n.parse::<usize>().map_err(|_| near(&Tok::Num(n)))?,
-                Some(t) => return Err(near(&t)),
-                None => return Err(self.error()),
-            };
-            if paren {
-                self.expect_sym(")")?;
-            }
-            if self.at_kw("PERCENT") || self.at_kw("WITH") {
-                return Err(self.unsupported_here());
-            }
-            Some(n)
-        } else {
-            None
-        };
+        let top = self.top()?;
         let mut items = vec![self.item()?];
         while self.eat_sym(",") {
             items.push(self.item()?);
@@ -900,50 +884,92 @@ impl Parser {
         if self.at_kw("INTO") {
             return Err(self.error());
         }
-        let from = if self.eat_kw("FROM") {
-            if self.at_sym("(") {
-                return Err(self.unsupported_here());
-            }
-            let mut table = self.name()?;
-            // `dbo.FAULTS`: a schema-qualified name.
-            if self.eat_sym(".") {
-                let t = self.name()?;
-                table = format!("{table}.{t}");
-            }
-            let alias = if self.eat_kw("AS") {
-                Some(self.name()?)
-            } else {
-                match self.peek() {
-                    Some(Tok::Word(w)) if !is_reserved(w) => Some(self.name()?),
-                    Some(Tok::Quoted(_)) => Some(self.name()?),
-                    _ => None,
-                }
-            };
-            // `WITH (NOLOCK)`, common in Halo report SQL, changes nothing here.
-            if self.at_kw("WITH") && matches!(self.peek_at(1), Some(Tok::Sym("("))) {
-                self.i += 2;
-                if !self.eat_kw("NOLOCK") {
-                    return Err(self.unsupported_here());
-                }
-                self.expect_sym(")")?;
-            }
-            for kw in ["JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER"] {
-                if self.at_kw(kw) {
-                    return Err(self.unsupported_here());
-                }
-            }
-            if self.at_sym(",") {
-                return Err(self.unsupported_here());
-            }
-            Some((table, alias))
-        } else {
-            None
-        };
+        let from = self.from()?;
         let filter = if self.eat_kw("WHERE") {
             Some(self.cond()?)
         } else {
             None
         };
+        let group_by = self.group_by()?;
+        if self.at_kw("HAVING") {
+            return Err(self.unsupported_here());
+        }
+        let order_by = self.order_by()?;
+        self.end()?;
+        Ok(Query {
+            top,
+            items,
+            from,
+            filter,
+            group_by,
+            order_by,
+        })
+    }
+
+    /// `TOP n` or `TOP (n)`, if there.
+    fn top(&mut self) -> Result<Option<usize>, String> {
+        if !self.eat_kw("TOP") {
+            return Ok(None);
+        }
+        let paren = self.eat_sym("(");
+        let n = match self.bump() {
+            Some(Tok::Num(n)) => n.parse::<usize>().map_err(|_| near(&Tok::Num(n)))?,
+            Some(t) => return Err(near(&t)),
+            None => return Err(self.error()),
+        };
+        if paren {
+            self.expect_sym(")")?;
+        }
+        if self.at_kw("PERCENT") || self.at_kw("WITH") {
+            return Err(self.unsupported_here());
+        }
+        Ok(Some(n))
+    }
+
+    /// `FROM table [AS alias] [WITH (NOLOCK)]`, if there: one table, no joins.
+    fn from(&mut self) -> Result<Option<(String, Option<String>)>, String> {
+        if !self.eat_kw("FROM") {
+            return Ok(None);
+        }
+        if self.at_sym("(") {
+            return Err(self.unsupported_here());
+        }
+        let mut table = self.name()?;
+        // `dbo.FAULTS`: a schema-qualified name.
+        if self.eat_sym(".") {
+            let t = self.name()?;
+            table = format!("{table}.{t}");
+        }
+        let alias = if self.eat_kw("AS") {
+            Some(self.name()?)
+        } else {
+            match self.peek() {
+                Some(Tok::Word(w)) if !is_reserved(w) => Some(self.name()?),
+                Some(Tok::Quoted(_)) => Some(self.name()?),
+                _ => None,
+            }
+        };
+        // `WITH (NOLOCK)`, common in Halo report SQL, changes nothing here.
+        if self.at_kw("WITH") && matches!(self.peek_at(1), Some(Tok::Sym("("))) {
+            self.i += 2;
+            if !self.eat_kw("NOLOCK") {
+                return Err(self.unsupported_here());
+            }
+            self.expect_sym(")")?;
+        }
+        for kw in ["JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER"] {
+            if self.at_kw(kw) {
+                return Err(self.unsupported_here());
+            }
+        }
+        if self.at_sym(",") {
+            return Err(self.unsupported_here());
+        }
+        Ok(Some((table, alias)))
+    }
+
+    /// `GROUP BY col, …`, if there: plain columns only.
+    fn group_by(&mut self) -> Result<Vec<ColRef>, String> {
         let mut group_by = Vec::new();
         if self.eat_kw("GROUP") {
             self.expect_kw("BY")?;
@@ -957,9 +983,11 @@ impl Parser {
                 }
             }
         }
-        if self.at_kw("HAVING") {
-            return Err(self.unsupported_here());
-        }
+        Ok(group_by)
+    }
+
+    /// `ORDER BY expr [ASC|DESC], …`, if there.
+    fn order_by(&mut self) -> Result<Vec<(Expr, bool)>, String> {
         let mut order_by = Vec::new();
         if self.eat_kw("ORDER") {
             self.expect_kw("BY")?;
@@ -977,6 +1005,11 @@ impl Parser {
                 }
             }
         }
+        Ok(order_by)
+    }
+
+    /// Nothing may follow the query.
+    fn end(&self) -> Result<(), String> {
         match self.peek() {
             None => {}
             // Halo quirk: report SQL is a single statement; a `;` (a second statement, or
@@ -991,14 +1024,7 @@ impl Parser {
             }
             Some(_) => return Err(self.error()),
         }
-        Ok(Query {
-            top,
-            items,
-            from,
-            filter,
-            group_by,
-            order_by,
-        })
+        Ok(())
     }
 
     fn unsupported_at_prev(&self) -> String {
