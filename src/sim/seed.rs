@@ -2805,38 +2805,7 @@ impl Seeder {
         self.common_fault(t, id, occurred, user);
         let (cat, ttype, summary, details) = *self.p.pick(TICKET_TEXTS).unwrap_or(&TICKET_TEXTS[0]);
         let age = ((self.now - occurred) / TICKS_PER_DAY) as i64;
-        let closed = match age {
-            a if a > 21 => self.p.chance(93),
-            a if a > 7 => self.p.chance(60),
-            _ => self.p.chance(25),
-        };
-        let mut team = match ttype {
-            33..=35 => 2,
-            _ if self.p.chance(18) => 2,
-            _ => 1,
-        };
-        if (1..=3).contains(&cat) && self.p.chance(25) {
-            team = 4;
-        }
-        let status = if closed {
-            CLOSED_STATUS
-        } else if age < 2 && self.p.chance(50) {
-            1
-        } else if ttype == 33 && self.p.chance(50) {
-            18
-        } else {
-            [2, 2, 2, 3, 3, 4, 4, 5, 28][self.p.below(9) as usize]
-        };
-        let agent = if status == 1 && self.p.chance(60) {
-            0
-        } else {
-            self.agent_for(team, age)
-        };
-        let priority = if ttype == 35 {
-            if self.p.chance(35) { 1 } else { 2 }
-        } else {
-            [1, 2, 3, 4][self.p.weighted(&[3, 12, 55, 30])]
-        };
+        let (closed, team, status, agent, priority) = self.triage(cat, ttype, age);
         let summary = if deleted {
             [
                 "Automatic reply: Out of Office",
@@ -2887,6 +2856,60 @@ impl Seeder {
                 0
             }),
         );
+        self.impact_and_urgency(t);
+        if self.p.chance(10) {
+            let tag = self.p.range(1, 5);
+            t.insert(
+                "tags".into(),
+                json!([{"id": tag, "text": self.db.text("Tags", tag, "text")}]),
+            );
+        }
+        if user.client == 12 {
+            t.insert("is_vip".into(), json!(true));
+        }
+        self.finish_fault(t, occurred, closed, agent, team);
+    }
+
+    /// Draws a seeded request's state from its category, type and age: closed (older tickets
+    /// more often), team, status, agent and priority.
+    fn triage(&mut self, cat: i64, ttype: i64, age: i64) -> (bool, i64, i64, i64, i64) {
+        let closed = match age {
+            a if a > 21 => self.p.chance(93),
+            a if a > 7 => self.p.chance(60),
+            _ => self.p.chance(25),
+        };
+        let mut team = match ttype {
+            33..=35 => 2,
+            _ if self.p.chance(18) => 2,
+            _ => 1,
+        };
+        if (1..=3).contains(&cat) && self.p.chance(25) {
+            team = 4;
+        }
+        let status = if closed {
+            CLOSED_STATUS
+        } else if age < 2 && self.p.chance(50) {
+            1
+        } else if ttype == 33 && self.p.chance(50) {
+            18
+        } else {
+            [2, 2, 2, 3, 3, 4, 4, 5, 28][self.p.below(9) as usize]
+        };
+        let agent = if status == 1 && self.p.chance(60) {
+            0
+        } else {
+            self.agent_for(team, age)
+        };
+        let priority = if ttype == 35 {
+            if self.p.chance(35) { 1 } else { 2 }
+        } else {
+            [1, 2, 3, 4][self.p.weighted(&[3, 12, 55, 30])]
+        };
+        (closed, team, status, agent, priority)
+    }
+
+    /// The impact and urgency custom fields (and the address an emailed ticket came to).
+    fn impact_and_urgency(&mut self, t: &mut Row) {
         let impact = self.p.range(1, 3);
         let urgency = self.p.range(1, 3);
         let impact_names = [
@@ -2904,17 +2927,6 @@ impl Seeder {
             cfs.push(json!({"id": 213, "name": "CFEmailToAddress", "label": "Email To Address", "summary": "", "type": 0, "value": "support@kestrelbay.co.uk", "display": "support@kestrelbay.co.uk", "characterlimit": 0, "inputtype": 0, "copytochild": false, "searchable": false, "usage": 1, "showintable": true}));
         }
         t.insert("customfields".into(), Value::Array(cfs));
-        if self.p.chance(10) {
-            let tag = self.p.range(1, 5);
-            t.insert(
-                "tags".into(),
-                json!([{"id": tag, "text": self.db.text("Tags", tag, "text")}]),
-            );
-        }
-        if user.client == 12 {
-            t.insert("is_vip".into(), json!(true));
-        }
-        self.finish_fault(t, occurred, closed, agent, team);
     }
 
     fn agent_for(&mut self, team: i64, age_days: i64) -> i64 {

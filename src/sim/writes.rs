@@ -393,7 +393,7 @@ fn update_fault(
     derive(db, "Faults", &mut row, Some(fields));
     let out = Value::Object(row);
     db.put("Faults", "id", out.clone());
-    return Ok(out);
+    Ok(out)
 }
 
 /// A new ticket: the template, the fields sent, then what Halo infers and derives.
