@@ -1003,7 +1003,8 @@ impl Seeder {
     /// is the order of the PRNG draws (each `guid`), so it must not change: the seed is pinned.
     fn reference_data(&mut self) {
         self.organisation_calendar_slas();
-        self.ticket_priorities_statuses_teams_agents();
+        self.ticket_priorities_statuses_teams();
+        self.agents();
         self.ticket_types_categories_outcomes();
         self.custom_fields_and_tables();
         self.canned_text_rules_workflows();
@@ -1064,8 +1065,8 @@ impl Seeder {
         self.put_all("SLA", slas);
     }
 
-    /// Priorities, ticket statuses, teams and agents.
-    fn ticket_priorities_statuses_teams_agents(&mut self) {
+    /// Priorities, ticket statuses and teams.
+    fn ticket_priorities_statuses_teams(&mut self) {
         // Halo quirk (halo-api.md §7.5): Priority.id is a guid; the integer is `priorityid`.
         let priorities: &[(i64, &str, f64, &str, f64, &str, &str)] = &[
             (1, "Critical", 4.0, "H", 0.5, "H", "#d0021b"),
@@ -1113,7 +1114,10 @@ impl Seeder {
                 json!({"id": id, "guid": g, "name": name, "sequence": id, "department_id": 1, "department_name": "Support", "inactive": false, "forrequests": req, "foropps": id == 5, "forprojects": prj, "agent_count": 0}),
             );
         }
+    }
 
+    /// The agents, each with their teams.
+    fn agents(&mut self) {
         // (id, first, surname, team, other teams, job title, cost pence/h, disabled)
         let agents: &[AgentDef] = &[
             (
