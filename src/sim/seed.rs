@@ -2464,131 +2464,152 @@ impl Seeder {
         mut id: i64,
     ) -> i64 {
         for c in CLIENTS {
-            for (n, u) in (1..).zip(users.iter().filter(|u| u.client == c.id && !u.inactive)) {
-                let laptop = self.p.chance(75);
-                let (kind, model) = match self.p.below(3) {
-                    0 => (
-                        "hp",
-                        if laptop {
-                            "HP EliteBook 840 G8"
-                        } else {
-                            "HP EliteDesk 800 G6"
-                        },
-                    ),
-                    1 => (
-                        "dell",
-                        if laptop {
-                            "Dell Latitude 5430"
-                        } else {
-                            "Dell OptiPlex 7010"
-                        },
-                    ),
-                    _ => (
-                        "lenovo",
-                        if laptop {
-                            "Lenovo ThinkPad T14 Gen 3"
-                        } else {
-                            "Lenovo ThinkCentre M70q"
-                        },
-                    ),
-                };
-                let serial = self.serial(kind, used);
-                let host = format!("{}-{}-{:03}", c.prefix, if laptop { "LT" } else { "DT" }, n);
-                let age = self.p.range(30, 900);
-                self.asset(
-                    id,
-                    c.id,
-                    u.site,
-                    if laptop { 1 } else { 2 },
-                    &serial,
-                    &host,
-                    model,
-                    Some((u.id, u.name.clone())),
-                    false,
-                    age,
-                );
-                if laptop {
-                    laptops.push((id, serial, host, c.id, u.site, model.to_string()));
-                }
-                id += 1;
+            id = self.user_machines(c, users, used, laptops, id);
+            id = self.site_devices(c, used, id);
+        }
+        id
+    }
+
+    /// A laptop (three in four) or desktop for each active user of client `c`. Returns the next
+    /// free id.
+    fn user_machines(
+        &mut self,
+        c: &ClientDef,
+        users: &[SeedUser],
+        used: &mut HashSet<String>,
+        laptops: &mut Vec<Laptop>,
+        mut id: i64,
+    ) -> i64 {
+        for (n, u) in (1..).zip(users.iter().filter(|u| u.client == c.id && !u.inactive)) {
+            let laptop = self.p.chance(75);
+            let (kind, model) = match self.p.below(3) {
+                0 => (
+                    "hp",
+                    if laptop {
+                        "HP EliteBook 840 G8"
+                    } else {
+                        "HP EliteDesk 800 G6"
+                    },
+                ),
+                1 => (
+                    "dell",
+                    if laptop {
+                        "Dell Latitude 5430"
+                    } else {
+                        "Dell OptiPlex 7010"
+                    },
+                ),
+                _ => (
+                    "lenovo",
+                    if laptop {
+                        "Lenovo ThinkPad T14 Gen 3"
+                    } else {
+                        "Lenovo ThinkCentre M70q"
+                    },
+                ),
+            };
+            let serial = self.serial(kind, used);
+            let host = format!("{}-{}-{:03}", c.prefix, if laptop { "LT" } else { "DT" }, n);
+            let age = self.p.range(30, 900);
+            self.asset(
+                id,
+                c.id,
+                u.site,
+                if laptop { 1 } else { 2 },
+                &serial,
+                &host,
+                model,
+                Some((u.id, u.name.clone())),
+                false,
+                age,
+            );
+            if laptop {
+                laptops.push((id, serial, host, c.id, u.site, model.to_string()));
             }
-            let sites: Vec<i64> = self
-                .db
-                .table("Site")
-                .map(|t| {
-                    t.rows
-                        .values()
-                        .filter(|s| {
-                            int_field(s, "client_id") == c.id
-                                && s.get("inactive") == Some(&Value::Bool(false))
-                        })
-                        .map(|s| int_field(s, "id"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (i, site) in sites.iter().enumerate() {
-                let serial = self.serial("printer", used);
-                self.asset(
-                    id,
-                    c.id,
-                    *site,
-                    4,
-                    &serial,
-                    &format!("{}-PRN-{:02}", c.prefix, i + 1),
-                    "HP LaserJet Pro M404dn",
-                    None,
-                    false,
-                    400,
-                );
-                id += 1;
-            }
-            let main = sites.first().copied().unwrap_or(18);
-            let serial = self.serial("fortinet", used);
+            id += 1;
+        }
+        id
+    }
+
+    /// A printer per active site of client `c`, a firewall, and for some clients a server and a
+    /// switch. Returns the next free id.
+    fn site_devices(&mut self, c: &ClientDef, used: &mut HashSet<String>, mut id: i64) -> i64 {
+        let sites: Vec<i64> = self
+            .db
+            .table("Site")
+            .map(|t| {
+                t.rows
+                    .values()
+                    .filter(|s| {
+                        int_field(s, "client_id") == c.id
+                            && s.get("inactive") == Some(&Value::Bool(false))
+                    })
+                    .map(|s| int_field(s, "id"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (i, site) in sites.iter().enumerate() {
+            let serial = self.serial("printer", used);
+            self.asset(
+                id,
+                c.id,
+                *site,
+                4,
+                &serial,
+                &format!("{}-PRN-{:02}", c.prefix, i + 1),
+                "HP LaserJet Pro M404dn",
+                None,
+                false,
+                400,
+            );
+            id += 1;
+        }
+        let main = sites.first().copied().unwrap_or(18);
+        let serial = self.serial("fortinet", used);
+        self.asset(
+            id,
+            c.id,
+            main,
+            5,
+            &serial,
+            &format!("{}-FW-01", c.prefix),
+            "Fortinet FortiGate 60F",
+            None,
+            c.inactive,
+            700,
+        );
+        id += 1;
+        if [11, 12, 13].contains(&c.id) {
+            let serial = self.serial("dell", used);
             self.asset(
                 id,
                 c.id,
                 main,
-                5,
+                3,
                 &serial,
-                &format!("{}-FW-01", c.prefix),
-                "Fortinet FortiGate 60F",
+                &format!("{}-SRV-01", c.prefix),
+                "Dell PowerEdge R650",
                 None,
-                c.inactive,
-                700,
+                false,
+                1000,
             );
             id += 1;
-            if [11, 12, 13].contains(&c.id) {
-                let serial = self.serial("dell", used);
-                self.asset(
-                    id,
-                    c.id,
-                    main,
-                    3,
-                    &serial,
-                    &format!("{}-SRV-01", c.prefix),
-                    "Dell PowerEdge R650",
-                    None,
-                    false,
-                    1000,
-                );
-                id += 1;
-            }
-            if [11, 13].contains(&c.id) {
-                let serial = self.serial("switch", used);
-                self.asset(
-                    id,
-                    c.id,
-                    main,
-                    6,
-                    &serial,
-                    &format!("{}-SW-01", c.prefix),
-                    "UniFi Switch 24 PoE",
-                    None,
-                    false,
-                    800,
-                );
-                id += 1;
-            }
+        }
+        if [11, 13].contains(&c.id) {
+            let serial = self.serial("switch", used);
+            self.asset(
+                id,
+                c.id,
+                main,
+                6,
+                &serial,
+                &format!("{}-SW-01", c.prefix),
+                "UniFi Switch 24 PoE",
+                None,
+                false,
+                800,
+            );
+            id += 1;
         }
         id
     }
