@@ -566,6 +566,8 @@ fn touch_ticket(db: &mut Db, ticket_id: i64, action: Option<&Row>, stamp: &str) 
     db.put("Faults", "id", Value::Object(t));
 }
 
+/// `POST /Actions`: an update of action `id` on the ticket, or a new one; either way the
+/// ticket's totals follow.
 fn write_action(
     db: &mut Db,
     fields: &Row,
@@ -606,59 +608,7 @@ fn write_action(
         if dry {
             return Ok(Value::Null);
         }
-        let mut row = template.clone();
-        let agent = db.api_agent_id;
-        row.insert("who".into(), json!(db.text("Agent", agent, "name")));
-        row.insert("who_agentid".into(), json!(agent));
-        row.insert(
-            "who_initials".into(),
-            json!(db.text("Agent", agent, "initials")),
-        );
-        for f in [
-            "datetime",
-            "actiondatecreated",
-            "last_updated",
-            "actionarrivaldate",
-            "actioncompletiondate",
-        ] {
-            row.insert(f.into(), json!(stamp));
-        }
-        overlay(db, &mut row, fields, &template);
-        row.insert("ticket_id".into(), json!(ticket_id));
-        row.insert("id".into(), json!(db.next_action_id(ticket_id)));
-        // `outcome` may be posted as a name ("comment") instead of `outcome_id`.
-        if !fields.contains_key("outcome_id") {
-            let name = text(&row, "outcome").to_string();
-            let found = db
-                .table("Outcome")
-                .and_then(|t| {
-                    t.rows.values().find(|o| {
-                        o.get("outcome")
-                            .and_then(Value::as_str)
-                            .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-                    })
-                })
-                .map(|o| int_field(o, "id"));
-            if let Some(oid) = found {
-                row.insert("outcome_id".into(), json!(oid));
-            }
-        }
-        if text(&row, "note_html").is_empty() && !text(&row, "note").is_empty() {
-            let html = format!("<p>{}</p>", text(&row, "note"));
-            row.insert("note_html".into(), json!(html));
-        }
-        let hours = row.get("timetaken").and_then(as_f64).unwrap_or(0.0);
-        let billable = row
-            .get("actisbillable")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        if !fields.contains_key("actionchargehours") {
-            row.insert(
-                "actionchargehours".into(),
-                json!(if billable { hours } else { 0.0 }),
-            );
-        }
-        row
+        new_action(db, ticket_id, fields, &template, &stamp)
     };
     derive(db, "Actions", &mut row, Some(fields));
     db.put_action(Value::Object(row.clone()));
@@ -673,6 +623,64 @@ fn write_action(
         out.insert("ticket".into(), t.clone());
     }
     Ok(Value::Object(out))
+}
+
+/// A new action on ticket `ticket_id`: by the API's agent, stamped now, its outcome looked up
+/// by name when only the name was sent, its charge hours from its time when billable.
+fn new_action(db: &mut Db, ticket_id: i64, fields: &Row, template: &Row, stamp: &str) -> Row {
+    let mut row = template.clone();
+    let agent = db.api_agent_id;
+    row.insert("who".into(), json!(db.text("Agent", agent, "name")));
+    row.insert("who_agentid".into(), json!(agent));
+    row.insert(
+        "who_initials".into(),
+        json!(db.text("Agent", agent, "initials")),
+    );
+    for f in [
+        "datetime",
+        "actiondatecreated",
+        "last_updated",
+        "actionarrivaldate",
+        "actioncompletiondate",
+    ] {
+        row.insert(f.into(), json!(stamp));
+    }
+    overlay(db, &mut row, fields, template);
+    row.insert("ticket_id".into(), json!(ticket_id));
+    row.insert("id".into(), json!(db.next_action_id(ticket_id)));
+    // `outcome` may be posted as a name ("comment") instead of `outcome_id`.
+    if !fields.contains_key("outcome_id") {
+        let name = text(&row, "outcome").to_string();
+        let found = db
+            .table("Outcome")
+            .and_then(|t| {
+                t.rows.values().find(|o| {
+                    o.get("outcome")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                })
+            })
+            .map(|o| int_field(o, "id"));
+        if let Some(oid) = found {
+            row.insert("outcome_id".into(), json!(oid));
+        }
+    }
+    if text(&row, "note_html").is_empty() && !text(&row, "note").is_empty() {
+        let html = format!("<p>{}</p>", text(&row, "note"));
+        row.insert("note_html".into(), json!(html));
+    }
+    let hours = row.get("timetaken").and_then(as_f64).unwrap_or(0.0);
+    let billable = row
+        .get("actisbillable")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    if !fields.contains_key("actionchargehours") {
+        row.insert(
+            "actionchargehours".into(),
+            json!(if billable { hours } else { 0.0 }),
+        );
+    }
+    row
 }
 
 fn write_plain(
