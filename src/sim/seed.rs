@@ -1988,8 +1988,6 @@ impl Seeder {
         }
     }
 
-    /// Runs `f` with its own random stream (from `seed` and `salt`), restoring the seeded
-    /// stream afterwards, so bulk extras never depend on each other's size.
     /// Duplicates in asset types whose key field 1 is not the serial (rule in the module docs),
     /// added last so they move no other record.
     fn layout_duplicates(&mut self) {
@@ -1998,15 +1996,6 @@ impl Seeder {
             .table("Asset")
             .map(|t| t.rows.values().cloned().collect())
             .unwrap_or_default();
-        let field = |a: &Value, id: i64| -> String {
-            a.get("fields")
-                .and_then(Value::as_array)
-                .and_then(|f| f.iter().find(|f| int_field(f, "id") == id))
-                .and_then(|f| f.get("value"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
         let first_of = |type_id: i64, client: Option<i64>| {
             assets
                 .iter()
@@ -2017,80 +2006,94 @@ impl Seeder {
                 .cloned()
         };
         let mut id = self.db.table("Asset").map(|t| t.next_id).unwrap_or(1001);
-        // The first phone entered again by hand: the IMEI spaced out, a Name of its own.
         if let Some(phone) = first_of(7, None) {
-            let imei = field(&phone, asset_layouts::SERIAL.0);
-            let spaced = format!("{} {}", &imei[..imei.len() / 2], &imei[imei.len() / 2..]);
-            let user = phone
-                .get("users")
-                .and_then(Value::as_array)
-                .and_then(|u| u.first())
-                .map(|u| {
-                    (
-                        int_field(u, "id"),
-                        u["name"].as_str().unwrap_or("").to_string(),
-                    )
-                });
-            let first = user
-                .as_ref()
-                .and_then(|(_, n)| n.split_whitespace().next())
-                .unwrap_or("Work")
-                .to_string();
-            self.asset_named(
-                id,
-                int_field(&phone, "client_id"),
-                int_field(&phone, "site_id"),
-                7,
-                &spaced,
-                "",
-                &field(&phone, asset_layouts::MODEL.0),
-                user,
-                false,
-                60,
-                Some(&format!("{first}'s iPhone")),
-            );
+            self.phone_again(&phone, id);
             id += 1;
         }
-        // Client 11's first printer entered again: the serial in lower case, a new hostname.
         if let Some(printer) = first_of(4, Some(11)) {
-            let serial = field(&printer, asset_layouts::SERIAL.0).to_ascii_lowercase();
-            let host = format!("{}-B", field(&printer, asset_layouts::HOSTNAME.0));
-            self.asset(
-                id,
-                11,
-                int_field(&printer, "site_id"),
-                4,
-                &serial,
-                &host,
-                &field(&printer, asset_layouts::MODEL.0),
-                None,
-                false,
-                90,
-            );
+            self.printer_again(&printer, id);
             id += 1;
         }
-        // Client 12's server rebuilt on new hardware under the old hostname, both active.
         if let Some(server) = first_of(3, Some(12)) {
-            let mut used: HashSet<String> = assets
-                .iter()
-                .map(|a| field(a, asset_layouts::SERIAL.0))
-                .collect();
-            let serial = self.serial("dell", &mut used);
-            self.asset(
-                id,
-                12,
-                int_field(&server, "site_id"),
-                3,
-                &serial,
-                &field(&server, asset_layouts::HOSTNAME.0),
-                "Dell PowerEdge R660",
-                None,
-                false,
-                45,
-            );
+            self.server_rebuilt(&server, &assets, id);
         }
     }
 
+    /// The first phone entered again by hand: the IMEI spaced out, a Name of its own.
+    fn phone_again(&mut self, phone: &Value, id: i64) {
+        let imei = asset_field(phone, asset_layouts::SERIAL.0);
+        let spaced = format!("{} {}", &imei[..imei.len() / 2], &imei[imei.len() / 2..]);
+        let user = phone
+            .get("users")
+            .and_then(Value::as_array)
+            .and_then(|u| u.first())
+            .map(|u| {
+                (
+                    int_field(u, "id"),
+                    u["name"].as_str().unwrap_or("").to_string(),
+                )
+            });
+        let first = user
+            .as_ref()
+            .and_then(|(_, n)| n.split_whitespace().next())
+            .unwrap_or("Work")
+            .to_string();
+        self.asset_named(
+            id,
+            int_field(phone, "client_id"),
+            int_field(phone, "site_id"),
+            7,
+            &spaced,
+            "",
+            &asset_field(phone, asset_layouts::MODEL.0),
+            user,
+            false,
+            60,
+            Some(&format!("{first}'s iPhone")),
+        );
+    }
+
+    /// Client 11's first printer entered again: the serial in lower case, a new hostname.
+    fn printer_again(&mut self, printer: &Value, id: i64) {
+        let serial = asset_field(printer, asset_layouts::SERIAL.0).to_ascii_lowercase();
+        let host = format!("{}-B", asset_field(printer, asset_layouts::HOSTNAME.0));
+        self.asset(
+            id,
+            11,
+            int_field(printer, "site_id"),
+            4,
+            &serial,
+            &host,
+            &asset_field(printer, asset_layouts::MODEL.0),
+            None,
+            false,
+            90,
+        );
+    }
+
+    /// Client 12's server rebuilt on new hardware under the old hostname, both active.
+    fn server_rebuilt(&mut self, server: &Value, assets: &[Value], id: i64) {
+        let mut used: HashSet<String> = assets
+            .iter()
+            .map(|a| asset_field(a, asset_layouts::SERIAL.0))
+            .collect();
+        let serial = self.serial("dell", &mut used);
+        self.asset(
+            id,
+            12,
+            int_field(server, "site_id"),
+            3,
+            &serial,
+            &asset_field(server, asset_layouts::HOSTNAME.0),
+            "Dell PowerEdge R660",
+            None,
+            false,
+            45,
+        );
+    }
+
+    /// Runs `f` with its own random stream (from `seed` and `salt`), restoring the seeded
+    /// stream afterwards, so bulk extras never depend on each other's size.
     fn with_stream(&mut self, seed: u64, salt: u64, f: impl FnOnce(&mut Self)) {
         let saved = std::mem::replace(&mut self.p, Prng::new(seed ^ salt));
         f(self);
@@ -4128,6 +4131,17 @@ fn write_note(a: &mut Row, outcome: i64, by_user: bool, who: &Authors) {
             a.insert("new_status".into(), json!(2));
         }
     }
+}
+
+/// The value of custom field `id` on an asset ("" when it has none).
+fn asset_field(a: &Value, id: i64) -> String {
+    a.get("fields")
+        .and_then(Value::as_array)
+        .and_then(|f| f.iter().find(|f| int_field(f, "id") == id))
+        .and_then(|f| f.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A row with every value emptied the way Halo empties them: "" for text, the sentinel for
