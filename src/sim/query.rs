@@ -228,7 +228,14 @@ fn in_bounds(t: Option<i128>, (start, end): (Option<i128>, Option<i128>)) -> boo
 
 /// The filters every resource shares.
 fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
-    // Equality on any parameter that names a field of the row.
+    fields_match(res, row, p)
+        && search_matches(res, row, p)
+        && activity_matches(row, p)
+        && (matches!(res.storage, Storage::Faults(_)) || dates_match(row, p))
+}
+
+/// Equality on any parameter that names a field of the row.
+fn fields_match(res: &Resource, row: &Value, p: &Params) -> bool {
     for (k, v) in p.pairs() {
         if is_control(k) || (matches!(res.storage, Storage::Faults(_)) && is_fault_control(k)) {
             continue;
@@ -262,7 +269,11 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             return false;
         }
     }
+    true
+}
 
+/// `search`: a record id, or text in one of the searched fields.
+fn search_matches(res: &Resource, row: &Value, p: &Params) -> bool {
     if let Some(needle) = p
         .get("search")
         .map(|s| s.trim().to_lowercase())
@@ -276,8 +287,12 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             return false;
         }
     }
+    true
+}
 
-    // includeinactive / includeactive (defaults false / true), or activeinactive="a,i".
+/// includeinactive / includeactive (defaults false / true), or activeinactive="a,i"; agents'
+/// `isdisabled` with includeenabled / includedisabled.
+fn activity_matches(row: &Value, p: &Params) -> bool {
     if let Some(Value::Bool(inactive)) = row.get("inactive") {
         let (mut active_ok, mut inactive_ok) = (
             p.flag("includeactive").unwrap_or(true),
@@ -303,33 +318,34 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             return false;
         }
     }
+    true
+}
 
-    // Date range on the record's main date for non-ticket lists (appointments, invoices, …).
-    if !matches!(res.storage, Storage::Faults(_)) {
-        let bounds = match (
-            date_bounds(p, "start_date", "end_date"),
-            date_bounds(p, "startdate", "enddate"),
-        ) {
-            ((None, None), b) => b,
-            (a, _) => a,
-        };
-        if bounds != (None, None) {
-            let field = [
-                "start_date",
-                "dateoccurred",
-                "datetime",
-                "invoice_date",
-                "date",
-                "date_created",
-                "datecreated",
-            ]
-            .into_iter()
-            .find(|f| row.get(*f).is_some());
-            if let Some(f) = field
-                && !in_bounds(ts_field(row, f), bounds)
-            {
-                return false;
-            }
+/// A date range on the record's main date, for non-ticket lists (appointments, invoices, …).
+fn dates_match(row: &Value, p: &Params) -> bool {
+    let bounds = match (
+        date_bounds(p, "start_date", "end_date"),
+        date_bounds(p, "startdate", "enddate"),
+    ) {
+        ((None, None), b) => b,
+        (a, _) => a,
+    };
+    if bounds != (None, None) {
+        let field = [
+            "start_date",
+            "dateoccurred",
+            "datetime",
+            "invoice_date",
+            "date",
+            "date_created",
+            "datecreated",
+        ]
+        .into_iter()
+        .find(|f| row.get(*f).is_some());
+        if let Some(f) = field
+            && !in_bounds(ts_field(row, f), bounds)
+        {
+            return false;
         }
     }
     true
