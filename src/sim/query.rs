@@ -500,39 +500,7 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
     let id_only =
         p.flag("idonly") == Some(true) || (is_faults && p.flag("ticketidonly") == Some(true));
     let paginate = p.flag("pageinate") == Some(true) && !id_only;
-    let (page_no, page_size, page): (Value, Value, Vec<&Value>) = if paginate {
-        let max = if is_faults {
-            FAULTS_MAX_PAGE_SIZE
-        } else {
-            usize::MAX
-        };
-        let size = p
-            .int("page_size")
-            .filter(|n| *n > 0)
-            .map(|n| n as usize)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .min(max);
-        let no = p.int("page_no").filter(|n| *n > 0).unwrap_or(1) as usize;
-        let page = rows
-            .iter()
-            .skip((no - 1).saturating_mul(size))
-            .take(size)
-            .copied()
-            .collect();
-        (json!(no), json!(size), page)
-    } else {
-        let cap = match p.int("count").filter(|n| *n >= 0) {
-            Some(n) => n as usize,
-            None if id_only => usize::MAX,
-            None if is_faults => FAULTS_DEFAULT_COUNT,
-            None => UNPAGED_DEFAULT_COUNT,
-        };
-        (
-            Value::Null,
-            Value::Null,
-            rows.into_iter().take(cap).collect(),
-        )
-    };
+    let (page_no, page_size, page) = page_of(rows, p, paginate, id_only, is_faults);
     // Rows are filtered on the whole stored record, then answered in the list model's shape.
     let model = list_models::for_resource(res.name);
     let includes = Includes {
@@ -585,6 +553,50 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
         env.insert("collapse_by_default".into(), json!(false));
     }
     Value::Object(env)
+}
+
+/// The rows one answer holds, with the `page_no` and `page_size` it reports (null unpaged): a
+/// page when `pageinate=true`, else the first `count` (a default that depends on the resource).
+fn page_of<'a>(
+    rows: Vec<&'a Value>,
+    p: &Params,
+    paginate: bool,
+    id_only: bool,
+    is_faults: bool,
+) -> (Value, Value, Vec<&'a Value>) {
+    if paginate {
+        let max = if is_faults {
+            FAULTS_MAX_PAGE_SIZE
+        } else {
+            usize::MAX
+        };
+        let size = p
+            .int("page_size")
+            .filter(|n| *n > 0)
+            .map(|n| n as usize)
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .min(max);
+        let no = p.int("page_no").filter(|n| *n > 0).unwrap_or(1) as usize;
+        let page = rows
+            .iter()
+            .skip((no - 1).saturating_mul(size))
+            .take(size)
+            .copied()
+            .collect();
+        (json!(no), json!(size), page)
+    } else {
+        let cap = match p.int("count").filter(|n| *n >= 0) {
+            Some(n) => n as usize,
+            None if id_only => usize::MAX,
+            None if is_faults => FAULTS_DEFAULT_COUNT,
+            None => UNPAGED_DEFAULT_COUNT,
+        };
+        (
+            Value::Null,
+            Value::Null,
+            rows.into_iter().take(cap).collect(),
+        )
+    }
 }
 
 /// Answers `GET /X/{id}` (`includedetails=true` adds a few detail-screen extras).
