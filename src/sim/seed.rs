@@ -1006,7 +1006,8 @@ impl Seeder {
         self.ticket_priorities_statuses_teams();
         self.agents();
         self.ticket_types_categories_outcomes();
-        self.custom_fields_and_tables();
+        self.custom_fields_and_lookups();
+        self.custom_tables_tabs_buttons();
         self.canned_text_rules_workflows();
         self.asset_types_suppliers_items();
         self.services_and_releases();
@@ -1297,8 +1298,8 @@ impl Seeder {
         }
     }
 
-    /// Custom field definitions, lookups, custom tables, tabs and custom buttons.
-    fn custom_fields_and_tables(&mut self) {
+    /// Custom field definitions and lookups.
+    fn custom_fields_and_lookups(&mut self) {
         let fieldinfo: &[(i64, &str, &str, i64, i64)] = &[
             (165, "CFimpact", "Impact", 2, 1),
             (166, "CFurgency", "Urgency", 2, 1),
@@ -1367,7 +1368,10 @@ impl Seeder {
                 json!({"lookupid": lookupid, "id": id, "name": name, "value2": group, "value2_bool": false, "value3": "", "value3_bool": false, "sequence": id, "valueint1": 0}),
             );
         }
+    }
 
+    /// Custom tables, their tabs, and custom buttons.
+    fn custom_tables_tabs_buttons(&mut self) {
         let tables: &[(i64, &str, &str, &str)] = &[
             (1, "Vehicle Fleet", "CTVehicleFleet", "Client"),
             (2, "Software Inventory", "CTSoftwareInventory", "Asset"),
