@@ -683,6 +683,7 @@ fn new_action(db: &mut Db, ticket_id: i64, fields: &Row, template: &Row, stamp: 
     row
 }
 
+/// Any other resource: the record `id` (or its guid) names is updated, or a new one made.
 fn write_plain(
     db: &mut Db,
     res: &Resource,
@@ -691,10 +692,8 @@ fn write_plain(
     dry: bool,
 ) -> Result<Value, ApiError> {
     let stamp = clock::format_ts(now);
-    let table = res.name;
-    let key = res.key;
     let template = template(db, res);
-    check_references(db, table, fields)?;
+    check_references(db, res.name, fields)?;
     // Where Halo's `id` is a guid, a posted `id` names the record to update (and is not
     // writable); the integer beside it (`priorityid`, `holid`) does too.
     let by_guid = match fields.get("id") {
@@ -704,33 +703,59 @@ fn write_plain(
         _ => None,
     };
     let id = by_guid
-        .or_else(|| fields.get(key).and_then(as_i64))
+        .or_else(|| fields.get(res.key).and_then(as_i64))
         .unwrap_or(0);
 
     if id > 0 {
-        let Some(Value::Object(existing)) = db.get(table, id) else {
-            return Err(not_found(id));
-        };
-        if fields.contains_key("name") && text(fields, "name").trim().is_empty() {
-            return Err(ApiError::rule("GN01", "Please supply a name"));
-        }
-        if dry {
-            return Ok(Value::Null);
-        }
-        let mut row = existing.clone();
-        let mut posted = fields.clone();
-        if res.guid {
-            posted.remove("id");
-            posted.remove(key);
-        }
-        overlay(db, &mut row, &posted, &template);
-        derive(db, table, &mut row, Some(fields));
-        let out = Value::Object(row);
-        db.put(table, key, out.clone());
-        return Ok(out);
+        update_plain(db, res, id, fields, &template, dry)
+    } else {
+        create_plain(db, res, fields, &template, &stamp, dry)
     }
+}
 
-    // Create.
+/// An update of record `id`: the posted fields over the stored ones (a guid key stays).
+fn update_plain(
+    db: &mut Db,
+    res: &Resource,
+    id: i64,
+    fields: &Row,
+    template: &Row,
+    dry: bool,
+) -> Result<Value, ApiError> {
+    let (table, key) = (res.name, res.key);
+    let Some(Value::Object(existing)) = db.get(table, id) else {
+        return Err(not_found(id));
+    };
+    if fields.contains_key("name") && text(fields, "name").trim().is_empty() {
+        return Err(ApiError::rule("GN01", "Please supply a name"));
+    }
+    if dry {
+        return Ok(Value::Null);
+    }
+    let mut row = existing.clone();
+    let mut posted = fields.clone();
+    if res.guid {
+        posted.remove("id");
+        posted.remove(key);
+    }
+    overlay(db, &mut row, &posted, template);
+    derive(db, table, &mut row, Some(fields));
+    let out = Value::Object(row);
+    db.put(table, key, out.clone());
+    Ok(out)
+}
+
+/// A new record: the checks Halo makes for some tables, then the template, a fresh id (and
+/// guid), timestamps and the posted fields.
+fn create_plain(
+    db: &mut Db,
+    res: &Resource,
+    fields: &Row,
+    template: &Row,
+    stamp: &str,
+    dry: bool,
+) -> Result<Value, ApiError> {
+    let (table, key) = (res.name, res.key);
     let mut fields = fields.clone();
     if table == "Users" && text(&fields, "name").is_empty() {
         let name = format!(
@@ -781,7 +806,7 @@ fn write_plain(
     if res.guid {
         fields.remove("id");
     }
-    overlay(db, &mut row, &fields, &template);
+    overlay(db, &mut row, &fields, template);
     derive(db, table, &mut row, Some(&fields));
     let out = Value::Object(row);
     db.put(table, key, out.clone());
