@@ -11,10 +11,13 @@
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
+// tokio's clock, which is the system's monotonic clock except in a test that pauses it: token
+// expiry can then be reached with `tokio::time::advance` instead of a real wait.
+use tokio::time::Instant;
 
 use super::{HaloConfig, error::HaloError, error::readable_body};
 use crate::secret::Secret;

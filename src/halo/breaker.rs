@@ -6,7 +6,11 @@
 //! breaker, its failure opens it for another cooldown. Failures are counted per call, after its
 //! retries, so a flaky Halo that recovers within a call's retries does not trip it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, which is the system's monotonic clock except in a test that pauses it: the
+// cooldown can then be crossed with `tokio::time::advance` instead of a real wait.
+use tokio::time::Instant;
 
 use parking_lot::Mutex;
 

@@ -90,6 +90,7 @@ async fn log_requests(State(s): State<Arc<Shared>>, mut req: Request, next: Next
         fault,
         tenant,
     });
+    s.logged.notify_waiters();
     resp
 }
 
@@ -555,15 +556,7 @@ fn token(
     // `tenant` rides on the token URL's query string for hosted multi-tenant Halo, which routes
     // on it before reading the body: a request no tenant can be reached with fails first.
     let asked = query.get("tenant");
-    let reachable = |t: &Tenant| t.tenant.as_deref().is_none_or(|want| asked == Some(want));
-    let bad_tenant = || {
-        oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "The specified 'tenant' parameter is missing or invalid.",
-        )
-    };
-    if !s.tenants.iter().any(reachable) {
+    if !s.tenants.iter().any(|t| reachable(t, asked)) {
         return bad_tenant();
     }
     let form_ct = headers
@@ -582,29 +575,43 @@ fn token(
     }
     let form = Params::new(form_pairs(body));
     match form.get("grant_type") {
-        None | Some("") => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The mandatory 'grant_type' parameter is missing.",
-            );
-        }
-        Some("client_credentials") => {}
-        Some("authorization_code") => return super::signin::redeem_code(s, &form),
-        Some("refresh_token") => return super::signin::refresh(s, &form),
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "The specified 'grant_type' is not supported.",
-            );
-        }
+        None | Some("") => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The mandatory 'grant_type' parameter is missing.",
+        ),
+        Some("client_credentials") => client_credentials(s, &form, asked),
+        Some("authorization_code") => super::signin::redeem_code(s, &form),
+        Some("refresh_token") => super::signin::refresh(s, &form),
+        Some(_) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The specified 'grant_type' is not supported.",
+        ),
     }
+}
+
+/// Whether a tenant can be reached with the `?tenant=` the token request carried.
+fn reachable(t: &Tenant, asked: Option<&str>) -> bool {
+    t.tenant.as_deref().is_none_or(|want| asked == Some(want))
+}
+
+fn bad_tenant() -> Response {
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "The specified 'tenant' parameter is missing or invalid.",
+    )
+}
+
+/// The client-credentials grant: the credentials pick the tenant, the scopes must be granted
+/// to its application (as OpenIddict refuses), and the token answer is never cached.
+fn client_credentials(s: &Shared, form: &Params, asked: Option<&str>) -> Response {
     let (id, secret) = (form.get("client_id"), form.get("client_secret"));
     let mut matching = s.tenants.iter().enumerate().filter(|(_, t)| {
         id == Some(t.client_id.as_str()) && secret == Some(t.client_secret.as_str())
     });
-    let tenant = match matching.clone().find(|(_, t)| reachable(t)) {
+    let tenant = match matching.clone().find(|(_, t)| reachable(t, asked)) {
         Some((i, _)) => i,
         // Right credentials, wrong (or missing) tenant for them.
         None if matching.next().is_some() => return bad_tenant(),

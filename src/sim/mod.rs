@@ -20,7 +20,8 @@
 //! transport, where every session brings its own Halo credentials, can be tested for leaks
 //! between sessions: a token only ever reaches the data of the tenant it was issued for.
 //!
-//! Independence: this module imports nothing from the rest of the crate and reads no
+//! Independence: this module imports nothing from the rest of the crate (tests/e2e/layering.rs
+//! checks it) and reads no
 //! `domains/*.toml`. Its resource table ([`resources`]) is written separately from the client's
 //! catalog, so a misreading of Halo cannot hide in both.
 //!
@@ -304,7 +305,8 @@ struct AuthState {
 
 #[derive(Clone)]
 struct LiveToken {
-    expires: Instant,
+    /// On tokio's clock (the system's, unless a test pauses it to reach expiry without waiting).
+    expires: tokio::time::Instant,
     tenant: usize,
     scopes: Arc<Vec<String>>,
     /// Who the token acts as when an agent signed in; `None`: the application's login-as agent.
@@ -357,6 +359,9 @@ pub(crate) struct Shared {
     tenants: Vec<Tenant>,
     auth: Mutex<AuthState>,
     log: Mutex<Vec<LoggedRequest>>,
+    /// Woken after each request is logged, so a test can wait for a request instead of
+    /// sleeping and hoping it has happened ([`Simulator::until_logged`]).
+    logged: tokio::sync::Notify,
     faults: Mutex<FaultState>,
     signin: Mutex<signin::SignInState>,
 }
@@ -391,6 +396,7 @@ impl Shared {
             base_url,
             tenants,
             log: Mutex::new(Vec::new()),
+            logged: tokio::sync::Notify::new(),
             signin: Mutex::new(signin::SignInState::default()),
         }
     }
@@ -416,7 +422,7 @@ impl Shared {
         let mut auth = self.auth.lock();
         let token = random_token(&mut auth.rng);
         let lifetime = auth.lifetime;
-        let now = Instant::now();
+        let now = tokio::time::Instant::now();
         auth.tokens.retain(|_, t| t.expires > now);
         auth.tokens.insert(
             token.clone(),
@@ -444,7 +450,7 @@ impl Shared {
         let auth = self.auth.lock();
         auth.tokens
             .get(token.trim())
-            .filter(|t| t.expires > Instant::now())
+            .filter(|t| t.expires > tokio::time::Instant::now())
             .map(|t| Grant {
                 tenant: t.tenant,
                 scopes: t.scopes.clone(),
@@ -605,6 +611,29 @@ impl Simulator {
     /// Every request so far, in order of completion (`at` is each one's arrival).
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.log.lock().clone()
+    }
+
+    /// Waits until a logged request satisfies `found` (checking those already logged first);
+    /// false if none has by `within`. Requests are logged when their answer is sent, or when the
+    /// simulator drops the connection.
+    pub async fn until_logged(
+        &self,
+        found: impl Fn(&LoggedRequest) -> bool,
+        within: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Registered before the log is read, so a request logged in between still wakes us.
+            let notified = self.shared.logged.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.log.lock().iter().any(&found) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Replaces the injected faults from the next request on. The dice are reseeded with

@@ -228,7 +228,14 @@ fn in_bounds(t: Option<i128>, (start, end): (Option<i128>, Option<i128>)) -> boo
 
 /// The filters every resource shares.
 fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
-    // Equality on any parameter that names a field of the row.
+    fields_match(res, row, p)
+        && search_matches(res, row, p)
+        && activity_matches(row, p)
+        && (matches!(res.storage, Storage::Faults(_)) || dates_match(row, p))
+}
+
+/// Equality on any parameter that names a field of the row.
+fn fields_match(res: &Resource, row: &Value, p: &Params) -> bool {
     for (k, v) in p.pairs() {
         if is_control(k) || (matches!(res.storage, Storage::Faults(_)) && is_fault_control(k)) {
             continue;
@@ -262,7 +269,11 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             return false;
         }
     }
+    true
+}
 
+/// `search`: a record id, or text in one of the searched fields.
+fn search_matches(res: &Resource, row: &Value, p: &Params) -> bool {
     if let Some(needle) = p
         .get("search")
         .map(|s| s.trim().to_lowercase())
@@ -276,8 +287,12 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             return false;
         }
     }
+    true
+}
 
-    // includeinactive / includeactive (defaults false / true), or activeinactive="a,i".
+/// includeinactive / includeactive (defaults false / true), or activeinactive="a,i"; agents'
+/// `isdisabled` with includeenabled / includedisabled.
+fn activity_matches(row: &Value, p: &Params) -> bool {
     if let Some(Value::Bool(inactive)) = row.get("inactive") {
         let (mut active_ok, mut inactive_ok) = (
             p.flag("includeactive").unwrap_or(true),
@@ -303,33 +318,34 @@ fn generic_keep(res: &Resource, row: &Value, p: &Params) -> bool {
             return false;
         }
     }
+    true
+}
 
-    // Date range on the record's main date for non-ticket lists (appointments, invoices, …).
-    if !matches!(res.storage, Storage::Faults(_)) {
-        let bounds = match (
-            date_bounds(p, "start_date", "end_date"),
-            date_bounds(p, "startdate", "enddate"),
-        ) {
-            ((None, None), b) => b,
-            (a, _) => a,
-        };
-        if bounds != (None, None) {
-            let field = [
-                "start_date",
-                "dateoccurred",
-                "datetime",
-                "invoice_date",
-                "date",
-                "date_created",
-                "datecreated",
-            ]
-            .into_iter()
-            .find(|f| row.get(*f).is_some());
-            if let Some(f) = field
-                && !in_bounds(ts_field(row, f), bounds)
-            {
-                return false;
-            }
+/// A date range on the record's main date, for non-ticket lists (appointments, invoices, …).
+fn dates_match(row: &Value, p: &Params) -> bool {
+    let bounds = match (
+        date_bounds(p, "start_date", "end_date"),
+        date_bounds(p, "startdate", "enddate"),
+    ) {
+        ((None, None), b) => b,
+        (a, _) => a,
+    };
+    if bounds != (None, None) {
+        let field = [
+            "start_date",
+            "dateoccurred",
+            "datetime",
+            "invoice_date",
+            "date",
+            "date_created",
+            "datecreated",
+        ]
+        .into_iter()
+        .find(|f| row.get(*f).is_some());
+        if let Some(f) = field
+            && !in_bounds(ts_field(row, f), bounds)
+        {
+            return false;
         }
     }
     true
@@ -484,39 +500,7 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
     let id_only =
         p.flag("idonly") == Some(true) || (is_faults && p.flag("ticketidonly") == Some(true));
     let paginate = p.flag("pageinate") == Some(true) && !id_only;
-    let (page_no, page_size, page): (Value, Value, Vec<&Value>) = if paginate {
-        let max = if is_faults {
-            FAULTS_MAX_PAGE_SIZE
-        } else {
-            usize::MAX
-        };
-        let size = p
-            .int("page_size")
-            .filter(|n| *n > 0)
-            .map(|n| n as usize)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .min(max);
-        let no = p.int("page_no").filter(|n| *n > 0).unwrap_or(1) as usize;
-        let page = rows
-            .iter()
-            .skip((no - 1).saturating_mul(size))
-            .take(size)
-            .copied()
-            .collect();
-        (json!(no), json!(size), page)
-    } else {
-        let cap = match p.int("count").filter(|n| *n >= 0) {
-            Some(n) => n as usize,
-            None if id_only => usize::MAX,
-            None if is_faults => FAULTS_DEFAULT_COUNT,
-            None => UNPAGED_DEFAULT_COUNT,
-        };
-        (
-            Value::Null,
-            Value::Null,
-            rows.into_iter().take(cap).collect(),
-        )
-    };
+    let (page_no, page_size, page) = page_of(rows, p, paginate, id_only, is_faults);
     // Rows are filtered on the whole stored record, then answered in the list model's shape.
     let model = list_models::for_resource(res.name);
     let includes = Includes {
@@ -569,6 +553,50 @@ pub(crate) fn list(db: &Db, res: &Resource, p: &Params) -> Value {
         env.insert("collapse_by_default".into(), json!(false));
     }
     Value::Object(env)
+}
+
+/// The rows one answer holds, with the `page_no` and `page_size` it reports (null unpaged): a
+/// page when `pageinate=true`, else the first `count` (a default that depends on the resource).
+fn page_of<'a>(
+    rows: Vec<&'a Value>,
+    p: &Params,
+    paginate: bool,
+    id_only: bool,
+    is_faults: bool,
+) -> (Value, Value, Vec<&'a Value>) {
+    if paginate {
+        let max = if is_faults {
+            FAULTS_MAX_PAGE_SIZE
+        } else {
+            usize::MAX
+        };
+        let size = p
+            .int("page_size")
+            .filter(|n| *n > 0)
+            .map(|n| n as usize)
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .min(max);
+        let no = p.int("page_no").filter(|n| *n > 0).unwrap_or(1) as usize;
+        let page = rows
+            .iter()
+            .skip((no - 1).saturating_mul(size))
+            .take(size)
+            .copied()
+            .collect();
+        (json!(no), json!(size), page)
+    } else {
+        let cap = match p.int("count").filter(|n| *n >= 0) {
+            Some(n) => n as usize,
+            None if id_only => usize::MAX,
+            None if is_faults => FAULTS_DEFAULT_COUNT,
+            None => UNPAGED_DEFAULT_COUNT,
+        };
+        (
+            Value::Null,
+            Value::Null,
+            rows.into_iter().take(cap).collect(),
+        )
+    }
 }
 
 /// Answers `GET /X/{id}` (`includedetails=true` adds a few detail-screen extras).

@@ -924,6 +924,9 @@ fn ticks_ymd(t: i128) -> (i64, u32, u32) {
     clock::civil_from_days(t.div_euclid(TICKS_PER_DAY) as i64)
 }
 
+/// A seeded laptop: (id, serial, hostname, client, site, model).
+type Laptop = (i64, String, String, i64, i64, String);
+
 struct Seeder {
     p: Prng,
     db: Db,
@@ -996,7 +999,23 @@ impl Seeder {
     // Reference data
     // ------------------------------------------------------------------------------------------
 
+    /// The tenant's reference data, one table or concern per function. The order of the calls
+    /// is the order of the PRNG draws (each `guid`), so it must not change: the seed is pinned.
     fn reference_data(&mut self) {
+        self.organisation_calendar_slas();
+        self.ticket_priorities_statuses_teams();
+        self.agents();
+        self.ticket_types_categories_outcomes();
+        self.custom_fields_and_lookups();
+        self.custom_tables_tabs_buttons();
+        self.canned_text_rules_workflows();
+        self.asset_types_suppliers_items();
+        self.services_and_releases();
+        self.saved_reports();
+    }
+
+    /// Organisations, the top-level tree, workdays, holidays and SLAs.
+    fn organisation_calendar_slas(&mut self) {
         let orgs = vec![
             json!({"id": 1, "name": "Kestrel Bay Technology Ltd", "reply_address": "support@kestrelbay.co.uk", "phone": "01632 960100", "email": "hello@kestrelbay.co.uk", "website": "https://www.kestrelbay.co.uk", "portalurl": "https://support.kestrelbay.co.uk", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": true}),
             json!({"id": 2, "name": "Kestrel Bay Cloud Services", "reply_address": "cloud@kestrelbay.co.uk", "phone": "01632 960101", "email": "cloud@kestrelbay.co.uk", "website": "https://cloud.kestrelbay.co.uk", "portalurl": "", "tax_number": "GB123456789", "linked_client_id": 17, "allowall_tickettypes": true}),
@@ -1045,7 +1064,10 @@ impl Seeder {
             json!({"id": 3, "guid": self.guid(), "name": "No SLA", "workday_id": 2, "workday_name": "", "hoursaretechslocaltime": false, "responsereset": false, "trackslaresponsetime": false, "trackslafixbytime": false, "autoreleaseoption": 0}),
         ];
         self.put_all("SLA", slas);
+    }
 
+    /// Priorities, ticket statuses and teams.
+    fn ticket_priorities_statuses_teams(&mut self) {
         // Halo quirk (halo-api.md §7.5): Priority.id is a guid; the integer is `priorityid`.
         let priorities: &[(i64, &str, f64, &str, f64, &str, &str)] = &[
             (1, "Critical", 4.0, "H", 0.5, "H", "#d0021b"),
@@ -1093,7 +1115,10 @@ impl Seeder {
                 json!({"id": id, "guid": g, "name": name, "sequence": id, "department_id": 1, "department_name": "Support", "inactive": false, "forrequests": req, "foropps": id == 5, "forprojects": prj, "agent_count": 0}),
             );
         }
+    }
 
+    /// The agents, each with their teams.
+    fn agents(&mut self) {
         // (id, first, surname, team, other teams, job title, cost pence/h, disabled)
         let agents: &[AgentDef] = &[
             (
@@ -1192,7 +1217,10 @@ impl Seeder {
             );
             self.put("Agent", a);
         }
+    }
 
+    /// Ticket types, categories, outcomes and tags.
+    fn ticket_types_categories_outcomes(&mut self) {
         // (id, name, use, team, priority, sla, workflow)
         let types: &[(i64, &str, &str, i64, i64, &str)] = &[
             (31, "Incident", "ticket", 1, 3, "Standard Incident"),
@@ -1268,7 +1296,10 @@ impl Seeder {
         ] {
             self.put("Tags", json!({"id": id, "text": text}));
         }
+    }
 
+    /// Custom field definitions and lookups.
+    fn custom_fields_and_lookups(&mut self) {
         let fieldinfo: &[(i64, &str, &str, i64, i64)] = &[
             (165, "CFimpact", "Impact", 2, 1),
             (166, "CFurgency", "Urgency", 2, 1),
@@ -1337,7 +1368,10 @@ impl Seeder {
                 json!({"lookupid": lookupid, "id": id, "name": name, "value2": group, "value2_bool": false, "value3": "", "value3_bool": false, "sequence": id, "valueint1": 0}),
             );
         }
+    }
 
+    /// Custom tables, their tabs, and custom buttons.
+    fn custom_tables_tabs_buttons(&mut self) {
         let tables: &[(i64, &str, &str, &str)] = &[
             (1, "Vehicle Fleet", "CTVehicleFleet", "Client"),
             (2, "Software Inventory", "CTSoftwareInventory", "Asset"),
@@ -1382,7 +1416,10 @@ impl Seeder {
                 json!({"id": id, "guid": g, "usage": if id == 1 { 5 } else { 1 }, "name": name, "label": name, "seq": id, "icon": "fa-external-link", "url": url, "newtab": true}),
             );
         }
+    }
 
+    /// Canned text, assignment rules and workflows.
+    fn canned_text_rules_workflows(&mut self) {
         let canned: &[(i64, &str, &str, i64)] = &[
             (
                 1,
@@ -1466,7 +1503,10 @@ impl Seeder {
                 json!({"id": id, "guid": g, "name": name, "note": "", "active": true, "notinuse": false, "steps": steps, "always_allow_actions": true, "stages": []}),
             );
         }
+    }
 
+    /// Asset groups and types, suppliers and stock items.
+    fn asset_types_suppliers_items(&mut self) {
         for (id, name, memo) in [
             (1, "Hardware", "Physical devices"),
             (2, "Software", "Installed software"),
@@ -1554,7 +1594,10 @@ impl Seeder {
                 json!({"id": id, "name": name, "description": name, "baseprice": pounds(price), "costprice": pounds(cost), "assetgroup_id": group, "assetgroup_name": "", "supplier_id": supplier, "supplier_name": "", "inactive": inactive, "quantity_in_stock": if group == 1 { 4 } else { 0 }, "taxcode": 1, "taxcode_name": "Standard 20%", "nominalcode": if group == 0 { "4000" } else { "4100" }, "recurring": id == 6, "internalreference": format!("ITM-{id:03}")}),
             );
         }
+    }
 
+    /// Service categories, services with their statuses, and releases.
+    fn services_and_releases(&mut self) {
         for (id, name, summary) in [
             (1, "Business Applications", "Line-of-business software"),
             (2, "Infrastructure", "Servers, backup and connectivity"),
@@ -1603,7 +1646,10 @@ impl Seeder {
                 json!({"id": id, "name": name, "name_expanded": name, "releasetype_id": 1, "releasetype_name": "Production", "branch_id": 0, "branch_name": "", "builddate": format_date(t - 7 * TICKS_PER_DAY), "releasedate": format_date(t), "note": "", "public_note": "Bug fixes and improvements.", "product_id": 1, "product_name": "Kestrel Client Portal", "sequence": id, "major_version_number": ma, "minor_version_number": mi, "patch_version_number": pa, "issues_logged": 0, "open_issues": 0}),
             );
         }
+    }
 
+    /// Saved reports whose SQL the simulator's engine runs.
+    fn saved_reports(&mut self) {
         // Saved reports whose SQL the simulator's engine runs (see `sql.rs` for the tables).
         // Halo would filter dates through `reportingperioddatefield`; these put them in the
         // SQL, since the seed's "this month" is fixed (March 2026, the seed day's month).
@@ -1666,7 +1712,16 @@ impl Seeder {
     // Clients, sites, users
     // ------------------------------------------------------------------------------------------
 
+    /// Clients with their sites, then each client's users, then the near-duplicate users a
+    /// dedupe must find. User ids run on from the pool to the duplicates.
     fn clients_sites_users(&mut self) {
+        let client_sites = self.clients_and_sites();
+        let user_id = self.pool_users(&client_sites);
+        self.near_duplicate_users(&client_sites, user_id);
+    }
+
+    /// Each client and its sites; returns each client's sites as (site id, inactive).
+    fn clients_and_sites(&mut self) -> Vec<(i64, Vec<(i64, bool)>)> {
         let mut site_id = 18;
         let mut client_sites: Vec<(i64, Vec<(i64, bool)>)> = Vec::new();
         for c in CLIENTS {
@@ -1703,8 +1758,11 @@ impl Seeder {
             }
             client_sites.push((c.id, sites));
         }
+        client_sites
+    }
 
-        // Pool users: unique names, firstname.surname@domain.
+    /// Users of each client: unique names, firstname.surname@domain. Returns the next free id.
+    fn pool_users(&mut self, client_sites: &[(i64, Vec<(i64, bool)>)]) -> i64 {
         let reserved = [
             "Jonah Fairweather",
             "Sam Okafor",
@@ -1747,7 +1805,10 @@ impl Seeder {
                 user_id += 1;
             }
         }
+        user_id
+    }
 
+    fn near_duplicate_users(&mut self, client_sites: &[(i64, Vec<(i64, bool)>)], mut user_id: i64) {
         // Near-duplicates, the cases a dedupe tool must handle (see module docs of the tests).
         let s = |cid: i64, idx: usize| -> i64 {
             client_sites
@@ -1931,8 +1992,6 @@ impl Seeder {
         }
     }
 
-    /// Runs `f` with its own random stream (from `seed` and `salt`), restoring the seeded
-    /// stream afterwards, so bulk extras never depend on each other's size.
     /// Duplicates in asset types whose key field 1 is not the serial (rule in the module docs),
     /// added last so they move no other record.
     fn layout_duplicates(&mut self) {
@@ -1941,15 +2000,6 @@ impl Seeder {
             .table("Asset")
             .map(|t| t.rows.values().cloned().collect())
             .unwrap_or_default();
-        let field = |a: &Value, id: i64| -> String {
-            a.get("fields")
-                .and_then(Value::as_array)
-                .and_then(|f| f.iter().find(|f| int_field(f, "id") == id))
-                .and_then(|f| f.get("value"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
         let first_of = |type_id: i64, client: Option<i64>| {
             assets
                 .iter()
@@ -1960,80 +2010,94 @@ impl Seeder {
                 .cloned()
         };
         let mut id = self.db.table("Asset").map(|t| t.next_id).unwrap_or(1001);
-        // The first phone entered again by hand: the IMEI spaced out, a Name of its own.
         if let Some(phone) = first_of(7, None) {
-            let imei = field(&phone, asset_layouts::SERIAL.0);
-            let spaced = format!("{} {}", &imei[..imei.len() / 2], &imei[imei.len() / 2..]);
-            let user = phone
-                .get("users")
-                .and_then(Value::as_array)
-                .and_then(|u| u.first())
-                .map(|u| {
-                    (
-                        int_field(u, "id"),
-                        u["name"].as_str().unwrap_or("").to_string(),
-                    )
-                });
-            let first = user
-                .as_ref()
-                .and_then(|(_, n)| n.split_whitespace().next())
-                .unwrap_or("Work")
-                .to_string();
-            self.asset_named(
-                id,
-                int_field(&phone, "client_id"),
-                int_field(&phone, "site_id"),
-                7,
-                &spaced,
-                "",
-                &field(&phone, asset_layouts::MODEL.0),
-                user,
-                false,
-                60,
-                Some(&format!("{first}'s iPhone")),
-            );
+            self.phone_again(&phone, id);
             id += 1;
         }
-        // Client 11's first printer entered again: the serial in lower case, a new hostname.
         if let Some(printer) = first_of(4, Some(11)) {
-            let serial = field(&printer, asset_layouts::SERIAL.0).to_ascii_lowercase();
-            let host = format!("{}-B", field(&printer, asset_layouts::HOSTNAME.0));
-            self.asset(
-                id,
-                11,
-                int_field(&printer, "site_id"),
-                4,
-                &serial,
-                &host,
-                &field(&printer, asset_layouts::MODEL.0),
-                None,
-                false,
-                90,
-            );
+            self.printer_again(&printer, id);
             id += 1;
         }
-        // Client 12's server rebuilt on new hardware under the old hostname, both active.
         if let Some(server) = first_of(3, Some(12)) {
-            let mut used: HashSet<String> = assets
-                .iter()
-                .map(|a| field(a, asset_layouts::SERIAL.0))
-                .collect();
-            let serial = self.serial("dell", &mut used);
-            self.asset(
-                id,
-                12,
-                int_field(&server, "site_id"),
-                3,
-                &serial,
-                &field(&server, asset_layouts::HOSTNAME.0),
-                "Dell PowerEdge R660",
-                None,
-                false,
-                45,
-            );
+            self.server_rebuilt(&server, &assets, id);
         }
     }
 
+    /// The first phone entered again by hand: the IMEI spaced out, a Name of its own.
+    fn phone_again(&mut self, phone: &Value, id: i64) {
+        let imei = asset_field(phone, asset_layouts::SERIAL.0);
+        let spaced = format!("{} {}", &imei[..imei.len() / 2], &imei[imei.len() / 2..]);
+        let user = phone
+            .get("users")
+            .and_then(Value::as_array)
+            .and_then(|u| u.first())
+            .map(|u| {
+                (
+                    int_field(u, "id"),
+                    u["name"].as_str().unwrap_or("").to_string(),
+                )
+            });
+        let first = user
+            .as_ref()
+            .and_then(|(_, n)| n.split_whitespace().next())
+            .unwrap_or("Work")
+            .to_string();
+        self.asset_named(
+            id,
+            int_field(phone, "client_id"),
+            int_field(phone, "site_id"),
+            7,
+            &spaced,
+            "",
+            &asset_field(phone, asset_layouts::MODEL.0),
+            user,
+            false,
+            60,
+            Some(&format!("{first}'s iPhone")),
+        );
+    }
+
+    /// Client 11's first printer entered again: the serial in lower case, a new hostname.
+    fn printer_again(&mut self, printer: &Value, id: i64) {
+        let serial = asset_field(printer, asset_layouts::SERIAL.0).to_ascii_lowercase();
+        let host = format!("{}-B", asset_field(printer, asset_layouts::HOSTNAME.0));
+        self.asset(
+            id,
+            11,
+            int_field(printer, "site_id"),
+            4,
+            &serial,
+            &host,
+            &asset_field(printer, asset_layouts::MODEL.0),
+            None,
+            false,
+            90,
+        );
+    }
+
+    /// Client 12's server rebuilt on new hardware under the old hostname, both active.
+    fn server_rebuilt(&mut self, server: &Value, assets: &[Value], id: i64) {
+        let mut used: HashSet<String> = assets
+            .iter()
+            .map(|a| asset_field(a, asset_layouts::SERIAL.0))
+            .collect();
+        let serial = self.serial("dell", &mut used);
+        self.asset(
+            id,
+            12,
+            int_field(server, "site_id"),
+            3,
+            &serial,
+            &asset_field(server, asset_layouts::HOSTNAME.0),
+            "Dell PowerEdge R660",
+            None,
+            false,
+            45,
+        );
+    }
+
+    /// Runs `f` with its own random stream (from `seed` and `salt`), restoring the seeded
+    /// stream afterwards, so bulk extras never depend on each other's size.
     fn with_stream(&mut self, seed: u64, salt: u64, f: impl FnOnce(&mut Self)) {
         let saved = std::mem::replace(&mut self.p, Prng::new(seed ^ salt));
         f(self);
@@ -2384,139 +2448,180 @@ impl Seeder {
         );
     }
 
+    /// The tenant's assets: each client's devices, then the duplicates a dedupe must find,
+    /// retired laptops and phones. Ids run on from one part to the next, in PRNG draw order.
     fn assets(&mut self) {
-        let mut used = HashSet::new();
-        let mut id = 1001;
-        let mut laptops: Vec<(i64, String, String, i64, i64, String)> = Vec::new(); // (id, serial, host, client, site, model)
         let users = self.users.clone();
+        let mut used = HashSet::new();
+        let mut laptops: Vec<Laptop> = Vec::new();
+        let id = self.client_devices(&users, &mut used, &mut laptops, 1001);
+        let id = self.duplicate_serials(&laptops, id);
+        let id = self.duplicate_hostnames(&laptops, &mut used, id);
+        let id = self.retired_laptops(&laptops, &mut used, id);
+        self.mobile_phones(&users, id);
+    }
+
+    /// Laptops or desktops for active users, printers, firewalls, servers and switches per
+    /// client. Returns the next free id.
+    fn client_devices(
+        &mut self,
+        users: &[SeedUser],
+        used: &mut HashSet<String>,
+        laptops: &mut Vec<Laptop>,
+        mut id: i64,
+    ) -> i64 {
         for c in CLIENTS {
-            for (n, u) in (1..).zip(users.iter().filter(|u| u.client == c.id && !u.inactive)) {
-                let laptop = self.p.chance(75);
-                let (kind, model) = match self.p.below(3) {
-                    0 => (
-                        "hp",
-                        if laptop {
-                            "HP EliteBook 840 G8"
-                        } else {
-                            "HP EliteDesk 800 G6"
-                        },
-                    ),
-                    1 => (
-                        "dell",
-                        if laptop {
-                            "Dell Latitude 5430"
-                        } else {
-                            "Dell OptiPlex 7010"
-                        },
-                    ),
-                    _ => (
-                        "lenovo",
-                        if laptop {
-                            "Lenovo ThinkPad T14 Gen 3"
-                        } else {
-                            "Lenovo ThinkCentre M70q"
-                        },
-                    ),
-                };
-                let serial = self.serial(kind, &mut used);
-                let host = format!("{}-{}-{:03}", c.prefix, if laptop { "LT" } else { "DT" }, n);
-                let age = self.p.range(30, 900);
-                self.asset(
-                    id,
-                    c.id,
-                    u.site,
-                    if laptop { 1 } else { 2 },
-                    &serial,
-                    &host,
-                    model,
-                    Some((u.id, u.name.clone())),
-                    false,
-                    age,
-                );
-                if laptop {
-                    laptops.push((id, serial, host, c.id, u.site, model.to_string()));
-                }
-                id += 1;
+            id = self.user_machines(c, users, used, laptops, id);
+            id = self.site_devices(c, used, id);
+        }
+        id
+    }
+
+    /// A laptop (three in four) or desktop for each active user of client `c`. Returns the next
+    /// free id.
+    fn user_machines(
+        &mut self,
+        c: &ClientDef,
+        users: &[SeedUser],
+        used: &mut HashSet<String>,
+        laptops: &mut Vec<Laptop>,
+        mut id: i64,
+    ) -> i64 {
+        for (n, u) in (1..).zip(users.iter().filter(|u| u.client == c.id && !u.inactive)) {
+            let laptop = self.p.chance(75);
+            let (kind, model) = match self.p.below(3) {
+                0 => (
+                    "hp",
+                    if laptop {
+                        "HP EliteBook 840 G8"
+                    } else {
+                        "HP EliteDesk 800 G6"
+                    },
+                ),
+                1 => (
+                    "dell",
+                    if laptop {
+                        "Dell Latitude 5430"
+                    } else {
+                        "Dell OptiPlex 7010"
+                    },
+                ),
+                _ => (
+                    "lenovo",
+                    if laptop {
+                        "Lenovo ThinkPad T14 Gen 3"
+                    } else {
+                        "Lenovo ThinkCentre M70q"
+                    },
+                ),
+            };
+            let serial = self.serial(kind, used);
+            let host = format!("{}-{}-{:03}", c.prefix, if laptop { "LT" } else { "DT" }, n);
+            let age = self.p.range(30, 900);
+            self.asset(
+                id,
+                c.id,
+                u.site,
+                if laptop { 1 } else { 2 },
+                &serial,
+                &host,
+                model,
+                Some((u.id, u.name.clone())),
+                false,
+                age,
+            );
+            if laptop {
+                laptops.push((id, serial, host, c.id, u.site, model.to_string()));
             }
-            let sites: Vec<i64> = self
-                .db
-                .table("Site")
-                .map(|t| {
-                    t.rows
-                        .values()
-                        .filter(|s| {
-                            int_field(s, "client_id") == c.id
-                                && s.get("inactive") == Some(&Value::Bool(false))
-                        })
-                        .map(|s| int_field(s, "id"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (i, site) in sites.iter().enumerate() {
-                let serial = self.serial("printer", &mut used);
-                self.asset(
-                    id,
-                    c.id,
-                    *site,
-                    4,
-                    &serial,
-                    &format!("{}-PRN-{:02}", c.prefix, i + 1),
-                    "HP LaserJet Pro M404dn",
-                    None,
-                    false,
-                    400,
-                );
-                id += 1;
-            }
-            let main = sites.first().copied().unwrap_or(18);
-            let serial = self.serial("fortinet", &mut used);
+            id += 1;
+        }
+        id
+    }
+
+    /// A printer per active site of client `c`, a firewall, and for some clients a server and a
+    /// switch. Returns the next free id.
+    fn site_devices(&mut self, c: &ClientDef, used: &mut HashSet<String>, mut id: i64) -> i64 {
+        let sites: Vec<i64> = self
+            .db
+            .table("Site")
+            .map(|t| {
+                t.rows
+                    .values()
+                    .filter(|s| {
+                        int_field(s, "client_id") == c.id
+                            && s.get("inactive") == Some(&Value::Bool(false))
+                    })
+                    .map(|s| int_field(s, "id"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (i, site) in sites.iter().enumerate() {
+            let serial = self.serial("printer", used);
+            self.asset(
+                id,
+                c.id,
+                *site,
+                4,
+                &serial,
+                &format!("{}-PRN-{:02}", c.prefix, i + 1),
+                "HP LaserJet Pro M404dn",
+                None,
+                false,
+                400,
+            );
+            id += 1;
+        }
+        let main = sites.first().copied().unwrap_or(18);
+        let serial = self.serial("fortinet", used);
+        self.asset(
+            id,
+            c.id,
+            main,
+            5,
+            &serial,
+            &format!("{}-FW-01", c.prefix),
+            "Fortinet FortiGate 60F",
+            None,
+            c.inactive,
+            700,
+        );
+        id += 1;
+        if [11, 12, 13].contains(&c.id) {
+            let serial = self.serial("dell", used);
             self.asset(
                 id,
                 c.id,
                 main,
-                5,
+                3,
                 &serial,
-                &format!("{}-FW-01", c.prefix),
-                "Fortinet FortiGate 60F",
+                &format!("{}-SRV-01", c.prefix),
+                "Dell PowerEdge R650",
                 None,
-                c.inactive,
-                700,
+                false,
+                1000,
             );
             id += 1;
-            if [11, 12, 13].contains(&c.id) {
-                let serial = self.serial("dell", &mut used);
-                self.asset(
-                    id,
-                    c.id,
-                    main,
-                    3,
-                    &serial,
-                    &format!("{}-SRV-01", c.prefix),
-                    "Dell PowerEdge R650",
-                    None,
-                    false,
-                    1000,
-                );
-                id += 1;
-            }
-            if [11, 13].contains(&c.id) {
-                let serial = self.serial("switch", &mut used);
-                self.asset(
-                    id,
-                    c.id,
-                    main,
-                    6,
-                    &serial,
-                    &format!("{}-SW-01", c.prefix),
-                    "UniFi Switch 24 PoE",
-                    None,
-                    false,
-                    800,
-                );
-                id += 1;
-            }
         }
+        if [11, 13].contains(&c.id) {
+            let serial = self.serial("switch", used);
+            self.asset(
+                id,
+                c.id,
+                main,
+                6,
+                &serial,
+                &format!("{}-SW-01", c.prefix),
+                "UniFi Switch 24 PoE",
+                None,
+                false,
+                800,
+            );
+            id += 1;
+        }
+        id
+    }
 
+    fn duplicate_serials(&mut self, laptops: &[Laptop], mut id: i64) -> i64 {
         // Duplicate serials: the same device entered twice (RMM import + manual), the serial
         // differing only in case or spacing.
         let variants: [fn(&str) -> String; 4] = [
@@ -2543,13 +2648,22 @@ impl Seeder {
             );
             id += 1;
         }
+        id
+    }
+
+    fn duplicate_hostnames(
+        &mut self,
+        laptops: &[Laptop],
+        used: &mut HashSet<String>,
+        mut id: i64,
+    ) -> i64 {
         // Duplicate hostnames with different serials: a replaced machine given the old name.
         // The first pair is both active (a genuine conflict); the others keep the old one retired.
         for (i, pick) in [1usize, 4, 7].iter().enumerate() {
             let Some((_, _, host, client, site, model)) = laptops.get(*pick).cloned() else {
                 continue;
             };
-            let serial = self.serial("dell", &mut used);
+            let serial = self.serial("dell", used);
             self.asset(
                 id,
                 client,
@@ -2564,12 +2678,21 @@ impl Seeder {
             );
             id += 1;
         }
+        id
+    }
+
+    fn retired_laptops(
+        &mut self,
+        laptops: &[Laptop],
+        used: &mut HashSet<String>,
+        mut id: i64,
+    ) -> i64 {
         // Retired laptops from the previous refresh.
         for pick in [2usize, 5, 8, 10, 13, 16] {
             let Some((_, _, host, client, site, _)) = laptops.get(pick).cloned() else {
                 continue;
             };
-            let serial = self.serial("hp", &mut used);
+            let serial = self.serial("hp", used);
             self.asset(
                 id,
                 client,
@@ -2584,6 +2707,10 @@ impl Seeder {
             );
             id += 1;
         }
+        id
+    }
+
+    fn mobile_phones(&mut self, users: &[SeedUser], mut id: i64) {
         // Mobile phones for a few key contacts.
         for u in users.iter().filter(|u| !u.inactive).take(4) {
             let imei = format!("35{}", self.p.range(1_000_000_000_000, 9_999_999_999_999));
@@ -2710,38 +2837,7 @@ impl Seeder {
         self.common_fault(t, id, occurred, user);
         let (cat, ttype, summary, details) = *self.p.pick(TICKET_TEXTS).unwrap_or(&TICKET_TEXTS[0]);
         let age = ((self.now - occurred) / TICKS_PER_DAY) as i64;
-        let closed = match age {
-            a if a > 21 => self.p.chance(93),
-            a if a > 7 => self.p.chance(60),
-            _ => self.p.chance(25),
-        };
-        let mut team = match ttype {
-            33..=35 => 2,
-            _ if self.p.chance(18) => 2,
-            _ => 1,
-        };
-        if (1..=3).contains(&cat) && self.p.chance(25) {
-            team = 4;
-        }
-        let status = if closed {
-            CLOSED_STATUS
-        } else if age < 2 && self.p.chance(50) {
-            1
-        } else if ttype == 33 && self.p.chance(50) {
-            18
-        } else {
-            [2, 2, 2, 3, 3, 4, 4, 5, 28][self.p.below(9) as usize]
-        };
-        let agent = if status == 1 && self.p.chance(60) {
-            0
-        } else {
-            self.agent_for(team, age)
-        };
-        let priority = if ttype == 35 {
-            if self.p.chance(35) { 1 } else { 2 }
-        } else {
-            [1, 2, 3, 4][self.p.weighted(&[3, 12, 55, 30])]
-        };
+        let (closed, team, status, agent, priority) = self.triage(cat, ttype, age);
         let summary = if deleted {
             [
                 "Automatic reply: Out of Office",
@@ -2792,6 +2888,60 @@ impl Seeder {
                 0
             }),
         );
+        self.impact_and_urgency(t);
+        if self.p.chance(10) {
+            let tag = self.p.range(1, 5);
+            t.insert(
+                "tags".into(),
+                json!([{"id": tag, "text": self.db.text("Tags", tag, "text")}]),
+            );
+        }
+        if user.client == 12 {
+            t.insert("is_vip".into(), json!(true));
+        }
+        self.finish_fault(t, occurred, closed, agent, team);
+    }
+
+    /// Draws a seeded request's state from its category, type and age: closed (older tickets
+    /// more often), team, status, agent and priority.
+    fn triage(&mut self, cat: i64, ttype: i64, age: i64) -> (bool, i64, i64, i64, i64) {
+        let closed = match age {
+            a if a > 21 => self.p.chance(93),
+            a if a > 7 => self.p.chance(60),
+            _ => self.p.chance(25),
+        };
+        let mut team = match ttype {
+            33..=35 => 2,
+            _ if self.p.chance(18) => 2,
+            _ => 1,
+        };
+        if (1..=3).contains(&cat) && self.p.chance(25) {
+            team = 4;
+        }
+        let status = if closed {
+            CLOSED_STATUS
+        } else if age < 2 && self.p.chance(50) {
+            1
+        } else if ttype == 33 && self.p.chance(50) {
+            18
+        } else {
+            [2, 2, 2, 3, 3, 4, 4, 5, 28][self.p.below(9) as usize]
+        };
+        let agent = if status == 1 && self.p.chance(60) {
+            0
+        } else {
+            self.agent_for(team, age)
+        };
+        let priority = if ttype == 35 {
+            if self.p.chance(35) { 1 } else { 2 }
+        } else {
+            [1, 2, 3, 4][self.p.weighted(&[3, 12, 55, 30])]
+        };
+        (closed, team, status, agent, priority)
+    }
+
+    /// The impact and urgency custom fields (and the address an emailed ticket came to).
+    fn impact_and_urgency(&mut self, t: &mut Row) {
         let impact = self.p.range(1, 3);
         let urgency = self.p.range(1, 3);
         let impact_names = [
@@ -2809,17 +2959,6 @@ impl Seeder {
             cfs.push(json!({"id": 213, "name": "CFEmailToAddress", "label": "Email To Address", "summary": "", "type": 0, "value": "support@kestrelbay.co.uk", "display": "support@kestrelbay.co.uk", "characterlimit": 0, "inputtype": 0, "copytochild": false, "searchable": false, "usage": 1, "showintable": true}));
         }
         t.insert("customfields".into(), Value::Array(cfs));
-        if self.p.chance(10) {
-            let tag = self.p.range(1, 5);
-            t.insert(
-                "tags".into(),
-                json!([{"id": tag, "text": self.db.text("Tags", tag, "text")}]),
-            );
-        }
-        if user.client == 12 {
-            t.insert("is_vip".into(), json!(true));
-        }
-        self.finish_fault(t, occurred, closed, agent, team);
     }
 
     fn agent_for(&mut self, team: i64, age_days: i64) -> i64 {
@@ -2939,20 +3078,27 @@ impl Seeder {
     fn finish_fault(&mut self, t: &mut Row, occurred: i128, closed: bool, agent: i64, team: i64) {
         let id = t.get("id").and_then(as_i64).unwrap_or(0);
         let user_id = t.get("user_id").and_then(as_i64).unwrap_or(0);
-        let user_name = self.db.text("Users", user_id, "name");
-        let user_email = self.db.text("Users", user_id, "emailaddress");
-        let summary = t
-            .get("summary")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
         let status = t.get("status_id").and_then(as_i64).unwrap_or(1);
         let contract = t.get("contract_id").and_then(as_i64).unwrap_or(-1);
         let worker = if agent > 0 { agent } else { API_AGENT_ID };
-        let (worker_name, worker_initials) = (
-            self.db.text("Agent", worker, "name"),
-            self.db.text("Agent", worker, "initials"),
-        );
+        let who = Authors {
+            user_name: self.db.text("Users", user_id, "name"),
+            user_email: self.db.text("Users", user_id, "emailaddress"),
+            summary: t
+                .get("summary")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            details: t
+                .get("details")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            worker,
+            worker_name: self.db.text("Agent", worker, "name"),
+            worker_initials: self.db.text("Agent", worker, "initials"),
+        };
+        let from_rmm = t.get("source") == Some(&json!(6));
 
         let n = if status == 1 {
             1
@@ -2964,25 +3110,7 @@ impl Seeder {
         for k in 1..=n {
             let last = k == n;
             let mut a = action_template();
-            let (outcome, hours, by_user) = if k == 1 {
-                if t.get("source") == Some(&json!(6)) {
-                    (8, 0.0, false)
-                } else {
-                    (10, 0.0, true)
-                }
-            } else if last && closed {
-                (7, 0.25, false)
-            } else {
-                let o = [1, 2, 3, 4, 4, 5, 9][self.p.below(7) as usize];
-                let o = if o == 5 && team != 4 { 4 } else { o };
-                let hours = match o {
-                    4 => [0.5, 0.75, 1.0, 1.5, 2.0][self.p.below(5) as usize],
-                    5 => [1.0, 1.5, 2.0, 3.0][self.p.below(4) as usize],
-                    9 => 0.0,
-                    _ => 0.25,
-                };
-                (o, hours, false)
-            };
+            let (outcome, hours, by_user) = self.action_kind(k, last && closed, from_rmm, team);
             a.insert("ticket_id".into(), json!(id));
             a.insert("id".into(), json!(k));
             a.insert("outcome_id".into(), json!(outcome));
@@ -3000,65 +3128,7 @@ impl Seeder {
             ] {
                 a.insert(f.into(), json!(stamp.clone()));
             }
-            if by_user {
-                a.insert("who".into(), json!(user_name));
-                a.insert("who_type".into(), json!(2));
-                a.insert("who_agentid".into(), json!(0));
-                a.insert("emailfrom".into(), json!(user_email));
-                a.insert("emailto".into(), json!("support@kestrelbay.co.uk"));
-                a.insert("emailsubject".into(), json!(summary));
-                let body = t
-                    .get("details")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                a.insert("emailbody".into(), json!(body));
-                a.insert("note".into(), json!(body));
-                a.insert("note_html".into(), json!(format!("<p>{body}</p>")));
-            } else if outcome == 8 {
-                a.insert("who".into(), json!("System"));
-                a.insert("who_type".into(), json!(0));
-                a.insert("hiddenfromuser".into(), json!(true));
-                a.insert(
-                    "note".into(),
-                    json!("Ticket rule 'RMM alerts to 2nd Line' applied"),
-                );
-                a.insert(
-                    "note_html".into(),
-                    json!("<p>Ticket rule 'RMM alerts to 2nd Line' applied</p>"),
-                );
-            } else {
-                let note = match outcome {
-                    1 => "Checked the logs, investigating further.".to_string(),
-                    2 => format!(
-                        "Hi {}, could you confirm whether this is still happening?",
-                        user_name.split(' ').next().unwrap_or_default()
-                    ),
-                    3 => "Called the user to talk through the issue.".to_string(),
-                    4 => "Remote session: applied fix and tested with the user.".to_string(),
-                    5 => "On site: replaced faulty part and tested.".to_string(),
-                    7 => "Resolved. Closing ticket.".to_string(),
-                    _ => "Update added.".to_string(),
-                };
-                a.insert("who".into(), json!(worker_name));
-                a.insert("who_agentid".into(), json!(worker));
-                a.insert("who_initials".into(), json!(worker_initials));
-                a.insert("note_html".into(), json!(format!("<p>{note}</p>")));
-                a.insert("note".into(), json!(note));
-                a.insert("hiddenfromuser".into(), json!(outcome == 1));
-                if outcome == 2 {
-                    a.insert("emailto".into(), json!(user_email));
-                    a.insert("emailfrom".into(), json!("support@kestrelbay.co.uk"));
-                    a.insert("emailsubject".into(), json!(format!("RE: {summary}")));
-                    a.insert("sendemail".into(), json!(true));
-                }
-                if outcome == 7 {
-                    a.insert("new_status".into(), json!(CLOSED_STATUS));
-                }
-                if outcome == 4 || outcome == 5 {
-                    a.insert("new_status".into(), json!(2));
-                }
-            }
+            write_note(&mut a, outcome, by_user, &who);
             let billable = contract < 0 || outcome == 5;
             a.insert("timetaken".into(), json!(hours));
             a.insert("actisbillable".into(), json!(billable && hours > 0.0));
@@ -3087,6 +3157,62 @@ impl Seeder {
             }
         }
 
+        self.ticket_times(t, &actions, occurred, at, closed, agent);
+
+        set_sla_dates(&self.db, t, occurred);
+        t.insert("attachment_count".into(), json!(0));
+
+        let mut t = std::mem::take(t);
+        derive(&self.db, "Faults", &mut t, None);
+        t.insert("reference".into(), json!(reference(&t)));
+        self.db.put("Faults", "id", Value::Object(t));
+        for mut a in actions {
+            derive(&self.db, "Actions", &mut a, None);
+            self.db.put_action(Value::Object(a));
+        }
+    }
+
+    /// An action's outcome, hours and whether the user wrote it: the first is the user's email
+    /// (or the RMM rule for an alert), the closing one closes, the rest are drawn.
+    fn action_kind(
+        &mut self,
+        k: usize,
+        closing: bool,
+        from_rmm: bool,
+        team: i64,
+    ) -> (i64, f64, bool) {
+        if k == 1 {
+            if from_rmm {
+                (8, 0.0, false)
+            } else {
+                (10, 0.0, true)
+            }
+        } else if closing {
+            (7, 0.25, false)
+        } else {
+            let o = [1, 2, 3, 4, 4, 5, 9][self.p.below(7) as usize];
+            let o = if o == 5 && team != 4 { 4 } else { o };
+            let hours = match o {
+                4 => [0.5, 0.75, 1.0, 1.5, 2.0][self.p.below(5) as usize],
+                5 => [1.0, 1.5, 2.0, 3.0][self.p.below(4) as usize],
+                9 => 0.0,
+                _ => 0.25,
+            };
+            (o, hours, false)
+        }
+    }
+
+    /// The ticket's time totals, last-action, assignment, response and closure fields, from its
+    /// actions (`at` is the last action's time).
+    fn ticket_times(
+        &self,
+        t: &mut Row,
+        actions: &[Row],
+        occurred: i128,
+        at: i128,
+        closed: bool,
+        agent: i64,
+    ) {
         let total: f64 = actions
             .iter()
             .map(|a| a.get("timetaken").and_then(Value::as_f64).unwrap_or(0.0))
@@ -3142,18 +3268,6 @@ impl Seeder {
                 }
             ),
         );
-
-        set_sla_dates(&self.db, t, occurred);
-        t.insert("attachment_count".into(), json!(0));
-
-        let mut t = std::mem::take(t);
-        derive(&self.db, "Faults", &mut t, None);
-        t.insert("reference".into(), json!(reference(&t)));
-        self.db.put("Faults", "id", Value::Object(t));
-        for mut a in actions {
-            derive(&self.db, "Actions", &mut a, None);
-            self.db.put_action(Value::Object(a));
-        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -3167,6 +3281,8 @@ impl Seeder {
             .unwrap_or_default()
     }
 
+    /// What tickets carry besides their actions, each kind in its own function below, called in
+    /// the order of their PRNG draws.
     fn ticket_extras(&mut self) {
         let is_request = |r: &Value| {
             r.get("use") == Some(&json!("ticket")) && r.get("deleted") == Some(&json!(false))
@@ -3182,8 +3298,16 @@ impl Seeder {
             .filter(|r| int_field(r, "status_id") != CLOSED_STATUS)
             .cloned()
             .collect();
+        self.ticket_attachments(&requests);
+        self.appointments(&open);
+        self.audit_and_feedback(&closed);
+        self.todo_lists(&requests);
+        self.crm_notes();
+        self.knowledge_base();
+    }
 
-        // Attachments on a few tickets, tied to their first action.
+    /// Attachments on a few tickets, tied to their first action.
+    fn ticket_attachments(&mut self, requests: &[Value]) {
         let files: &[(&str, &str, i64, bool)] = &[
             ("screenshot.png", "image/png", 184_233, true),
             ("error-log.txt", "text/plain", 12_044, false),
@@ -3221,8 +3345,10 @@ impl Seeder {
                 t.insert("attachment_count".into(), json!(n + 1));
             }
         }
+    }
 
-        // Appointments: site visits for open field tickets, and project meetings.
+    /// Appointments: site visits for open field tickets, and project meetings.
+    fn appointments(&mut self, open: &[Value]) {
         let mut appt = 1;
         for ticket in open
             .iter()
@@ -3252,7 +3378,10 @@ impl Seeder {
             );
             appt += 1;
         }
+    }
 
+    /// Audit lines and feedback on closed tickets.
+    fn audit_and_feedback(&mut self, closed: &[Value]) {
         // Audit: status changes on closed tickets.
         for (i, ticket) in closed.iter().step_by(23).take(8).enumerate() {
             let date = ticket.get("dateclosed").cloned().unwrap_or(json!(SENTINEL));
@@ -3279,7 +3408,10 @@ impl Seeder {
                 json!({"id": 1 + i as i64, "ticket_id": int_field(ticket, "id"), "score": score, "score_band": score, "date": date, "comment": comments[i % comments.len()], "user_id": int_field(ticket, "user_id")}),
             );
         }
+    }
 
+    /// To-do checklists on projects, onboarding tickets and the first tickets.
+    fn todo_lists(&mut self, requests: &[Value]) {
         // To-do checklists: on projects, on onboarding tickets, and on the first few tickets
         // (so the oldest ticket, the one a test reaches for first, has some too).
         let projects = self.faults_where(|r| r.get("is_project") == Some(&json!(true)));
@@ -3326,8 +3458,10 @@ impl Seeder {
                 todo += 1;
             }
         }
+    }
 
-        // CRM notes on clients.
+    /// CRM notes on clients.
+    fn crm_notes(&mut self) {
         for (i, client) in [11, 12, 13, 14, 15, 16].iter().enumerate() {
             let t = self.recent(5, 200);
             let note = [
@@ -3343,8 +3477,10 @@ impl Seeder {
                 json!({"id": 1 + i as i64, "client_id": client, "site_id": 0, "user_id": 0, "datetime": format_ts(t), "who_agentid": 10, "note": note, "detail": note, "timetaken": 0.5, "nextcalldate": SENTINEL, "satisfaction": 0, "ticketid": 0}),
             );
         }
+    }
 
-        // Knowledge base.
+    /// The knowledge base.
+    fn knowledge_base(&mut self) {
         let kb: &[(&str, &str, &str)] = &[
             (
                 "How to connect to the VPN",
@@ -3514,127 +3650,163 @@ impl Seeder {
                     &[11, 12, 13, 14, 15]
                 };
                 let mut client = *self.p.pick(clients).unwrap_or(&11);
-                let mut ticket = 0;
-                let mut lines = Vec::new();
                 let credit = credit_slots.contains(&(month, slot));
-                let kind;
-                if credit {
-                    kind = "credit";
-                    let (code, halves) = match month {
-                        3 => ("LAB-REMOTE", -3),
-                        7 => ("HW-DOCK", -2),
-                        _ => ("LAB-REMOTE", -4),
-                    };
-                    lines.push(self.line(id, code, halves, 0));
-                } else if slot == 0 {
-                    kind = "break-fix";
-                    // Labour on a ticket of this client closed before the invoice date.
-                    let candidates: Vec<&Value> = closed_requests
-                        .iter()
-                        .filter(|t| {
-                            int_field(t, "client_id") == client
-                                && t.get("dateclosed")
-                                    .and_then(Value::as_str)
-                                    .and_then(clock::parse_ts)
-                                    .is_some_and(|c| c < date)
-                        })
-                        .collect();
-                    ticket = self
-                        .p
-                        .pick(&candidates)
-                        .map(|t| int_field(t, "id"))
-                        .unwrap_or(0);
-                    let halves = self.p.range(1, 8);
-                    lines.push(self.line(id, "LAB-REMOTE", halves, ticket));
-                    if self.p.chance(35) {
-                        let onsite = self.p.range(2, 6);
-                        lines.push(self.line(id, "LAB-ONSITE", onsite, ticket));
-                    }
-                } else if slot == 1 {
-                    kind = "ad-hoc";
-                    let n = self.p.range(1, 3);
-                    for _ in 0..n {
-                        let code = [
-                            "HW-DOCK",
-                            "HW-CHARGER",
-                            "HW-TONER",
-                            "SW-ADOBE",
-                            "SVC-DOMAIN",
-                            "SVC-SSL",
-                            "HW-LAPTOP",
-                        ][self.p.below(7) as usize];
-                        let qty = self.p.range(1, 3) * 2;
-                        lines.push(self.line(id, code, qty, 0));
-                    }
-                } else {
-                    kind = "project";
-                    let done: Vec<&Value> = projects
-                        .iter()
-                        .filter(|t| {
-                            t.get("dateoccurred")
-                                .and_then(Value::as_str)
-                                .and_then(clock::parse_ts)
-                                .is_some_and(|c| c < date)
-                        })
-                        .collect();
-                    if let Some(p) = self.p.pick(&done) {
-                        ticket = int_field(p, "id");
-                        client = int_field(p, "client_id");
-                    }
-                    let days = self.p.range(1, 5) * 2;
-                    lines.push(self.line(id, "LAB-PROJECT", days, ticket));
-                    if self.p.chance(50) {
-                        let laptops = self.p.range(1, 4) * 2;
-                        lines.push(self.line(id, "HW-LAPTOP", laptops, ticket));
-                    }
-                }
-                let net: i64 = lines.iter().map(|l| l.1).sum();
-                let tax: i64 = lines.iter().map(|l| l.2).sum();
-                let total = net + tax;
-                let age = ((self.now - date) / TICKS_PER_DAY) as i64;
-                let status = if credit {
-                    2
-                } else if age > 60 {
-                    if id == 5010 || id == 5021 { 0 } else { 2 }
-                } else if age > 30 {
-                    if id % 2 == 0 { 1 } else { 2 }
-                } else {
-                    0
-                };
-                let paid = match status {
-                    2 => total,
-                    1 => total.div_euclid(2),
-                    _ => 0,
-                };
-                let paid_on = date + i128::from(self.p.range(5, 28)) * TICKS_PER_DAY;
-                let payments = if paid != 0 {
-                    json!([{"id": id * 10, "amount": pounds(paid), "date": format_date(paid_on), "payment_method": "BACS", "invoice_id": id}])
-                } else {
-                    json!([])
-                };
-                let site = self
-                    .db
-                    .get("Client", client)
-                    .map(|c| int_field(c, "main_site_id"))
-                    .unwrap_or(0);
-                let note = match kind {
-                    "credit" => format!("Credit note against INV-{}", id - 4),
-                    "break-fix" => "Break-fix support".to_string(),
-                    "project" => "Project work".to_string(),
-                    _ => "Ad-hoc charges".to_string(),
-                };
-                let posted = age > 14;
-                let line_values: Vec<Value> = lines.into_iter().map(|l| l.0).collect();
-                self.put(
-                    "Invoice",
-                    merge(
-                        json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted}),
-                        json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0, "creditlinkedtoinvoiceid": if credit { id - 4 } else { 0 }}),
-                    ),
+                let bill = self.invoice_lines(
+                    id,
+                    (month, slot, credit),
+                    date,
+                    &mut client,
+                    &closed_requests,
+                    &projects,
                 );
+                self.store_invoice(id, client, date, credit, bill);
                 id += 1;
             }
         }
+    }
+
+    /// An invoice's lines by the slot it fills: a credit note, break-fix labour on a closed
+    /// ticket of the client, ad-hoc items, or project work (whose project sets the client).
+    /// Returns the kind, the ticket billed (0 for none) and the lines.
+    fn invoice_lines(
+        &mut self,
+        id: i64,
+        (month, slot, credit): (i64, i32, bool),
+        date: i128,
+        client: &mut i64,
+        closed_requests: &[Value],
+        projects: &[Value],
+    ) -> (&'static str, i64, Vec<(Value, i64, i64)>) {
+        let mut ticket = 0;
+        let mut lines = Vec::new();
+        let kind;
+        if credit {
+            kind = "credit";
+            let (code, halves) = match month {
+                3 => ("LAB-REMOTE", -3),
+                7 => ("HW-DOCK", -2),
+                _ => ("LAB-REMOTE", -4),
+            };
+            lines.push(self.line(id, code, halves, 0));
+        } else if slot == 0 {
+            kind = "break-fix";
+            // Labour on a ticket of this client closed before the invoice date.
+            let candidates: Vec<&Value> = closed_requests
+                .iter()
+                .filter(|t| {
+                    int_field(t, "client_id") == *client
+                        && t.get("dateclosed")
+                            .and_then(Value::as_str)
+                            .and_then(clock::parse_ts)
+                            .is_some_and(|c| c < date)
+                })
+                .collect();
+            ticket = self
+                .p
+                .pick(&candidates)
+                .map(|t| int_field(t, "id"))
+                .unwrap_or(0);
+            let halves = self.p.range(1, 8);
+            lines.push(self.line(id, "LAB-REMOTE", halves, ticket));
+            if self.p.chance(35) {
+                let onsite = self.p.range(2, 6);
+                lines.push(self.line(id, "LAB-ONSITE", onsite, ticket));
+            }
+        } else if slot == 1 {
+            kind = "ad-hoc";
+            let n = self.p.range(1, 3);
+            for _ in 0..n {
+                let code = [
+                    "HW-DOCK",
+                    "HW-CHARGER",
+                    "HW-TONER",
+                    "SW-ADOBE",
+                    "SVC-DOMAIN",
+                    "SVC-SSL",
+                    "HW-LAPTOP",
+                ][self.p.below(7) as usize];
+                let qty = self.p.range(1, 3) * 2;
+                lines.push(self.line(id, code, qty, 0));
+            }
+        } else {
+            kind = "project";
+            let done: Vec<&Value> = projects
+                .iter()
+                .filter(|t| {
+                    t.get("dateoccurred")
+                        .and_then(Value::as_str)
+                        .and_then(clock::parse_ts)
+                        .is_some_and(|c| c < date)
+                })
+                .collect();
+            if let Some(p) = self.p.pick(&done) {
+                ticket = int_field(p, "id");
+                *client = int_field(p, "client_id");
+            }
+            let days = self.p.range(1, 5) * 2;
+            lines.push(self.line(id, "LAB-PROJECT", days, ticket));
+            if self.p.chance(50) {
+                let laptops = self.p.range(1, 4) * 2;
+                lines.push(self.line(id, "HW-LAPTOP", laptops, ticket));
+            }
+        }
+        (kind, ticket, lines)
+    }
+
+    /// Stores an invoice: totals, a payment status by age (credits are settled), the client's
+    /// main site and a note by kind. `bill` is what [`Seeder::invoice_lines`] returns.
+    fn store_invoice(
+        &mut self,
+        id: i64,
+        client: i64,
+        date: i128,
+        credit: bool,
+        (kind, ticket, lines): (&str, i64, Vec<(Value, i64, i64)>),
+    ) {
+        let net: i64 = lines.iter().map(|l| l.1).sum();
+        let tax: i64 = lines.iter().map(|l| l.2).sum();
+        let total = net + tax;
+        let age = ((self.now - date) / TICKS_PER_DAY) as i64;
+        let status = if credit {
+            2
+        } else if age > 60 {
+            if id == 5010 || id == 5021 { 0 } else { 2 }
+        } else if age > 30 {
+            if id % 2 == 0 { 1 } else { 2 }
+        } else {
+            0
+        };
+        let paid = match status {
+            2 => total,
+            1 => total.div_euclid(2),
+            _ => 0,
+        };
+        let paid_on = date + i128::from(self.p.range(5, 28)) * TICKS_PER_DAY;
+        let payments = if paid != 0 {
+            json!([{"id": id * 10, "amount": pounds(paid), "date": format_date(paid_on), "payment_method": "BACS", "invoice_id": id}])
+        } else {
+            json!([])
+        };
+        let site = self
+            .db
+            .get("Client", client)
+            .map(|c| int_field(c, "main_site_id"))
+            .unwrap_or(0);
+        let note = match kind {
+            "credit" => format!("Credit note against INV-{}", id - 4),
+            "break-fix" => "Break-fix support".to_string(),
+            "project" => "Project work".to_string(),
+            _ => "Ad-hoc charges".to_string(),
+        };
+        let posted = age > 14;
+        let line_values: Vec<Value> = lines.into_iter().map(|l| l.0).collect();
+        self.put(
+            "Invoice",
+            merge(
+                json!({"id": id, "use": "invoice", "client_id": client, "client_name": "", "site_id": site, "site_name": "", "invoicenumber": format!("INV-{id}"), "thirdpartyinvoicenumber": "", "invoice_date": format_date(date), "duedate": format_date(date + 30 * TICKS_PER_DAY), "due_date_int": 30, "dateposted": if posted { format_date(date + TICKS_PER_DAY) } else { SENTINEL.to_string() }, "datesent": format_date(date + TICKS_PER_DAY), "datepaid": if status == 2 { format_date(paid_on) } else { SENTINEL.to_string() }, "posted": posted}),
+                json!({"paymentstatus": status, "amountpaid": pounds(paid), "amountdue": pounds(total - paid), "total": pounds(total), "tax_total": pounds(tax), "currency": "GBP", "currency_code": 0, "ticket_id": ticket, "contract_id": -1, "contract_ref": "", "notes_1": note, "notes_2": "", "notes_3": "", "lines": line_values, "payments": payments, "approval_status": 0, "emailstatus": 1, "voided": false, "paymentterms": "30 days", "order_number": "", "cust_order_number": "", "is_recurring_invoice": false, "recurring_invoice_id": 0, "creditlinkedtoinvoiceid": if credit { id - 4 } else { 0 }}),
+            ),
+        );
     }
 
     /// Recurring invoices (one per active contract not billed by itself, plus one awaiting its
@@ -3892,6 +4064,88 @@ impl Seeder {
         }
         self.db.templates = templates;
     }
+}
+
+/// Who took part in a seeded ticket, for its actions' authors and texts.
+struct Authors {
+    user_name: String,
+    user_email: String,
+    summary: String,
+    details: String,
+    worker: i64,
+    worker_name: String,
+    worker_initials: String,
+}
+
+/// An action's author, note and email fields: the user's email, a ticket rule, or an agent's
+/// note whose text follows from the outcome.
+fn write_note(a: &mut Row, outcome: i64, by_user: bool, who: &Authors) {
+    if by_user {
+        a.insert("who".into(), json!(who.user_name));
+        a.insert("who_type".into(), json!(2));
+        a.insert("who_agentid".into(), json!(0));
+        a.insert("emailfrom".into(), json!(who.user_email));
+        a.insert("emailto".into(), json!("support@kestrelbay.co.uk"));
+        a.insert("emailsubject".into(), json!(who.summary));
+        let body = &who.details;
+        a.insert("emailbody".into(), json!(body));
+        a.insert("note".into(), json!(body));
+        a.insert("note_html".into(), json!(format!("<p>{body}</p>")));
+    } else if outcome == 8 {
+        a.insert("who".into(), json!("System"));
+        a.insert("who_type".into(), json!(0));
+        a.insert("hiddenfromuser".into(), json!(true));
+        a.insert(
+            "note".into(),
+            json!("Ticket rule 'RMM alerts to 2nd Line' applied"),
+        );
+        a.insert(
+            "note_html".into(),
+            json!("<p>Ticket rule 'RMM alerts to 2nd Line' applied</p>"),
+        );
+    } else {
+        let note = match outcome {
+            1 => "Checked the logs, investigating further.".to_string(),
+            2 => format!(
+                "Hi {}, could you confirm whether this is still happening?",
+                who.user_name.split(' ').next().unwrap_or_default()
+            ),
+            3 => "Called the user to talk through the issue.".to_string(),
+            4 => "Remote session: applied fix and tested with the user.".to_string(),
+            5 => "On site: replaced faulty part and tested.".to_string(),
+            7 => "Resolved. Closing ticket.".to_string(),
+            _ => "Update added.".to_string(),
+        };
+        a.insert("who".into(), json!(who.worker_name));
+        a.insert("who_agentid".into(), json!(who.worker));
+        a.insert("who_initials".into(), json!(who.worker_initials));
+        a.insert("note_html".into(), json!(format!("<p>{note}</p>")));
+        a.insert("note".into(), json!(note));
+        a.insert("hiddenfromuser".into(), json!(outcome == 1));
+        if outcome == 2 {
+            a.insert("emailto".into(), json!(who.user_email));
+            a.insert("emailfrom".into(), json!("support@kestrelbay.co.uk"));
+            a.insert("emailsubject".into(), json!(format!("RE: {}", who.summary)));
+            a.insert("sendemail".into(), json!(true));
+        }
+        if outcome == 7 {
+            a.insert("new_status".into(), json!(CLOSED_STATUS));
+        }
+        if outcome == 4 || outcome == 5 {
+            a.insert("new_status".into(), json!(2));
+        }
+    }
+}
+
+/// The value of custom field `id` on an asset ("" when it has none).
+fn asset_field(a: &Value, id: i64) -> String {
+    a.get("fields")
+        .and_then(Value::as_array)
+        .and_then(|f| f.iter().find(|f| int_field(f, "id") == id))
+        .and_then(|f| f.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A row with every value emptied the way Halo empties them: "" for text, the sentinel for

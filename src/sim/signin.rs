@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use super::http::{form_pairs, oauth_error};
 use super::query::Params;
+use super::store::Db;
 use super::{Shared, random_token};
 
 /// How long an authorization code may wait to be redeemed.
@@ -166,14 +167,7 @@ pub(crate) fn authorize(s: &Shared, method: &Method, query: &Params, body: &Byte
     let Some(redirect_uri) = get("redirect_uri") else {
         return page(StatusCode::BAD_REQUEST, "redirect_uri is missing");
     };
-    let registered = &s.config.signin_redirect_uris;
-    let allowed = if registered.is_empty() {
-        redirect_uri.starts_with("http://127.0.0.1:")
-            || redirect_uri.starts_with("http://localhost:")
-    } else {
-        registered.iter().any(|u| u == redirect_uri)
-    };
-    if !allowed {
+    if !redirect_allowed(s, redirect_uri) {
         return page(
             StatusCode::BAD_REQUEST,
             "the redirect_uri is not registered on this application",
@@ -210,9 +204,54 @@ pub(crate) fn authorize(s: &Shared, method: &Method, query: &Params, body: &Byte
     let Some(db) = s.db(tenant) else {
         return back("server_error");
     };
-    let agents: Vec<(i64, String, String)> = db
-        .read()
-        .table("Agent")
+    let agents = active_agents(&db.read());
+    let chosen = get("agent")
+        .or_else(|| get("login_hint"))
+        .map(str::to_owned)
+        .or_else(|| s.config.signin_auto_agent.map(|a| a.to_string()));
+    let Some(chosen) = chosen else {
+        return signin_page(&pairs, &agents);
+    };
+    let Some(agent) = agents
+        .iter()
+        .find(|(id, _, email)| id.to_string() == chosen || email.eq_ignore_ascii_case(&chosen))
+        .map(|(id, _, _)| *id)
+    else {
+        return back("access_denied");
+    };
+    let code = issue_code(
+        s,
+        Code {
+            tenant,
+            agent,
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            challenge: challenge.to_owned(),
+            scopes,
+            created: Instant::now(),
+        },
+    );
+    let mut q = vec![("code", code.as_str())];
+    if let Some(st) = state {
+        q.push(("state", st));
+    }
+    redirect(&with_query(redirect_uri, &q))
+}
+
+/// Without registered redirect URIs, only loopback ones (a local client's listener) are allowed.
+fn redirect_allowed(s: &Shared, redirect_uri: &str) -> bool {
+    let registered = &s.config.signin_redirect_uris;
+    if registered.is_empty() {
+        redirect_uri.starts_with("http://127.0.0.1:")
+            || redirect_uri.starts_with("http://localhost:")
+    } else {
+        registered.iter().any(|u| u == redirect_uri)
+    }
+}
+
+/// The agents who may sign in: (id, name, email) of each one not disabled.
+fn active_agents(db: &Db) -> Vec<(i64, String, String)> {
+    db.table("Agent")
         .map(|t| {
             t.rows
                 .values()
@@ -226,85 +265,62 @@ pub(crate) fn authorize(s: &Shared, method: &Method, query: &Params, body: &Byte
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let chosen = get("agent")
-        .or_else(|| get("login_hint"))
-        .map(str::to_owned)
-        .or_else(|| s.config.signin_auto_agent.map(|a| a.to_string()));
-    let Some(chosen) = chosen else {
-        // The sign-in page: one button per agent, posting the request back with `agent`.
-        let hidden: String = pairs
-            .iter()
-            .filter(|(k, _)| k != "agent")
-            .map(|(k, v)| {
-                format!(
-                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                    escape(k),
-                    escape(v)
-                )
-            })
-            .collect();
-        let buttons: String = agents
-            .iter()
-            .map(|(id, name, _)| {
-                format!(
-                    "<button name=\"agent\" value=\"{id}\">Sign in as {}</button>",
-                    escape(name)
-                )
-            })
-            .collect();
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            format!(
-                "<!doctype html><title>Halo sign-in</title><h1>Sign in to Halo</h1>\
-                 <form method=\"post\" action=\"/auth/authorize\">{hidden}{buttons}</form>"
-            ),
-        )
-            .into_response();
-    };
-    let Some(agent) = agents
+        .unwrap_or_default()
+}
+
+/// The sign-in page: one button per agent, posting the request back with `agent`.
+fn signin_page(pairs: &[(String, String)], agents: &[(i64, String, String)]) -> Response {
+    let hidden: String = pairs
         .iter()
-        .find(|(id, _, email)| id.to_string() == chosen || email.eq_ignore_ascii_case(&chosen))
-        .map(|(id, _, _)| *id)
-    else {
-        return back("access_denied");
-    };
-    let code = random_token(&mut s.auth.lock().rng);
-    let now = Instant::now();
-    {
-        let mut st = s.signin.lock();
-        st.codes
-            .retain(|_, c| now.duration_since(c.created) < CODE_TTL);
-        while st.codes.len() >= MAX_CODES {
-            let oldest = st
-                .codes
-                .iter()
-                .min_by_key(|(_, c)| c.created)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => st.codes.remove(&k),
-                None => break,
-            };
-        }
-        st.codes.insert(
-            code.clone(),
-            Code {
-                tenant,
-                agent,
-                client_id: client_id.to_owned(),
-                redirect_uri: redirect_uri.to_owned(),
-                challenge: challenge.to_owned(),
-                scopes,
-                created: now,
-            },
-        );
+        .filter(|(k, _)| k != "agent")
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    let buttons: String = agents
+        .iter()
+        .map(|(id, name, _)| {
+            format!(
+                "<button name=\"agent\" value=\"{id}\">Sign in as {}</button>",
+                escape(name)
+            )
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><title>Halo sign-in</title><h1>Sign in to Halo</h1>\
+             <form method=\"post\" action=\"/auth/authorize\">{hidden}{buttons}</form>"
+        ),
+    )
+        .into_response()
+}
+
+/// Stores a sign-in code (dropping expired ones, and the oldest past the cap) and returns it.
+fn issue_code(s: &Shared, code: Code) -> String {
+    let token = random_token(&mut s.auth.lock().rng);
+    let now = code.created;
+    let mut st = s.signin.lock();
+    st.codes
+        .retain(|_, c| now.duration_since(c.created) < CODE_TTL);
+    while st.codes.len() >= MAX_CODES {
+        let oldest = st
+            .codes
+            .iter()
+            .min_by_key(|(_, c)| c.created)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => st.codes.remove(&k),
+            None => break,
+        };
     }
-    let mut q = vec![("code", code.as_str())];
-    if let Some(st) = state {
-        q.push(("state", st));
-    }
-    redirect(&with_query(redirect_uri, &q))
+    st.codes.insert(token.clone(), code);
+    token
 }
 
 fn invalid_grant(description: &str) -> Response {

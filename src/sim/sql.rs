@@ -876,23 +876,7 @@ impl Parser {
         if self.at_kw("DISTINCT") || self.at_kw("ALL") {
             return Err(self.unsupported_here());
         }
-        let top = if self.eat_kw("TOP") {
-            let paren = self.eat_sym("(");
-            let n = match self.bump() {
-                Some(Tok::Num(n)) => n.parse::<usize>().map_err(|_| near(&Tok::Num(n)))?,
-                Some(t) => return Err(near(&t)),
-                None => return Err(self.error()),
-            };
-            if paren {
-                self.expect_sym(")")?;
-            }
-            if self.at_kw("PERCENT") || self.at_kw("WITH") {
-                return Err(self.unsupported_here());
-            }
-            Some(n)
-        } else {
-            None
-        };
+        let top = self.top()?;
         let mut items = vec![self.item()?];
         while self.eat_sym(",") {
             items.push(self.item()?);
@@ -900,50 +884,92 @@ impl Parser {
         if self.at_kw("INTO") {
             return Err(self.error());
         }
-        let from = if self.eat_kw("FROM") {
-            if self.at_sym("(") {
-                return Err(self.unsupported_here());
-            }
-            let mut table = self.name()?;
-            // `dbo.FAULTS`: a schema-qualified name.
-            if self.eat_sym(".") {
-                let t = self.name()?;
-                table = format!("{table}.{t}");
-            }
-            let alias = if self.eat_kw("AS") {
-                Some(self.name()?)
-            } else {
-                match self.peek() {
-                    Some(Tok::Word(w)) if !is_reserved(w) => Some(self.name()?),
-                    Some(Tok::Quoted(_)) => Some(self.name()?),
-                    _ => None,
-                }
-            };
-            // `WITH (NOLOCK)`, common in Halo report SQL, changes nothing here.
-            if self.at_kw("WITH") && matches!(self.peek_at(1), Some(Tok::Sym("("))) {
-                self.i += 2;
-                if !self.eat_kw("NOLOCK") {
-                    return Err(self.unsupported_here());
-                }
-                self.expect_sym(")")?;
-            }
-            for kw in ["JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER"] {
-                if self.at_kw(kw) {
-                    return Err(self.unsupported_here());
-                }
-            }
-            if self.at_sym(",") {
-                return Err(self.unsupported_here());
-            }
-            Some((table, alias))
-        } else {
-            None
-        };
+        let from = self.from()?;
         let filter = if self.eat_kw("WHERE") {
             Some(self.cond()?)
         } else {
             None
         };
+        let group_by = self.group_by()?;
+        if self.at_kw("HAVING") {
+            return Err(self.unsupported_here());
+        }
+        let order_by = self.order_by()?;
+        self.end()?;
+        Ok(Query {
+            top,
+            items,
+            from,
+            filter,
+            group_by,
+            order_by,
+        })
+    }
+
+    /// `TOP n` or `TOP (n)`, if there.
+    fn top(&mut self) -> Result<Option<usize>, String> {
+        if !self.eat_kw("TOP") {
+            return Ok(None);
+        }
+        let paren = self.eat_sym("(");
+        let n = match self.bump() {
+            Some(Tok::Num(n)) => n.parse::<usize>().map_err(|_| near(&Tok::Num(n)))?,
+            Some(t) => return Err(near(&t)),
+            None => return Err(self.error()),
+        };
+        if paren {
+            self.expect_sym(")")?;
+        }
+        if self.at_kw("PERCENT") || self.at_kw("WITH") {
+            return Err(self.unsupported_here());
+        }
+        Ok(Some(n))
+    }
+
+    /// `FROM table [AS alias] [WITH (NOLOCK)]`, if there: one table, no joins.
+    fn from(&mut self) -> Result<Option<(String, Option<String>)>, String> {
+        if !self.eat_kw("FROM") {
+            return Ok(None);
+        }
+        if self.at_sym("(") {
+            return Err(self.unsupported_here());
+        }
+        let mut table = self.name()?;
+        // `dbo.FAULTS`: a schema-qualified name.
+        if self.eat_sym(".") {
+            let t = self.name()?;
+            table = format!("{table}.{t}");
+        }
+        let alias = if self.eat_kw("AS") {
+            Some(self.name()?)
+        } else {
+            match self.peek() {
+                Some(Tok::Word(w)) if !is_reserved(w) => Some(self.name()?),
+                Some(Tok::Quoted(_)) => Some(self.name()?),
+                _ => None,
+            }
+        };
+        // `WITH (NOLOCK)`, common in Halo report SQL, changes nothing here.
+        if self.at_kw("WITH") && matches!(self.peek_at(1), Some(Tok::Sym("("))) {
+            self.i += 2;
+            if !self.eat_kw("NOLOCK") {
+                return Err(self.unsupported_here());
+            }
+            self.expect_sym(")")?;
+        }
+        for kw in ["JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER"] {
+            if self.at_kw(kw) {
+                return Err(self.unsupported_here());
+            }
+        }
+        if self.at_sym(",") {
+            return Err(self.unsupported_here());
+        }
+        Ok(Some((table, alias)))
+    }
+
+    /// `GROUP BY col, …`, if there: plain columns only.
+    fn group_by(&mut self) -> Result<Vec<ColRef>, String> {
         let mut group_by = Vec::new();
         if self.eat_kw("GROUP") {
             self.expect_kw("BY")?;
@@ -957,9 +983,11 @@ impl Parser {
                 }
             }
         }
-        if self.at_kw("HAVING") {
-            return Err(self.unsupported_here());
-        }
+        Ok(group_by)
+    }
+
+    /// `ORDER BY expr [ASC|DESC], …`, if there.
+    fn order_by(&mut self) -> Result<Vec<(Expr, bool)>, String> {
         let mut order_by = Vec::new();
         if self.eat_kw("ORDER") {
             self.expect_kw("BY")?;
@@ -977,6 +1005,11 @@ impl Parser {
                 }
             }
         }
+        Ok(order_by)
+    }
+
+    /// Nothing may follow the query.
+    fn end(&self) -> Result<(), String> {
         match self.peek() {
             None => {}
             // Halo quirk: report SQL is a single statement; a `;` (a second statement, or
@@ -991,14 +1024,7 @@ impl Parser {
             }
             Some(_) => return Err(self.error()),
         }
-        Ok(Query {
-            top,
-            items,
-            from,
-            filter,
-            group_by,
-            order_by,
-        })
+        Ok(())
     }
 
     fn unsupported_at_prev(&self) -> String {
@@ -1535,7 +1561,48 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
     let mut parser = Parser { toks, i: 0 };
     let q = parser.query()?;
 
-    let scope = match &q.from {
+    let scope = scope_of(q.from.as_ref())?;
+    let cols = scope.columns();
+    let outputs = select_list(&scope, &q.items)?;
+    let filter = match &q.filter {
+        Some(c) => Some(scope.bind_cond(c)?),
+        None => None,
+    };
+    let group_cols: Vec<usize> = q
+        .group_by
+        .iter()
+        .map(|c| scope.resolve(c))
+        .collect::<Result<_, _>>()?;
+    let keys = order_keys(&scope, &outputs, &q.order_by)?;
+
+    let grouped = !group_cols.is_empty()
+        || outputs.iter().any(|o| has_agg(&o.expr))
+        || keys
+            .iter()
+            .any(|(k, _)| matches!(k, Key::Expr(e) if has_agg(e)));
+    if grouped {
+        check_grouping(&scope, &group_cols, &outputs, &keys)?;
+    }
+
+    let kept = filtered_rows(db, &scope, filter.as_ref())?;
+    let mut results = if grouped {
+        grouped_results(kept, &group_cols, cols, &outputs, &keys)?
+    } else {
+        row_results(kept, cols, &outputs, &keys)
+    };
+    sort_results(&mut results, &keys);
+    if let Some(n) = q.top {
+        results.truncate(n);
+    }
+    Ok(result_set(&outputs, results))
+}
+
+/// (output values, sort values) of one result row.
+type ResultRow = (Vec<Val>, Vec<Val>);
+
+/// The table a query reads from (`FROM`), and the names that may qualify its columns.
+fn scope_of(from: Option<&(String, Option<String>)>) -> Result<Scope, String> {
+    Ok(match from {
         Some((written, alias)) => {
             // `dbo.X` names table X in the default schema; any other schema does not exist.
             let bare = match written.split_once('.') {
@@ -1559,12 +1626,14 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
             table: None,
             exposed: Vec::new(),
         },
-    };
-    let cols = scope.columns();
+    })
+}
 
-    // The select list.
+/// The select list, resolved against the scope.
+fn select_list(scope: &Scope, items: &[Item]) -> Result<Vec<Output>, String> {
+    let cols = scope.columns();
     let mut outputs: Vec<Output> = Vec::new();
-    for item in &q.items {
+    for item in items {
         match item {
             Item::Star(qualifier) => {
                 if let Some(qual) = qualifier
@@ -1601,19 +1670,17 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
             }
         }
     }
+    Ok(outputs)
+}
 
-    let filter = match &q.filter {
-        Some(c) => Some(scope.bind_cond(c)?),
-        None => None,
-    };
-    let group_cols: Vec<usize> = q
-        .group_by
-        .iter()
-        .map(|c| scope.resolve(c))
-        .collect::<Result<_, _>>()?;
-
+/// The ORDER BY keys: a select-list position (ordinal or alias) or an expression.
+fn order_keys(
+    scope: &Scope,
+    outputs: &[Output],
+    order_by: &[(Expr, bool)],
+) -> Result<Vec<(Key, bool)>, String> {
     let mut keys: Vec<(Key, bool)> = Vec::new();
-    for (e, desc) in &q.order_by {
+    for (e, desc) in order_by {
         let key = match e {
             Expr::Lit(Val::Int(n)) => {
                 let pos = usize::try_from(*n)
@@ -1657,37 +1724,48 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
         };
         keys.push((key, *desc));
     }
+    Ok(keys)
+}
 
-    let grouped = !group_cols.is_empty()
-        || outputs.iter().any(|o| has_agg(&o.expr))
-        || keys
-            .iter()
-            .any(|(k, _)| matches!(k, Key::Expr(e) if has_agg(e)));
-    if grouped {
-        let label = scope.label();
-        let check = |e: &Bound, clause: &str| -> Result<(), String> {
-            if let Bound::Col(i) = e
-                && !group_cols.contains(i)
-            {
-                let name = cols.get(*i).map_or("", |c| c.name);
-                return Err(format!(
-                    "Column '{label}.{name}' is invalid in the {clause} because it is not \
-                     contained in either an aggregate function or the GROUP BY clause."
-                ));
-            }
-            Ok(())
-        };
-        for o in &outputs {
-            check(&o.expr, "select list")?;
+/// In a grouped query, every plain column in the select list and ORDER BY must be grouped by.
+fn check_grouping(
+    scope: &Scope,
+    group_cols: &[usize],
+    outputs: &[Output],
+    keys: &[(Key, bool)],
+) -> Result<(), String> {
+    let cols = scope.columns();
+    let label = scope.label();
+    let check = |e: &Bound, clause: &str| -> Result<(), String> {
+        if let Bound::Col(i) = e
+            && !group_cols.contains(i)
+        {
+            let name = cols.get(*i).map_or("", |c| c.name);
+            return Err(format!(
+                "Column '{label}.{name}' is invalid in the {clause} because it is not \
+                 contained in either an aggregate function or the GROUP BY clause."
+            ));
         }
-        for (k, _) in &keys {
-            if let Key::Expr(e) = k {
-                check(e, "ORDER BY clause")?;
-            }
+        Ok(())
+    };
+    for o in outputs {
+        check(&o.expr, "select list")?;
+    }
+    for (k, _) in keys {
+        if let Key::Expr(e) = k {
+            check(e, "ORDER BY clause")?;
         }
     }
+    Ok(())
+}
 
-    // Rows.
+/// The rows of the scope's table that pass the WHERE clause (one empty row without a table).
+fn filtered_rows<'a>(
+    db: &'a Db,
+    scope: &Scope,
+    filter: Option<&BCond>,
+) -> Result<Vec<&'a Value>, String> {
+    let cols = scope.columns();
     let source: Vec<&Value> = match scope.table {
         Some(t) => db
             .table(t.source)
@@ -1697,7 +1775,7 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
     };
     let mut kept: Vec<&Value> = Vec::with_capacity(source.len());
     for row in source {
-        let keep = match &filter {
+        let keep = match filter {
             Some(f) => test(f, cols, row)? == Some(true),
             None => true,
         };
@@ -1705,78 +1783,99 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
             kept.push(row);
         }
     }
+    Ok(kept)
+}
 
-    // (output values, sort values) per result row.
-    let mut results: Vec<(Vec<Val>, Vec<Val>)> = Vec::new();
-    if grouped {
-        let mut groups: Vec<Vec<&Value>> = Vec::new();
-        if group_cols.is_empty() {
-            groups.push(kept);
-        } else {
-            let mut index: HashMap<Vec<String>, usize> = HashMap::new();
-            for row in kept {
-                let key: Vec<String> = group_cols
-                    .iter()
-                    .map(|i| eval_row(&Bound::Col(*i), cols, row).group_key())
-                    .collect();
-                match index.get(&key) {
-                    Some(g) => {
-                        if let Some(group) = groups.get_mut(*g) {
-                            group.push(row);
-                        }
+/// One result row per group (the whole input is one group without GROUP BY).
+fn grouped_results(
+    kept: Vec<&Value>,
+    group_cols: &[usize],
+    cols: &[Column],
+    outputs: &[Output],
+    keys: &[(Key, bool)],
+) -> Result<Vec<ResultRow>, String> {
+    let mut results: Vec<ResultRow> = Vec::new();
+    let mut groups: Vec<Vec<&Value>> = Vec::new();
+    if group_cols.is_empty() {
+        groups.push(kept);
+    } else {
+        let mut index: HashMap<Vec<String>, usize> = HashMap::new();
+        for row in kept {
+            let key: Vec<String> = group_cols
+                .iter()
+                .map(|i| eval_row(&Bound::Col(*i), cols, row).group_key())
+                .collect();
+            match index.get(&key) {
+                Some(g) => {
+                    if let Some(group) = groups.get_mut(*g) {
+                        group.push(row);
                     }
-                    None => {
-                        index.insert(key, groups.len());
-                        groups.push(vec![row]);
-                    }
+                }
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push(vec![row]);
                 }
             }
-            // Deterministic order: by the grouping columns (what a stream aggregate yields).
-            groups.sort_by(|a, b| {
-                for i in &group_cols {
-                    let (x, y) = (
-                        eval_group(&Bound::Col(*i), cols, a).unwrap_or(Val::Null),
-                        eval_group(&Bound::Col(*i), cols, b).unwrap_or(Val::Null),
-                    );
-                    let o = sort_cmp(&x, &y);
-                    if o != Ordering::Equal {
-                        return o;
-                    }
+        }
+        // Deterministic order: by the grouping columns (what a stream aggregate yields).
+        groups.sort_by(|a, b| {
+            for i in group_cols {
+                let (x, y) = (
+                    eval_group(&Bound::Col(*i), cols, a).unwrap_or(Val::Null),
+                    eval_group(&Bound::Col(*i), cols, b).unwrap_or(Val::Null),
+                );
+                let o = sort_cmp(&x, &y);
+                if o != Ordering::Equal {
+                    return o;
                 }
-                Ordering::Equal
-            });
-        }
-        for g in &groups {
-            let out: Vec<Val> = outputs
-                .iter()
-                .map(|o| eval_group(&o.expr, cols, g))
-                .collect::<Result<_, _>>()?;
-            let sort: Vec<Val> = keys
-                .iter()
-                .map(|(k, _)| match k {
-                    Key::Out(i) => Ok(out.get(*i).cloned().unwrap_or(Val::Null)),
-                    Key::Expr(e) => eval_group(e, cols, g),
-                })
-                .collect::<Result<_, _>>()?;
-            results.push((out, sort));
-        }
-    } else {
-        for row in kept {
-            let out: Vec<Val> = outputs
-                .iter()
-                .map(|o| eval_row(&o.expr, cols, row))
-                .collect();
-            let sort: Vec<Val> = keys
-                .iter()
-                .map(|(k, _)| match k {
-                    Key::Out(i) => out.get(*i).cloned().unwrap_or(Val::Null),
-                    Key::Expr(e) => eval_row(e, cols, row),
-                })
-                .collect();
-            results.push((out, sort));
-        }
+            }
+            Ordering::Equal
+        });
     }
+    for g in &groups {
+        let out: Vec<Val> = outputs
+            .iter()
+            .map(|o| eval_group(&o.expr, cols, g))
+            .collect::<Result<_, _>>()?;
+        let sort: Vec<Val> = keys
+            .iter()
+            .map(|(k, _)| match k {
+                Key::Out(i) => Ok(out.get(*i).cloned().unwrap_or(Val::Null)),
+                Key::Expr(e) => eval_group(e, cols, g),
+            })
+            .collect::<Result<_, _>>()?;
+        results.push((out, sort));
+    }
+    Ok(results)
+}
 
+/// One result row per input row.
+fn row_results(
+    kept: Vec<&Value>,
+    cols: &[Column],
+    outputs: &[Output],
+    keys: &[(Key, bool)],
+) -> Vec<ResultRow> {
+    let mut results: Vec<ResultRow> = Vec::new();
+    for row in kept {
+        let out: Vec<Val> = outputs
+            .iter()
+            .map(|o| eval_row(&o.expr, cols, row))
+            .collect();
+        let sort: Vec<Val> = keys
+            .iter()
+            .map(|(k, _)| match k {
+                Key::Out(i) => out.get(*i).cloned().unwrap_or(Val::Null),
+                Key::Expr(e) => eval_row(e, cols, row),
+            })
+            .collect();
+        results.push((out, sort));
+    }
+    results
+}
+
+/// Sorts by the ORDER BY keys (stable, so ties keep their input order).
+fn sort_results(results: &mut [ResultRow], keys: &[(Key, bool)]) {
     if !keys.is_empty() {
         results.sort_by(|(_, a), (_, b)| {
             for (i, (_, desc)) in keys.iter().enumerate() {
@@ -1791,15 +1890,15 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
             Ordering::Equal
         });
     }
-    if let Some(n) = q.top {
-        results.truncate(n);
-    }
+}
 
+/// The result set: named columns with their types, and one JSON object per row.
+fn result_set(outputs: &[Output], results: Vec<ResultRow>) -> ResultSet {
     // Column names as ADO.NET's DataAdapter makes them: unnamed columns are Column1, Column2,
     // …; a repeated name gets a numeric suffix.
     let mut names: Vec<String> = Vec::with_capacity(outputs.len());
     let mut unnamed = 0;
-    for o in &outputs {
+    for o in outputs {
         let base = match &o.name {
             Some(n) => n.clone(),
             None => {
@@ -1817,7 +1916,7 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
     }
     let columns = names
         .iter()
-        .zip(&outputs)
+        .zip(outputs)
         .map(|(n, o)| ResultColumn {
             name: n.clone(),
             data_type: o.data_type,
@@ -1833,7 +1932,7 @@ pub(crate) fn run(db: &Db, sql: &str) -> Result<ResultSet, String> {
             Value::Object(m)
         })
         .collect();
-    Ok(ResultSet { columns, rows })
+    ResultSet { columns, rows }
 }
 
 #[cfg(test)]

@@ -322,6 +322,8 @@ fn not_found(id: i64) -> ApiError {
     ApiError::rule("DB01", format!("Record {id} not found"))
 }
 
+/// A ticket, project or opportunity written through `POST /Tickets`: checks shared by both,
+/// then an update of `id` or a create.
 fn write_fault(
     db: &mut Db,
     domain: Domain,
@@ -337,48 +339,73 @@ fn write_fault(
         return Err(ApiError::rule("TK01", "Please supply a summary"));
     }
     let recover = control.get("_recover").and_then(Value::as_bool) == Some(true);
-    let template = ticket_template();
 
     if id > 0 {
-        let Some(Value::Object(existing)) = db.get("Faults", id) else {
-            return Err(not_found(id));
-        };
-        let deleted = existing.get("deleted").and_then(Value::as_bool) == Some(true);
-        // Guess: a soft-deleted ticket must be recovered (`_recover: true`) before other edits.
-        if deleted && !recover {
-            return Err(ApiError::rule(
-                "TK04",
-                format!("Ticket {id} has been deleted"),
-            ));
-        }
-        if dry {
-            return Ok(Value::Null);
-        }
-        let mut row = existing.clone();
-        let old_status = existing.get("status_id").and_then(as_i64).unwrap_or(0);
-        let old_agent = existing.get("agent_id").and_then(as_i64).unwrap_or(0);
-        overlay(db, &mut row, fields, &template);
-        if recover {
-            row.insert("deleted".into(), json!(false));
-        }
-        let new_status = row.get("status_id").and_then(as_i64).unwrap_or(0);
-        if new_status == CLOSED_STATUS && old_status != CLOSED_STATUS {
-            row.insert("dateclosed".into(), json!(stamp));
-            row.insert("hasbeenclosed".into(), json!(true));
-        } else if new_status != CLOSED_STATUS && old_status == CLOSED_STATUS {
-            row.insert("dateclosed".into(), json!(clock::SENTINEL));
-        }
-        if row.get("agent_id").and_then(as_i64).unwrap_or(0) != old_agent {
-            row.insert("dateassigned".into(), json!(stamp));
-        }
-        row.insert("last_update".into(), json!(stamp));
-        derive(db, "Faults", &mut row, Some(fields));
-        let out = Value::Object(row);
-        db.put("Faults", "id", out.clone());
-        return Ok(out);
+        update_fault(db, id, fields, recover, dry, &stamp)
+    } else {
+        create_fault(db, domain, fields, now, dry, &stamp)
     }
+}
 
-    // Create.
+/// An update of ticket `id`: closing and reopening set or clear `dateclosed`, a new agent sets
+/// `dateassigned`.
+fn update_fault(
+    db: &mut Db,
+    id: i64,
+    fields: &Row,
+    recover: bool,
+    dry: bool,
+    stamp: &str,
+) -> Result<Value, ApiError> {
+    let template = ticket_template();
+    let Some(Value::Object(existing)) = db.get("Faults", id) else {
+        return Err(not_found(id));
+    };
+    let deleted = existing.get("deleted").and_then(Value::as_bool) == Some(true);
+    // Guess: a soft-deleted ticket must be recovered (`_recover: true`) before other edits.
+    if deleted && !recover {
+        return Err(ApiError::rule(
+            "TK04",
+            format!("Ticket {id} has been deleted"),
+        ));
+    }
+    if dry {
+        return Ok(Value::Null);
+    }
+    let mut row = existing.clone();
+    let old_status = existing.get("status_id").and_then(as_i64).unwrap_or(0);
+    let old_agent = existing.get("agent_id").and_then(as_i64).unwrap_or(0);
+    overlay(db, &mut row, fields, &template);
+    if recover {
+        row.insert("deleted".into(), json!(false));
+    }
+    let new_status = row.get("status_id").and_then(as_i64).unwrap_or(0);
+    if new_status == CLOSED_STATUS && old_status != CLOSED_STATUS {
+        row.insert("dateclosed".into(), json!(stamp));
+        row.insert("hasbeenclosed".into(), json!(true));
+    } else if new_status != CLOSED_STATUS && old_status == CLOSED_STATUS {
+        row.insert("dateclosed".into(), json!(clock::SENTINEL));
+    }
+    if row.get("agent_id").and_then(as_i64).unwrap_or(0) != old_agent {
+        row.insert("dateassigned".into(), json!(stamp));
+    }
+    row.insert("last_update".into(), json!(stamp));
+    derive(db, "Faults", &mut row, Some(fields));
+    let out = Value::Object(row);
+    db.put("Faults", "id", out.clone());
+    Ok(out)
+}
+
+/// A new ticket: the template, the fields sent, then what Halo infers and derives.
+fn create_fault(
+    db: &mut Db,
+    domain: Domain,
+    fields: &Row,
+    now: i128,
+    dry: bool,
+    stamp: &str,
+) -> Result<Value, ApiError> {
+    let template = ticket_template();
     if text(fields, "summary").trim().is_empty() {
         return Err(ApiError::rule("TK01", "Please supply a summary"));
     }
@@ -415,8 +442,43 @@ fn write_fault(
     row.insert("source".into(), json!(0));
     overlay(db, &mut row, fields, &template);
 
-    // Fill what Halo infers: the user's site and client, the client's main site, the ticket
-    // type's defaults (team, priority, SLA).
+    infer_fault_fields(db, &mut row, fields);
+    let given = |k: &str| fields.get(k).and_then(as_i64).filter(|v| *v > 0);
+    if given("status_id").is_none() {
+        row.insert("status_id".into(), json!(1));
+    }
+    if row.get("agent_id").and_then(as_i64).unwrap_or(0) > 0 {
+        row.insert("dateassigned".into(), json!(stamp));
+    }
+    let occurred = row
+        .get("dateoccurred")
+        .and_then(Value::as_str)
+        .and_then(clock::parse_ts)
+        .unwrap_or(now);
+    set_sla_dates(db, &mut row, occurred);
+    if text(&row, "details_html").is_empty() && !text(&row, "details").is_empty() {
+        let html = format!("<p>{}</p>", text(&row, "details"));
+        row.insert("details_html".into(), json!(html));
+    }
+    if row.get("status_id").and_then(as_i64) == Some(CLOSED_STATUS) {
+        row.insert("dateclosed".into(), json!(stamp));
+        row.insert("hasbeenclosed".into(), json!(true));
+    }
+    derive(db, "Faults", &mut row, Some(fields));
+    if let Some(user) = db.get("Users", row.get("user_id").and_then(as_i64).unwrap_or(0)) {
+        let email = user.get("emailaddress").cloned().unwrap_or(json!(""));
+        row.insert("reportedby".into(), email);
+    }
+    let r = reference(&row);
+    row.insert("reference".into(), json!(r));
+    let out = Value::Object(row);
+    db.put("Faults", "id", out.clone());
+    Ok(out)
+}
+
+/// Fills what Halo infers for a new ticket: the user's site and client, the client's main site,
+/// the ticket type's defaults (team, priority, SLA).
+fn infer_fault_fields(db: &Db, row: &mut Row, fields: &Row) {
     let given = |k: &str| fields.get(k).and_then(as_i64).filter(|v| *v > 0);
     if let Some(user) = given("user_id").and_then(|u| db.get("Users", u)) {
         if given("site_id").is_none() {
@@ -458,36 +520,6 @@ fn write_fault(
             row.insert("sla_id".into(), json!(int_field(tt, "default_sla")));
         }
     }
-    if given("status_id").is_none() {
-        row.insert("status_id".into(), json!(1));
-    }
-    if row.get("agent_id").and_then(as_i64).unwrap_or(0) > 0 {
-        row.insert("dateassigned".into(), json!(stamp));
-    }
-    let occurred = row
-        .get("dateoccurred")
-        .and_then(Value::as_str)
-        .and_then(clock::parse_ts)
-        .unwrap_or(now);
-    set_sla_dates(db, &mut row, occurred);
-    if text(&row, "details_html").is_empty() && !text(&row, "details").is_empty() {
-        let html = format!("<p>{}</p>", text(&row, "details"));
-        row.insert("details_html".into(), json!(html));
-    }
-    if row.get("status_id").and_then(as_i64) == Some(CLOSED_STATUS) {
-        row.insert("dateclosed".into(), json!(stamp));
-        row.insert("hasbeenclosed".into(), json!(true));
-    }
-    derive(db, "Faults", &mut row, Some(fields));
-    if let Some(user) = db.get("Users", row.get("user_id").and_then(as_i64).unwrap_or(0)) {
-        let email = user.get("emailaddress").cloned().unwrap_or(json!(""));
-        row.insert("reportedby".into(), email);
-    }
-    let r = reference(&row);
-    row.insert("reference".into(), json!(r));
-    let out = Value::Object(row);
-    db.put("Faults", "id", out.clone());
-    Ok(out)
 }
 
 /// Re-totals a ticket's time from its actions and applies an action's side effects.
@@ -534,6 +566,8 @@ fn touch_ticket(db: &mut Db, ticket_id: i64, action: Option<&Row>, stamp: &str) 
     db.put("Faults", "id", Value::Object(t));
 }
 
+/// `POST /Actions`: an update of action `id` on the ticket, or a new one; either way the
+/// ticket's totals follow.
 fn write_action(
     db: &mut Db,
     fields: &Row,
@@ -574,59 +608,7 @@ fn write_action(
         if dry {
             return Ok(Value::Null);
         }
-        let mut row = template.clone();
-        let agent = db.api_agent_id;
-        row.insert("who".into(), json!(db.text("Agent", agent, "name")));
-        row.insert("who_agentid".into(), json!(agent));
-        row.insert(
-            "who_initials".into(),
-            json!(db.text("Agent", agent, "initials")),
-        );
-        for f in [
-            "datetime",
-            "actiondatecreated",
-            "last_updated",
-            "actionarrivaldate",
-            "actioncompletiondate",
-        ] {
-            row.insert(f.into(), json!(stamp));
-        }
-        overlay(db, &mut row, fields, &template);
-        row.insert("ticket_id".into(), json!(ticket_id));
-        row.insert("id".into(), json!(db.next_action_id(ticket_id)));
-        // `outcome` may be posted as a name ("comment") instead of `outcome_id`.
-        if !fields.contains_key("outcome_id") {
-            let name = text(&row, "outcome").to_string();
-            let found = db
-                .table("Outcome")
-                .and_then(|t| {
-                    t.rows.values().find(|o| {
-                        o.get("outcome")
-                            .and_then(Value::as_str)
-                            .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-                    })
-                })
-                .map(|o| int_field(o, "id"));
-            if let Some(oid) = found {
-                row.insert("outcome_id".into(), json!(oid));
-            }
-        }
-        if text(&row, "note_html").is_empty() && !text(&row, "note").is_empty() {
-            let html = format!("<p>{}</p>", text(&row, "note"));
-            row.insert("note_html".into(), json!(html));
-        }
-        let hours = row.get("timetaken").and_then(as_f64).unwrap_or(0.0);
-        let billable = row
-            .get("actisbillable")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        if !fields.contains_key("actionchargehours") {
-            row.insert(
-                "actionchargehours".into(),
-                json!(if billable { hours } else { 0.0 }),
-            );
-        }
-        row
+        new_action(db, ticket_id, fields, &template, &stamp)
     };
     derive(db, "Actions", &mut row, Some(fields));
     db.put_action(Value::Object(row.clone()));
@@ -643,6 +625,65 @@ fn write_action(
     Ok(Value::Object(out))
 }
 
+/// A new action on ticket `ticket_id`: by the API's agent, stamped now, its outcome looked up
+/// by name when only the name was sent, its charge hours from its time when billable.
+fn new_action(db: &mut Db, ticket_id: i64, fields: &Row, template: &Row, stamp: &str) -> Row {
+    let mut row = template.clone();
+    let agent = db.api_agent_id;
+    row.insert("who".into(), json!(db.text("Agent", agent, "name")));
+    row.insert("who_agentid".into(), json!(agent));
+    row.insert(
+        "who_initials".into(),
+        json!(db.text("Agent", agent, "initials")),
+    );
+    for f in [
+        "datetime",
+        "actiondatecreated",
+        "last_updated",
+        "actionarrivaldate",
+        "actioncompletiondate",
+    ] {
+        row.insert(f.into(), json!(stamp));
+    }
+    overlay(db, &mut row, fields, template);
+    row.insert("ticket_id".into(), json!(ticket_id));
+    row.insert("id".into(), json!(db.next_action_id(ticket_id)));
+    // `outcome` may be posted as a name ("comment") instead of `outcome_id`.
+    if !fields.contains_key("outcome_id") {
+        let name = text(&row, "outcome").to_string();
+        let found = db
+            .table("Outcome")
+            .and_then(|t| {
+                t.rows.values().find(|o| {
+                    o.get("outcome")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                })
+            })
+            .map(|o| int_field(o, "id"));
+        if let Some(oid) = found {
+            row.insert("outcome_id".into(), json!(oid));
+        }
+    }
+    if text(&row, "note_html").is_empty() && !text(&row, "note").is_empty() {
+        let html = format!("<p>{}</p>", text(&row, "note"));
+        row.insert("note_html".into(), json!(html));
+    }
+    let hours = row.get("timetaken").and_then(as_f64).unwrap_or(0.0);
+    let billable = row
+        .get("actisbillable")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    if !fields.contains_key("actionchargehours") {
+        row.insert(
+            "actionchargehours".into(),
+            json!(if billable { hours } else { 0.0 }),
+        );
+    }
+    row
+}
+
+/// Any other resource: the record `id` (or its guid) names is updated, or a new one made.
 fn write_plain(
     db: &mut Db,
     res: &Resource,
@@ -651,10 +692,8 @@ fn write_plain(
     dry: bool,
 ) -> Result<Value, ApiError> {
     let stamp = clock::format_ts(now);
-    let table = res.name;
-    let key = res.key;
     let template = template(db, res);
-    check_references(db, table, fields)?;
+    check_references(db, res.name, fields)?;
     // Where Halo's `id` is a guid, a posted `id` names the record to update (and is not
     // writable); the integer beside it (`priorityid`, `holid`) does too.
     let by_guid = match fields.get("id") {
@@ -664,33 +703,59 @@ fn write_plain(
         _ => None,
     };
     let id = by_guid
-        .or_else(|| fields.get(key).and_then(as_i64))
+        .or_else(|| fields.get(res.key).and_then(as_i64))
         .unwrap_or(0);
 
     if id > 0 {
-        let Some(Value::Object(existing)) = db.get(table, id) else {
-            return Err(not_found(id));
-        };
-        if fields.contains_key("name") && text(fields, "name").trim().is_empty() {
-            return Err(ApiError::rule("GN01", "Please supply a name"));
-        }
-        if dry {
-            return Ok(Value::Null);
-        }
-        let mut row = existing.clone();
-        let mut posted = fields.clone();
-        if res.guid {
-            posted.remove("id");
-            posted.remove(key);
-        }
-        overlay(db, &mut row, &posted, &template);
-        derive(db, table, &mut row, Some(fields));
-        let out = Value::Object(row);
-        db.put(table, key, out.clone());
-        return Ok(out);
+        update_plain(db, res, id, fields, &template, dry)
+    } else {
+        create_plain(db, res, fields, &template, &stamp, dry)
     }
+}
 
-    // Create.
+/// An update of record `id`: the posted fields over the stored ones (a guid key stays).
+fn update_plain(
+    db: &mut Db,
+    res: &Resource,
+    id: i64,
+    fields: &Row,
+    template: &Row,
+    dry: bool,
+) -> Result<Value, ApiError> {
+    let (table, key) = (res.name, res.key);
+    let Some(Value::Object(existing)) = db.get(table, id) else {
+        return Err(not_found(id));
+    };
+    if fields.contains_key("name") && text(fields, "name").trim().is_empty() {
+        return Err(ApiError::rule("GN01", "Please supply a name"));
+    }
+    if dry {
+        return Ok(Value::Null);
+    }
+    let mut row = existing.clone();
+    let mut posted = fields.clone();
+    if res.guid {
+        posted.remove("id");
+        posted.remove(key);
+    }
+    overlay(db, &mut row, &posted, template);
+    derive(db, table, &mut row, Some(fields));
+    let out = Value::Object(row);
+    db.put(table, key, out.clone());
+    Ok(out)
+}
+
+/// A new record: the checks Halo makes for some tables, then the template, a fresh id (and
+/// guid), timestamps and the posted fields.
+fn create_plain(
+    db: &mut Db,
+    res: &Resource,
+    fields: &Row,
+    template: &Row,
+    stamp: &str,
+    dry: bool,
+) -> Result<Value, ApiError> {
+    let (table, key) = (res.name, res.key);
     let mut fields = fields.clone();
     if table == "Users" && text(&fields, "name").is_empty() {
         let name = format!(
@@ -741,7 +806,7 @@ fn write_plain(
     if res.guid {
         fields.remove("id");
     }
-    overlay(db, &mut row, &fields, &template);
+    overlay(db, &mut row, &fields, template);
     derive(db, table, &mut row, Some(&fields));
     let out = Value::Object(row);
     db.put(table, key, out.clone());

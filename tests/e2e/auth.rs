@@ -11,7 +11,7 @@ use halo_mcp::{
 };
 use serde_json::json;
 
-use crate::common::{Harness, halo_config};
+use crate::common::{Harness, halo_config, skip_time};
 
 fn api_401s(h: &Harness) -> usize {
     h.sim
@@ -31,12 +31,13 @@ async fn expiring_token_is_renewed_without_the_caller_noticing() {
     h.navigate("clients").await;
     h.ok("halo_clients_list", json!({})).await;
     assert_eq!(h.sim.token_requests(), 1);
-    // Past the refresh point (half of a 2 s lifetime), before or after expiry: either way the
-    // caller sees no failure and Halo sees no 401.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Past the refresh point (half of a 2 s lifetime), before expiry, then past expiry: either
+    // way the caller sees no failure and Halo sees no 401. The client and the simulator both
+    // read tokio's clock, so skipping it moves both past those points.
+    skip_time(Duration::from_millis(1200)).await;
     h.ok("halo_clients_list", json!({})).await;
     assert_eq!(h.sim.token_requests(), 2);
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    skip_time(Duration::from_millis(2200)).await;
     h.ok("halo_clients_list", json!({})).await;
     assert_eq!(h.sim.token_requests(), 3);
     assert_eq!(api_401s(&h), 0);

@@ -28,6 +28,17 @@ pub fn halo_config(sim: &Simulator) -> HaloConfig {
     cfg
 }
 
+/// Moves tokio's clock `by` forward at once, where a test would otherwise sleep until a
+/// cooldown or an expiry has passed (the breaker, the client's token and the simulator's tokens
+/// read tokio's clock). The clock is paused only for the jump and resumed before any request:
+/// left paused, it would auto-advance whenever the runtime waits on a socket and fire
+/// unrelated timeouts. Needs the default current-thread test runtime.
+pub async fn skip_time(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
 /// The `id`s of an array of records, sorted.
 pub fn sorted_ids(records: &Value) -> Vec<i64> {
     let mut ids: Vec<i64> = records

@@ -134,15 +134,13 @@ async fn halo_500s_on_a_mixed_workload_lose_no_read_and_duplicate_no_write() {
 /// Waits until the simulator has logged a request with `method` on a path starting with
 /// `prefix`.
 async fn until_logged(sim: &Simulator, method: &str, prefix: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while logged(sim, method, prefix).is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {method} {prefix}"
-        );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let seen = sim
+        .until_logged(
+            |r| r.method == method && r.path.to_ascii_lowercase().starts_with(prefix),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(seen, "no {method} {prefix}");
 }
 
 /// An update answered 500 after Halo applied it is read back and reported done, not sent
@@ -410,11 +408,14 @@ async fn a_create_is_retried_when_only_the_token_request_failed() {
     .await;
     h.navigate("tickets").await;
     let heal = async {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while h.sim.stats().token_faults == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "no token request");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let failed = h
+            .sim
+            .until_logged(
+                |r| r.fault.as_deref() == Some("token"),
+                Duration::from_secs(10),
+            )
+            .await;
+        assert!(failed, "no failed token request");
         h.sim.set_faults(Faults::default());
     };
     let (r, ()) = tokio::join!(

@@ -29,6 +29,8 @@ pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) base: String,
     logs: Arc<Mutex<String>>,
+    /// Woken for each line the server writes, so a test waits for a line, not a guessed time.
+    line: Arc<tokio::sync::Notify>,
 }
 
 impl Server {
@@ -49,6 +51,8 @@ impl Server {
         let logs = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = logs.clone();
+        let line = Arc::new(tokio::sync::Notify::new());
+        let wake = line.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains("serving MCP over HTTP")
@@ -64,16 +68,39 @@ impl Server {
                 let mut l = sink.lock().unwrap();
                 l.push_str(&line);
                 l.push('\n');
+                drop(l);
+                wake.notify_waiters();
             }
         });
         let base = rx
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("server did not start: {}", logs.lock().unwrap()));
-        Server { child, base, logs }
+        Server {
+            child,
+            base,
+            logs,
+            line,
+        }
     }
 
     pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits until the logs satisfy `done`, panicking after 20 s with the logs.
+    pub(crate) async fn until_logs(&self, done: impl Fn(&str) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = self.line.notified();
+            tokio::pin!(line);
+            line.as_mut().enable();
+            if done(&self.logs()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, line).await.is_err() {
+                panic!("the logs never got there: {}", self.logs());
+            }
+        }
     }
 }
 
@@ -478,7 +505,11 @@ async fn oauth_proxy_end_to_end_with_isolated_sessions() {
     assert_eq!(r.status(), 200);
 
     drop((client_a, client_b, c));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A last request as a marker: once its line is in, so is everything logged before it.
+    let health = |logs: &str| logs.matches("path=\"/health\"").count();
+    let before = health(&server.logs());
+    http().get(format!("{base}/health")).send().await.unwrap();
+    server.until_logs(|l| health(l) > before).await;
     // Nothing secret in the logs: not the Halo secrets, not a token, code or verifier.
     let logs = server.logs();
     assert!(logs.contains("serving MCP over HTTP"), "logs were captured");
@@ -643,9 +674,13 @@ async fn bearer_mode_headers_origin_body_and_health() {
         }
         Err(e) => assert!(e.is_request(), "{e}"),
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let refused = server.logs().matches("path=\"/mcp\" status=413").count();
-    assert_eq!(refused, 2, "both oversized bodies were refused with 413");
+    let refused = |logs: &str| logs.matches("path=\"/mcp\" status=413").count();
+    server.until_logs(|l| refused(l) >= 2).await;
+    assert_eq!(
+        refused(&server.logs()),
+        2,
+        "both oversized bodies were refused with 413"
+    );
     assert_eq!(
         h.get(format!("{base}/health"))
             .send()

@@ -10,7 +10,7 @@ use halo_mcp::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{Harness, call_on, faulty, halo_config, mcp_client, text};
+use crate::common::{Harness, call_on, faulty, halo_config, mcp_client, skip_time, text};
 
 #[tokio::test]
 async fn a_burst_at_the_limit_never_fails_and_never_exceeds_it() {
@@ -155,7 +155,8 @@ async fn the_breaker_opens_fails_fast_and_recovers_through_a_probe() {
     assert_eq!(h.api_requests(), before, "an open breaker sends nothing");
 
     h.sim.set_faults(Faults::default());
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Past the cooldown: the next call is the probe.
+    skip_time(Duration::from_millis(1100)).await;
     h.ok("halo_clients_list", json!({})).await;
     let status = h.ok("halo_status", json!({})).await;
     let b = &status["halo"]["circuit_breaker"];
@@ -303,8 +304,14 @@ async fn a_repeated_delete_that_finds_the_record_gone_succeeds() {
         error_after_apply: 1.0,
         ..Faults::default()
     });
+    // Faults end once the first DELETE's answer is lost; the repeat waits a backoff of at
+    // least 300 ms after it.
     let sim_faults_off = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let dropped = h
+            .sim
+            .until_logged(|r| r.method == "DELETE", Duration::from_secs(10))
+            .await;
+        assert!(dropped, "no DELETE reached the simulator");
         h.sim.set_faults(Faults::default());
     };
     let (r, ()) = tokio::join!(
