@@ -536,70 +536,29 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
                     "an update's outcome is unknown; reading the record back"
                 );
                 tokio::time::sleep(wait).await;
-                let Some((id, fields)) = &update else {
-                    break Err(uncertain(request, &error));
-                };
-                match read_back(inner, &policy, request, id, started).await {
-                    Ok(record) if retry::fields_hold(fields, &record) => {
-                        tracing::info!(
-                            path = %request.path,
-                            id = %id,
-                            "the update had been applied: every field sent holds"
-                        );
-                        break Ok(record);
-                    }
+                match verify_update(inner, &policy, request, update.as_ref(), started).await {
+                    Verified::Applied(record) => break Ok(record),
                     // Not (or not yet) applied: sending it again sets the same fields.
-                    Ok(_) => {}
-                    Err(e) => {
-                        break Err(uncertain(
-                            request,
-                            &format!("{error}; reading the record back failed too: {e}"),
-                        ));
+                    Verified::NotApplied => {}
+                    Verified::Unknown(why) => {
+                        let cause = match why {
+                            Some(e) => format!("{error}; reading the record back failed too: {e}"),
+                            None => error.to_string(),
+                        };
+                        break Err(uncertain(request, &cause));
                     }
                 }
             }
             retry::Decision::Uncertain => break Err(uncertain(request, &error)),
             retry::Decision::Fail => {
                 outcome = Some(error.health());
-                break Err(match error {
-                    // An earlier attempt may have been applied, and this one says nothing new.
-                    e if write
-                        && maybe_applied
-                        && (e.never_sent() || matches!(e, HaloError::RateLimited { .. })) =>
-                    {
-                        uncertain(request, &e)
-                    }
-                    HaloError::RateLimited { retry_after } if rate_limited + requeued > 0 => {
-                        HaloError::StillRateLimited {
-                            retries: rate_limited + requeued,
-                            retry_after,
-                        }
-                    }
-                    HaloError::BudgetExhausted(_) if requeued > 0 => HaloError::StillRateLimited {
-                        retries: requeued,
-                        retry_after: None,
-                    },
-                    // Halo's API was unreachable (no token, no connection): say plainly that
-                    // nothing was applied. Refused credentials, an open breaker and a spent
-                    // budget already say what to do.
-                    e @ (HaloError::TokenUnreachable { .. }
-                    | HaloError::TokenEndpoint { .. }
-                    | HaloError::Connect { .. })
-                        if write =>
-                    {
-                        HaloError::WriteNotSent {
-                            method: request.method.to_string(),
-                            path: request.path.clone(),
-                            not_done: if request.method == Method::DELETE {
-                                "deleted".into()
-                            } else {
-                                "created or updated".into()
-                            },
-                            cause: e.to_string(),
-                        }
-                    }
-                    other => other,
-                });
+                let tally = Tally {
+                    write,
+                    maybe_applied,
+                    retried_429: rate_limited + requeued,
+                    requeued,
+                };
+                break Err(give_up(request, error, &tally));
             }
         }
     };
@@ -609,6 +568,96 @@ async fn execute(inner: &Inner, request: &Request) -> Result<Value, HaloError> {
         (Err(e), None) => e.health(),
     });
     result
+}
+
+/// What a call's attempts came to, for the error it ends with.
+struct Tally {
+    write: bool,
+    /// A write attempt failed after it may have reached Halo.
+    maybe_applied: bool,
+    /// 429s answered, whether retried after a wait or queued again.
+    retried_429: u32,
+    /// 429s without Retry-After queued again behind the learned limit.
+    requeued: u32,
+}
+
+/// The error a call ends with once the retry policy gives up on `error`.
+fn give_up(request: &Request, error: HaloError, tally: &Tally) -> HaloError {
+    let write = tally.write;
+    match error {
+        // An earlier attempt may have been applied, and this one says nothing new.
+        e if write
+            && tally.maybe_applied
+            && (e.never_sent() || matches!(e, HaloError::RateLimited { .. })) =>
+        {
+            uncertain(request, &e)
+        }
+        HaloError::RateLimited { retry_after } if tally.retried_429 > 0 => {
+            HaloError::StillRateLimited {
+                retries: tally.retried_429,
+                retry_after,
+            }
+        }
+        HaloError::BudgetExhausted(_) if tally.requeued > 0 => HaloError::StillRateLimited {
+            retries: tally.requeued,
+            retry_after: None,
+        },
+        // Halo's API was unreachable (no token, no connection): say plainly that nothing was
+        // applied. Refused credentials, an open breaker and a spent budget already say what to
+        // do.
+        e @ (HaloError::TokenUnreachable { .. }
+        | HaloError::TokenEndpoint { .. }
+        | HaloError::Connect { .. })
+            if write =>
+        {
+            HaloError::WriteNotSent {
+                method: request.method.to_string(),
+                path: request.path.clone(),
+                not_done: if request.method == Method::DELETE {
+                    "deleted".into()
+                } else {
+                    "created or updated".into()
+                },
+                cause: e.to_string(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// What reading an update's record back showed.
+enum Verified {
+    /// Every field sent holds: the update was applied.
+    Applied(Value),
+    /// Some field does not hold yet: sending the update again sets the same fields.
+    NotApplied,
+    /// Nothing can be said (not a checkable update, or the read failed, with why).
+    Unknown(Option<HaloError>),
+}
+
+/// Reads back the record an update whose answer was lost was meant to change.
+async fn verify_update(
+    inner: &Inner,
+    policy: &retry::RetryPolicy,
+    request: &Request,
+    update: Option<&(String, serde_json::Map<String, Value>)>,
+    started: std::time::Instant,
+) -> Verified {
+    let Some((id, fields)) = update else {
+        return Verified::Unknown(None);
+    };
+    match read_back(inner, policy, request, id, started).await {
+        Ok(record) if retry::fields_hold(fields, &record) => {
+            tracing::info!(
+                path = %request.path,
+                id = %id,
+                "the update had been applied: every field sent holds"
+            );
+            Verified::Applied(record)
+        }
+        Ok(_) => Verified::NotApplied,
+        Err(e) => Verified::Unknown(Some(e)),
+    }
 }
 
 fn uncertain(request: &Request, cause: &dyn std::fmt::Display) -> HaloError {
