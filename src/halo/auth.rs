@@ -485,17 +485,13 @@ pub async fn exchange_agent_code(
     redirect_uri: &str,
     verifier: &str,
 ) -> Result<AgentGrant, HaloError> {
-    let mut form = vec![
+    let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", redirect_uri),
         ("code_verifier", verifier),
-        ("client_id", cfg.client_id.as_str()),
     ];
-    if !cfg.client_secret.is_empty() {
-        form.push(("client_secret", cfg.client_secret.expose()));
-    }
-    agent_token_request(http, cfg, &form).await
+    agent_token_request(http, cfg, &with_client(cfg, &form)).await
 }
 
 async fn refresh_agent(
@@ -503,15 +499,22 @@ async fn refresh_agent(
     cfg: &HaloConfig,
     refresh: &Secret,
 ) -> Result<AgentGrant, HaloError> {
-    let mut form = vec![
+    let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh.expose()),
-        ("client_id", cfg.client_id.as_str()),
     ];
+    agent_token_request(http, cfg, &with_client(cfg, &form)).await
+}
+
+/// A token request's form with the sign-in application's id, and its secret when it has one
+/// (a public application proves itself with PKCE alone).
+fn with_client<'a>(cfg: &'a HaloConfig, form: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = form.to_vec();
+    all.push(("client_id", cfg.client_id.as_str()));
     if !cfg.client_secret.is_empty() {
-        form.push(("client_secret", cfg.client_secret.expose()));
+        all.push(("client_secret", cfg.client_secret.expose()));
     }
-    agent_token_request(http, cfg, &form).await
+    all
 }
 
 async fn agent_token_request(
