@@ -6,35 +6,20 @@
 
 use halo_mcp::{
     halo::HaloClient,
-    local::{self, Client},
+    local,
     server::{Mode, Options},
-    sim::Simulator,
 };
 use rmcp::model::{Implementation, Tool};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{Harness, halo_config, text};
+use crate::{
+    common::{Harness, halo_config},
+    modes::{call, session},
+};
 
 const START_BUDGET: usize = 2048;
 /// Claude Code cuts `instructions` and each tool description at 2 KB.
 const TEXT_BUDGET: usize = 2048;
-
-async fn session(sim: &Simulator, options: Options, name: &str, version: &str) -> Client {
-    let halo = HaloClient::new(halo_config(sim)).unwrap();
-    local::connect_with(halo, options, Implementation::new(name, version))
-        .await
-        .unwrap()
-        .0
-}
-
-async fn call(c: &Client, tool: &str, args: Value) -> Result<Value, String> {
-    let r = local::call(c, tool, args).await.unwrap();
-    if r.is_error == Some(true) {
-        Err(text(&r))
-    } else {
-        Ok(r.structured_content.unwrap_or(Value::Null))
-    }
-}
 
 /// A title and all four hints, stated rather than left to a client's defaults.
 fn assert_labelled(t: &Tool, context: &str) {

@@ -16,7 +16,13 @@ use serde_json::{Value, json};
 
 use crate::common::{Harness, RawSession, halo_config, text};
 
-async fn session(sim: &Simulator, options: Options, name: &str, version: &str) -> Client {
+/// A session of a client that introduces itself as `name` `version`.
+pub(crate) async fn session(
+    sim: &Simulator,
+    options: Options,
+    name: &str,
+    version: &str,
+) -> Client {
     let halo = HaloClient::new(halo_config(sim)).unwrap();
     local::connect_with(halo, options, Implementation::new(name, version))
         .await
@@ -33,7 +39,8 @@ async fn names(c: &Client) -> Vec<String> {
         .collect()
 }
 
-async fn call(c: &Client, tool: &str, args: Value) -> Result<Value, String> {
+/// A tool call's structured result, or its error text.
+pub(crate) async fn call(c: &Client, tool: &str, args: Value) -> Result<Value, String> {
     let r = local::call(c, tool, args).await.unwrap();
     if r.is_error == Some(true) {
         Err(text(&r))
