@@ -690,8 +690,15 @@ mod tests {
         let refused = a.acquire_by(None).await.unwrap();
         refused.rate_limited(false);
         drop(refused);
-        // The other replica meets the learned figure (the learning runs in the background).
+        // The learning runs in the background: wait until Redis has it (A hears the answer),
+        // so B's reads below cannot spend the configured limit first.
         let deadline = Instant::now() + Duration::from_secs(5);
+        while a.status().limit == 40 {
+            assert!(Instant::now() < deadline, "the 429 was never learned");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The other replica meets the learned figure.
         let learned = loop {
             match b
                 .acquire_by(Some(Instant::now() + Duration::from_millis(20)))
