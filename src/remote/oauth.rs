@@ -48,7 +48,7 @@ use ring::rand::SystemRandom;
 use serde_json::{Value, json};
 
 use super::authz::{
-    Clock, after, digest, invalid_grant, now_secs, pkce_holds, registered_redirects,
+    Clock, after, digest, invalid_grant, make_room, now_secs, pkce_holds, registered_redirects,
 };
 pub use super::authz::{OAuthError, s256, source_of};
 #[cfg(test)]
@@ -683,19 +683,7 @@ impl OAuthStore {
         let mut codes = self.state.lock();
         // Anyone may ask for codes; past the cap the oldest waiting code goes (a legitimate
         // client exchanges its code within seconds).
-        while codes.codes.len() >= self.config.max_codes.max(1) {
-            let oldest = codes
-                .codes
-                .iter()
-                .min_by_key(|(_, c)| c.created)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    codes.codes.remove(&k);
-                }
-                None => break,
-            }
-        }
+        make_room(&mut codes.codes, self.config.max_codes, |c| c.created);
         codes.codes.insert(
             code,
             Code {
@@ -895,20 +883,9 @@ impl OAuthStore {
         let mut state = self.state.lock();
         // Only credentials Halo accepted get here, one entry per application; the cap is a
         // backstop.
-        while state.held.len() >= self.config.max_grants.max(1)
-            && !state.held.contains_key(client_id)
-        {
-            let oldest = state
-                .held
-                .iter()
-                .min_by_key(|(_, h)| h.expires)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    state.held.remove(&k);
-                }
-                None => break,
-            }
+        // A client already held is replaced in place, so only a new one needs room.
+        if !state.held.contains_key(client_id) {
+            make_room(&mut state.held, self.config.max_grants, |h| h.expires);
         }
         state.held.insert(
             client_id.to_owned(),

@@ -37,7 +37,10 @@ use super::{
 };
 use crate::{
     halo::HaloClient,
-    remote::{authz::after, sealed::Sealer},
+    remote::{
+        authz::{after, make_room},
+        sealed::Sealer,
+    },
     secret::Secret,
     state::{RedisState, ttl_ms},
 };
@@ -568,20 +571,9 @@ impl OAuthStore {
         let halo = HaloClient::new(cfg)
             .map_err(|e| OAuthError::new(500, "server_error", format!("cannot reach Halo: {e}")))?;
         // Bounded as in memory: one entry per application, at most `max_grants`.
-        while state.held.len() >= self.config.max_grants.max(1)
-            && !state.held.contains_key(client_id)
-        {
-            let oldest = state
-                .held
-                .iter()
-                .min_by_key(|(_, h)| h.expires)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    state.held.remove(&k);
-                }
-                None => break,
-            }
+        // A client already held is replaced in place, so only a new one needs room.
+        if !state.held.contains_key(client_id) {
+            make_room(&mut state.held, self.config.max_grants, |h| h.expires);
         }
         state.held.insert(
             client_id.to_owned(),
