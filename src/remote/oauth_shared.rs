@@ -94,6 +94,47 @@ end
 return {'unknown', ''}
 ";
 
+/// Runs `TAKE_CODE` for the code stored at `code_key` (its used-marker at `used_key`) and
+/// returns the sealed record a first use finds. Both shared stores answer a replay the same way
+/// (RFC 6749 §4.1.2: revoke what the first use got, then refuse), so that rule lives here once;
+/// `revoke` is the store's own, given the grant the marker names.
+pub(crate) async fn take_code<F>(
+    redis: &RedisState,
+    code_key: &str,
+    used_key: &str,
+    code_ttl: Duration,
+    what: &str,
+    revoke: impl FnOnce(String) -> F,
+) -> Result<String, OAuthError>
+where
+    F: std::future::Future<Output = Result<(), OAuthError>>,
+{
+    let mut conn = redis.conn();
+    // The marker outlives the code so a late replay is still recognised.
+    let taken: redis::RedisResult<(String, String)> = redis::Script::new(TAKE_CODE)
+        .key(code_key)
+        .key(used_key)
+        .arg(ttl_ms(code_ttl.saturating_mul(10)))
+        .invoke_async(&mut conn)
+        .await;
+    redis.observe(what, &taken);
+    let (outcome, value) = taken.map_err(unavailable)?;
+    match outcome.as_str() {
+        "fresh" => Ok(value),
+        "used" => {
+            // Used before: someone else may hold it, so revoke what its first use got; an
+            // exchange still running was flagged by the script (empty grant here).
+            if !value.is_empty() {
+                revoke(value).await?;
+            }
+            Err(invalid_grant(
+                "this code was already used: the tokens issued for it are revoked",
+            ))
+        }
+        _ => Err(invalid_grant("unknown or expired code")),
+    }
+}
+
 /// Creates a grant and its first tokens, unless the code was presented again meanwhile.
 pub(crate) const ISSUE: &str = r"
 if redis.call('HGET', KEYS[1], 'replayed') ~= '0' then return 0 end
@@ -302,29 +343,16 @@ impl OAuthStore {
     ) -> Result<Value, OAuthError> {
         let code_key = shared.redis.key(&format!("oauth:code:{}", hashed(code)));
         let used_key = shared.redis.key(&format!("oauth:used:{}", hashed(code)));
+        let value = take_code(
+            &shared.redis,
+            &code_key,
+            &used_key,
+            self.config.code_ttl,
+            "oauth exchange",
+            |grant| async move { self.shared_revoke(shared, &grant).await },
+        )
+        .await?;
         let mut conn = shared.redis.conn();
-        let taken: redis::RedisResult<(String, String)> = redis::Script::new(TAKE_CODE)
-            .key(&code_key)
-            .key(&used_key)
-            .arg(ttl_ms(self.config.code_ttl.saturating_mul(10)))
-            .invoke_async(&mut conn)
-            .await;
-        shared.redis.observe("oauth exchange", &taken);
-        let (outcome, value) = taken.map_err(unavailable)?;
-        match outcome.as_str() {
-            "fresh" => {}
-            "used" => {
-                // Used before: someone else may hold it, so revoke what its first use got
-                // (RFC 6749 §4.1.2); an exchange still running was flagged by the script.
-                if !value.is_empty() {
-                    self.shared_revoke(shared, &value).await?;
-                }
-                return Err(invalid_grant(
-                    "this code was already used: the tokens issued for it are revoked",
-                ));
-            }
-            _ => return Err(invalid_grant("unknown or expired code")),
-        }
         let record: Value = shared
             .sealer
             .open(&code_key, &value)

@@ -31,7 +31,7 @@ use crate::{
     },
     remote::{
         authz::{pkce_holds, registered_redirects, source_of},
-        oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE, TAKE_CODE, hashed, now_ms, unavailable},
+        oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE, hashed, now_ms, take_code, unavailable},
         sealed::Sealer,
     },
     state::{RedisState, ttl_ms},
@@ -362,28 +362,16 @@ impl HaloSignIn {
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
         let code_key = shared.key(&format!("code:{}", hashed(code)));
         let used_key = shared.key(&format!("used:{}", hashed(code)));
+        let value = take_code(
+            &shared.redis,
+            &code_key,
+            &used_key,
+            self.config.code_ttl,
+            "sign-in exchange",
+            |grant| async move { self.shared_revoke(shared, &grant).await },
+        )
+        .await?;
         let mut conn = shared.redis.conn();
-        let taken: redis::RedisResult<(String, String)> = redis::Script::new(TAKE_CODE)
-            .key(&code_key)
-            .key(&used_key)
-            .arg(ttl_ms(self.config.code_ttl.saturating_mul(10)))
-            .invoke_async(&mut conn)
-            .await;
-        shared.redis.observe("sign-in exchange", &taken);
-        let (outcome, value) = taken.map_err(unavailable)?;
-        match outcome.as_str() {
-            "fresh" => {}
-            "used" => {
-                // Presented before: whoever holds what its first use got may not be its owner.
-                if !value.is_empty() {
-                    self.shared_revoke(shared, &value).await?;
-                }
-                return Err(invalid_grant(
-                    "this code was already used: the tokens issued for it are revoked",
-                ));
-            }
-            _ => return Err(invalid_grant("unknown or expired code")),
-        }
         let record: CodeRecord = open_json(&shared.sealer, &code_key, &value)
             .ok_or_else(|| invalid_grant("unknown or expired code"))?;
         if get("client_id") != Some(record.client_id.as_str()) {
