@@ -96,6 +96,23 @@ fn seal_json<T: serde::Serialize>(
         .map_err(|e| OAuthError::new(500, "server_error", e))
 }
 
+/// Stores `value` sealed under `key` for `ttl`: a pending sign-in holds this server's verifier
+/// towards Halo and a code the agent's Halo tokens, so neither may sit in Redis in the clear
+/// or outlive its lifetime.
+async fn keep_sealed<T: serde::Serialize>(
+    shared: &Shared,
+    key: &str,
+    value: &T,
+    ttl: Duration,
+    what: &str,
+) -> Result<(), OAuthError> {
+    let sealed = seal_json(&shared.sealer, key, value)?;
+    let mut conn = shared.redis.conn();
+    let stored: redis::RedisResult<()> = conn.pset_ex(key, sealed, ttl_ms(ttl)).await;
+    shared.redis.observe(what, &stored);
+    stored.map_err(unavailable)
+}
+
 fn open_json<T: serde::de::DeserializeOwned>(
     sealer: &Sealer,
     key: &str,
@@ -310,13 +327,14 @@ impl HaloSignIn {
         pending: &Pending,
     ) -> Result<(), OAuthError> {
         let key = shared.key(&format!("pending:{}", hashed(halo_state)));
-        let sealed = seal_json(&shared.sealer, &key, pending)?;
-        let mut conn = shared.redis.conn();
-        let stored: redis::RedisResult<()> = conn
-            .pset_ex(&key, sealed, ttl_ms(self.config.pending_ttl))
-            .await;
-        shared.redis.observe("sign-in authorize", &stored);
-        stored.map_err(unavailable)
+        keep_sealed(
+            shared,
+            &key,
+            pending,
+            self.config.pending_ttl,
+            "sign-in authorize",
+        )
+        .await
     }
 
     pub(super) async fn shared_take_pending(
@@ -343,13 +361,14 @@ impl HaloSignIn {
         record: &CodeRecord,
     ) -> Result<(), OAuthError> {
         let key = shared.key(&format!("code:{}", hashed(code)));
-        let sealed = seal_json(&shared.sealer, &key, record)?;
-        let mut conn = shared.redis.conn();
-        let stored: redis::RedisResult<()> = conn
-            .pset_ex(&key, sealed, ttl_ms(self.config.code_ttl))
-            .await;
-        shared.redis.observe("sign-in callback", &stored);
-        stored.map_err(unavailable)
+        keep_sealed(
+            shared,
+            &key,
+            record,
+            self.config.code_ttl,
+            "sign-in callback",
+        )
+        .await
     }
 
     pub(super) async fn shared_exchange(
