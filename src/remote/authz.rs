@@ -181,6 +181,25 @@ pub(crate) fn random(rng: &SystemRandom) -> Result<String, OAuthError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The registration response (RFC 7591 §3.2.1). Both servers answer with the same fields, so
+/// that a client sees one shape whichever mode (and store) the operator chose.
+pub(crate) fn registration_response(
+    client_id: &str,
+    uris: &[String],
+    client_name: Option<&str>,
+    method: &str,
+) -> Value {
+    json!({
+        "client_id": client_id,
+        "client_id_issued_at": now_secs(),
+        "redirect_uris": uris,
+        "client_name": client_name,
+        "token_endpoint_auth_method": method,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    })
+}
+
 /// Makes room for one more entry in `map`: while it holds `cap` or more, drops the entry
 /// `rank` ranks lowest (the least valuable: oldest, unused longest). Every map the
 /// authorisation servers keep goes through this or a stricter rule, so no flood grows memory.

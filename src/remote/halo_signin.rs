@@ -50,8 +50,8 @@ use ring::rand::SystemRandom;
 use serde_json::{Value, json};
 
 use super::authz::{
-    Clock, OAuthError, after, invalid_grant, make_room, now_secs, pkce_holds, registered_redirects,
-    s256, source_of,
+    Clock, OAuthError, after, invalid_grant, make_room, pkce_holds, registered_redirects,
+    registration_response, s256, source_of,
 };
 use crate::halo::{
     Caching, HaloClient, HaloConfig,
@@ -448,15 +448,12 @@ impl HaloSignIn {
                 proven: false,
             },
         );
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            "none",
+        ))
     }
 
     /// `/authorize`: checks the client and redirect URI (errors shown), then the request

@@ -48,7 +48,8 @@ use ring::rand::SystemRandom;
 use serde_json::{Value, json};
 
 use super::authz::{
-    Clock, after, digest, invalid_grant, make_room, now_secs, pkce_holds, registered_redirects,
+    Clock, after, digest, invalid_grant, make_room, pkce_holds, registered_redirects,
+    registration_response,
 };
 pub use super::authz::{OAuthError, s256, source_of};
 #[cfg(test)]
@@ -628,15 +629,12 @@ impl OAuthStore {
                 client_id
             }
         };
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": method,
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            &method,
+        ))
     }
 
     /// `/authorize`: checks the client and redirect URI (errors here are shown, never

@@ -33,12 +33,12 @@ use serde_json::{Value, json};
 
 use super::{
     Approval, Approved, Held, OAuthError, OAuthStore, Principal, check_exchange, invalid_grant,
-    now_secs, registered_redirects, source_of, unregistered,
+    registered_redirects, source_of, unregistered,
 };
 use crate::{
     halo::HaloClient,
     remote::{
-        authz::{after, make_room},
+        authz::{after, make_room, registration_response},
         sealed::Sealer,
     },
     secret::Secret,
@@ -263,15 +263,12 @@ impl OAuthStore {
                 "too many registrations from this address today: reuse a registration",
             ));
         }
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": method,
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            &method,
+        ))
     }
 
     pub(super) async fn shared_authorize(

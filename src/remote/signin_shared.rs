@@ -21,16 +21,16 @@ use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use redis::AsyncCommands;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{AgentPrincipal, HaloSignIn, OAuthError, Pending, invalid_grant, now_secs};
+use super::{AgentPrincipal, HaloSignIn, OAuthError, Pending, invalid_grant};
 use crate::{
     halo::{
         HaloClient,
         auth::{AgentIdentity, AgentTokenStore, AgentTokens, StoredAgentTokens},
     },
     remote::{
-        authz::{pkce_holds, registered_redirects, source_of},
+        authz::{pkce_holds, registered_redirects, registration_response, source_of},
         oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE, hashed, now_ms, take_code, unavailable},
         sealed::Sealer,
     },
@@ -270,15 +270,12 @@ impl HaloSignIn {
                 "too many registrations from this address today: reuse a registration",
             ));
         }
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            "none",
+        ))
     }
 
     /// The client is registered with this redirect URI (errors are shown, never redirected).
@@ -607,6 +604,7 @@ impl HaloSignIn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     use crate::{
         remote::{halo_signin::SignInConfig, oauth::s256},
