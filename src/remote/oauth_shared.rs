@@ -135,6 +135,44 @@ where
     }
 }
 
+/// Runs `REGISTER` for `uris`: `keys` are the client's record and its source's counter, which
+/// allows `max_clients` new registrations per `window`; the record lives at least `ttl` more.
+/// Both shared stores count registrations per source this way, so a flood from one address is
+/// refused alike in either mode.
+pub(crate) async fn register_client(
+    redis: &RedisState,
+    keys: [String; 2],
+    ttl: Duration,
+    max_clients: usize,
+    window: Duration,
+    uris: &[String],
+    what: &str,
+) -> Result<(), OAuthError> {
+    let [client_key, source_key] = keys;
+    let register = redis::Script::new(REGISTER);
+    let mut script = register.prepare_invoke();
+    script
+        .key(client_key)
+        .key(source_key)
+        .arg(ttl_ms(ttl))
+        .arg(max_clients.max(1))
+        .arg(ttl_ms(window));
+    for u in uris {
+        script.arg(hashed(u));
+    }
+    let mut conn = redis.conn();
+    let result: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
+    redis.observe(what, &result);
+    if result.map_err(unavailable)? == 0 {
+        return Err(OAuthError::new(
+            429,
+            "invalid_client_metadata",
+            "too many registrations from this address today: reuse a registration",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a grant and its first tokens, unless the code was presented again meanwhile.
 pub(crate) const ISSUE: &str = r"
 if redis.call('HGET', KEYS[1], 'replayed') ~= '0' then return 0 end
@@ -238,31 +276,21 @@ impl OAuthStore {
         };
         let source = source_of(source).to_string();
         let window = self.config.unproven_registration_ttl;
-        let register = redis::Script::new(REGISTER);
-        let mut script = register.prepare_invoke();
-        script
-            .key(Self::client_key(shared, &client_id))
-            .key(
+        register_client(
+            &shared.redis,
+            [
+                Self::client_key(shared, &client_id),
                 shared
                     .redis
                     .key(&format!("oauth:source:{}", hashed(&source))),
-            )
-            .arg(ttl_ms(self.config.unproven_registration_ttl))
-            .arg(self.config.max_clients.max(1))
-            .arg(ttl_ms(window));
-        for u in &uris {
-            script.arg(hashed(u));
-        }
-        let mut conn = shared.redis.conn();
-        let result: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
-        shared.redis.observe("oauth register", &result);
-        if result.map_err(unavailable)? == 0 {
-            return Err(OAuthError::new(
-                429,
-                "invalid_client_metadata",
-                "too many registrations from this address today: reuse a registration",
-            ));
-        }
+            ],
+            self.config.unproven_registration_ttl,
+            self.config.max_clients,
+            window,
+            &uris,
+            "oauth register",
+        )
+        .await?;
         Ok(registration_response(
             &client_id,
             &uris,

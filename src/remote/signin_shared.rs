@@ -31,7 +31,9 @@ use crate::{
     },
     remote::{
         authz::{pkce_holds, registered_redirects, registration_response, source_of},
-        oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE, hashed, now_ms, take_code, unavailable},
+        oauth::shared::{
+            ISSUE, ROTATE, TAKE, hashed, now_ms, register_client, take_code, unavailable,
+        },
         sealed::Sealer,
     },
     state::{RedisState, ttl_ms},
@@ -249,27 +251,19 @@ impl HaloSignIn {
             .map(|s| s.chars().take(200).collect::<String>());
         let client_id = format!("hsi-{}", self.random()?);
         let source = source_of(source).to_string();
-        let register = redis::Script::new(REGISTER);
-        let mut script = register.prepare_invoke();
-        script
-            .key(shared.key(&format!("client:{}", hashed(&client_id))))
-            .key(shared.key(&format!("source:{}", hashed(&source))))
-            .arg(ttl_ms(self.config.registration_ttl))
-            .arg(self.config.max_clients.max(1))
-            .arg(ttl_ms(Duration::from_secs(24 * 3600)));
-        for u in &uris {
-            script.arg(hashed(u));
-        }
-        let mut conn = shared.redis.conn();
-        let result: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
-        shared.redis.observe("sign-in register", &result);
-        if result.map_err(unavailable)? == 0 {
-            return Err(OAuthError::new(
-                429,
-                "invalid_client_metadata",
-                "too many registrations from this address today: reuse a registration",
-            ));
-        }
+        register_client(
+            &shared.redis,
+            [
+                shared.key(&format!("client:{}", hashed(&client_id))),
+                shared.key(&format!("source:{}", hashed(&source))),
+            ],
+            self.config.registration_ttl,
+            self.config.max_clients,
+            Duration::from_secs(24 * 3600),
+            &uris,
+            "sign-in register",
+        )
+        .await?;
         Ok(registration_response(
             &client_id,
             &uris,
