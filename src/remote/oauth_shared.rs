@@ -173,6 +173,24 @@ pub(crate) async fn register_client(
     Ok(())
 }
 
+/// The grant and generation an access token at `key` names (ISSUE and ROTATE store it as
+/// `grant|generation`), or `None` for an unknown token or a value that does not read as one.
+/// Whether that grant still stands, and that generation is still current, is the caller's to ask.
+pub(crate) async fn access_grant(
+    redis: &RedisState,
+    key: &str,
+    what: &str,
+) -> Result<Option<(String, i64)>, OAuthError> {
+    let mut conn = redis.conn();
+    let found: redis::RedisResult<Option<String>> = conn.get(key).await;
+    redis.observe(what, &found);
+    Ok(found.map_err(unavailable)?.and_then(|value| {
+        value
+            .split_once('|')
+            .and_then(|(g, n)| Some((g.to_owned(), n.parse::<i64>().ok()?)))
+    }))
+}
+
 /// Creates a grant and its first tokens, unless the code was presented again meanwhile.
 pub(crate) const ISSUE: &str = r"
 if redis.call('HGET', KEYS[1], 'replayed') ~= '0' then return 0 end
@@ -574,16 +592,12 @@ impl OAuthStore {
         shared: &Shared,
         token: &str,
     ) -> Result<Option<Principal>, OAuthError> {
-        let mut conn = shared.redis.conn();
-        let found: redis::RedisResult<Option<String>> =
-            conn.get(self.access_key(shared, token)).await;
-        shared.redis.observe("oauth principal", &found);
-        let Some(value) = found.map_err(unavailable)? else {
-            return Ok(None);
-        };
-        let Some((grant, generation)) = value
-            .split_once('|')
-            .and_then(|(g, n)| Some((g.to_owned(), n.parse::<i64>().ok()?)))
+        let Some((grant, generation)) = access_grant(
+            &shared.redis,
+            &self.access_key(shared, token),
+            "oauth principal",
+        )
+        .await?
         else {
             return Ok(None);
         };

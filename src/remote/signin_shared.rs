@@ -32,7 +32,8 @@ use crate::{
     remote::{
         authz::{pkce_holds, registered_redirects, registration_response, source_of},
         oauth::shared::{
-            ISSUE, ROTATE, TAKE, hashed, now_ms, register_client, take_code, unavailable,
+            ISSUE, ROTATE, TAKE, access_grant, hashed, now_ms, register_client, take_code,
+            unavailable,
         },
         sealed::Sealer,
     },
@@ -537,17 +538,12 @@ impl HaloSignIn {
         shared: &Shared,
         token: &str,
     ) -> Result<Option<AgentPrincipal>, OAuthError> {
-        let mut conn = shared.redis.conn();
-        let found: redis::RedisResult<Option<String>> = conn
-            .get(shared.key(&format!("access:{}", hashed(token))))
-            .await;
-        shared.redis.observe("sign-in principal", &found);
-        let Some(value) = found.map_err(unavailable)? else {
-            return Ok(None);
-        };
-        let Some((grant, generation)) = value
-            .split_once('|')
-            .and_then(|(g, n)| Some((g.to_owned(), n.parse::<i64>().ok()?)))
+        let Some((grant, generation)) = access_grant(
+            &shared.redis,
+            &shared.key(&format!("access:{}", hashed(token))),
+            "sign-in principal",
+        )
+        .await?
         else {
             return Ok(None);
         };
