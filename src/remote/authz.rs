@@ -181,6 +181,15 @@ pub(crate) fn random(rng: &SystemRandom) -> Result<String, OAuthError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A registration's `client_name`, cut to 200 characters: it is only shown back, and a client
+/// must not make the server keep an unbounded string.
+pub(crate) fn client_name(request: &Value) -> Option<String> {
+    request
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(200).collect())
+}
+
 /// The registration response (RFC 7591 §3.2.1). Both servers answer with the same fields, so
 /// that a client sees one shape whichever mode (and store) the operator chose.
 pub(crate) fn registration_response(

@@ -50,8 +50,8 @@ use ring::rand::SystemRandom;
 use serde_json::{Value, json};
 
 use super::authz::{
-    Clock, OAuthError, after, invalid_grant, make_room, pkce_holds, registered_redirects,
-    registration_response, s256, source_of,
+    Clock, OAuthError, after, client_name, invalid_grant, make_room, pkce_holds,
+    registered_redirects, registration_response, s256, source_of,
 };
 use crate::halo::{
     Caching, HaloClient, HaloConfig,
@@ -314,6 +314,25 @@ fn query_url(base: &str, pairs: &[(&str, &str)]) -> Result<String, OAuthError> {
     Ok(url.to_string())
 }
 
+/// The redirect URIs and name of a sign-in registration request, once it is seen to ask for a
+/// public client: memory and Redis register alike, so they refuse alike too.
+fn public_client(request: &Value) -> Result<(Vec<String>, Option<String>), OAuthError> {
+    let uris = registered_redirects(request)?;
+    let method = request
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    if method != "none" {
+        return Err(OAuthError::new(
+            400,
+            "invalid_client_metadata",
+            "token_endpoint_auth_method must be none: clients here are public (PKCE) and \
+             sign in with Halo",
+        ));
+    }
+    Ok((uris, client_name(request)))
+}
+
 impl HaloSignIn {
     /// `halo`: the operator's Halo settings with `client_id` (and `client_secret`, empty for a
     /// public application) set to the sign-in application.
@@ -395,23 +414,7 @@ impl HaloSignIn {
     /// RFC 7591 registration of a public client: no secret is issued, none is needed (PKCE
     /// binds each code to the flow that asked for it). Capped per source and overall.
     pub fn register(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("none");
-        if method != "none" {
-            return Err(OAuthError::new(
-                400,
-                "invalid_client_metadata",
-                "token_endpoint_auth_method must be none: clients here are public (PKCE) and \
-                 sign in with Halo",
-            ));
-        }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
+        let (uris, client_name) = public_client(request)?;
         let source = source_of(source);
         let now = self.clock.now();
         let client_id = format!("hsi-{}", self.random()?);

@@ -48,7 +48,7 @@ use ring::rand::SystemRandom;
 use serde_json::{Value, json};
 
 use super::authz::{
-    Clock, after, digest, invalid_grant, make_room, pkce_holds, registered_redirects,
+    Clock, after, client_name, digest, invalid_grant, make_room, pkce_holds, registered_redirects,
     registration_response,
 };
 pub use super::authz::{OAuthError, s256, source_of};
@@ -566,10 +566,7 @@ impl OAuthStore {
                             client_secret_basic or none",
             ));
         }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
+        let client_name = client_name(request);
         let named = match request.get("client_id").and_then(Value::as_str) {
             Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
                 Some(id.to_owned())

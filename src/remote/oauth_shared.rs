@@ -38,7 +38,7 @@ use super::{
 use crate::{
     halo::HaloClient,
     remote::{
-        authz::{after, make_room, registration_response},
+        authz::{after, client_name, make_room, registration_response},
         sealed::Sealer,
     },
     secret::Secret,
@@ -281,10 +281,7 @@ impl OAuthStore {
                  none",
             ));
         }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
+        let client_name = client_name(request);
         let client_id = match request.get("client_id").and_then(Value::as_str) {
             Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
                 id.to_owned()

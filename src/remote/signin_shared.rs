@@ -30,7 +30,7 @@ use crate::{
         auth::{AgentIdentity, AgentTokenStore, AgentTokens, StoredAgentTokens},
     },
     remote::{
-        authz::{pkce_holds, registered_redirects, registration_response, source_of},
+        authz::{pkce_holds, registration_response, source_of},
         oauth::shared::{
             ISSUE, ROTATE, TAKE, access_grant, hashed, now_ms, register_client, take_code,
             unavailable,
@@ -233,23 +233,7 @@ impl HaloSignIn {
         request: &Value,
         source: IpAddr,
     ) -> Result<Value, OAuthError> {
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("none");
-        if method != "none" {
-            return Err(OAuthError::new(
-                400,
-                "invalid_client_metadata",
-                "token_endpoint_auth_method must be none: clients here are public (PKCE) and \
-                 sign in with Halo",
-            ));
-        }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
+        let (uris, client_name) = super::public_client(request)?;
         let client_id = format!("hsi-{}", self.random()?);
         let source = source_of(source).to_string();
         register_client(
