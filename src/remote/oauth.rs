@@ -201,6 +201,45 @@ struct Held {
     expires: Instant,
 }
 
+/// What a registration request asks for, once checked. Memory and Redis register alike, so
+/// they check the request in one place and refuse alike.
+struct Asked {
+    uris: Vec<String>,
+    method: String,
+    client_name: Option<String>,
+    /// The Halo application's client id, when the client names it (else one is made up).
+    client_id: Option<String>,
+}
+
+fn asked(request: &Value) -> Result<Asked, OAuthError> {
+    let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
+    let uris = registered_redirects(request)?;
+    let method = request
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+        .unwrap_or("client_secret_post")
+        .to_owned();
+    if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
+        return Err(bad(
+            "token_endpoint_auth_method must be client_secret_post, client_secret_basic or none",
+        ));
+    }
+    let client_name = client_name(request);
+    let client_id = match request.get("client_id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
+            Some(id.to_owned())
+        }
+        Some(_) => return Err(bad("client_id must be the Halo application's client id")),
+        None => None,
+    };
+    Ok(Asked {
+        uris,
+        method,
+        client_name,
+        client_id,
+    })
+}
+
 /// Everything the proxy keeps, under one lock so each step (consume a code, rotate a token,
 /// revoke a grant) is atomic.
 #[derive(Default)]
@@ -553,27 +592,12 @@ impl OAuthStore {
     /// that id (nor the operator's allowed redirect URIs). Registrations are capped per source
     /// and overall; at a cap the source's (then anyone's) least valuable one is dropped.
     pub fn register(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
-        let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("client_secret_post")
-            .to_owned();
-        if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
-            return Err(bad(
-                "token_endpoint_auth_method must be client_secret_post, \
-                            client_secret_basic or none",
-            ));
-        }
-        let client_name = client_name(request);
-        let named = match request.get("client_id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
-                Some(id.to_owned())
-            }
-            Some(_) => return Err(bad("client_id must be the Halo application's client id")),
-            None => None,
-        };
+        let Asked {
+            uris,
+            method,
+            client_name,
+            client_id: named,
+        } = asked(request)?;
         let source = source_of(source);
         let now = self.clock.now();
         let mut state = self.state.lock();

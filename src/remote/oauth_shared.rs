@@ -33,12 +33,12 @@ use serde_json::{Value, json};
 
 use super::{
     Approval, Approved, Held, OAuthError, OAuthStore, Principal, check_exchange, invalid_grant,
-    registered_redirects, source_of, unregistered,
+    source_of, unregistered,
 };
 use crate::{
     halo::HaloClient,
     remote::{
-        authz::{after, client_name, make_room, registration_response},
+        authz::{after, make_room, registration_response},
         sealed::Sealer,
     },
     secret::Secret,
@@ -268,25 +268,14 @@ impl OAuthStore {
         request: &Value,
         source: IpAddr,
     ) -> Result<Value, OAuthError> {
-        let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("client_secret_post")
-            .to_owned();
-        if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
-            return Err(bad(
-                "token_endpoint_auth_method must be client_secret_post, client_secret_basic or \
-                 none",
-            ));
-        }
-        let client_name = client_name(request);
-        let client_id = match request.get("client_id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
-                id.to_owned()
-            }
-            Some(_) => return Err(bad("client_id must be the Halo application's client id")),
+        let super::Asked {
+            uris,
+            method,
+            client_name,
+            client_id,
+        } = super::asked(request)?;
+        let client_id = match client_id {
+            Some(id) => id,
             None => format!("hmcp-{}", self.random()?),
         };
         let source = source_of(source).to_string();
