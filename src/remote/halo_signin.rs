@@ -314,6 +314,30 @@ fn query_url(base: &str, pairs: &[(&str, &str)]) -> Result<String, OAuthError> {
     Ok(url.to_string())
 }
 
+/// The checks of a sign-in code exchange once the code was found and taken: the client it was
+/// issued to, the redirect URI it was issued for, and PKCE. Unlike the proxy's there is no
+/// secret and no verifier of this server's own, so the client must bring its verifier.
+fn check_code(
+    form: &HashMap<String, String>,
+    issued_to: &str,
+    redirect_uri: &str,
+    challenge: &str,
+) -> Result<(), OAuthError> {
+    let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if get("client_id") != Some(issued_to) {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if get("redirect_uri") != Some(redirect_uri) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the one used to authorize",
+        ));
+    }
+    if !get("code_verifier").is_some_and(|v| pkce_holds(v, challenge)) {
+        return Err(invalid_grant("PKCE verification failed"));
+    }
+    Ok(())
+}
+
 /// The redirect URIs and name of a sign-in registration request, once it is seen to ask for a
 /// public client: memory and Redis register alike, so they refuse alike too.
 fn public_client(request: &Value) -> Result<(Vec<String>, Option<String>), OAuthError> {
@@ -773,17 +797,12 @@ impl HaloSignIn {
         if now.duration_since(record.created) >= self.config.code_ttl {
             return Err(invalid_grant("the code has expired"));
         }
-        if get("client_id") != Some(record.client_id.as_str()) {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri does not match the one used to authorize",
-            ));
-        }
-        if !get("code_verifier").is_some_and(|v| pkce_holds(v, &record.challenge)) {
-            return Err(invalid_grant("PKCE verification failed"));
-        }
+        check_code(
+            form,
+            &record.client_id,
+            &record.redirect_uri,
+            &record.challenge,
+        )?;
         if let Some(r) = state.clients.get_mut(&record.client_id) {
             r.proven = true;
             r.last_used = now;

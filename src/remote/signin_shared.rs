@@ -30,7 +30,7 @@ use crate::{
         auth::{AgentIdentity, AgentTokenStore, AgentTokens, StoredAgentTokens},
     },
     remote::{
-        authz::{pkce_holds, registration_response, source_of},
+        authz::{registration_response, source_of},
         oauth::shared::{
             ISSUE, ROTATE, TAKE, access_grant, hashed, now_ms, register_client, take_code,
             unavailable,
@@ -369,17 +369,12 @@ impl HaloSignIn {
         let mut conn = shared.redis.conn();
         let record: CodeRecord = open_json(&shared.sealer, &code_key, &value)
             .ok_or_else(|| invalid_grant("unknown or expired code"))?;
-        if get("client_id") != Some(record.client_id.as_str()) {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri does not match the one used to authorize",
-            ));
-        }
-        if !get("code_verifier").is_some_and(|v| pkce_holds(v, &record.challenge)) {
-            return Err(invalid_grant("PKCE verification failed"));
-        }
+        super::check_code(
+            form,
+            &record.client_id,
+            &record.redirect_uri,
+            &record.challenge,
+        )?;
         let (grant, access, refresh) = (self.random()?, self.random()?, self.random()?);
         let grant_key = shared.key(&format!("grant:{grant}"));
         let secrets = GrantSecrets {
