@@ -209,6 +209,17 @@ pub(crate) fn registration_response(
     })
 }
 
+/// The token response (RFC 6749 §5.1) to an exchange or a refresh, the same from both servers
+/// and both stores.
+pub(crate) fn token_answer(access: &str, refresh: &str, lifetime: Duration) -> Value {
+    json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "refresh_token": refresh,
+    })
+}
+
 /// Makes room for one more entry in `map`: while it holds `cap` or more, drops the entry
 /// `rank` ranks lowest (the least valuable: oldest, unused longest). Every map the
 /// authorisation servers keep goes through this or a stricter rule, so no flood grows memory.

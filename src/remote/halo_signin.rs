@@ -47,11 +47,11 @@ use std::{
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use ring::rand::SystemRandom;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::authz::{
     Clock, OAuthError, after, client_name, invalid_grant, make_room, pkce_holds,
-    registered_redirects, registration_response, s256, source_of,
+    registered_redirects, registration_response, s256, source_of, token_answer,
 };
 use crate::halo::{
     Caching, HaloClient, HaloConfig,
@@ -1080,18 +1080,10 @@ async fn fetch_document(url: String) -> Result<Value, String> {
     }
 }
 
-fn token_answer(access: &str, refresh: &str, lifetime: Duration) -> Value {
-    json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-        "refresh_token": refresh,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const REDIRECT: &str = "http://127.0.0.1:9/cb";
 

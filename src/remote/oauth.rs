@@ -45,11 +45,11 @@ use std::{
 
 use parking_lot::Mutex;
 use ring::rand::SystemRandom;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::authz::{
     Clock, after, client_name, digest, invalid_grant, make_room, pkce_holds, registered_redirects,
-    registration_response,
+    registration_response, token_answer,
 };
 pub use super::authz::{OAuthError, s256, source_of};
 #[cfg(test)]
@@ -838,12 +838,11 @@ impl OAuthStore {
             replayed: false,
         });
         marker.grant = Some(id);
-        Ok(json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": access_expires.duration_since(now).as_secs(),
-            "refresh_token": refresh,
-        }))
+        Ok(token_answer(
+            &access,
+            &refresh,
+            access_expires.duration_since(now),
+        ))
     }
 
     /// Proves the credentials with Halo (or reuses a recent proof) and keeps them. Returns the
@@ -1096,12 +1095,11 @@ impl OAuthStore {
                 expires: access_expires,
             },
         );
-        Ok(json!({
-            "access_token": new_access,
-            "token_type": "Bearer",
-            "expires_in": access_expires.duration_since(now).as_secs(),
-            "refresh_token": new_refresh,
-        }))
+        Ok(token_answer(
+            &new_access,
+            &new_refresh,
+            access_expires.duration_since(now),
+        ))
     }
 
     /// The principal behind a bearer token.
@@ -1158,6 +1156,7 @@ struct Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     use crate::sim::{SimConfig, SimTenant, Simulator};
 

@@ -38,7 +38,7 @@ use super::{
 use crate::{
     halo::HaloClient,
     remote::{
-        authz::{after, make_room, registration_response},
+        authz::{after, make_room, registration_response, token_answer},
         sealed::Sealer,
     },
     secret::Secret,
@@ -446,12 +446,7 @@ impl OAuthStore {
                 .await;
             shared.redis.observe("oauth exchange", &extended);
         }
-        Ok(json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": access_ttl.as_secs(),
-            "refresh_token": refresh,
-        }))
+        Ok(token_answer(&access, &refresh, access_ttl))
     }
 
     fn access_key(&self, shared: &Shared, token: &str) -> String {
@@ -559,12 +554,7 @@ impl OAuthStore {
             .await;
         shared.redis.observe("oauth refresh", &rotated);
         match rotated.map_err(unavailable)?.as_str() {
-            "ok" => Ok(json!({
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": access_ttl.as_secs(),
-                "refresh_token": refresh,
-            })),
+            "ok" => Ok(token_answer(&access, &refresh, access_ttl)),
             "spent" => Err(invalid_grant(
                 "this refresh token was already used: every token of its grant is revoked; \
                  authorize again",

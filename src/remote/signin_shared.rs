@@ -30,7 +30,7 @@ use crate::{
         auth::{AgentIdentity, AgentTokenStore, AgentTokens, StoredAgentTokens},
     },
     remote::{
-        authz::{registration_response, source_of},
+        authz::{registration_response, source_of, token_answer},
         oauth::shared::{
             ISSUE, ROTATE, TAKE, access_grant, hashed, now_ms, register_client, take_code,
             unavailable,
@@ -404,7 +404,7 @@ impl HaloSignIn {
                 "this code was presented twice: no tokens are issued for it",
             ));
         }
-        Ok(super::token_answer(&access, &refresh, access_ttl))
+        Ok(token_answer(&access, &refresh, access_ttl))
     }
 
     async fn shared_revoke(&self, shared: &Shared, grant: &str) -> Result<(), OAuthError> {
@@ -499,7 +499,7 @@ impl HaloSignIn {
                     conn.pexpire(&grant_key, ttl_ms(idle) as i64).await;
                 shared.redis.observe("sign-in refresh", &touched);
                 touched.map_err(unavailable)?;
-                Ok(super::token_answer(&access, &refresh, access_ttl))
+                Ok(token_answer(&access, &refresh, access_ttl))
             }
             "spent" => {
                 shared.agents.lock().remove(&grant);
