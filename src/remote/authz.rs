@@ -181,6 +181,45 @@ pub(crate) fn random(rng: &SystemRandom) -> Result<String, OAuthError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A registration's `client_name`, cut to 200 characters: it is only shown back, and a client
+/// must not make the server keep an unbounded string.
+pub(crate) fn client_name(request: &Value) -> Option<String> {
+    request
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(200).collect())
+}
+
+/// The registration response (RFC 7591 §3.2.1). Both servers answer with the same fields, so
+/// that a client sees one shape whichever mode (and store) the operator chose.
+pub(crate) fn registration_response(
+    client_id: &str,
+    uris: &[String],
+    client_name: Option<&str>,
+    method: &str,
+) -> Value {
+    json!({
+        "client_id": client_id,
+        "client_id_issued_at": now_secs(),
+        "redirect_uris": uris,
+        "client_name": client_name,
+        "token_endpoint_auth_method": method,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    })
+}
+
+/// The token response (RFC 6749 §5.1) to an exchange or a refresh, the same from both servers
+/// and both stores.
+pub(crate) fn token_answer(access: &str, refresh: &str, lifetime: Duration) -> Value {
+    json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "refresh_token": refresh,
+    })
+}
+
 /// Makes room for one more entry in `map`: while it holds `cap` or more, drops the entry
 /// `rank` ranks lowest (the least valuable: oldest, unused longest). Every map the
 /// authorisation servers keep goes through this or a stricter rule, so no flood grows memory.

@@ -47,11 +47,11 @@ use std::{
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use ring::rand::SystemRandom;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::authz::{
-    Clock, OAuthError, after, invalid_grant, make_room, now_secs, pkce_holds, registered_redirects,
-    s256, source_of,
+    Clock, OAuthError, after, client_name, invalid_grant, make_room, pkce_holds,
+    registered_redirects, registration_response, s256, source_of, token_answer,
 };
 use crate::halo::{
     Caching, HaloClient, HaloConfig,
@@ -314,6 +314,49 @@ fn query_url(base: &str, pairs: &[(&str, &str)]) -> Result<String, OAuthError> {
     Ok(url.to_string())
 }
 
+/// The checks of a sign-in code exchange once the code was found and taken: the client it was
+/// issued to, the redirect URI it was issued for, and PKCE. Unlike the proxy's there is no
+/// secret and no verifier of this server's own, so the client must bring its verifier.
+fn check_code(
+    form: &HashMap<String, String>,
+    issued_to: &str,
+    redirect_uri: &str,
+    challenge: &str,
+) -> Result<(), OAuthError> {
+    let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if get("client_id") != Some(issued_to) {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if get("redirect_uri") != Some(redirect_uri) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the one used to authorize",
+        ));
+    }
+    if !get("code_verifier").is_some_and(|v| pkce_holds(v, challenge)) {
+        return Err(invalid_grant("PKCE verification failed"));
+    }
+    Ok(())
+}
+
+/// The redirect URIs and name of a sign-in registration request, once it is seen to ask for a
+/// public client: memory and Redis register alike, so they refuse alike too.
+fn public_client(request: &Value) -> Result<(Vec<String>, Option<String>), OAuthError> {
+    let uris = registered_redirects(request)?;
+    let method = request
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    if method != "none" {
+        return Err(OAuthError::new(
+            400,
+            "invalid_client_metadata",
+            "token_endpoint_auth_method must be none: clients here are public (PKCE) and \
+             sign in with Halo",
+        ));
+    }
+    Ok((uris, client_name(request)))
+}
+
 impl HaloSignIn {
     /// `halo`: the operator's Halo settings with `client_id` (and `client_secret`, empty for a
     /// public application) set to the sign-in application.
@@ -395,23 +438,7 @@ impl HaloSignIn {
     /// RFC 7591 registration of a public client: no secret is issued, none is needed (PKCE
     /// binds each code to the flow that asked for it). Capped per source and overall.
     pub fn register(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("none");
-        if method != "none" {
-            return Err(OAuthError::new(
-                400,
-                "invalid_client_metadata",
-                "token_endpoint_auth_method must be none: clients here are public (PKCE) and \
-                 sign in with Halo",
-            ));
-        }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
+        let (uris, client_name) = public_client(request)?;
         let source = source_of(source);
         let now = self.clock.now();
         let client_id = format!("hsi-{}", self.random()?);
@@ -448,15 +475,12 @@ impl HaloSignIn {
                 proven: false,
             },
         );
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            "none",
+        ))
     }
 
     /// `/authorize`: checks the client and redirect URI (errors shown), then the request
@@ -773,17 +797,12 @@ impl HaloSignIn {
         if now.duration_since(record.created) >= self.config.code_ttl {
             return Err(invalid_grant("the code has expired"));
         }
-        if get("client_id") != Some(record.client_id.as_str()) {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri does not match the one used to authorize",
-            ));
-        }
-        if !get("code_verifier").is_some_and(|v| pkce_holds(v, &record.challenge)) {
-            return Err(invalid_grant("PKCE verification failed"));
-        }
+        check_code(
+            form,
+            &record.client_id,
+            &record.redirect_uri,
+            &record.challenge,
+        )?;
         if let Some(r) = state.clients.get_mut(&record.client_id) {
             r.proven = true;
             r.last_used = now;
@@ -1061,18 +1080,10 @@ async fn fetch_document(url: String) -> Result<Value, String> {
     }
 }
 
-fn token_answer(access: &str, refresh: &str, lifetime: Duration) -> Value {
-    json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-        "refresh_token": refresh,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const REDIRECT: &str = "http://127.0.0.1:9/cb";
 

@@ -334,6 +334,37 @@ fn unauthorized(app: &App, headers: &HeaderMap, why: &str) -> Response {
     r
 }
 
+/// Who the bearer token on a request stands for, as `resolve` (the proxy's or the sign-in's)
+/// says; otherwise the response that refuses the request, worded by `invalid` (a token that
+/// does not resolve) or `missing` (no token).
+async fn resolve_bearer<'h, P, F>(
+    app: &App,
+    headers: &'h HeaderMap,
+    resolve: impl FnOnce(&'h str) -> F,
+    invalid: &str,
+    missing: &str,
+) -> Result<P, Response>
+where
+    F: std::future::Future<Output = Result<Option<P>, oauth::OAuthError>>,
+{
+    let token = bearer(headers);
+    let resolved = match token {
+        Some(t) => resolve(t).await,
+        None => Ok(None),
+    };
+    match resolved {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(unauthorized(
+            app,
+            headers,
+            if token.is_some() { invalid } else { missing },
+        )),
+        // The shared state cannot be asked: refuse rather than guess (a token revoked on
+        // another replica must not pass here).
+        Err(e) => Err(oauth_response(Err(e), false)),
+    }
+}
+
 /// Authentication for `/mcp`, and the binding of each MCP session to who opened it.
 async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let principal = match &app.config.auth {
@@ -344,45 +375,34 @@ async fn mcp_auth(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
             None => return unauthorized(&app, req.headers(), "a bearer token is required"),
         },
         Auth::OAuth(store) => {
-            let resolved = match bearer(req.headers()) {
-                Some(t) => store.resolve(t).await,
-                None => Ok(None),
-            };
-            let resolved = match resolved {
+            let p = match resolve_bearer(
+                &app,
+                req.headers(),
+                |t| store.resolve(t),
+                "the access token is not valid or has expired",
+                "an access token is required",
+            )
+            .await
+            {
                 Ok(p) => p,
-                // The shared state cannot be asked: refuse rather than guess (a token revoked
-                // on another replica must not pass here).
-                Err(e) => return oauth_response(Err(e), false),
-            };
-            let Some(p) = resolved else {
-                let why = if bearer(req.headers()).is_some() {
-                    "the access token is not valid or has expired"
-                } else {
-                    "an access token is required"
-                };
-                return unauthorized(&app, req.headers(), why);
+                Err(refused) => return refused,
             };
             req.extensions_mut().insert(SessionHalo(p.halo));
             // Sessions are bound to the credentials' client id.
             format!("client:{}", p.client_id)
         }
         Auth::HaloSignIn(signin) => {
-            let resolved = match bearer(req.headers()) {
-                Some(t) => signin.resolve(t).await,
-                None => Ok(None),
-            };
-            let resolved = match resolved {
+            let p = match resolve_bearer(
+                &app,
+                req.headers(),
+                |t| signin.resolve(t),
+                "the access token is not valid or has expired, or the Halo sign-in ended",
+                "an access token is required: sign in with Halo",
+            )
+            .await
+            {
                 Ok(p) => p,
-                // As for the proxy: no shared state, no verdict.
-                Err(e) => return oauth_response(Err(e), false),
-            };
-            let Some(p) = resolved else {
-                let why = if bearer(req.headers()).is_some() {
-                    "the access token is not valid or has expired, or the Halo sign-in ended"
-                } else {
-                    "an access token is required: sign in with Halo"
-                };
-                return unauthorized(&app, req.headers(), why);
+                Err(refused) => return refused,
             };
             req.extensions_mut().insert(SessionHalo(p.halo));
             // Sessions are bound to the agent and the client it signed in through.

@@ -45,10 +45,11 @@ use std::{
 
 use parking_lot::Mutex;
 use ring::rand::SystemRandom;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::authz::{
-    Clock, after, digest, invalid_grant, now_secs, pkce_holds, registered_redirects,
+    Clock, after, client_name, digest, invalid_grant, make_room, pkce_holds, registered_redirects,
+    registration_response, token_answer,
 };
 pub use super::authz::{OAuthError, s256, source_of};
 #[cfg(test)]
@@ -198,6 +199,45 @@ struct Held {
     halo: HaloClient,
     secret_digest: Vec<u8>,
     expires: Instant,
+}
+
+/// What a registration request asks for, once checked. Memory and Redis register alike, so
+/// they check the request in one place and refuse alike.
+struct Asked {
+    uris: Vec<String>,
+    method: String,
+    client_name: Option<String>,
+    /// The Halo application's client id, when the client names it (else one is made up).
+    client_id: Option<String>,
+}
+
+fn asked(request: &Value) -> Result<Asked, OAuthError> {
+    let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
+    let uris = registered_redirects(request)?;
+    let method = request
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+        .unwrap_or("client_secret_post")
+        .to_owned();
+    if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
+        return Err(bad(
+            "token_endpoint_auth_method must be client_secret_post, client_secret_basic or none",
+        ));
+    }
+    let client_name = client_name(request);
+    let client_id = match request.get("client_id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
+            Some(id.to_owned())
+        }
+        Some(_) => return Err(bad("client_id must be the Halo application's client id")),
+        None => None,
+    };
+    Ok(Asked {
+        uris,
+        method,
+        client_name,
+        client_id,
+    })
 }
 
 /// Everything the proxy keeps, under one lock so each step (consume a code, rotate a token,
@@ -552,30 +592,12 @@ impl OAuthStore {
     /// that id (nor the operator's allowed redirect URIs). Registrations are capped per source
     /// and overall; at a cap the source's (then anyone's) least valuable one is dropped.
     pub fn register(&self, request: &Value, source: IpAddr) -> Result<Value, OAuthError> {
-        let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("client_secret_post")
-            .to_owned();
-        if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
-            return Err(bad(
-                "token_endpoint_auth_method must be client_secret_post, \
-                            client_secret_basic or none",
-            ));
-        }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
-        let named = match request.get("client_id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
-                Some(id.to_owned())
-            }
-            Some(_) => return Err(bad("client_id must be the Halo application's client id")),
-            None => None,
-        };
+        let Asked {
+            uris,
+            method,
+            client_name,
+            client_id: named,
+        } = asked(request)?;
         let source = source_of(source);
         let now = self.clock.now();
         let mut state = self.state.lock();
@@ -628,15 +650,12 @@ impl OAuthStore {
                 client_id
             }
         };
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": method,
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            &method,
+        ))
     }
 
     /// `/authorize`: checks the client and redirect URI (errors here are shown, never
@@ -683,19 +702,7 @@ impl OAuthStore {
         let mut codes = self.state.lock();
         // Anyone may ask for codes; past the cap the oldest waiting code goes (a legitimate
         // client exchanges its code within seconds).
-        while codes.codes.len() >= self.config.max_codes.max(1) {
-            let oldest = codes
-                .codes
-                .iter()
-                .min_by_key(|(_, c)| c.created)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    codes.codes.remove(&k);
-                }
-                None => break,
-            }
-        }
+        make_room(&mut codes.codes, self.config.max_codes, |c| c.created);
         codes.codes.insert(
             code,
             Code {
@@ -831,12 +838,11 @@ impl OAuthStore {
             replayed: false,
         });
         marker.grant = Some(id);
-        Ok(json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": access_expires.duration_since(now).as_secs(),
-            "refresh_token": refresh,
-        }))
+        Ok(token_answer(
+            &access,
+            &refresh,
+            access_expires.duration_since(now),
+        ))
     }
 
     /// Proves the credentials with Halo (or reuses a recent proof) and keeps them. Returns the
@@ -895,20 +901,9 @@ impl OAuthStore {
         let mut state = self.state.lock();
         // Only credentials Halo accepted get here, one entry per application; the cap is a
         // backstop.
-        while state.held.len() >= self.config.max_grants.max(1)
-            && !state.held.contains_key(client_id)
-        {
-            let oldest = state
-                .held
-                .iter()
-                .min_by_key(|(_, h)| h.expires)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    state.held.remove(&k);
-                }
-                None => break,
-            }
+        // A client already held is replaced in place, so only a new one needs room.
+        if !state.held.contains_key(client_id) {
+            make_room(&mut state.held, self.config.max_grants, |h| h.expires);
         }
         state.held.insert(
             client_id.to_owned(),
@@ -1100,12 +1095,11 @@ impl OAuthStore {
                 expires: access_expires,
             },
         );
-        Ok(json!({
-            "access_token": new_access,
-            "token_type": "Bearer",
-            "expires_in": access_expires.duration_since(now).as_secs(),
-            "refresh_token": new_refresh,
-        }))
+        Ok(token_answer(
+            &new_access,
+            &new_refresh,
+            access_expires.duration_since(now),
+        ))
     }
 
     /// The principal behind a bearer token.
@@ -1162,6 +1156,7 @@ struct Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     use crate::sim::{SimConfig, SimTenant, Simulator};
 

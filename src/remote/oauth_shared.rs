@@ -33,11 +33,14 @@ use serde_json::{Value, json};
 
 use super::{
     Approval, Approved, Held, OAuthError, OAuthStore, Principal, check_exchange, invalid_grant,
-    now_secs, registered_redirects, source_of, unregistered,
+    source_of, unregistered,
 };
 use crate::{
     halo::HaloClient,
-    remote::{authz::after, sealed::Sealer},
+    remote::{
+        authz::{after, make_room, registration_response, token_answer},
+        sealed::Sealer,
+    },
     secret::Secret,
     state::{RedisState, ttl_ms},
 };
@@ -90,6 +93,103 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 return {'unknown', ''}
 ";
+
+/// Runs `TAKE_CODE` for the code stored at `code_key` (its used-marker at `used_key`) and
+/// returns the sealed record a first use finds. Both shared stores answer a replay the same way
+/// (RFC 6749 §4.1.2: revoke what the first use got, then refuse), so that rule lives here once;
+/// `revoke` is the store's own, given the grant the marker names.
+pub(crate) async fn take_code<F>(
+    redis: &RedisState,
+    code_key: &str,
+    used_key: &str,
+    code_ttl: Duration,
+    what: &str,
+    revoke: impl FnOnce(String) -> F,
+) -> Result<String, OAuthError>
+where
+    F: std::future::Future<Output = Result<(), OAuthError>>,
+{
+    let mut conn = redis.conn();
+    // The marker outlives the code so a late replay is still recognised.
+    let taken: redis::RedisResult<(String, String)> = redis::Script::new(TAKE_CODE)
+        .key(code_key)
+        .key(used_key)
+        .arg(ttl_ms(code_ttl.saturating_mul(10)))
+        .invoke_async(&mut conn)
+        .await;
+    redis.observe(what, &taken);
+    let (outcome, value) = taken.map_err(unavailable)?;
+    match outcome.as_str() {
+        "fresh" => Ok(value),
+        "used" => {
+            // Used before: someone else may hold it, so revoke what its first use got; an
+            // exchange still running was flagged by the script (empty grant here).
+            if !value.is_empty() {
+                revoke(value).await?;
+            }
+            Err(invalid_grant(
+                "this code was already used: the tokens issued for it are revoked",
+            ))
+        }
+        _ => Err(invalid_grant("unknown or expired code")),
+    }
+}
+
+/// Runs `REGISTER` for `uris`: `keys` are the client's record and its source's counter, which
+/// allows `max_clients` new registrations per `window`; the record lives at least `ttl` more.
+/// Both shared stores count registrations per source this way, so a flood from one address is
+/// refused alike in either mode.
+pub(crate) async fn register_client(
+    redis: &RedisState,
+    keys: [String; 2],
+    ttl: Duration,
+    max_clients: usize,
+    window: Duration,
+    uris: &[String],
+    what: &str,
+) -> Result<(), OAuthError> {
+    let [client_key, source_key] = keys;
+    let register = redis::Script::new(REGISTER);
+    let mut script = register.prepare_invoke();
+    script
+        .key(client_key)
+        .key(source_key)
+        .arg(ttl_ms(ttl))
+        .arg(max_clients.max(1))
+        .arg(ttl_ms(window));
+    for u in uris {
+        script.arg(hashed(u));
+    }
+    let mut conn = redis.conn();
+    let result: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
+    redis.observe(what, &result);
+    if result.map_err(unavailable)? == 0 {
+        return Err(OAuthError::new(
+            429,
+            "invalid_client_metadata",
+            "too many registrations from this address today: reuse a registration",
+        ));
+    }
+    Ok(())
+}
+
+/// The grant and generation an access token at `key` names (ISSUE and ROTATE store it as
+/// `grant|generation`), or `None` for an unknown token or a value that does not read as one.
+/// Whether that grant still stands, and that generation is still current, is the caller's to ask.
+pub(crate) async fn access_grant(
+    redis: &RedisState,
+    key: &str,
+    what: &str,
+) -> Result<Option<(String, i64)>, OAuthError> {
+    let mut conn = redis.conn();
+    let found: redis::RedisResult<Option<String>> = conn.get(key).await;
+    redis.observe(what, &found);
+    Ok(found.map_err(unavailable)?.and_then(|value| {
+        value
+            .split_once('|')
+            .and_then(|(g, n)| Some((g.to_owned(), n.parse::<i64>().ok()?)))
+    }))
+}
 
 /// Creates a grant and its first tokens, unless the code was presented again meanwhile.
 pub(crate) const ISSUE: &str = r"
@@ -168,66 +268,39 @@ impl OAuthStore {
         request: &Value,
         source: IpAddr,
     ) -> Result<Value, OAuthError> {
-        let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("client_secret_post")
-            .to_owned();
-        if !["client_secret_post", "client_secret_basic", "none"].contains(&method.as_str()) {
-            return Err(bad(
-                "token_endpoint_auth_method must be client_secret_post, client_secret_basic or \
-                 none",
-            ));
-        }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
-        let client_id = match request.get("client_id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control) => {
-                id.to_owned()
-            }
-            Some(_) => return Err(bad("client_id must be the Halo application's client id")),
+        let super::Asked {
+            uris,
+            method,
+            client_name,
+            client_id,
+        } = super::asked(request)?;
+        let client_id = match client_id {
+            Some(id) => id,
             None => format!("hmcp-{}", self.random()?),
         };
         let source = source_of(source).to_string();
         let window = self.config.unproven_registration_ttl;
-        let register = redis::Script::new(REGISTER);
-        let mut script = register.prepare_invoke();
-        script
-            .key(Self::client_key(shared, &client_id))
-            .key(
+        register_client(
+            &shared.redis,
+            [
+                Self::client_key(shared, &client_id),
                 shared
                     .redis
                     .key(&format!("oauth:source:{}", hashed(&source))),
-            )
-            .arg(ttl_ms(self.config.unproven_registration_ttl))
-            .arg(self.config.max_clients.max(1))
-            .arg(ttl_ms(window));
-        for u in &uris {
-            script.arg(hashed(u));
-        }
-        let mut conn = shared.redis.conn();
-        let result: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
-        shared.redis.observe("oauth register", &result);
-        if result.map_err(unavailable)? == 0 {
-            return Err(OAuthError::new(
-                429,
-                "invalid_client_metadata",
-                "too many registrations from this address today: reuse a registration",
-            ));
-        }
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": method,
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+            ],
+            self.config.unproven_registration_ttl,
+            self.config.max_clients,
+            window,
+            &uris,
+            "oauth register",
+        )
+        .await?;
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            &method,
+        ))
     }
 
     pub(super) async fn shared_authorize(
@@ -299,29 +372,16 @@ impl OAuthStore {
     ) -> Result<Value, OAuthError> {
         let code_key = shared.redis.key(&format!("oauth:code:{}", hashed(code)));
         let used_key = shared.redis.key(&format!("oauth:used:{}", hashed(code)));
+        let value = take_code(
+            &shared.redis,
+            &code_key,
+            &used_key,
+            self.config.code_ttl,
+            "oauth exchange",
+            |grant| async move { self.shared_revoke(shared, &grant).await },
+        )
+        .await?;
         let mut conn = shared.redis.conn();
-        let taken: redis::RedisResult<(String, String)> = redis::Script::new(TAKE_CODE)
-            .key(&code_key)
-            .key(&used_key)
-            .arg(ttl_ms(self.config.code_ttl.saturating_mul(10)))
-            .invoke_async(&mut conn)
-            .await;
-        shared.redis.observe("oauth exchange", &taken);
-        let (outcome, value) = taken.map_err(unavailable)?;
-        match outcome.as_str() {
-            "fresh" => {}
-            "used" => {
-                // Used before: someone else may hold it, so revoke what its first use got
-                // (RFC 6749 §4.1.2); an exchange still running was flagged by the script.
-                if !value.is_empty() {
-                    self.shared_revoke(shared, &value).await?;
-                }
-                return Err(invalid_grant(
-                    "this code was already used: the tokens issued for it are revoked",
-                ));
-            }
-            _ => return Err(invalid_grant("unknown or expired code")),
-        }
         let record: Value = shared
             .sealer
             .open(&code_key, &value)
@@ -386,12 +446,7 @@ impl OAuthStore {
                 .await;
             shared.redis.observe("oauth exchange", &extended);
         }
-        Ok(json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": access_ttl.as_secs(),
-            "refresh_token": refresh,
-        }))
+        Ok(token_answer(&access, &refresh, access_ttl))
     }
 
     fn access_key(&self, shared: &Shared, token: &str) -> String {
@@ -499,12 +554,7 @@ impl OAuthStore {
             .await;
         shared.redis.observe("oauth refresh", &rotated);
         match rotated.map_err(unavailable)?.as_str() {
-            "ok" => Ok(json!({
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": access_ttl.as_secs(),
-                "refresh_token": refresh,
-            })),
+            "ok" => Ok(token_answer(&access, &refresh, access_ttl)),
             "spent" => Err(invalid_grant(
                 "this refresh token was already used: every token of its grant is revoked; \
                  authorize again",
@@ -518,16 +568,12 @@ impl OAuthStore {
         shared: &Shared,
         token: &str,
     ) -> Result<Option<Principal>, OAuthError> {
-        let mut conn = shared.redis.conn();
-        let found: redis::RedisResult<Option<String>> =
-            conn.get(self.access_key(shared, token)).await;
-        shared.redis.observe("oauth principal", &found);
-        let Some(value) = found.map_err(unavailable)? else {
-            return Ok(None);
-        };
-        let Some((grant, generation)) = value
-            .split_once('|')
-            .and_then(|(g, n)| Some((g.to_owned(), n.parse::<i64>().ok()?)))
+        let Some((grant, generation)) = access_grant(
+            &shared.redis,
+            &self.access_key(shared, token),
+            "oauth principal",
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -568,20 +614,9 @@ impl OAuthStore {
         let halo = HaloClient::new(cfg)
             .map_err(|e| OAuthError::new(500, "server_error", format!("cannot reach Halo: {e}")))?;
         // Bounded as in memory: one entry per application, at most `max_grants`.
-        while state.held.len() >= self.config.max_grants.max(1)
-            && !state.held.contains_key(client_id)
-        {
-            let oldest = state
-                .held
-                .iter()
-                .min_by_key(|(_, h)| h.expires)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    state.held.remove(&k);
-                }
-                None => break,
-            }
+        // A client already held is replaced in place, so only a new one needs room.
+        if !state.held.contains_key(client_id) {
+            make_room(&mut state.held, self.config.max_grants, |h| h.expires);
         }
         state.held.insert(
             client_id.to_owned(),

@@ -21,17 +21,20 @@ use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use redis::AsyncCommands;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{AgentPrincipal, HaloSignIn, OAuthError, Pending, invalid_grant, now_secs};
+use super::{AgentPrincipal, HaloSignIn, OAuthError, Pending, invalid_grant};
 use crate::{
     halo::{
         HaloClient,
         auth::{AgentIdentity, AgentTokenStore, AgentTokens, StoredAgentTokens},
     },
     remote::{
-        authz::{pkce_holds, registered_redirects, source_of},
-        oauth::shared::{ISSUE, REGISTER, ROTATE, TAKE, TAKE_CODE, hashed, now_ms, unavailable},
+        authz::{registration_response, source_of, token_answer},
+        oauth::shared::{
+            ISSUE, ROTATE, TAKE, access_grant, hashed, now_ms, register_client, take_code,
+            unavailable,
+        },
         sealed::Sealer,
     },
     state::{RedisState, ttl_ms},
@@ -94,6 +97,23 @@ fn seal_json<T: serde::Serialize>(
         .map_err(|e| e.to_string())
         .and_then(|plain| sealer.seal(key, &plain))
         .map_err(|e| OAuthError::new(500, "server_error", e))
+}
+
+/// Stores `value` sealed under `key` for `ttl`: a pending sign-in holds this server's verifier
+/// towards Halo and a code the agent's Halo tokens, so neither may sit in Redis in the clear
+/// or outlive its lifetime.
+async fn keep_sealed<T: serde::Serialize>(
+    shared: &Shared,
+    key: &str,
+    value: &T,
+    ttl: Duration,
+    what: &str,
+) -> Result<(), OAuthError> {
+    let sealed = seal_json(&shared.sealer, key, value)?;
+    let mut conn = shared.redis.conn();
+    let stored: redis::RedisResult<()> = conn.pset_ex(key, sealed, ttl_ms(ttl)).await;
+    shared.redis.observe(what, &stored);
+    stored.map_err(unavailable)
 }
 
 fn open_json<T: serde::de::DeserializeOwned>(
@@ -213,55 +233,28 @@ impl HaloSignIn {
         request: &Value,
         source: IpAddr,
     ) -> Result<Value, OAuthError> {
-        let uris = registered_redirects(request)?;
-        let method = request
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("none");
-        if method != "none" {
-            return Err(OAuthError::new(
-                400,
-                "invalid_client_metadata",
-                "token_endpoint_auth_method must be none: clients here are public (PKCE) and \
-                 sign in with Halo",
-            ));
-        }
-        let client_name = request
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect::<String>());
+        let (uris, client_name) = super::public_client(request)?;
         let client_id = format!("hsi-{}", self.random()?);
         let source = source_of(source).to_string();
-        let register = redis::Script::new(REGISTER);
-        let mut script = register.prepare_invoke();
-        script
-            .key(shared.key(&format!("client:{}", hashed(&client_id))))
-            .key(shared.key(&format!("source:{}", hashed(&source))))
-            .arg(ttl_ms(self.config.registration_ttl))
-            .arg(self.config.max_clients.max(1))
-            .arg(ttl_ms(Duration::from_secs(24 * 3600)));
-        for u in &uris {
-            script.arg(hashed(u));
-        }
-        let mut conn = shared.redis.conn();
-        let result: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
-        shared.redis.observe("sign-in register", &result);
-        if result.map_err(unavailable)? == 0 {
-            return Err(OAuthError::new(
-                429,
-                "invalid_client_metadata",
-                "too many registrations from this address today: reuse a registration",
-            ));
-        }
-        Ok(json!({
-            "client_id": client_id,
-            "client_id_issued_at": now_secs(),
-            "redirect_uris": uris,
-            "client_name": client_name,
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
+        register_client(
+            &shared.redis,
+            [
+                shared.key(&format!("client:{}", hashed(&client_id))),
+                shared.key(&format!("source:{}", hashed(&source))),
+            ],
+            self.config.registration_ttl,
+            self.config.max_clients,
+            Duration::from_secs(24 * 3600),
+            &uris,
+            "sign-in register",
+        )
+        .await?;
+        Ok(registration_response(
+            &client_id,
+            &uris,
+            client_name.as_deref(),
+            "none",
+        ))
     }
 
     /// The client is registered with this redirect URI (errors are shown, never redirected).
@@ -310,13 +303,14 @@ impl HaloSignIn {
         pending: &Pending,
     ) -> Result<(), OAuthError> {
         let key = shared.key(&format!("pending:{}", hashed(halo_state)));
-        let sealed = seal_json(&shared.sealer, &key, pending)?;
-        let mut conn = shared.redis.conn();
-        let stored: redis::RedisResult<()> = conn
-            .pset_ex(&key, sealed, ttl_ms(self.config.pending_ttl))
-            .await;
-        shared.redis.observe("sign-in authorize", &stored);
-        stored.map_err(unavailable)
+        keep_sealed(
+            shared,
+            &key,
+            pending,
+            self.config.pending_ttl,
+            "sign-in authorize",
+        )
+        .await
     }
 
     pub(super) async fn shared_take_pending(
@@ -343,13 +337,14 @@ impl HaloSignIn {
         record: &CodeRecord,
     ) -> Result<(), OAuthError> {
         let key = shared.key(&format!("code:{}", hashed(code)));
-        let sealed = seal_json(&shared.sealer, &key, record)?;
-        let mut conn = shared.redis.conn();
-        let stored: redis::RedisResult<()> = conn
-            .pset_ex(&key, sealed, ttl_ms(self.config.code_ttl))
-            .await;
-        shared.redis.observe("sign-in callback", &stored);
-        stored.map_err(unavailable)
+        keep_sealed(
+            shared,
+            &key,
+            record,
+            self.config.code_ttl,
+            "sign-in callback",
+        )
+        .await
     }
 
     pub(super) async fn shared_exchange(
@@ -362,41 +357,24 @@ impl HaloSignIn {
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
         let code_key = shared.key(&format!("code:{}", hashed(code)));
         let used_key = shared.key(&format!("used:{}", hashed(code)));
+        let value = take_code(
+            &shared.redis,
+            &code_key,
+            &used_key,
+            self.config.code_ttl,
+            "sign-in exchange",
+            |grant| async move { self.shared_revoke(shared, &grant).await },
+        )
+        .await?;
         let mut conn = shared.redis.conn();
-        let taken: redis::RedisResult<(String, String)> = redis::Script::new(TAKE_CODE)
-            .key(&code_key)
-            .key(&used_key)
-            .arg(ttl_ms(self.config.code_ttl.saturating_mul(10)))
-            .invoke_async(&mut conn)
-            .await;
-        shared.redis.observe("sign-in exchange", &taken);
-        let (outcome, value) = taken.map_err(unavailable)?;
-        match outcome.as_str() {
-            "fresh" => {}
-            "used" => {
-                // Presented before: whoever holds what its first use got may not be its owner.
-                if !value.is_empty() {
-                    self.shared_revoke(shared, &value).await?;
-                }
-                return Err(invalid_grant(
-                    "this code was already used: the tokens issued for it are revoked",
-                ));
-            }
-            _ => return Err(invalid_grant("unknown or expired code")),
-        }
         let record: CodeRecord = open_json(&shared.sealer, &code_key, &value)
             .ok_or_else(|| invalid_grant("unknown or expired code"))?;
-        if get("client_id") != Some(record.client_id.as_str()) {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri does not match the one used to authorize",
-            ));
-        }
-        if !get("code_verifier").is_some_and(|v| pkce_holds(v, &record.challenge)) {
-            return Err(invalid_grant("PKCE verification failed"));
-        }
+        super::check_code(
+            form,
+            &record.client_id,
+            &record.redirect_uri,
+            &record.challenge,
+        )?;
         let (grant, access, refresh) = (self.random()?, self.random()?, self.random()?);
         let grant_key = shared.key(&format!("grant:{grant}"));
         let secrets = GrantSecrets {
@@ -426,7 +404,7 @@ impl HaloSignIn {
                 "this code was presented twice: no tokens are issued for it",
             ));
         }
-        Ok(super::token_answer(&access, &refresh, access_ttl))
+        Ok(token_answer(&access, &refresh, access_ttl))
     }
 
     async fn shared_revoke(&self, shared: &Shared, grant: &str) -> Result<(), OAuthError> {
@@ -521,7 +499,7 @@ impl HaloSignIn {
                     conn.pexpire(&grant_key, ttl_ms(idle) as i64).await;
                 shared.redis.observe("sign-in refresh", &touched);
                 touched.map_err(unavailable)?;
-                Ok(super::token_answer(&access, &refresh, access_ttl))
+                Ok(token_answer(&access, &refresh, access_ttl))
             }
             "spent" => {
                 shared.agents.lock().remove(&grant);
@@ -539,17 +517,12 @@ impl HaloSignIn {
         shared: &Shared,
         token: &str,
     ) -> Result<Option<AgentPrincipal>, OAuthError> {
-        let mut conn = shared.redis.conn();
-        let found: redis::RedisResult<Option<String>> = conn
-            .get(shared.key(&format!("access:{}", hashed(token))))
-            .await;
-        shared.redis.observe("sign-in principal", &found);
-        let Some(value) = found.map_err(unavailable)? else {
-            return Ok(None);
-        };
-        let Some((grant, generation)) = value
-            .split_once('|')
-            .and_then(|(g, n)| Some((g.to_owned(), n.parse::<i64>().ok()?)))
+        let Some((grant, generation)) = access_grant(
+            &shared.redis,
+            &shared.key(&format!("access:{}", hashed(token))),
+            "sign-in principal",
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -600,6 +573,7 @@ impl HaloSignIn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     use crate::{
         remote::{halo_signin::SignInConfig, oauth::s256},
