@@ -640,7 +640,7 @@ mod tests {
         let Some(server) = start_or_skip() else {
             return;
         };
-        let window = Duration::from_millis(300);
+        let window = Duration::from_millis(600);
         let replicas: Vec<_> = (0..3)
             .map(|_| replica(&server.url(), 5, window, 3))
             .collect();
@@ -661,10 +661,14 @@ mod tests {
         }
         let mut sends = sends.lock().clone();
         sends.sort();
+        // The instants are taken after each grant, so a task scheduled late records its send
+        // later than Redis granted it: allow that much jitter (the receipt stamp, which is
+        // what spaces the next grant, comes later still).
+        let jitter = Duration::from_millis(100);
         for (i, a) in sends.iter().enumerate() {
             let within = sends[i..]
                 .iter()
-                .filter(|b| b.duration_since(*a) < window)
+                .filter(|b| b.duration_since(*a) < window - jitter)
                 .count();
             assert!(within <= 5, "{within} requests within one window");
         }
