@@ -112,10 +112,16 @@ async fn values_stay_out_unless_asked_and_stderr_works() {
         json!({"summary": "Private words"}),
     )
     .await;
+    // The line is written before the answer; the test reads the server's stderr on its own
+    // thread, so wait until that thread has it.
+    let is_audit = |l: &str| l.starts_with('{') && l.contains("\"outcome\"");
+    server
+        .until_logs(|logs| logs.lines().any(|l| is_audit(l)))
+        .await;
     let logs = server.logs();
     let line = logs
         .lines()
-        .find(|l| l.starts_with('{') && l.contains("\"outcome\""))
+        .find(|l| is_audit(l))
         .unwrap_or_else(|| panic!("no audit line in {logs}"));
     let v: Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["fields"], json!(["summary"]));
