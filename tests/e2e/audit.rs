@@ -115,9 +115,7 @@ async fn values_stay_out_unless_asked_and_stderr_works() {
     // The line is written before the answer; the test reads the server's stderr on its own
     // thread, so wait until that thread has it.
     let is_audit = |l: &str| l.starts_with('{') && l.contains("\"outcome\"");
-    server
-        .until_logs(|logs| logs.lines().any(|l| is_audit(l)))
-        .await;
+    server.until_logs(|logs| logs.lines().any(is_audit)).await;
     let logs = server.logs();
     let line = logs
         .lines()
