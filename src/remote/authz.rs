@@ -5,6 +5,7 @@
 //! a clock tests can move instead of sleeping.
 
 use std::{
+    collections::{HashMap, VecDeque},
     net::{IpAddr, Ipv6Addr},
     time::{Duration, Instant},
 };
@@ -239,6 +240,32 @@ pub(crate) fn make_room<K: Clone + Eq + std::hash::Hash, V, R: Ord>(
             }
             None => break,
         }
+    }
+}
+
+/// Drops the tokens a revoked grant issued (its access tokens, its current refresh token and the
+/// refresh tokens it spent), and turns its code's marker grantless (`code_grant`, when it still
+/// names grant `id`) so a later replay of the code is still answered "already used".
+pub(crate) fn revoke_tokens<A, R>(
+    access: &mut HashMap<String, A>,
+    refresh: &mut HashMap<String, R>,
+    issued: &VecDeque<String>,
+    current: &str,
+    spent: &VecDeque<String>,
+    code_grant: Option<&mut Option<u64>>,
+    id: u64,
+) {
+    for token in issued {
+        access.remove(token);
+    }
+    refresh.remove(current);
+    for token in spent {
+        refresh.remove(token);
+    }
+    if let Some(grant) = code_grant
+        && *grant == Some(id)
+    {
+        *grant = None;
     }
 }
 

@@ -203,18 +203,15 @@ impl State {
         let Some(grant) = self.grants.remove(&id) else {
             return;
         };
-        for t in &grant.access {
-            self.access.remove(t);
-        }
-        self.refresh.remove(&grant.refresh);
-        for t in &grant.spent {
-            self.refresh.remove(t);
-        }
-        if let Some(u) = self.used_codes.get_mut(&grant.code)
-            && u.grant == Some(id)
-        {
-            u.grant = None;
-        }
+        super::authz::revoke_tokens(
+            &mut self.access,
+            &mut self.refresh,
+            &grant.access,
+            &grant.refresh,
+            &grant.spent,
+            self.used_codes.get_mut(&grant.code).map(|u| &mut u.grant),
+            id,
+        );
     }
 
     fn sweep(&mut self, now: Instant, c: &SignInConfig) {

@@ -262,20 +262,17 @@ impl State {
         let Some(grant) = self.grants.remove(&id) else {
             return;
         };
-        for token in &grant.access {
-            self.access.remove(token);
-        }
-        self.refresh.remove(&grant.refresh);
-        for token in &grant.spent {
-            self.refresh.remove(token);
-        }
         // The code's marker stays a while (as a grantless one) so a later replay is still
         // answered "already used".
-        if let Some(used) = self.used_codes.get_mut(&grant.code)
-            && used.grant == Some(id)
-        {
-            used.grant = None;
-        }
+        super::authz::revoke_tokens(
+            &mut self.access,
+            &mut self.refresh,
+            &grant.access,
+            &grant.refresh,
+            &grant.spent,
+            self.used_codes.get_mut(&grant.code).map(|u| &mut u.grant),
+            id,
+        );
     }
 
     /// Drops registrations unused past their lifetime.
