@@ -673,8 +673,9 @@ impl HaloSignIn {
             return back("access_denied", "the sign-in took too long; start again");
         }
         let Some(code) = get("code") else {
-            // Halo's own words are not passed on: its error code is enough to act on.
-            let why = get("error").unwrap_or("no code");
+            // Halo's own words are not passed on: its error code is enough to act on. The code
+            // arrives in the callback's query, which anyone can write: escaped and bounded.
+            let why = crate::text::clip(get("error").unwrap_or("no code"));
             return back(
                 "access_denied",
                 &format!("Halo did not sign you in ({why})"),
