@@ -135,7 +135,11 @@ pub(crate) fn registered_redirects(request: &Value) -> Result<Vec<String>, OAuth
         return Err(OAuthError::new(
             400,
             "invalid_redirect_uri",
-            format!("{u:?} is not allowed: use https, or http on 127.0.0.1/localhost"),
+            // Quoted: a URI refused for its length is not echoed whole.
+            format!(
+                "{} is not allowed: use https, or http on 127.0.0.1/localhost",
+                crate::text::quote(u)
+            ),
         ));
     }
     let bad = |why: &str| OAuthError::new(400, "invalid_client_metadata", why);
