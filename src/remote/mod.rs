@@ -299,7 +299,8 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     };
     tracing::info!(
         %method,
-        path,
+        // Quoted as before, and bounded: a request line may carry a path of many KB.
+        path = %crate::text::quote(&path),
         status = response.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "http"
