@@ -24,8 +24,9 @@ pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
 /// `page_size`s are silently clamped, not refused.
 pub(crate) const FAULTS_MAX_PAGE_SIZE: usize = 100;
 /// Rows a ticket list returns when neither `pageinate` nor `count` is given. Halo's default is
-/// unknown (halo-api.md §6.1); 50 keeps an unqualified `GET /Tickets` from dumping the table,
-/// while small reference tables (and other lists) return every row.
+/// unknown (halo-api.md §6.1); 50 keeps an unqualified `GET /Tickets` from dumping the table.
+/// Other lists stop at [`UNPAGED_DEFAULT_COUNT`]; an `idonly`/`ticketidonly` list at nothing
+/// (guess: halo-api.md gives no cap for them).
 pub(crate) const FAULTS_DEFAULT_COUNT: usize = 50;
 
 /// Rows any other list returns when neither `pageinate` nor `count` is given. Halo's default is

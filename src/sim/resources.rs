@@ -50,14 +50,8 @@ pub(crate) struct Resource {
 
 const fn env(name: &'static str, key: &'static str) -> Resource {
     Resource {
-        name,
         envelope: Some(key),
-        storage: Storage::Plain,
-        key: "id",
-        guid: false,
-        by_id: true,
-        delete: true,
-        columns: false,
+        ..bare(name)
     }
 }
 
@@ -81,14 +75,8 @@ const fn with_columns(mut r: Resource) -> Resource {
 
 const fn faults(name: &'static str, domain: Domain) -> Resource {
     Resource {
-        name,
-        envelope: Some("tickets"),
         storage: Storage::Faults(domain),
-        key: "id",
-        guid: false,
-        by_id: true,
-        delete: true,
-        columns: true,
+        ..with_columns(env(name, "tickets"))
     }
 }
 

@@ -2042,7 +2042,7 @@ impl Seeder {
             .and_then(|(_, n)| n.split_whitespace().next())
             .unwrap_or("Work")
             .to_string();
-        self.asset_named(
+        self.asset(
             id,
             int_field(phone, "client_id"),
             int_field(phone, "site_id"),
@@ -2072,6 +2072,7 @@ impl Seeder {
             None,
             false,
             90,
+            None,
         );
     }
 
@@ -2093,6 +2094,7 @@ impl Seeder {
             None,
             false,
             45,
+            None,
         );
     }
 
@@ -2156,7 +2158,7 @@ impl Seeder {
                         let variant = serial_variant(&serial, i / 50);
                         let age = s.p.range(30, 900);
                         s.asset(
-                            id, client, site, ty, &variant, &host, model, None, false, age,
+                            id, client, site, ty, &variant, &host, model, None, false, age, None,
                         );
                         (client, site, ty, variant, host, model)
                     }
@@ -2165,7 +2167,7 @@ impl Seeder {
                         let serial = fresh_serial(s, &mut used);
                         let retired = i % 100 == 74;
                         s.asset(
-                            id, client, site, ty, &serial, &host, model, None, retired, 1200,
+                            id, client, site, ty, &serial, &host, model, None, retired, 1200, None,
                         );
                         (client, site, ty, serial, host, model)
                     }
@@ -2184,7 +2186,9 @@ impl Seeder {
                         let serial = fresh_serial(s, &mut used);
                         let host = format!("{}-WS-{i:05}", c.prefix);
                         let age = s.p.range(30, 1100);
-                        s.asset(id, c.id, site, ty, &serial, &host, model, None, false, age);
+                        s.asset(
+                            id, c.id, site, ty, &serial, &host, model, None, false, age, None,
+                        );
                         (c.id, site, ty, serial, host, model)
                     }
                 };
@@ -2380,29 +2384,10 @@ impl Seeder {
         }
     }
 
+    /// An asset; `name` gives its Name field (default: the hostname, or for a device without
+    /// one, "model (user)").
     #[allow(clippy::too_many_arguments)]
     fn asset(
-        &mut self,
-        id: i64,
-        client: i64,
-        site: i64,
-        type_id: i64,
-        serial: &str,
-        host: &str,
-        model: &str,
-        user: Option<(i64, String)>,
-        retired: bool,
-        age_days: i64,
-    ) {
-        self.asset_named(
-            id, client, site, type_id, serial, host, model, user, retired, age_days, None,
-        );
-    }
-
-    /// [`Seeder::asset`] with its Name field given (default: the hostname, or for a device
-    /// without one, "model (user)").
-    #[allow(clippy::too_many_arguments)]
-    fn asset_named(
         &mut self,
         id: i64,
         client: i64,
@@ -2529,6 +2514,7 @@ impl Seeder {
                 Some((u.id, u.name.clone())),
                 false,
                 age,
+                None,
             );
             if laptop {
                 laptops.push((id, serial, host, c.id, u.site, model.to_string()));
@@ -2568,6 +2554,7 @@ impl Seeder {
                 None,
                 false,
                 400,
+                None,
             );
             id += 1;
         }
@@ -2584,6 +2571,7 @@ impl Seeder {
             None,
             c.inactive,
             700,
+            None,
         );
         id += 1;
         if [11, 12, 13].contains(&c.id) {
@@ -2599,6 +2587,7 @@ impl Seeder {
                 None,
                 false,
                 1000,
+                None,
             );
             id += 1;
         }
@@ -2615,6 +2604,7 @@ impl Seeder {
                 None,
                 false,
                 800,
+                None,
             );
             id += 1;
         }
@@ -2645,6 +2635,7 @@ impl Seeder {
                 None,
                 false,
                 200,
+                None,
             );
             id += 1;
         }
@@ -2675,6 +2666,7 @@ impl Seeder {
                 None,
                 i != 0,
                 1200,
+                None,
             );
             id += 1;
         }
@@ -2704,6 +2696,7 @@ impl Seeder {
                 None,
                 true,
                 1400,
+                None,
             );
             id += 1;
         }
@@ -2726,6 +2719,7 @@ impl Seeder {
                 name,
                 false,
                 150,
+                None,
             );
             id += 1;
         }
