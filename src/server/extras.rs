@@ -515,15 +515,28 @@ fn matching<'a>(values: impl IntoIterator<Item = &'a str>, typed: &str) -> Vec<S
     starts
 }
 
+/// The search sent to Halo for what was typed: none when blank; `None` (no completions) when
+/// it is longer than any string argument may be, so a megabyte typed is not sent on in a URL.
+fn completion_query(typed: &str) -> Option<Vec<(String, String)>> {
+    let typed = typed.trim();
+    if typed.chars().count() > catalog::ParamType::String.max_len() {
+        return None;
+    }
+    Some(if typed.is_empty() {
+        Vec::new()
+    } else {
+        vec![("search".to_owned(), typed.to_owned())]
+    })
+}
+
 /// Clients whose name contains what was typed, as "id (name)".
 async fn client_values(ctx: &Ctx, typed: &str) -> Vec<String> {
     let Ok(r) = tools::composite::resource("clients", "clients") else {
         return Vec::new();
     };
-    let mut query = Vec::new();
-    if !typed.trim().is_empty() {
-        query.push(("search".to_owned(), typed.trim().to_owned()));
-    }
+    let Some(query) = completion_query(typed) else {
+        return Vec::new();
+    };
     let first = PageRequest::first(MAX_COMPLETIONS as u64);
     match ctx
         .halo
@@ -637,5 +650,15 @@ mod tests {
             }
         }
         assert!(client_step(&Some("Acme".into())).starts_with("the client \"Acme\""));
+    }
+
+    #[test]
+    fn completion_searches_are_bounded() {
+        assert_eq!(completion_query("  "), Some(Vec::new()));
+        assert_eq!(
+            completion_query(" Acme "),
+            Some(vec![("search".to_owned(), "Acme".to_owned())])
+        );
+        assert_eq!(completion_query(&"x".repeat(1_000_000)), None);
     }
 }
