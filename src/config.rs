@@ -10,6 +10,7 @@ use crate::{
     halo::{AssetFieldSettings, CacheLimits, HaloConfig, RateLimit, Resilience},
     secret::Secret,
     state::SharedState,
+    text::quote,
 };
 
 /// Environment variable names, primary first, then accepted aliases.
@@ -89,20 +90,23 @@ pub fn normalise_url(value: &str, var: &str) -> Result<String, ConfigError> {
     let v = value.trim().trim_end_matches('/');
     let parsed = reqwest::Url::parse(v).map_err(|_| {
         ConfigError(format!(
-            "{var} is not a valid URL: {v:?} (expected e.g. https://yourcompany.halopsa.com)"
+            "{var} is not a valid URL: {} (expected e.g. https://yourcompany.halopsa.com)",
+            quote(v)
         ))
     })?;
     if parsed.scheme() != "http" && parsed.scheme() != "https" {
         return Err(ConfigError(format!(
-            "{var} must start with https:// (or http://), got {v:?}"
+            "{var} must start with https:// (or http://), got {}",
+            quote(v)
         )));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError(format!("{var} has no host name: {v:?}")));
+        return Err(ConfigError(format!("{var} has no host name: {}", quote(v))));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(ConfigError(format!(
-            "{var} must be a plain address without ?query or #fragment, got {v:?}"
+            "{var} must be a plain address without ?query or #fragment, got {}",
+            quote(v)
         )));
     }
     Ok(v.to_owned())
@@ -234,7 +238,8 @@ fn tenant(
         && (t.len() > 200 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
     {
         return Err(ConfigError(format!(
-            "HALO_TENANT must be a single word such as your Halo sub-domain, got {t:?}"
+            "HALO_TENANT must be a single word such as your Halo sub-domain, got {}",
+            quote(t)
         )));
     }
     Ok(tenant)
@@ -313,8 +318,8 @@ fn field_setting(picked: Option<(String, &'static str)>) -> Result<Option<String
     };
     if v.chars().count() > 100 || v.chars().any(char::is_control) {
         return Err(ConfigError(format!(
-            "{var} must be a field name or id of at most 100 characters, got {:?}",
-            v.chars().take(40).collect::<String>()
+            "{var} must be a field name or id of at most 100 characters, got {}",
+            quote(&v)
         )));
     }
     Ok(Some(v))
@@ -331,7 +336,8 @@ fn count(
         Some((v, var)) => match v.parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(ConfigError(format!(
-                "{var} must be a whole number from {min} to {max}, got {v:?}"
+                "{var} must be a whole number from {min} to {max}, got {}",
+                quote(&v)
             ))),
         },
     }
@@ -347,7 +353,8 @@ fn byte_size(picked: Option<(String, &'static str)>) -> Result<Option<u64>, Conf
     };
     let bad = || {
         ConfigError(format!(
-            "{var} must be a size from 64KB to 64GB such as 67108864, 512MB or 1GB, got {v:?}"
+            "{var} must be a size from 64KB to 64GB such as 67108864, 512MB or 1GB, got {}",
+            quote(&v)
         ))
     };
     let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
@@ -378,7 +385,8 @@ fn seconds(
         Some((v, var)) => match v.parse::<f64>() {
             Ok(secs) if secs > 0.0 && secs <= max => Ok(Some(Duration::from_secs_f64(secs))),
             _ => Err(ConfigError(format!(
-                "{var} must be a number of seconds between 0 and {max}, got {v:?}"
+                "{var} must be a number of seconds between 0 and {max}, got {}",
+                quote(&v)
             ))),
         },
     }
@@ -592,5 +600,21 @@ mod tests {
         bad.push(("HALO_ASSET_SERIAL_FIELD", &long));
         let e = halo_config(Sources::default(), &env_of(&bad)).unwrap_err();
         assert!(e.0.starts_with("HALO_ASSET_SERIAL_FIELD "), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_echoed_bounded_and_escaped() {
+        let big = format!("not a url\n WARN forged{}", "x".repeat(1_000_000));
+        let e = normalise_url(&big, "HALO_URL")
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(e.starts_with("HALO_URL is not a valid URL"), "{e}");
+        assert!(e.len() < 600 && !e.contains('\n'), "{}", e.len());
+        let e = count(Some((big.clone(), "HALO_MCP_X")), 1, 2)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(e.len() < 600 && !e.contains('\n'), "{}", e.len());
     }
 }

@@ -42,7 +42,8 @@ pub fn init_logging(level: Option<&str>, format: Option<&str>) -> Result<(), Str
         Some("json") => true,
         Some(other) => {
             return Err(format!(
-                "LOG_FORMAT / --log-format must be text or json, got {other:?}"
+                "LOG_FORMAT / --log-format must be text or json, got {}",
+                crate::text::quote(other)
             ));
         }
     };
@@ -84,10 +85,24 @@ fn log_filter(level: Option<&str>) -> Result<tracing_subscriber::EnvFilter, Stri
         .unwrap_or_else(|| "info".into());
     if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
         return Err(format!(
-            "LOG_LEVEL must be error, warn, info, debug or trace, got {level:?}"
+            "LOG_LEVEL must be error, warn, info, debug or trace, got {}",
+            crate::text::quote(&level)
         ));
     }
     Ok(tracing_subscriber::EnvFilter::new(format!(
         "warn,halo_mcp={level}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_level_is_echoed_bounded_and_escaped() {
+        let big = format!("loud\n WARN forged{}", "x".repeat(1_000_000));
+        let e = log_filter(Some(&big)).err().unwrap_or_default();
+        assert!(e.starts_with("LOG_LEVEL must be"), "{e}");
+        assert!(e.len() < 600 && !e.contains('\n'), "{}", e.len());
+    }
 }

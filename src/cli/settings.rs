@@ -33,7 +33,8 @@ pub(crate) fn server_options(args: &ServeArgs) -> Result<Options, String> {
             Ok(n) if n >= 2 => n,
             _ => {
                 return Err(format!(
-                    "HALO_MCP_MAX_TOOLS / --max-tools must be a whole number of 2 or more, got {n:?}"
+                    "HALO_MCP_MAX_TOOLS / --max-tools must be a whole number of 2 or more, got {}",
+                    crate::text::quote(&n)
                 ));
             }
         };
@@ -84,7 +85,8 @@ pub(crate) fn is_http(transport: &TransportArgs) -> Result<bool, String> {
         "stdio" => Ok(false),
         "http" | "streamable-http" => Ok(true),
         other => Err(format!(
-            "MCP_TRANSPORT / --transport must be stdio or http, got {other:?}"
+            "MCP_TRANSPORT / --transport must be stdio or http, got {}",
+            crate::text::quote(other)
         )),
     }
 }
@@ -93,13 +95,19 @@ pub(crate) fn is_http(transport: &TransportArgs) -> Result<bool, String> {
 pub(crate) fn bind_address(transport: &TransportArgs) -> Result<SocketAddr, String> {
     if let Some(b) = given(&transport.bind) {
         return b.parse().map_err(|_| {
-            format!("MCP_BIND / --bind must be an address such as 127.0.0.1:3000, got {b:?}")
+            format!(
+                "MCP_BIND / --bind must be an address such as 127.0.0.1:3000, got {}",
+                crate::text::quote(&b)
+            )
         });
     }
     let port = match given(&transport.port) {
-        Some(p) => p
-            .parse::<u16>()
-            .map_err(|_| format!("MCP_PORT must be a port number, got {p:?}"))?,
+        Some(p) => p.parse::<u16>().map_err(|_| {
+            format!(
+                "MCP_PORT must be a port number, got {}",
+                crate::text::quote(&p)
+            )
+        })?,
         None => 3000,
     };
     Ok(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -151,7 +159,8 @@ fn auth_choice(args: &ServeArgs, bind: SocketAddr) -> Result<AuthChoice, String>
             }
         }
         Some(other) => Err(format!(
-            "MCP_AUTH must be env, oauth or halo, got {other:?}"
+            "MCP_AUTH must be env, oauth or halo, got {}",
+            crate::text::quote(other)
         )),
     }
 }
@@ -179,7 +188,12 @@ pub(crate) fn seconds(value: &Option<String>, var: &str, default: u64) -> Result
             .ok()
             .filter(|s| *s > 0)
             .map(Duration::from_secs)
-            .ok_or_else(|| format!("{var} must be a whole number of seconds, got {v:?}")),
+            .ok_or_else(|| {
+                format!(
+                    "{var} must be a whole number of seconds, got {}",
+                    crate::text::quote(&v)
+                )
+            }),
     }
 }
 
@@ -187,11 +201,12 @@ pub(crate) fn seconds(value: &Option<String>, var: &str, default: u64) -> Result
 pub(crate) fn positive(value: &Option<String>, var: &str, default: u64) -> Result<u64, String> {
     match given(value) {
         None => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{var} must be a whole number above 0, got {v:?}")),
+        Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!(
+                "{var} must be a whole number above 0, got {}",
+                crate::text::quote(&v)
+            )
+        }),
     }
 }
 

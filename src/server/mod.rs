@@ -78,8 +78,9 @@ impl FromStr for Mode {
             "tree" => Ok(Mode::Tree),
             "dispatch" => Ok(Mode::Dispatch),
             "flat" => Ok(Mode::Flat),
-            other => Err(format!(
-                "unknown mode {other:?}: expected auto, tree, dispatch or flat"
+            _ => Err(format!(
+                "unknown mode {}: expected auto, tree, dispatch or flat",
+                crate::text::quote(s)
             )),
         }
     }
@@ -403,7 +404,8 @@ fn plan(options: &Options) -> Result<(Vec<&'static str>, Vec<&'static ToolDef>),
                 let entry = cat.entry(d.trim()).map_err(|_| {
                     let near = args::suggest(d, cat.names());
                     format!(
-                        "unknown domain {d:?} in --domains{}; valid: {}",
+                        "unknown domain {} in --domains{}; valid: {}",
+                        crate::text::quote(d),
                         if near.is_empty() {
                             String::new()
                         } else {
@@ -1164,5 +1166,25 @@ impl ServerHandler for HaloMcp {
             Ok(ctx) => Ok(extras::complete(self, &request, &ctx).await),
             Err(e) => Err(McpError::internal_error(e.message().to_owned(), None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_mode_is_echoed_bounded_and_escaped() {
+        let big = format!("sideways\n WARN forged{}", "x".repeat(1_000_000));
+        let e = big.parse::<Mode>().err().unwrap_or_default();
+        assert!(
+            e.starts_with("unknown mode \"sideways\\n WARN forged"),
+            "{e}"
+        );
+        assert!(e.len() < 600 && !e.contains('\n'), "{}", e.len());
+        assert_eq!(
+            "sideways".parse::<Mode>().err().unwrap_or_default(),
+            "unknown mode \"sideways\": expected auto, tree, dispatch or flat"
+        );
     }
 }
