@@ -476,7 +476,10 @@ pub struct SimulateArgs {
 
 fn parse_layout(s: &str) -> Result<sim::AssetLayout, String> {
     sim::AssetLayout::parse(s).ok_or_else(|| {
-        format!("expected mixed, serial-hostname, hostname-serial or name-user-model, got {s:?}")
+        format!(
+            "expected mixed, serial-hostname, hostname-serial or name-user-model, got {}",
+            crate::text::quote(s)
+        )
     })
 }
 
@@ -529,7 +532,7 @@ fn value_error_line(e: &clap::Error) -> String {
         .source()
         .map(|s| s.to_string())
         .unwrap_or_else(|| "not accepted".into());
-    format!("{name}: {why}, got {value:?}")
+    format!("{name}: {why}, got {}", crate::text::quote(&value))
 }
 
 /// The variable of the flag `--long`, in any subcommand.
