@@ -371,14 +371,7 @@ impl AgentTokens {
                     store.end().await;
                     Err(self.end(format!("Halo refused the refresh: {code}")))
                 }
-                Err(e) => {
-                    *self.last_error.lock() = Some(e.to_string());
-                    let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
-                    if live && !slot.stale {
-                        return Ok((slot.access.clone(), slot.generation));
-                    }
-                    Err(e)
-                }
+                Err(e) => self.keep_live(slot, e),
             }
         }
         .await;
@@ -386,6 +379,17 @@ impl AgentTokens {
             store.unlock(guard).await;
         }
         result
+    }
+
+    /// A renewal that did not get through (not a refusal). Renewal starts before expiry: while
+    /// the current token still lives, it need not fail the call.
+    fn keep_live(&self, slot: &AgentSlot, e: HaloError) -> Result<(Secret, u64), HaloError> {
+        *self.last_error.lock() = Some(e.to_string());
+        let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
+        if live && !slot.stale {
+            return Ok((slot.access.clone(), slot.generation));
+        }
+        Err(e)
     }
 
     /// Whether Halo refused to renew the grant (the user must sign in again).
@@ -458,16 +462,7 @@ impl AgentTokens {
                 slot.refresh = None;
                 Err(self.end(format!("Halo refused the refresh: {code}")))
             }
-            Err(e) => {
-                *self.last_error.lock() = Some(e.to_string());
-                // Renewal starts before expiry: while the current token still lives, a renewal
-                // that did not get through need not fail the call.
-                let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
-                if live && !slot.stale {
-                    return Ok((slot.access.clone(), slot.generation));
-                }
-                Err(e)
-            }
+            Err(e) => self.keep_live(&slot, e),
         }
     }
 
