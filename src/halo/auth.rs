@@ -203,6 +203,25 @@ pub struct AgentTokens {
     store: Option<std::sync::Arc<dyn AgentTokenStore>>,
 }
 
+/// The shared renewal lock while a renewal holds it. A renewal dropped midway (the call was
+/// cancelled) releases it here, so the other replicas need not wait out the lock's TTL.
+struct HeldLock {
+    store: std::sync::Arc<dyn AgentTokenStore>,
+    guard: Option<String>,
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = self.store.clone();
+            runtime.spawn(async move { store.unlock(guard).await });
+        }
+    }
+}
+
 struct AgentSlot {
     access: Secret,
     refresh: Option<Secret>,
@@ -303,7 +322,7 @@ impl AgentTokens {
     /// no other replica renewed meanwhile.
     async fn renew_shared(
         &self,
-        store: &dyn AgentTokenStore,
+        store: &std::sync::Arc<dyn AgentTokenStore>,
         slot: &mut AgentSlot,
         http: &reqwest::Client,
         cfg: &HaloConfig,
@@ -311,7 +330,10 @@ impl AgentTokens {
         let shared_error = |e: String| HaloError::SignInEnded {
             detail: format!("the shared sign-in state is unavailable: {e}"),
         };
-        let guard = store.lock().await.map_err(shared_error)?;
+        let mut held = HeldLock {
+            store: store.clone(),
+            guard: Some(store.lock().await.map_err(shared_error)?),
+        };
         let result = async {
             let Some(newest) = store.load().await.map_err(shared_error)? else {
                 return Err(self.end("the sign-in was revoked".into()));
@@ -349,19 +371,25 @@ impl AgentTokens {
                     store.end().await;
                     Err(self.end(format!("Halo refused the refresh: {code}")))
                 }
-                Err(e) => {
-                    *self.last_error.lock() = Some(e.to_string());
-                    let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
-                    if live && !slot.stale {
-                        return Ok((slot.access.clone(), slot.generation));
-                    }
-                    Err(e)
-                }
+                Err(e) => self.keep_live(slot, e),
             }
         }
         .await;
-        store.unlock(guard).await;
+        if let Some(guard) = held.guard.take() {
+            store.unlock(guard).await;
+        }
         result
+    }
+
+    /// A renewal that did not get through (not a refusal). Renewal starts before expiry: while
+    /// the current token still lives, it need not fail the call.
+    fn keep_live(&self, slot: &AgentSlot, e: HaloError) -> Result<(Secret, u64), HaloError> {
+        *self.last_error.lock() = Some(e.to_string());
+        let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
+        if live && !slot.stale {
+            return Ok((slot.access.clone(), slot.generation));
+        }
+        Err(e)
     }
 
     /// Whether Halo refused to renew the grant (the user must sign in again).
@@ -400,9 +428,7 @@ impl AgentTokens {
             return Ok((slot.access.clone(), slot.generation));
         }
         if let Some(store) = &self.store {
-            return self
-                .renew_shared(store.as_ref(), &mut slot, http, cfg)
-                .await;
+            return self.renew_shared(store, &mut slot, http, cfg).await;
         }
         let Some(refresh) = slot.refresh.clone() else {
             return Err(self.end("Halo gave no refresh token and the access token expired".into()));
@@ -436,16 +462,7 @@ impl AgentTokens {
                 slot.refresh = None;
                 Err(self.end(format!("Halo refused the refresh: {code}")))
             }
-            Err(e) => {
-                *self.last_error.lock() = Some(e.to_string());
-                // Renewal starts before expiry: while the current token still lives, a renewal
-                // that did not get through need not fail the call.
-                let live = self.expires_at.lock().is_some_and(|at| Instant::now() < at);
-                if live && !slot.stale {
-                    return Ok((slot.access.clone(), slot.generation));
-                }
-                Err(e)
-            }
+            Err(e) => self.keep_live(&slot, e),
         }
     }
 
@@ -708,6 +725,79 @@ mod tests {
             refresh_margin(Duration::from_secs(4)),
             Duration::from_secs(2)
         );
+    }
+
+    /// A store whose load never answers, counting locks and unlocks.
+    #[derive(Default)]
+    struct HangingStore {
+        locked: AtomicU64,
+        unlocked: AtomicU64,
+    }
+
+    impl AgentTokenStore for HangingStore {
+        fn lock(&self) -> futures::future::BoxFuture<'_, Result<String, String>> {
+            self.locked.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok("guard".to_owned()) })
+        }
+        fn unlock(&self, _guard: String) -> futures::future::BoxFuture<'_, ()> {
+            self.unlocked.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {})
+        }
+        fn load(
+            &self,
+        ) -> futures::future::BoxFuture<'_, Result<Option<StoredAgentTokens>, String>> {
+            Box::pin(futures::future::pending())
+        }
+        fn save(&self, _: StoredAgentTokens) -> futures::future::BoxFuture<'_, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn end(&self) -> futures::future::BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_shared_renewal_releases_the_lock() {
+        let store = std::sync::Arc::new(HangingStore::default());
+        let tokens = AgentTokens::shared(
+            AgentGrant {
+                access: Secret::new("a"),
+                refresh: Some(Secret::new("r")),
+                lifetime: Duration::ZERO,
+                scope: None,
+            },
+            store.clone(),
+        );
+        let cfg = HaloConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            auth_url: "http://127.0.0.1:9/auth".into(),
+            client_id: "c".into(),
+            client_secret: Secret::new("s"),
+            tenant: None,
+            scope: "all".into(),
+            timeout: Duration::from_secs(1),
+            resilience: Default::default(),
+            asset_fields: Default::default(),
+        };
+        super::super::install_crypto();
+        let http = reqwest::Client::new();
+        let call = tokens.bearer(&http, &cfg);
+        // The renewal takes the lock, then waits on the store: the caller gives up.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), call)
+                .await
+                .is_err()
+        );
+        assert_eq!(store.locked.load(Ordering::SeqCst), 1);
+        for _ in 0..100 {
+            if store.unlocked.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(store.unlocked.load(Ordering::SeqCst), 1);
+        // The grant itself is untouched: still not ended.
+        assert!(!tokens.ended());
     }
 
     #[test]

@@ -133,6 +133,23 @@ pub struct BudgetExhausted {
     pub retry_in_s: u64,
 }
 
+impl BudgetExhausted {
+    /// `limit` per `window` spent, after waiting up to `max_wait`; a slot frees in `retry_in`.
+    pub(crate) fn new(
+        limit: u32,
+        window: Duration,
+        max_wait: Duration,
+        retry_in: Duration,
+    ) -> BudgetExhausted {
+        BudgetExhausted {
+            limit,
+            window_s: window.as_secs().max(1),
+            max_wait_s: max_wait.as_secs(),
+            retry_in_s: retry_in.as_secs().max(1),
+        }
+    }
+}
+
 /// One counted request.
 struct Slot {
     id: u64,
@@ -450,12 +467,12 @@ impl RateBudget {
                         _ => Duration::from_secs(1),
                     }
                 };
-                return Err(BudgetExhausted {
-                    limit: effective.limit,
-                    window_s: effective.window.as_secs().max(1),
-                    max_wait_s: deadline.saturating_duration_since(start).as_secs(),
-                    retry_in_s: retry_in.as_secs().max(1),
-                });
+                return Err(BudgetExhausted::new(
+                    effective.limit,
+                    effective.window,
+                    deadline.saturating_duration_since(start),
+                    retry_in,
+                ));
             }
             if !counted_wait {
                 counted_wait = true;

@@ -290,12 +290,12 @@ impl SharedBudget {
                     let wait_until = now + wait;
                     if wait_until > deadline {
                         let seen = self.seen.lock();
-                        return Err(BudgetExhausted {
-                            limit: seen.limit,
-                            window_s: seen.window.as_secs().max(1),
-                            max_wait_s: deadline.saturating_duration_since(start).as_secs(),
-                            retry_in_s: wait.as_secs().max(1),
-                        });
+                        return Err(BudgetExhausted::new(
+                            seen.limit,
+                            seen.window,
+                            deadline.saturating_duration_since(start),
+                            wait,
+                        ));
                     }
                     if !counted_wait {
                         counted_wait = true;
